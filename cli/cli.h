@@ -1,0 +1,117 @@
+/*
+ * cli.h: what every subcommand of the `pipelab` tool shares. The library
+ * never prints; everything that reaches a terminal goes through here.
+ *
+ * Conventions (docs/cli.md):
+ * - A subcommand is `int cmd_<name>(int argc, char **argv)` registered in the
+ *   table in main.c; argv[0] is the subcommand name. It returns the process
+ *   exit code.
+ * - Exit codes are frozen: 0 ok, 1 runtime failure (or a check that failed),
+ *   2 usage error, 3 data or database error, 4 database locked, 5 no GPU /
+ *   backend unavailable, 6 CUDA/NCCL failure, 7 invalid or deadlocking
+ *   schedule, 130 interrupted.
+ * - stdout carries data only; diagnostics go to stderr in git's style
+ *   ("error: cannot open 'x.csv': No such file or directory").
+ * - Usage errors are ONE line: what is wrong and how to fix it, then exit 2.
+ */
+#ifndef PL_CLI_H
+#define PL_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "pipelab/pipelab.h"
+
+enum {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_FAIL = 1,
+  CLI_EXIT_USAGE = 2,
+  CLI_EXIT_DATA = 3,
+  CLI_EXIT_LOCKED = 4,
+  CLI_EXIT_NODEV = 5,
+  CLI_EXIT_GPU = 6,
+  CLI_EXIT_SCHED = 7,
+  CLI_EXIT_INTR = 130
+};
+
+/* Output formats for --format. */
+enum cli_format { CLI_FMT_TABLE = 0, CLI_FMT_JSON = 1, CLI_FMT_CSV = 2 };
+
+/* Prints "pipelab <cmd>: <msg> (see 'pipelab <cmd> --help')" on one line to
+ * stderr and returns CLI_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints "error: <msg>" to stderr and returns the exit code for the library
+ * error code err (cli_exit_code). */
+int cli_fail(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints "error: <eb->msg>" (or pl_strerror) and returns the exit code. */
+int cli_fail_eb(const struct pl_errbuf *eb, int err);
+/* "warning: ..." to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Maps a pl_err code to the frozen exit code. */
+int cli_exit_code(int err);
+
+/*
+ * Strict number parsing for option values: the whole string must be a
+ * number in [lo, hi]. On failure prints a usage line naming the option and
+ * returns CLI_EXIT_USAGE; 0 on success.
+ */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
+            int *out);
+int cli_double(const char *cmd, const char *opt, const char *s, double lo,
+               double hi, double *out);
+/* Parses "80GiB", "1.5e9", "512MB", "4096" (bytes). */
+int cli_bytes(const char *cmd, const char *opt, const char *s, double *out);
+/* Parses --format; allowed is a mask of 1<<CLI_FMT_*. */
+int cli_format(const char *cmd, const char *s, unsigned allowed,
+               enum cli_format *out);
+/* Reports an unknown option / missing argument after getopt_long returned
+ * '?' or ':' (opterr is 0). argv is the subcommand's vector. */
+int cli_bad_option(const char *cmd, char **argv);
+/* Rejects stray positional arguments: returns CLI_EXIT_USAGE after one line
+ * if optind < argc, else 0. */
+int cli_no_positionals(const char *cmd, int argc, char **argv);
+
+/* Writes text to a file path ("-" = stdout) atomically; prints the error. */
+int cli_write_out(const char *path, const char *data, size_t len);
+
+/* Formats a number with up to 6 significant digits in the C locale, without
+ * trailing zeros ("33", "28.5", "0.212121"). Static rotating buffers: valid
+ * for 8 calls. */
+const char *cli_num(double x);
+
+/* ---- terminal (term.c) ---- */
+/* 1 if stderr is a TTY, TERM is not dumb and progress is not disabled. */
+int term_progress_enabled(void);
+void term_disable_progress(void);
+/* Color on stdout/stderr: honours NO_COLOR and --color. */
+int term_color(FILE *f);
+void term_set_color_mode(int mode); /* 0 auto, 1 always, 2 never */
+/* Terminal width: COLUMNS, then TIOCGWINSZ, else 79. */
+int term_width(void);
+/* Progress bar on stderr: label, done of total; throttled to ~10 Hz; call
+ * term_progress_end when finished (clears the line). */
+void term_progress(const char *label, size_t done, size_t total);
+void term_progress_end(void);
+
+/* SIGINT: installs a handler that sets the flag; cli_interrupted() tests it. */
+void cli_catch_sigint(void);
+int cli_interrupted(void);
+
+/* ---- subcommands (one file each) ---- */
+int cmd_simulate(int argc, char **argv);
+int cmd_schedules(int argc, char **argv);
+int cmd_whatif(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+
+#endif

@@ -1,0 +1,177 @@
+/* cmd_simulate.c: `pipelab simulate`: predict one iteration of a schedule. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipelab/traces.h"
+#include "simopts.h"
+
+static const char usage[] =
+  "usage: pipelab simulate (--schedule <name> | --schedule-file <f.csv>)\n"
+  "                        --stages <p> --microbatches <m> [--chunks <v>]\n"
+  "                        [--tf <t> --tb <t> --tw <t>] [--comm <t>]\n"
+  "                        [--mem-w-frac <x>] [--format (table|json|csv)]\n"
+  "                        [--trace <file.json>] [--save <result.json>]\n\n"
+  "Predicts one training iteration: iteration time (makespan and longest rank\n"
+  "span), bubble ratio overall and per rank, per-rank peak activation memory,\n"
+  "and optionally a Chrome/Perfetto trace with ops, P2P flows and memory.\n\n";
+
+static void print_table(const struct sim_opts *o, const pl_sched *s,
+                        const pl_costs *c, const pl_result *r)
+{
+  const char *u = r->time_unit;
+  printf("schedule %s  (p=%d ranks, m=%d microbatches, v=%d chunks, %s "
+         "placement)\n",
+         r->schedule, r->stages, r->microbatches, r->chunks,
+         pl_placement_name(pl_sched_placement(s)));
+  printf("costs    F=%s B=%s W=%s comm=%s %s per microbatch per rank; "
+         "M_W/M_B=%s\n",
+         cli_num(o->tf), cli_num(o->tb), cli_num(o->tw),
+         cli_num(pl_costs_comm(c, 0)), u, cli_num(o->mem_w_frac));
+  printf("makespan       %s %s   (first start to last end)\n",
+         cli_num(r->makespan), u);
+  printf("max rank span  %s %s   (longest rank, first start to last end)\n",
+         cli_num(r->max_rank_span), u);
+  printf("iteration      %s %s   (optimizer %s)\n",
+         cli_num(simopts_iteration_time(o, r)), u,
+         simopts_optimizer_name(o->optimizer));
+  printf("ideal          %s %s   (busy time per rank)\n", cli_num(r->ideal), u);
+  printf("bubble ratio   %.2f%% of makespan, %.2f%% of span\n",
+         100.0 * r->bubble_ratio, 100.0 * r->bubble_ratio_span);
+  printf("peak activation %s %s (max over ranks)\n\n", cli_num(r->peak_mem),
+         r->mem_unit);
+  printf("%4s %12s %12s %12s %8s %14s\n", "rank", "busy", "first start",
+         "last end", "bubble", "peak act.");
+  for (int i = 0; i < r->stages; i++) {
+    const pl_rank_result *rr = &r->ranks[i];
+    printf("%4d %12s %12s %12s %7.2f%% %8s %s\n", rr->rank, cli_num(rr->busy),
+           cli_num(rr->first_start), cli_num(rr->last_end),
+           100.0 * rr->bubble_ratio, cli_num(rr->peak_mem), r->mem_unit);
+  }
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    SIMOPTS_LONG,
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+  const char *cmd = "simulate";
+  struct sim_opts o;
+  enum cli_format fmt = CLI_FMT_TABLE;
+  const char *trace = NULL, *save = NULL;
+  int opt, rc;
+  simopts_init(&o);
+  while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    if (opt == 'h') {
+      printf("%s%s", usage, simopts_help);
+      printf("output:\n"
+             "  --format <f>              table (default), json or csv\n"
+             "  --trace <file.json>       Chrome trace (open in ui.perfetto.dev)\n"
+             "  --save <result.json>      result file with per-op rows and the\n"
+             "                            memory timeline (for compare and plot)\n");
+      return 0;
+    }
+    if (opt == '?' || opt == ':')
+      return cli_bad_option(cmd, argv);
+    if (opt == OPT_FORMAT) {
+      if ((rc = cli_format(cmd, optarg, 7, &fmt)))
+        return rc;
+      continue;
+    }
+    if (opt == OPT_TRACE) {
+      trace = optarg;
+      continue;
+    }
+    if (opt == OPT_SAVE) {
+      save = optarg;
+      continue;
+    }
+    rc = simopts_handle(&o, cmd, opt, optarg);
+    if (rc)
+      return rc < 0 ? cli_bad_option(cmd, argv) : rc;
+  }
+  if ((rc = cli_no_positionals(cmd, argc, argv)) ||
+      (rc = simopts_check(&o, cmd, 1)))
+    return rc;
+
+  pl_sched *s;
+  pl_costs *c;
+  if ((rc = simopts_build(&o, cmd, NULL, &s, &c)))
+    return rc;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_result res = PL_RESULT_INIT;
+  unsigned flags = (trace || save) ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
+  rc = pl_sim_run(s, c, flags, &res, &eb);
+  if (rc) {
+    rc = cli_fail_eb(&eb, rc);
+    goto out;
+  }
+  if (trace) {
+    double scale = strcmp(o.time_unit, "unit") == 0 ? 1000.0
+                   : strcmp(o.time_unit, "ms") == 0 ? 1000.0
+                   : strcmp(o.time_unit, "s") == 0  ? 1e6
+                   : strcmp(o.time_unit, "ns") == 0 ? 1e-3
+                                                      : 1.0;
+    rc = pl_trace_write_chrome(&res, s, c, scale, trace, &eb);
+    if (rc) {
+      rc = cli_fail_eb(&eb, rc);
+      goto out;
+    }
+  }
+  if (save) {
+    json_t *j = pl_result_to_json(&res);
+    json_object_set_new(j, "optimizer",
+                        json_string(simopts_optimizer_name(o.optimizer)));
+    json_object_set_new(j, "iteration_time",
+                        json_real(simopts_iteration_time(&o, &res)));
+    rc = pl_result_add_detail_json(j, &res);
+    char *text = rc ? NULL : json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    if (!text) {
+      rc = cli_fail(rc ? rc : PL_ENOMEM, "cannot build the result file");
+      goto out;
+    }
+    rc = cli_write_out(save, text, strlen(text));
+    free(text);
+    if (rc)
+      goto out;
+  }
+  if (fmt == CLI_FMT_TABLE) {
+    print_table(&o, s, c, &res);
+  } else if (fmt == CLI_FMT_JSON) {
+    json_t *j = pl_result_to_json(&res);
+    json_object_set_new(j, "placement",
+                        json_string(pl_placement_name(pl_sched_placement(s))));
+    json_object_set_new(j, "optimizer",
+                        json_string(simopts_optimizer_name(o.optimizer)));
+    double it = simopts_iteration_time(&o, &res);
+    json_object_set_new(j, "iteration_time",
+                        it == (double)(long long)it ? json_integer((json_int_t)it)
+                                                    : json_real(it));
+    json_t *costs = json_object();
+    json_object_set_new(costs, "tf", json_real(o.tf));
+    json_object_set_new(costs, "tb", json_real(o.tb));
+    json_object_set_new(costs, "tw", json_real(o.tw));
+    json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
+    json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
+    json_object_set_new(costs, "source", json_string("user"));
+    json_object_set_new(j, "costs", costs);
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    putchar('\n');
+    json_decref(j);
+  } else {
+    struct pl_buf b;
+    pl_buf_init(&b, 0);
+    pl_result_to_csv(&res, &b);
+    fwrite(b.buf, 1, b.len, stdout);
+    pl_buf_free(&b);
+  }
+out:
+  pl_result_free(&res);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+  return rc;
+}

@@ -1,0 +1,209 @@
+#define _POSIX_C_SOURCE 200809L
+/* cmd_whatif.c: `pipelab whatif`: the main job. Simulates every built-in
+ * schedule for one case and prints a comparison table. The default case is
+ * the Zero Bubble paper's measured 1.5B costs (schedules.md §9), p=8, m=24. */
+#include <string.h>
+
+#include "pipelab/traces.h"
+#include "simopts.h"
+
+static const char usage[] =
+  "usage: pipelab whatif [--stages <p>] [--microbatches <m>] [--tf <t> ...]\n"
+  "                      [--schedules <a,b,...>] [--format (table|json|csv)]\n\n"
+  "Compares every built-in schedule for one case. Without options the case is\n"
+  "the Zero Bubble paper's 1.5B model on 8 ranks with 24 microbatches and its\n"
+  "measured per-stage costs: F=18522 B=18086 W=9337 comm=601 us,\n"
+  "M_W/M_B=0.3664.\n\n";
+
+struct row {
+  const char *name;
+  int ok;
+  char err[PL_ERRMSG_MAX];
+  pl_result res;
+  double iter;
+};
+
+int cmd_whatif(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    SIMOPTS_LONG,
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"schedules", required_argument, NULL, 's'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+  const char *cmd = "whatif";
+  struct sim_opts o;
+  enum cli_format fmt = CLI_FMT_TABLE;
+  const char *only = NULL;
+  int opt, rc;
+  simopts_init(&o);
+  o.p = 8;
+  o.m = 24;
+  o.have_p = o.have_m = 1;
+  o.tf = 18522;
+  o.tb = 18086;
+  o.tw = 9337;
+  o.comm = 601;
+  o.mem_w_frac = 73728.0 / 201216.0;
+  o.time_unit = "us";
+  while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    if (opt == 'h') {
+      printf("%s%s", usage, simopts_help);
+      printf("  --schedules <list>        only these schedules (comma-separated)\n"
+             "  --format <f>              table (default), json or csv\n");
+      return 0;
+    }
+    if (opt == '?' || opt == ':')
+      return cli_bad_option(cmd, argv);
+    if (opt == OPT_FORMAT) {
+      if ((rc = cli_format(cmd, optarg, 7, &fmt)))
+        return rc;
+      continue;
+    }
+    if (opt == 's') {
+      only = optarg;
+      continue;
+    }
+    if (opt == OPT_SCHEDULE || opt == OPT_SCHEDULE_FILE)
+      return cli_usage(cmd, "whatif runs every schedule; use --schedules "
+                            "<a,b> to pick some, or 'pipelab simulate'");
+    rc = simopts_handle(&o, cmd, opt, optarg);
+    if (rc)
+      return rc < 0 ? cli_bad_option(cmd, argv) : rc;
+  }
+  if ((rc = cli_no_positionals(cmd, argc, argv)) ||
+      (rc = simopts_check(&o, cmd, 0)))
+    return rc;
+  if (only) {
+    char *dup = pl_strdup(only), *save = NULL;
+    for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save))
+      if (!pl_gen_find(t)) {
+        rc = cli_usage(cmd, "unknown schedule '%s' in --schedules", t);
+        pl_free(dup);
+        return rc;
+      }
+    pl_free(dup);
+  }
+
+  const pl_gen_info *gens = pl_gen_list();
+  size_t n = 0;
+  while (gens[n].name)
+    n++;
+  struct row *rows = pl_calloc(n, sizeof *rows);
+  size_t nr = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = gens[i].name;
+    if (only) {
+      char pat[80];
+      snprintf(pat, sizeof pat, ",%s,", name);
+      char list[1024];
+      snprintf(list, sizeof list, ",%s,", only);
+      if (!strstr(list, pat))
+        continue;
+    }
+    struct row *r = &rows[nr++];
+    r->name = name;
+    r->res = (pl_result)PL_RESULT_INIT;
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    pl_gen_params gp = simopts_gen_params(&o);
+    if (gens[i].default_chunks > 1 && !o.have_v)
+      gp.v = 0;
+    pl_sched *s = NULL;
+    pl_costs *c = NULL;
+    int e = pl_sched_gen(name, &gp, &s, &eb);
+    if (!e)
+      e = pl_sched_validate(s, &eb);
+    if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
+      pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
+                       o.mem_w_frac);
+      snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
+      e = pl_sim_run(s, c, 0, &r->res, &eb);
+    }
+    if (e)
+      snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));
+    else {
+      r->ok = 1;
+      r->iter = simopts_iteration_time(&o, &r->res);
+    }
+    pl_sched_destroy(s);
+    pl_costs_destroy(c);
+    term_progress("whatif", i + 1, n);
+  }
+  term_progress_end();
+
+  if (fmt == CLI_FMT_JSON) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < nr; i++) {
+      json_t *j;
+      if (rows[i].ok) {
+        j = pl_result_to_json(&rows[i].res);
+        json_object_set_new(j, "iteration_time", json_real(rows[i].iter));
+      } else {
+        j = json_object();
+        json_object_set_new(j, "schedule", json_string(rows[i].name));
+        json_object_set_new(j, "error", json_string(rows[i].err));
+      }
+      json_array_append_new(a, j);
+    }
+    json_t *top = json_object();
+    json_object_set_new(top, "stages", json_integer(o.p));
+    json_object_set_new(top, "microbatches", json_integer(o.m));
+    json_object_set_new(top, "time_unit", json_string(o.time_unit));
+    json_object_set_new(top, "optimizer",
+                        json_string(simopts_optimizer_name(o.optimizer)));
+    json_object_set_new(top, "schedules", a);
+    json_dumpf(top, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    putchar('\n');
+    json_decref(top);
+  } else if (fmt == CLI_FMT_CSV) {
+    printf("schedule,chunks,iteration_time,makespan,max_rank_span,bubble_ratio,"
+           "bubble_ratio_span,peak_activation_units,time_unit,error\n");
+    for (size_t i = 0; i < nr; i++) {
+      struct row *r = &rows[i];
+      if (r->ok)
+        printf("%s,%d,%s,%s,%s,%s,%s,%s,%s,\n", r->name, r->res.chunks,
+               cli_num(r->iter), cli_num(r->res.makespan),
+               cli_num(r->res.max_rank_span), cli_num(r->res.bubble_ratio),
+               cli_num(r->res.bubble_ratio_span), cli_num(r->res.peak_mem),
+               o.time_unit);
+      else
+        printf("%s,,,,,,,,%s,\"%s\"\n", r->name, o.time_unit, r->err);
+    }
+  } else {
+    printf("what-if: p=%d ranks, m=%d microbatches; per rank F=%s B=%s W=%s "
+           "comm=%s %s; M_W/M_B=%s; optimizer %s\n\n",
+           o.p, o.m, cli_num(o.tf), cli_num(o.tb), cli_num(o.tw),
+           cli_num(o.comm), o.time_unit, cli_num(o.mem_w_frac),
+           simopts_optimizer_name(o.optimizer));
+    printf("%-12s %2s %14s %14s %8s %8s %10s %10s\n", "schedule", "v",
+           "iteration", "rank span", "bubble", "bub/span", "peak act.",
+           "vs 1f1b");
+    double base = 0;
+    for (size_t i = 0; i < nr; i++)
+      if (rows[i].ok && !strcmp(rows[i].name, "1f1b"))
+        base = rows[i].iter;
+    for (size_t i = 0; i < nr; i++) {
+      struct row *r = &rows[i];
+      if (!r->ok) {
+        printf("%-12s    skipped: %s\n", r->name, r->err);
+        continue;
+      }
+      char speed[32] = "";
+      if (base > 0)
+        snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
+      printf("%-12s %2d %11s %-2s %11s %-2s %7.2f%% %7.2f%% %4s units %10s\n",
+             r->name, r->res.chunks, cli_num(r->iter), o.time_unit,
+             cli_num(r->res.max_rank_span), o.time_unit,
+             100.0 * r->res.bubble_ratio, 100.0 * r->res.bubble_ratio_span,
+             cli_num(r->res.peak_mem), speed);
+    }
+    printf("\niteration = makespan under --optimizer sync, longest rank span "
+           "under post-validate;\npeak act. = most activation memory on any "
+           "rank, in units of one microbatch's\nactivations over one rank's "
+           "layers (1F1B's rank 0 holds p units).\n");
+  }
+  for (size_t i = 0; i < nr; i++)
+    pl_result_free(&rows[i].res);
+  pl_free(rows);
+  return 0;
+}

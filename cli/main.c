@@ -1,0 +1,125 @@
+/* main.c: `pipelab` entry point: global options and the subcommand table
+ * (git's builtin table: adding a command is one row plus one file). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pl_config.h"
+
+struct cmd {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *summary;
+};
+
+static const struct cmd cmds[] = {
+  {"simulate", cmd_simulate, "predict one iteration of a schedule"},
+  {"whatif", cmd_whatif, "compare every schedule for one case (the main job)"},
+  {"schedules", cmd_schedules, "list the built-in schedules"},
+  {"validate", cmd_validate, "check a schedule for errors and deadlocks"},
+  {"convert", cmd_convert, "write a schedule as PyTorch CSV, lower it, dry-run it"},
+  {"run", cmd_run, "execute a schedule for real (cpu or cuda backend)"},
+  {"calibrate", cmd_calibrate, "measure op costs and store them in the database"},
+  {"db", cmd_db, "inspect and edit the cost database"},
+  {"compare", cmd_compare, "compare a predicted with a real result"},
+  {"history", cmd_history, "list recorded runs and flag drift"},
+  {"plot", cmd_plot, "draw timelines, memory, sweeps and comparisons (gnuplot)"},
+  {"import", cmd_import, "import a PyTorch profiler (Kineto) trace as a result"},
+  {"sweep", cmd_sweep, "search schedules and shapes under a memory limit"},
+  {NULL, NULL, NULL}};
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: pipelab [--version] [--help] [--color=(auto|always|never)]"
+             " <command> [<args>]\n\n"
+             "Predict, run and compare pipeline-parallel training schedules.\n\n"
+             "commands:\n");
+  for (const struct cmd *c = cmds; c->name; c++)
+    fprintf(f, "   %-10s %s\n", c->name, c->summary);
+  fprintf(f, "\n'pipelab <command> --help' or 'pipelab help <command>' shows a "
+             "command's options.\n"
+             "Exit codes: 0 ok, 1 failure, 2 usage, 3 data/database, 4 "
+             "database locked,\n5 no GPU, 6 CUDA/NCCL, 7 invalid schedule, "
+             "130 interrupted.\n");
+}
+
+static void version(void)
+{
+  printf("pipelab %s (%s)\nbackends: %s\n", pl_version(), pl_git_rev(),
+         pl_backends());
+}
+
+static const struct cmd *find(const char *name)
+{
+  for (const struct cmd *c = cmds; c->name; c++)
+    if (strcmp(c->name, name) == 0)
+      return c;
+  return NULL;
+}
+
+int main(int argc, char **argv)
+{
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+      version();
+      return 0;
+    } else if (!strncmp(a, "--color=", 8)) {
+      const char *m = a + 8;
+      if (!strcmp(m, "auto"))
+        term_set_color_mode(0);
+      else if (!strcmp(m, "always"))
+        term_set_color_mode(1);
+      else if (!strcmp(m, "never"))
+        term_set_color_mode(2);
+      else {
+        fprintf(stderr, "pipelab: --color must be auto, always or never, got "
+                        "'%s'\n", m);
+        return CLI_EXIT_USAGE;
+      }
+    } else {
+      fprintf(stderr, "pipelab: unknown option '%s' (see 'pipelab --help')\n",
+              a);
+      return CLI_EXIT_USAGE;
+    }
+  }
+  if (i >= argc) {
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  const char *name = argv[i];
+  if (!strcmp(name, "help")) {
+    if (i + 1 >= argc) {
+      usage(stdout);
+      return 0;
+    }
+    const struct cmd *c = find(argv[i + 1]);
+    if (!c) {
+      fprintf(stderr, "pipelab: '%s' is not a pipelab command (see 'pipelab "
+                      "--help')\n", argv[i + 1]);
+      return CLI_EXIT_USAGE;
+    }
+    char *hv[] = {(char *)c->name, "--help", NULL};
+    return c->fn(2, hv);
+  }
+  if (!strcmp(name, "version")) {
+    version();
+    return 0;
+  }
+  const struct cmd *c = find(name);
+  if (!c) {
+    fprintf(stderr, "pipelab: '%s' is not a pipelab command (see 'pipelab "
+                    "--help')\n", name);
+    return CLI_EXIT_USAGE;
+  }
+  cli_catch_sigint();
+  /* Each subcommand parses its own vector with getopt_long; optind = 0
+   * forces glibc to re-initialise. */
+  optind = 0;
+  opterr = 0;
+  return c->fn(argc - i, argv + i);
+}

@@ -1,0 +1,212 @@
+/* util.c: messages, exit codes, strict option parsing and file output for
+ * the subcommands. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+/* Replaces control characters so hostile input cannot inject terminal
+ * escapes into our messages (git does the same). */
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+  char buf[4096];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  for (char *p = buf; *p; p++)
+    if ((unsigned char)*p < 0x20 && *p != '\n')
+      *p = '?';
+  fprintf(stderr, "%s%s\n", prefix, buf);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  for (char *p = buf; *p; p++)
+    if ((unsigned char)*p < 0x20)
+      *p = ' ';
+  fprintf(stderr, "pipelab %s: %s (see 'pipelab %s --help')\n", cmd, buf, cmd);
+  return CLI_EXIT_USAGE;
+}
+
+int cli_exit_code(int err)
+{
+  switch (err) {
+  case PL_OK: return CLI_EXIT_OK;
+  case PL_EINVAL: return CLI_EXIT_USAGE;
+  case PL_EPARSE:
+  case PL_EDB:
+  case PL_EDBVERSION:
+  case PL_ENOTADB:
+  case PL_EIO: return CLI_EXIT_DATA;
+  case PL_EDBLOCKED: return CLI_EXIT_LOCKED;
+  case PL_ENODEV: return CLI_EXIT_NODEV;
+  case PL_ECUDA:
+  case PL_ENCCL: return CLI_EXIT_GPU;
+  case PL_EDEADLOCK:
+  case PL_EINVALSCHED: return CLI_EXIT_SCHED;
+  case PL_EINTR: return CLI_EXIT_INTR;
+  default: return CLI_EXIT_FAIL;
+  }
+}
+
+int cli_fail(int err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg("error: ", fmt, ap);
+  va_end(ap);
+  return cli_exit_code(err);
+}
+
+int cli_fail_eb(const struct pl_errbuf *eb, int err)
+{
+  const char *m = eb && eb->msg[0] ? eb->msg : pl_strerror(err);
+  return cli_fail(err, "%s", m);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg("warning: ", fmt, ap);
+  va_end(ap);
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
+            int *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi)
+    return cli_usage(cmd, "%s must be an integer from %ld to %ld, got '%s'",
+                     opt, lo, hi, s);
+  *out = (int)v;
+  return 0;
+}
+
+int cli_double(const char *cmd, const char *opt, const char *s, double lo,
+               double hi, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+    return cli_usage(cmd, "%s must be a number from %g to %g, got '%s'", opt,
+                     lo, hi, s);
+  *out = v;
+  return 0;
+}
+
+int cli_bytes(const char *cmd, const char *opt, const char *s, double *out)
+{
+  static const struct {
+    const char *suf;
+    double mul;
+  } sufs[] = {{"", 1},         {"B", 1},        {"KB", 1e3},
+              {"MB", 1e6},     {"GB", 1e9},     {"TB", 1e12},
+              {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+              {"TiB", 1099511627776.0}};
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !isfinite(v) || v < 0)
+    goto bad;
+  for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++)
+    if (strcasecmp(end, sufs[i].suf) == 0) {
+      *out = v * sufs[i].mul;
+      return 0;
+    }
+bad:
+  return cli_usage(cmd, "%s must be a size such as 80GiB, 512MB or 4096, got "
+                        "'%s'", opt, s);
+}
+
+int cli_format(const char *cmd, const char *s, unsigned allowed,
+               enum cli_format *out)
+{
+  static const char *names[] = {"table", "json", "csv"};
+  for (int i = 0; i < 3; i++)
+    if ((allowed & (1u << i)) && strcmp(s, names[i]) == 0) {
+      *out = (enum cli_format)i;
+      return 0;
+    }
+  char list[64] = "";
+  for (int i = 0; i < 3; i++)
+    if (allowed & (1u << i)) {
+      if (list[0])
+        strncat(list, "|", sizeof list - strlen(list) - 1);
+      strncat(list, names[i], sizeof list - strlen(list) - 1);
+    }
+  return cli_usage(cmd, "--format must be one of %s, got '%s'", list, s);
+}
+
+int cli_bad_option(const char *cmd, char **argv)
+{
+  const char *arg = argv[optind - 1];
+  if (optopt && optopt != '?')
+    return cli_usage(cmd, "option '-%c' is unknown or needs a value", optopt);
+  return cli_usage(cmd, "option '%s' is unknown or needs a value", arg);
+}
+
+int cli_no_positionals(const char *cmd, int argc, char **argv)
+{
+  if (optind < argc)
+    return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+  return 0;
+}
+
+int cli_write_out(const char *path, const char *data, size_t len)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_write_file_atomic(path, data, len, &eb);
+  if (rc)
+    return cli_fail_eb(&eb, rc);
+  return 0;
+}
+
+const char *cli_num(double x)
+{
+  static char bufs[8][40];
+  static int k;
+  char *b = bufs[k++ & 7];
+  if (x == 0) /* also turns -0 into 0 */
+    return "0";
+  if (!isfinite(x)) {
+    snprintf(b, 40, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+    return b;
+  }
+  /* Large times keep their digits (1281517.5 us), small values keep six
+   * significant ones. */
+  snprintf(b, 40, fabs(x) >= 1e5 ? "%.10g" : "%.6g", x);
+  return b;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  interrupted = 1;
+}
+
+void cli_catch_sigint(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+int cli_interrupted(void) { return interrupted != 0; }

@@ -1,0 +1,365 @@
+/*
+ * sim.h: the schedule IR, schedule generators, PyTorch CSV import/export,
+ * validation, the cost table the engine consumes, the discrete-event engine
+ * and the result format shared by the simulator and the executor.
+ *
+ * Ownership summary:
+ * - pl_sched is an opaque handle: pl_sched_create / pl_sched_gen /
+ *   pl_sched_read_csv create it, pl_sched_destroy frees it. Pointers returned
+ *   by accessors are borrowed and valid until the schedule is modified or
+ *   destroyed.
+ * - pl_costs is a public struct whose arrays it owns: pl_costs_create
+ *   allocates, pl_costs_destroy frees.
+ * - pl_result is a public struct whose arrays it owns: filled by pl_sim_run
+ *   (or the executor), freed by pl_result_free.
+ *
+ * Semantics follow ../shared/docs/schedules.md (docs/schedules.md here): an op
+ * starts when its rank is free and its one data predecessor has ended (plus a
+ * P2P cost when that predecessor ran on another rank).
+ */
+#ifndef PIPELAB_SIM_H
+#define PIPELAB_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pl_errbuf;
+
+/* ------------------------------------------------------------------ IR --- */
+
+/* Op kinds. B = input-gradient backward, W = weight-gradient backward, BW =
+ * unsplit backward. FB = a fused pair (DualPipe F&B, PyTorch OVERLAP_F_B):
+ * the forward (stage, mb) and a backward (stage2, mb2) of kind kind2
+ * (PL_OP_B or PL_OP_BW) executed as one op. */
+enum pl_op_kind {
+  PL_OP_F = 0,
+  PL_OP_B = 1,
+  PL_OP_W = 2,
+  PL_OP_BW = 3,
+  PL_OP_FB = 4,
+  PL_OP_NKINDS = 5
+};
+
+/* One op: 16 bytes. stage is the global virtual stage g = 0 .. S-1. */
+typedef struct pl_op {
+  int32_t mb;
+  int32_t mb2;   /* FB only: microbatch of the backward part, else -1 */
+  int16_t stage;
+  int16_t stage2; /* FB only: stage of the backward part, else -1 */
+  uint8_t kind;   /* enum pl_op_kind */
+  uint8_t kind2;  /* FB only: PL_OP_B or PL_OP_BW */
+  uint8_t pad[2];
+} pl_op;
+#define PL_OP_INIT {-1, -1, -1, -1, PL_OP_F, PL_OP_BW, {0, 0}}
+
+/* "F", "B", "W", "BW", "FB". */
+const char *pl_op_kind_name(int kind);
+/* Formats an op as pipelab text ("F3s2", "BW0s5", "F7s0&B3s7") into buf. */
+int pl_op_format(const pl_op *op, char *buf, size_t len);
+
+/* Placement of virtual stages on ranks (schedules.md §4). */
+enum pl_placement {
+  PL_PLACE_SINGLE = 0, /* v = 1: stage s on rank s */
+  PL_PLACE_LOOP = 1,   /* stage k on rank k mod p */
+  PL_PLACE_V = 2,      /* zig-zag: 0..p-1 then p-1..0 (waves for v > 2) */
+  PL_PLACE_CUSTOM = 3  /* explicit map (e.g. inferred from a CSV) */
+};
+const char *pl_placement_name(int placement);
+
+typedef struct pl_sched pl_sched;
+
+/*
+ * Creates an empty schedule of p ranks, n_stages = p*v virtual stages and m
+ * microbatches with the given placement (not CUSTOM; use
+ * pl_sched_set_stage_rank afterwards for a custom map). *out is owned by the
+ * caller; free with pl_sched_destroy.
+ */
+int pl_sched_create(int p, int n_stages, int m, int placement, pl_sched **out,
+                    struct pl_errbuf *eb);
+void pl_sched_destroy(pl_sched *s);
+
+/* Overrides the rank of one stage (placement becomes CUSTOM unless the map
+ * still equals a known placement; see pl_sched_detect_placement). */
+int pl_sched_set_stage_rank(pl_sched *s, int stage, int rank);
+/* Re-derives the placement name from the stage map. */
+void pl_sched_detect_placement(pl_sched *s);
+
+/* Appends an op to rank's list (amortised O(1)). */
+int pl_sched_push(pl_sched *s, int rank, pl_op op);
+/* Convenience: push a simple op. */
+int pl_sched_push3(pl_sched *s, int rank, int kind, int stage, int mb);
+
+/* Name shown in outputs ("1f1b"); copied. */
+void pl_sched_set_name(pl_sched *s, const char *name);
+const char *pl_sched_name(const pl_sched *s);
+
+int pl_sched_ranks(const pl_sched *s);
+int pl_sched_stages(const pl_sched *s);
+int pl_sched_microbatches(const pl_sched *s);
+/* Chunks per rank v = stages / ranks. */
+int pl_sched_chunks(const pl_sched *s);
+int pl_sched_placement(const pl_sched *s);
+int pl_sched_stage_rank(const pl_sched *s, int stage);
+/* Local chunk index of a stage on its rank (0 .. v-1, in stage order). */
+int pl_sched_stage_chunk(const pl_sched *s, int stage);
+/* Borrowed pointer to rank's ops; *n receives their count. */
+const pl_op *pl_sched_rank_ops(const pl_sched *s, int rank, size_t *n);
+size_t pl_sched_total_ops(const pl_sched *s);
+/* Deep copy. */
+int pl_sched_clone(const pl_sched *s, pl_sched **out);
+
+/*
+ * Validates op counts and the per-(stage, microbatch) order: every stage runs
+ * each microbatch's F exactly once, and either one BW or one B and one W; on
+ * the stage's rank F precedes B precedes W; every op names a stage owned by
+ * its rank. Then checks that the schedule can finish (no cyclic wait); a
+ * deadlock returns PL_EDEADLOCK with every blocked rank, the op it waits for
+ * and what that op waits for in eb->msg (several lines joined by "; ").
+ */
+int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb);
+
+/* ---------------------------------------------------------- generators --- */
+
+/*
+ * Parameters for the named generators. Times are per microbatch for the
+ * layers of ONE rank (a chunk op costs 1/v); zb-auto and the V greedy
+ * schedulers use them to decide the order.
+ */
+typedef struct pl_gen_params {
+  int p;            /* ranks */
+  int m;            /* microbatches */
+  int v;            /* chunks per rank (interleaved); 0 = schedule default */
+  double tf, tb, tw; /* per-rank times (generators that search) */
+  double comm;      /* P2P latency (generators that search) */
+  double mem_w_frac; /* M_W / M_B */
+  double mem_limit; /* activation limit per rank in units of M_B; 0 = none */
+  int group;        /* interleaved: microbatch group size; 0 = p */
+} pl_gen_params;
+#define PL_GEN_PARAMS_INIT {0, 0, 0, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0}
+
+/* Generator table entry. */
+typedef struct pl_gen_info {
+  const char *name;     /* CLI name: "1f1b" */
+  const char *summary;  /* one line */
+  int default_chunks;   /* v used when params.v == 0 */
+  int placement;        /* enum pl_placement */
+  int (*gen)(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+} pl_gen_info;
+
+/* NULL-terminated table of every generator compiled in. Static storage. */
+const pl_gen_info *pl_gen_list(void);
+/* Looks a generator up by name (case-insensitive); NULL if unknown. */
+const pl_gen_info *pl_gen_find(const char *name);
+/* Generates a named schedule; errors (bad m/p/v) are PL_EINVAL with a
+ * message that says which constraint failed and how to fix it. */
+int pl_sched_gen(const char *name, const pl_gen_params *gp, pl_sched **out,
+                 struct pl_errbuf *eb);
+
+/* Individual generators (sim/gen_*.c). Each creates *out (caller frees
+ * with pl_sched_destroy) or returns PL_EINVAL with the violated constraint
+ * and how to fix it in eb. */
+int pl_gen_gpipe(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+int pl_gen_1f1b(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+int pl_gen_interleaved(const pl_gen_params *gp, pl_sched **out,
+                       struct pl_errbuf *eb);
+/* Zero-bubble family (schedules.md §7.4-7.8; sim/gen_zb.c, sim/gen_v.c). */
+int pl_gen_zb_h1(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+int pl_gen_zb_h2(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+/* ZB automatic scheduler under gp->mem_limit (units of M_B; 0 = p). */
+int pl_gen_zb_auto(const pl_gen_params *gp, pl_sched **out,
+                   struct pl_errbuf *eb);
+int pl_gen_zb_v(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+int pl_gen_v_half(const pl_gen_params *gp, pl_sched **out,
+                  struct pl_errbuf *eb);
+int pl_gen_v_min(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+
+/* ------------------------------------------------------ PyTorch CSV ----- */
+
+enum pl_csv_dialect {
+  PL_DIALECT_AUTO = 0,
+  PL_DIALECT_CURRENT = 1, /* F, I (=B), W, B (=BW) */
+  PL_DIALECT_LEGACY = 2   /* F, B (=B), W, BW (=BW) */
+};
+const char *pl_dialect_name(int dialect);
+
+typedef struct pl_csv_info {
+  int dialect;        /* detected or forced */
+  int ranks, stages, microbatches;
+  size_t idle_cells;  /* empty cells (idle slots), dropped on import */
+  size_t comm_cells;  /* SEND/RECV/UNSHARD/RESHARD/REDUCE_GRAD, dropped */
+  size_t fused_cells; /* OVERLAP_F_B compounds */
+} pl_csv_info;
+
+/*
+ * Reads PyTorch's schedule CSV (no header, row = rank, cell = action,
+ * empty = idle; LF or CRLF; RFC-4180 quotes accepted). Comm actions are
+ * dropped (the engine adds P2P itself); the stage->rank map is inferred from
+ * the rows. Strict: trailing garbage in a cell is a PL_EPARSE with
+ * "line L, cell C". info may be NULL. *out is owned by the caller.
+ */
+int pl_sched_read_csv(const char *text, size_t len, int dialect,
+                      pl_sched **out, pl_csv_info *info, struct pl_errbuf *eb);
+int pl_sched_load_csv(const char *path, int dialect, pl_sched **out,
+                      pl_csv_info *info, struct pl_errbuf *eb);
+/* Writes the schedule as PyTorch compute_only CSV in the current dialect
+ * (B = full backward, I = input backward) into b (appends). */
+struct pl_buf;
+int pl_sched_write_csv(const pl_sched *s, struct pl_buf *b);
+/* Parses one action token ("2F0", "(0F7;7B3)OVERLAP_F_B") into op.
+ * Returns 1 for a compute op, 0 for a comm/other action to drop, <0 error. */
+int pl_csv_parse_action(const char *cell, size_t len, int dialect, pl_op *op,
+                        struct pl_errbuf *eb);
+
+/* ---------------------------------------------------------------- costs --- */
+
+/* Per-stage costs: times in the cost table's time unit, memory in its
+ * memory unit ("units" of M_B by default, or bytes). */
+typedef struct pl_stage_cost {
+  double t[PL_OP_NKINDS]; /* F, B, W, BW, (FB unused: sum of its parts) */
+  double mem_b;           /* allocated by F: everything B needs (M_B / v) */
+  double mem_w;           /* kept after B until W (M_W / v) */
+  double msg_bytes;       /* P2P message out of this stage (activation or
+                             gradient; same size both ways) */
+} pl_stage_cost;
+
+/* Where a cost came from (docs/cost-model.md §10). */
+enum pl_cost_source {
+  PL_SRC_USER = 0,   /* constants from the command line */
+  PL_SRC_ANALYTIC = 1,
+  PL_SRC_MEASURED = 2,
+  PL_SRC_INTERPOLATED = 3,
+  PL_SRC_EXTRAPOLATED = 4
+};
+const char *pl_cost_source_name(int src);
+
+typedef struct pl_costs {
+  int n_stages, n_ranks;
+  pl_stage_cost *stage; /* [n_stages] */
+  double *rank_speed;   /* [n_ranks] time multiplier, 1 = nominal, 2 = 2x slower */
+  double comm_latency;  /* per P2P message */
+  double comm_bandwidth; /* bytes per time unit; 0 = infinite */
+  double fb_overlap;    /* FB fused op: time = tf + tb - fb_overlap*min(tf,tb) */
+  int source[PL_OP_NKINDS]; /* enum pl_cost_source per op kind */
+  char time_unit[8];    /* "unit", "us", "s" */
+  char mem_unit[8];     /* "units" (of M_B) or "bytes" */
+} pl_costs;
+
+/* Allocates a table with zero costs, rank_speed 1 and units "unit"/"units".
+ * Free with pl_costs_destroy. */
+int pl_costs_create(int n_stages, int n_ranks, pl_costs **out);
+void pl_costs_destroy(pl_costs *c);
+
+/*
+ * Fills c with uniform constant costs for a schedule of p ranks and v chunks
+ * per rank: each chunk op costs tf/v, tb/v, tw/v, (tb+tw)/v; F allocates 1/v
+ * units, B keeps mem_w_frac/v until W; comm is the P2P latency.
+ */
+int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
+                     double comm, double mem_w_frac);
+
+/* P2P time of a message out of stage g (latency + bytes / bandwidth). */
+double pl_costs_comm(const pl_costs *c, int stage);
+/* Duration of op on rank, including the rank's speed multiplier. */
+double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank);
+
+/* --------------------------------------------------------------- results -- */
+
+typedef struct pl_rank_result {
+  int rank;
+  double busy;        /* sum of op durations */
+  double first_start;
+  double last_end;
+  double bubble_ratio; /* 1 - busy / makespan */
+  double peak_mem;    /* peak activation in the cost table's memory unit */
+  double end_mem;     /* activation left at the end (0 for a valid schedule) */
+  double peak_activation_bytes; /* bytes when known (workload), else -1 */
+  size_t n_ops;
+} pl_rank_result;
+
+/* One executed / simulated op. */
+typedef struct pl_op_rec {
+  int32_t rank;
+  int32_t index; /* position in the rank's list */
+  pl_op op;
+  double start, end;
+} pl_op_rec;
+
+/* One point of a rank's activation-memory timeline (value after the change). */
+typedef struct pl_mem_point {
+  int32_t rank;
+  double t;
+  double value;
+} pl_mem_point;
+
+typedef struct pl_result {
+  char schedule[64];
+  char source[16];     /* "sim", "cpu", "cuda", "kineto" */
+  char time_unit[8];
+  char mem_unit[8];
+  int stages;          /* ranks (p): the CLI's --stages */
+  int virtual_stages;  /* p * v */
+  int microbatches;
+  int chunks;
+  double makespan;     /* first start to last end over all ranks */
+  double max_rank_span; /* longest single rank's first start to last end */
+  double ideal;        /* mean per-rank busy time */
+  double bubble_ratio; /* 1 - sum(busy) / (p * makespan) */
+  double bubble_ratio_span; /* same over max_rank_span */
+  double peak_mem;     /* max over ranks */
+  pl_rank_result *ranks; /* [stages] */
+  /* Optional detail (PL_SIM_RECORD_OPS / PL_SIM_RECORD_MEM): */
+  pl_op_rec *ops;      /* [n_ops] in rank order, then list order */
+  size_t n_ops;
+  pl_mem_point *mem;   /* [n_mem] sorted by rank, then time */
+  size_t n_mem;
+} pl_result;
+#define PL_RESULT_INIT {{0}, {0}, {0}, {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0}
+
+void pl_result_free(pl_result *r);
+/* Computes the summary fields from ranks[] (busy, first_start, last_end):
+ * used by the simulator and the executor alike. */
+void pl_result_summarize(pl_result *r);
+
+/* --------------------------------------------------------------- engine --- */
+
+enum pl_sim_flags {
+  PL_SIM_RECORD_OPS = 1 << 0, /* fill result->ops */
+  PL_SIM_RECORD_MEM = 1 << 1  /* fill result->mem */
+};
+
+/*
+ * Runs the schedule over the cost table (c->n_stages must equal the
+ * schedule's stages). Ops on a rank run in list order, never overlap; an op
+ * starts at max(rank free, predecessor end + P2P time if the predecessor ran
+ * on another rank). On a deadlock returns PL_EDEADLOCK with every blocked
+ * rank, its head op and what that op waits for. *res is filled (initialise
+ * with PL_RESULT_INIT; free with pl_result_free). Thread-safe for distinct
+ * results.
+ */
+int pl_sim_run(const pl_sched *s, const pl_costs *c, unsigned flags,
+               pl_result *res, struct pl_errbuf *eb);
+
+/*
+ * Reusable engine state for sweeps and benchmarks: avoids re-allocating the
+ * per-run tables. pl_sim_create / pl_sim_destroy.
+ */
+typedef struct pl_sim pl_sim;
+int pl_sim_create(pl_sim **out);
+void pl_sim_destroy(pl_sim *sim);
+int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
+                unsigned flags, pl_result *res, struct pl_errbuf *eb);
+
+/* Prefix-sum activation peak per rank (order decides memory, not time);
+ * peaks[] has p entries. */
+int pl_sched_mem_peaks(const pl_sched *s, const pl_costs *c, double *peaks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,97 @@
+/* costs.c: the cost table the engine consumes. Providers (constants from the
+ * command line, the analytic model, the SQLite store) all fill this one
+ * table, so the engine never calls back into a model during a run. */
+#include <string.h>
+#include <stdio.h>
+
+#include "pipelab/pipelab.h"
+
+const char *pl_cost_source_name(int src)
+{
+  switch (src) {
+  case PL_SRC_USER: return "user";
+  case PL_SRC_ANALYTIC: return "analytic";
+  case PL_SRC_MEASURED: return "measured";
+  case PL_SRC_INTERPOLATED: return "interpolated";
+  case PL_SRC_EXTRAPOLATED: return "extrapolated";
+  default: return "unknown";
+  }
+}
+
+int pl_costs_create(int n_stages, int n_ranks, pl_costs **out)
+{
+  *out = NULL;
+  if (n_stages < 1 || n_ranks < 1)
+    return PL_EINVAL;
+  pl_costs *c = pl_calloc(1, sizeof *c);
+  if (!c)
+    return PL_ENOMEM;
+  c->n_stages = n_stages;
+  c->n_ranks = n_ranks;
+  c->stage = pl_calloc((size_t)n_stages, sizeof *c->stage);
+  c->rank_speed = pl_calloc((size_t)n_ranks, sizeof *c->rank_speed);
+  if (!c->stage || !c->rank_speed) {
+    pl_costs_destroy(c);
+    return PL_ENOMEM;
+  }
+  for (int r = 0; r < n_ranks; r++)
+    c->rank_speed[r] = 1.0;
+  snprintf(c->time_unit, sizeof c->time_unit, "unit");
+  snprintf(c->mem_unit, sizeof c->mem_unit, "units");
+  *out = c;
+  return PL_OK;
+}
+
+void pl_costs_destroy(pl_costs *c)
+{
+  if (!c)
+    return;
+  pl_free(c->stage);
+  pl_free(c->rank_speed);
+  pl_free(c);
+}
+
+int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
+                     double comm, double mem_w_frac)
+{
+  if (v < 1 || tf < 0 || tb < 0 || tw < 0 || comm < 0 || mem_w_frac < 0 ||
+      mem_w_frac > 1)
+    return PL_EINVAL;
+  double dv = (double)v;
+  for (int g = 0; g < c->n_stages; g++) {
+    pl_stage_cost *sc = &c->stage[g];
+    sc->t[PL_OP_F] = tf / dv;
+    sc->t[PL_OP_B] = tb / dv;
+    sc->t[PL_OP_W] = tw / dv;
+    sc->t[PL_OP_BW] = (tb + tw) / dv;
+    sc->t[PL_OP_FB] = 0;
+    sc->mem_b = 1.0 / dv;
+    sc->mem_w = mem_w_frac / dv;
+    sc->msg_bytes = 0;
+  }
+  c->comm_latency = comm;
+  c->comm_bandwidth = 0;
+  for (int k = 0; k < PL_OP_NKINDS; k++)
+    c->source[k] = PL_SRC_USER;
+  return PL_OK;
+}
+
+double pl_costs_comm(const pl_costs *c, int stage)
+{
+  double t = c->comm_latency;
+  if (c->comm_bandwidth > 0 && stage >= 0 && stage < c->n_stages)
+    t += c->stage[stage].msg_bytes / c->comm_bandwidth;
+  return t;
+}
+
+double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank)
+{
+  double sp = (rank >= 0 && rank < c->n_ranks) ? c->rank_speed[rank] : 1.0;
+  if (op->kind == PL_OP_FB) {
+    double a = c->stage[op->stage].t[PL_OP_F];
+    double b = c->stage[op->stage2].t[op->kind2];
+    double lo = a < b ? a : b;
+    return (a + b - c->fb_overlap * lo) * sp;
+  }
+  return c->stage[op->stage].t[op->kind] * sp;
+}

@@ -1,0 +1,225 @@
+/* sched.c: the schedule IR (ordered op list per rank plus stage placement). */
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+
+#include "pipelab/pipelab.h"
+#include "sched_int.h"
+
+const char *pl_op_kind_name(int kind)
+{
+  static const char *names[] = {"F", "B", "W", "BW", "FB"};
+  return kind >= 0 && kind < PL_OP_NKINDS ? names[kind] : "?";
+}
+
+const char *pl_placement_name(int placement)
+{
+  switch (placement) {
+  case PL_PLACE_SINGLE: return "single";
+  case PL_PLACE_LOOP: return "loop";
+  case PL_PLACE_V: return "v";
+  default: return "custom";
+  }
+}
+
+int pl_op_format(const pl_op *op, char *buf, size_t len)
+{
+  int n;
+  if (op->kind == PL_OP_FB)
+    n = snprintf(buf, len, "F%ds%d&%s%ds%d", op->mb, op->stage,
+                 pl_op_kind_name(op->kind2), op->mb2, op->stage2);
+  else
+    n = snprintf(buf, len, "%s%ds%d", pl_op_kind_name(op->kind), op->mb,
+                 op->stage);
+  return n < 0 || (size_t)n >= len ? PL_EINVAL : PL_OK;
+}
+
+int pl__placement_rank(int placement, int p, int n_stages, int stage)
+{
+  switch (placement) {
+  case PL_PLACE_V: {
+    /* Waves: segment k = stage / p runs down the ranks when even, up when
+     * odd (schedules.md §4). */
+    int k = stage / p, q = stage % p;
+    return (k % 2 == 0) ? q : p - 1 - q;
+  }
+  case PL_PLACE_SINGLE:
+  case PL_PLACE_LOOP:
+  default:
+    (void)n_stages;
+    return stage % p;
+  }
+}
+
+void pl__sched_update_chunks(pl_sched *s)
+{
+  /* Local chunk index = order of the stage among its rank's stages. */
+  for (int r = 0; r < s->p; r++) {
+    int c = 0;
+    for (int g = 0; g < s->n_stages; g++)
+      if (s->stage_rank[g] == r)
+        s->stage_chunk[g] = c++;
+  }
+}
+
+int pl_sched_create(int p, int n_stages, int m, int placement, pl_sched **out,
+                    struct pl_errbuf *eb)
+{
+  *out = NULL;
+  if (p < 1 || p > 32767)
+    return pl_errf(eb, PL_EINVAL, "ranks must be between 1 and 32767, got %d", p);
+  if (n_stages < p || n_stages > 32767)
+    return pl_errf(eb, PL_EINVAL,
+                   "stages must be at least the ranks (%d) and at most 32767, got %d",
+                   p, n_stages);
+  if (m < 1)
+    return pl_errf(eb, PL_EINVAL, "microbatches must be at least 1, got %d", m);
+  if (placement == PL_PLACE_CUSTOM)
+    placement = PL_PLACE_LOOP;
+  pl_sched *s = pl_calloc(1, sizeof *s);
+  if (!s)
+    goto fail;
+  s->p = p;
+  s->n_stages = n_stages;
+  s->m = m;
+  s->placement = placement;
+  s->stage_rank = pl_calloc((size_t)n_stages, sizeof *s->stage_rank);
+  s->stage_chunk = pl_calloc((size_t)n_stages, sizeof *s->stage_chunk);
+  s->ranks = pl_calloc((size_t)p, sizeof *s->ranks);
+  if (!s->stage_rank || !s->stage_chunk || !s->ranks)
+    goto fail;
+  for (int g = 0; g < n_stages; g++)
+    s->stage_rank[g] = pl__placement_rank(placement, p, n_stages, g);
+  pl__sched_update_chunks(s);
+  *out = s;
+  return PL_OK;
+fail:
+  pl_sched_destroy(s);
+  return pl_errf(eb, PL_ENOMEM, "out of memory");
+}
+
+void pl_sched_destroy(pl_sched *s)
+{
+  if (!s)
+    return;
+  if (s->ranks)
+    for (int r = 0; r < s->p; r++)
+      pl_free(s->ranks[r].ops);
+  pl_free(s->ranks);
+  pl_free(s->stage_rank);
+  pl_free(s->stage_chunk);
+  pl_free(s);
+}
+
+int pl_sched_set_stage_rank(pl_sched *s, int stage, int rank)
+{
+  if (stage < 0 || stage >= s->n_stages || rank < 0 || rank >= s->p)
+    return PL_EINVAL;
+  s->stage_rank[stage] = rank;
+  s->placement = PL_PLACE_CUSTOM;
+  pl__sched_update_chunks(s);
+  return PL_OK;
+}
+
+void pl_sched_detect_placement(pl_sched *s)
+{
+  static const int cand[] = {PL_PLACE_LOOP, PL_PLACE_V};
+  s->placement = PL_PLACE_CUSTOM;
+  for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+    int ok = 1;
+    for (int g = 0; g < s->n_stages && ok; g++)
+      ok = s->stage_rank[g] == pl__placement_rank(cand[i], s->p, s->n_stages, g);
+    if (ok) {
+      s->placement = (cand[i] == PL_PLACE_LOOP && s->n_stages == s->p)
+                         ? PL_PLACE_SINGLE
+                         : cand[i];
+      return;
+    }
+  }
+}
+
+int pl_sched_push(pl_sched *s, int rank, pl_op op)
+{
+  if (rank < 0 || rank >= s->p)
+    return PL_EINVAL;
+  struct pl_rank_list *l = &s->ranks[rank];
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    pl_op *p = pl_realloc(l->ops, cap * sizeof *p);
+    if (!p)
+      return PL_ENOMEM;
+    l->ops = p;
+    l->cap = cap;
+  }
+  l->ops[l->n++] = op;
+  return PL_OK;
+}
+
+int pl_sched_push3(pl_sched *s, int rank, int kind, int stage, int mb)
+{
+  pl_op op = PL_OP_INIT;
+  op.kind = (uint8_t)kind;
+  op.stage = (int16_t)stage;
+  op.mb = mb;
+  return pl_sched_push(s, rank, op);
+}
+
+void pl_sched_set_name(pl_sched *s, const char *name)
+{
+  snprintf(s->name, sizeof s->name, "%s", name ? name : "");
+}
+
+const char *pl_sched_name(const pl_sched *s) { return s->name; }
+int pl_sched_ranks(const pl_sched *s) { return s->p; }
+int pl_sched_stages(const pl_sched *s) { return s->n_stages; }
+int pl_sched_microbatches(const pl_sched *s) { return s->m; }
+int pl_sched_chunks(const pl_sched *s) { return s->n_stages / s->p; }
+int pl_sched_placement(const pl_sched *s) { return s->placement; }
+
+int pl_sched_stage_rank(const pl_sched *s, int stage)
+{
+  return stage >= 0 && stage < s->n_stages ? s->stage_rank[stage] : -1;
+}
+
+int pl_sched_stage_chunk(const pl_sched *s, int stage)
+{
+  return stage >= 0 && stage < s->n_stages ? s->stage_chunk[stage] : -1;
+}
+
+const pl_op *pl_sched_rank_ops(const pl_sched *s, int rank, size_t *n)
+{
+  if (rank < 0 || rank >= s->p) {
+    *n = 0;
+    return NULL;
+  }
+  *n = s->ranks[rank].n;
+  return s->ranks[rank].ops;
+}
+
+size_t pl_sched_total_ops(const pl_sched *s)
+{
+  size_t t = 0;
+  for (int r = 0; r < s->p; r++)
+    t += s->ranks[r].n;
+  return t;
+}
+
+int pl_sched_clone(const pl_sched *s, pl_sched **out)
+{
+  pl_sched *c;
+  int rc = pl_sched_create(s->p, s->n_stages, s->m, PL_PLACE_LOOP, &c, NULL);
+  if (rc)
+    return rc;
+  c->placement = s->placement;
+  memcpy(c->name, s->name, sizeof c->name);
+  memcpy(c->stage_rank, s->stage_rank, (size_t)s->n_stages * sizeof(int));
+  memcpy(c->stage_chunk, s->stage_chunk, (size_t)s->n_stages * sizeof(int));
+  for (int r = 0; r < s->p; r++)
+    for (size_t i = 0; i < s->ranks[r].n; i++)
+      if ((rc = pl_sched_push(c, r, s->ranks[r].ops[i])) != 0) {
+        pl_sched_destroy(c);
+        return rc;
+      }
+  *out = c;
+  return PL_OK;
+}
