@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# README command (b) and CI: install what is missing, build with warnings as
+# errors, run every test (ctest + cmocka; GPU tests skip with exit 77 when no
+# GPU is found), then build again under AddressSanitizer + UBSan and run the
+# suite once more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+jobs=$(nproc)
+echo "== build (warnings as errors)"
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPL_WERROR=ON >/dev/null
+cmake --build build-ci -j"$jobs"
+echo "== tests"
+ctest --test-dir build-ci --output-on-failure -j"$jobs"
+echo "== build (AddressSanitizer + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPL_WERROR=ON \
+  -DPL_SANITIZE="address;undefined" -DPL_BUILD_BENCH=OFF -DPL_WITH_CUDA=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+echo "== tests under sanitizers"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
