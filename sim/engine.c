@@ -187,24 +187,40 @@ static void describe_key(const pl_sched *s, const pl_sim *sim, long key,
 static int report_deadlock(const pl_sched *s, const pl_sim *sim,
                            struct pl_errbuf *eb)
 {
-  struct pl_buf b;
-  pl_buf_init(&b, PL_ERRMSG_MAX - 1);
+  /* Each blocked rank gets one clause; when the message would overflow the
+   * caller's buffer, the remaining ranks are counted instead of cut mid-word. */
+  struct pl_buf b, part;
+  pl_buf_init(&b, 0);
+  pl_buf_init(&part, 0);
   pl_buf_addf(&b, "schedule deadlocks: ");
-  int first = 1;
+  int first = 1, more = 0;
   for (int r = 0; r < s->p; r++) {
     size_t n;
     const pl_op *ops = pl_sched_rank_ops(s, r, &n);
     if (sim->pos[r] >= n)
       continue;
+    if (more) {
+      more++;
+      continue;
+    }
     char opname[64];
     pl_op_format(&ops[sim->pos[r]], opname, sizeof opname);
-    pl_buf_addf(&b, "%srank %d blocked at %s (position %zu) waiting for ",
+    pl_buf_reset(&part);
+    pl_buf_addf(&part, "%srank %d blocked at %s (position %zu) waiting for ",
                 first ? "" : "; ", r, opname, sim->pos[r]);
-    describe_key(s, sim, sim->parked[r], &b);
+    describe_key(s, sim, sim->parked[r], &part);
+    if (b.len + part.len + 48 >= PL_ERRMSG_MAX) {
+      more = 1;
+      continue;
+    }
+    pl_buf_add(&b, part.buf, part.len);
     first = 0;
   }
-  int rc = pl_errf(eb, PL_EDEADLOCK, "%s", b.len ? b.buf
-                   : "schedule deadlocks (report too long)");
+  if (more)
+    pl_buf_addf(&b, "; and %d more blocked rank%s", more, more > 1 ? "s" : "");
+  int rc = pl_errf(eb, PL_EDEADLOCK, "%s",
+                   b.len ? b.buf : "schedule deadlocks (out of memory)");
+  pl_buf_free(&part);
   pl_buf_free(&b);
   return rc;
 }

@@ -390,6 +390,30 @@ static void test_deadlock_report(void **state)
   pl_sched_destroy(s);
 }
 
+/* 64 blocked ranks: the report stays one bounded line and counts the rest. */
+static void test_deadlock_many_ranks(void **state)
+{
+  (void)state;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  const int p = 64;
+  pl_sched *s = hand(p, 2);
+  for (int r = 0; r < p; r++) {
+    pl_sched_push3(s, r, PL_OP_F, r, 0);
+    if (r == 0)
+      pl_sched_push3(s, r, PL_OP_BW, r, 0);
+    pl_sched_push3(s, r, PL_OP_F, r, 1);
+    if (r != 0)
+      pl_sched_push3(s, r, PL_OP_BW, r, 0);
+    pl_sched_push3(s, r, PL_OP_BW, r, 1);
+  }
+  assert_int_equal(pl_sched_validate(s, &eb), PL_EDEADLOCK);
+  assert_non_null(strstr(eb.msg, "rank 0 blocked at BW0s0"));
+  assert_non_null(strstr(eb.msg, "more blocked ranks"));
+  assert_null(strchr(eb.msg, '\n'));
+  assert_true(strlen(eb.msg) < PL_ERRMSG_MAX);
+  pl_sched_destroy(s);
+}
+
 /* Per-rank speed multipliers: a 2x slower last rank in 1F1B. */
 static void test_rank_speed(void **state)
 {
@@ -495,6 +519,7 @@ int main(void)
     cmocka_unit_test(test_properties),
     cmocka_unit_test(test_validation_errors),
     cmocka_unit_test(test_deadlock_report),
+    cmocka_unit_test(test_deadlock_many_ranks),
     cmocka_unit_test(test_rank_speed),
     cmocka_unit_test(test_gen_errors),
     cmocka_unit_test(test_memory_timeline),
