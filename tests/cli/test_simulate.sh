@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end test of the `simulate` CLI contract (issue 2 item 7): JSON
+# fields and values, usage errors (exit 2, one line), --help everywhere.
+set -u
+P=${PIPELAB:?set PIPELAB to the pipelab binary}
+fail=0; n=0
+check() { # name, condition result
+  n=$((n+1))
+  if [ "$2" != 0 ]; then echo "FAIL: $1"; fail=$((fail+1)); else echo "ok: $1"; fi
+}
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+out=$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --format json)
+check "simulate json exits 0" $?
+for key in schedule stages microbatches chunks time_unit makespan max_rank_span bubble_ratio bubble_ratio_span ranks; do
+  echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if '$key' in d else 1)"
+  check "json has $key" $?
+done
+[ "$(echo "$out" | json_get 'd["makespan"]')" = "33" ]; check "1f1b makespan 33" $?
+[ "$(echo "$out" | json_get 'd["schedule"]')" = "1f1b" ]; check "schedule name" $?
+[ "$(echo "$out" | json_get '[r["peak_activation_units"] for r in d["ranks"]]')" = "[4, 3, 2, 1]" ]
+check "1f1b peaks 4 3 2 1" $?
+for key in rank busy first_start last_end bubble_ratio peak_activation_units; do
+  echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if all('$key' in r for r in d['ranks']) else 1)"
+  check "ranks[] have $key" $?
+done
+b=$(echo "$out" | json_get 'round(d["bubble_ratio"], 12) == round(1 - 8*3/33, 12)')
+[ "$b" = "True" ]; check "bubble_ratio = 1 - m(tf+tb+tw)/makespan" $?
+
+out=$($P simulate --schedule interleaved --chunks 2 --stages 4 --microbatches 8 --format json)
+[ "$(echo "$out" | json_get 'd["makespan"]')" = "28.5" ]; check "interleaved v=2 makespan 28.5" $?
+[ "$(echo "$out" | json_get 'd["chunks"]')" = "2" ]; check "interleaved chunks 2" $?
+
+out=$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --tf 2 --tb 1 --tw 1 --comm 0.5 --format json)
+# (m+p-1)(tf+tb+tw) + comm(2(p-1)m/p + 2(p-2)) = 44 + 0.5*16 = 52
+[ "$(echo "$out" | json_get 'd["makespan"]')" = "52" ]; check "1f1b with comm 52" $?
+
+csv=$($P simulate --schedule gpipe --stages 2 --microbatches 2 --format csv)
+[ "$(echo "$csv" | head -1 | cut -d, -f1-3)" = "schedule,rank,busy" ]; check "csv header" $?
+[ "$(echo "$csv" | wc -l)" = "3" ]; check "csv one row per rank" $?
+
+# Usage errors: exit 2 and exactly one line on stderr, nothing on stdout.
+usage_case() {
+  local so se rc
+  so=$("$P" "$@" 2>/tmp/pl_err.$$); rc=$?
+  se=$(cat /tmp/pl_err.$$)
+  [ "$rc" = 2 ] && [ -z "$so" ] && [ "$(printf '%s\n' "$se" | wc -l)" = 1 ]
+  check "usage error (exit 2, one line): $*" $?
+}
+usage_case simulate --stages 4 --microbatches 8
+usage_case simulate --schedule 1f1b --microbatches 8
+usage_case simulate --schedule 1f1b --stages 0 --microbatches 8
+usage_case simulate --schedule 1f1b --stages four --microbatches 8
+usage_case simulate --schedule nosuch --stages 4 --microbatches 8
+usage_case simulate --schedule 1f1b --stages 4 --microbatches 8 --format xml
+usage_case simulate --schedule 1f1b --stages 4 --microbatches 8 --tf -1
+usage_case simulate --schedule 1f1b --stages 4 --microbatches 8 --bogus
+usage_case simulate --schedule interleaved --stages 4 --microbatches 6
+usage_case simulate --schedule 1f1b --stages 4 --microbatches 8 --mem-w-frac 2
+usage_case simulate --schedule 1f1b --stages 4 --microbatches 8 extra
+usage_case nosuchcommand
+rm -f /tmp/pl_err.$$
+
+# --help on every command exits 0 and prints a usage line.
+for c in $($P --help | awk '/^commands:/{f=1;next} f && NF>=2 && /^   /{print $1}'); do
+  $P "$c" --help | grep -q "usage: pipelab $c"
+  check "$c --help" $?
+  $P help "$c" >/dev/null
+  check "help $c" $?
+done
+$P --version | grep -q "^pipelab "; check "--version" $?
+
+# The main job prints the comparison table with every schedule name.
+out=$($P whatif)
+check "whatif exits 0" $?
+for s in $($P schedules --format csv | tail -n +2 | cut -d, -f1); do
+  echo "$out" | grep -q "^$s "; check "whatif lists $s" $?
+done
+
+echo "$((n-fail)) passed, $fail failed"
+[ $fail = 0 ]
