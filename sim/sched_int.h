@@ -20,4 +20,13 @@ struct pl_sched {
 void pl__sched_update_chunks(pl_sched *s);
 /* Rank of a stage under a named placement. */
 int pl__placement_rank(int placement, int p, int n_stages, int stage);
+
+/* Zero-bubble family (gen_zb.c, zb_auto.c, gen_v.c; issue 3). */
+/* PL_EINVAL unless gp->v == want and p, m are usable by the named schedule. */
+int pl__zb_check_chunks(const pl_gen_params *gp, int want, const char *name,
+                        struct pl_errbuf *eb);
+/* Common checks of the V generators (2 chunks, costs, limit); *lim gets
+ * the activation limit in units of M_B (gp->mem_limit or p). */
+int pl__v_check(const pl_gen_params *gp, const char *name, double *lim,
+                struct pl_errbuf *eb);
 #endif
