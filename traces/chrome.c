@@ -1,31 +1,462 @@
-/* chrome.c: Chrome Trace Event writer. Placeholder: replaced by the traces
- * work (flows, counters, metadata). */
-#include "pipelab/traces.h"
+/* chrome.c: Chrome Trace Event JSON writer (interop.md §6): one process per
+ * rank, compute slices, P2P flows and send slices, activation counters.
+ * Times are kept as integer nanoseconds while writing, so that the printed
+ * microseconds ("%.3f") of a slice and of the flow events bound to it agree
+ * exactly and a flow event always lies inside its slice. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "traces_int.h"
+
+/* ------------------------------------------------------------- edges --- */
+
+int pl_trace_edges(const pl_result *r, pl_trace_edge **edges, size_t *n,
+                   struct pl_errbuf *eb)
+{
+  *edges = NULL;
+  *n = 0;
+  int vs = r->virtual_stages, m = r->microbatches;
+  if (!r->n_ops || vs <= 0 || m <= 0)
+    return PL_OK;
+  size_t cells = (size_t)vs * (size_t)m;
+  size_t *fp = pl_malloc(cells * sizeof *fp), *bp = pl_malloc(cells * sizeof *bp);
+  pl_trace_edge *e = NULL;
+  int rc = PL_OK;
+  if (!fp || !bp) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < cells; i++)
+    fp[i] = bp[i] = (size_t)-1;
+  /* Index the producers of every activation F(g, mb) and gradient
+   * B/BW(g, mb); a fused F&B op produces both. */
+  for (size_t i = 0; i < r->n_ops; i++) {
+    const pl_op *o = &r->ops[i].op;
+    int bk = o->kind, bg = o->stage, bmb = o->mb;
+    if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
+      if (o->stage < 0 || o->stage >= vs || o->mb < 0 || o->mb >= m) {
+        rc = pl_errf(eb, PL_EINVAL, "op %zu: stage %d / microbatch %d out of "
+                     "range", i, o->stage, o->mb);
+        goto out;
+      }
+      fp[(size_t)o->stage * (size_t)m + (size_t)o->mb] = i;
+    }
+    if (o->kind == PL_OP_FB) {
+      bk = o->kind2;
+      bg = o->stage2;
+      bmb = o->mb2;
+    }
+    if (bk == PL_OP_B || bk == PL_OP_BW) {
+      if (bg < 0 || bg >= vs || bmb < 0 || bmb >= m) {
+        rc = pl_errf(eb, PL_EINVAL, "op %zu: stage %d / microbatch %d out of "
+                     "range", i, bg, bmb);
+        goto out;
+      }
+      bp[(size_t)bg * (size_t)m + (size_t)bmb] = i;
+    }
+  }
+  size_t cap = 2 * cells, k = 0;
+  e = pl_malloc(cap * sizeof *e);
+  if (!e) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (int g = 0; g < vs; g++) {
+    for (int mb = 0; mb < m; mb++) {
+      size_t at = (size_t)g * (size_t)m + (size_t)mb;
+      /* Activation g -> g+1. */
+      if (g + 1 < vs) {
+        size_t a = fp[at], b = fp[at + (size_t)m];
+        if (a != (size_t)-1 && b != (size_t)-1 &&
+            r->ops[a].rank != r->ops[b].rank)
+          e[k++] = (pl_trace_edge){a, b, g, mb, 0};
+      }
+      /* Gradient g -> g-1. The last stage's F -> B is always local. */
+      if (g > 0) {
+        size_t a = bp[at], b = bp[at - (size_t)m];
+        if (a != (size_t)-1 && b != (size_t)-1 &&
+            r->ops[a].rank != r->ops[b].rank)
+          e[k++] = (pl_trace_edge){a, b, g, mb, 1};
+      }
+    }
+  }
+  if (k == 0) {
+    pl_free(e);
+    e = NULL;
+  }
+  *edges = e;
+  *n = k;
+  e = NULL;
+out:
+  pl_free(e);
+  pl_free(fp);
+  pl_free(bp);
+  return rc;
+}
+
+/* ------------------------------------------------------------ writer --- */
+
+typedef long long ns_t;
+
+static ns_t to_ns(double t, double scale_us) { return llround(t * scale_us * 1e3); }
+
+/* Appends ns as microseconds with three decimals. */
+static int add_us(struct pl_buf *b, ns_t ns)
+{
+  const char *sign = ns < 0 ? "-" : "";
+  unsigned long long a = ns < 0 ? (unsigned long long)(-(ns + 1)) + 1
+                                : (unsigned long long)ns;
+  return pl_buf_addf(b, "%s%llu.%03llu", sign, a / 1000, a % 1000);
+}
+
+static int add_num(struct pl_buf *b, double x)
+{
+  char t[40];
+  pl_fmt_num(t, sizeof t, isfinite(x) ? x : 0);
+  return pl_buf_addf(b, "%s", t);
+}
+
+static const char *kind_cat(int k)
+{
+  static const char *c[] = {"forward", "backward-input", "backward-weight",
+                            "backward", "forward-backward"};
+  return k >= 0 && k < PL_OP_NKINDS ? c[k] : "compute";
+}
+
+/* Colour hints from the trace viewer's reserved palette (Perfetto ignores
+ * them and colours by name). */
+static const char *kind_cname(int k)
+{
+  static const char *c[] = {"rail_response", "rail_animation", "good",
+                            "olive", "yellow"};
+  return k >= 0 && k < PL_OP_NKINDS ? c[k] : "grey";
+}
+
+struct send {
+  int rank;
+  ns_t t0, t1;
+  size_t edge;
+  int lane;
+};
+
+static int cmp_send(const void *a, const void *b)
+{
+  const struct send *x = a, *y = b;
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  if (x->t0 != y->t0)
+    return x->t0 < y->t0 ? -1 : 1;
+  return x->edge < y->edge ? -1 : x->edge > y->edge;
+}
+
+static int write_meta(struct pl_buf *b, const char *name, int pid, int tid,
+                      const char *key, const char *sval, int ival)
+{
+  int rc = pl_buf_addf(b, ",\n{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%d,"
+                          "\"tid\":%d,\"args\":{\"%s\":",
+                       name, pid, tid, key);
+  if (!rc)
+    rc = sval ? pl__json_str(b, sval) : pl_buf_addf(b, "%d", ival);
+  if (!rc)
+    rc = pl_buf_add(b, "}}", 2);
+  return rc;
+}
+
+static int check_input(const pl_result *r, double scale, struct pl_errbuf *eb)
+{
+  if (!(scale > 0) || !isfinite(scale))
+    return pl_errf(eb, PL_EINVAL, "time scale must be a positive number");
+  if (!r->n_ops)
+    return pl_errf(eb, PL_EINVAL, "the result has no ops recorded (run the "
+                   "engine with PL_SIM_RECORD_OPS)");
+  if (r->stages <= 0 || r->virtual_stages < r->stages || r->microbatches <= 0)
+    return pl_errf(eb, PL_EINVAL, "the result has no stages or microbatches");
+  for (size_t i = 0; i < r->n_ops; i++) {
+    const pl_op_rec *o = &r->ops[i];
+    if (o->rank < 0 || o->rank >= r->stages)
+      return pl_errf(eb, PL_EINVAL, "op %zu: rank %d out of range", i, o->rank);
+    if (o->op.kind >= PL_OP_NKINDS || o->op.stage < 0 ||
+        o->op.stage >= r->virtual_stages || o->op.mb < 0)
+      return pl_errf(eb, PL_EINVAL, "op %zu: bad kind, stage or microbatch", i);
+    if (!isfinite(o->start) || !isfinite(o->end) ||
+        !isfinite(o->start * scale) || !isfinite(o->end * scale) ||
+        fabs(o->end * scale) > 9e15)
+      return pl_errf(eb, PL_EINVAL, "op %zu: time is not finite", i);
+  }
+  for (size_t i = 0; i < r->n_mem; i++)
+    if (r->mem[i].rank < 0 || r->mem[i].rank >= r->stages)
+      return pl_errf(eb, PL_EINVAL, "memory point %zu: rank out of range", i);
+  return PL_OK;
+}
+
+static void op_name(const pl_op *o, char *buf, size_t len)
+{
+  if (o->kind == PL_OP_FB)
+    snprintf(buf, len, "F%d+%s%d", o->mb, pl_op_kind_name(o->kind2), o->mb2);
+  else
+    snprintf(buf, len, "%s%d", pl_op_kind_name(o->kind), o->mb);
+}
 
 int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
                         const pl_costs *c, double time_scale_us,
                         struct pl_buf *out, struct pl_errbuf *eb)
 {
-  (void)r; (void)s; (void)c; (void)time_scale_us; (void)out;
-  return pl_errf(eb, PL_ENOTSUP, "trace output is not implemented yet");
+  int rc = check_input(r, time_scale_us, eb);
+  if (rc)
+    return rc;
+  int p = r->stages, vs = r->virtual_stages;
+  if (s && (pl_sched_ranks(s) != p || pl_sched_stages(s) != vs))
+    s = NULL; /* a schedule of another shape: derive the map from the ops */
+  if (c && c->n_stages != vs)
+    c = NULL;
+  const double sc = time_scale_us;
+  pl_trace_edge *edges = NULL;
+  size_t n_edges = 0;
+  struct send *sends = NULL;
+  int *stage_rank = pl_malloc((size_t)vs * sizeof *stage_rank);
+  int *chunk = pl_malloc((size_t)vs * sizeof *chunk);
+  struct pl_buf *b = out;
+  if (!stage_rank || !chunk) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (int g = 0; g < vs; g++)
+    stage_rank[g] = s ? pl_sched_stage_rank(s, g) : -1;
+  if (!s)
+    for (size_t i = 0; i < r->n_ops; i++)
+      stage_rank[r->ops[i].op.stage] = r->ops[i].rank;
+  for (int g = 0; g < vs; g++) {
+    chunk[g] = 0;
+    if (s)
+      chunk[g] = pl_sched_stage_chunk(s, g);
+    else
+      for (int h = 0; h < g; h++)
+        chunk[g] += stage_rank[h] == stage_rank[g];
+  }
+  if ((rc = pl_trace_edges(r, &edges, &n_edges, eb)))
+    goto out;
+
+  /* Header and run metadata. */
+  rc = pl_buf_addf(b, "{\"displayTimeUnit\":\"ms\",\n\"otherData\":{"
+                      "\"tool\":\"pipelab\",\"version\":\"%s\",\"source\":",
+                   pl_version());
+  if (!rc) rc = pl__json_str(b, r->source[0] ? r->source : "sim");
+  if (!rc) rc = pl_buf_add(b, ",\"schedule\":", 12);
+  if (!rc) rc = pl__json_str(b, r->schedule);
+  if (!rc)
+    rc = pl_buf_addf(b, ",\"p\":%d,\"m\":%d,\"v\":%d,\"time_unit\":", p,
+                     r->microbatches, r->chunks > 0 ? r->chunks : vs / p);
+  if (!rc) rc = pl__json_str(b, r->time_unit);
+  if (!rc) rc = pl_buf_add(b, ",\"time_scale_us\":", 17);
+  if (!rc) rc = add_num(b, sc);
+  if (!rc) rc = pl_buf_add(b, ",\"mem_unit\":", 12);
+  if (!rc) rc = pl__json_str(b, r->mem_unit);
+  if (!rc) rc = pl_buf_add(b, ",\"makespan\":", 12);
+  if (!rc) rc = add_num(b, r->makespan);
+  if (!rc && s) {
+    rc = pl_buf_addf(b, ",\"placement\":\"%s\"",
+                     pl_placement_name(pl_sched_placement(s)));
+  }
+  if (!rc)
+    rc = pl_buf_addf(b, "},\n\"traceEvents\":[\n{\"name\":\"process_name\","
+                        "\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+                        "\"pipelab\"}}", p);
+
+  /* Process and thread names: "rank 00 (stage 0)". Perfetto ignores
+   * sort_index, so the zero-padded names sort well alphabetically too. */
+  int width = 2;
+  for (int x = p - 1; x >= 100; x /= 10)
+    width++;
+  for (int rk = 0; rk < p && !rc; rk++) {
+    char list[96] = "", name[160];
+    int n = 0, cnt = 0;
+    for (int g = 0; g < vs; g++) {
+      if (stage_rank[g] != rk)
+        continue;
+      if (n < 80)
+        n += snprintf(list + n, sizeof list - (size_t)n, "%s%d",
+                      cnt ? "," : "", g);
+      else if (n < 90)
+        n += snprintf(list + n, sizeof list - (size_t)n, ",...");
+      cnt++;
+    }
+    if (cnt)
+      snprintf(name, sizeof name, "rank %0*d (stage%s %s)", width, rk,
+               cnt > 1 ? "s" : "", list);
+    else
+      snprintf(name, sizeof name, "rank %0*d", width, rk);
+    rc = write_meta(b, "process_name", rk, 0, "name", name, 0);
+    if (!rc) rc = write_meta(b, "process_sort_index", rk, 0, "sort_index", NULL, rk);
+    if (!rc) rc = write_meta(b, "thread_name", rk, 1, "name", "compute", 0);
+    if (!rc) rc = write_meta(b, "thread_sort_index", rk, 1, "sort_index", NULL, 1);
+  }
+
+  /* One complete event per op. */
+  for (size_t i = 0; i < r->n_ops && !rc; i++) {
+    const pl_op_rec *o = &r->ops[i];
+    ns_t t0 = to_ns(o->start, sc), t1 = to_ns(o->end, sc);
+    char name[48];
+    op_name(&o->op, name, sizeof name);
+    rc = pl_buf_addf(b, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"cname\":\"%s\","
+                        "\"ph\":\"X\",\"pid\":%d,\"tid\":1,\"ts\":",
+                     name, kind_cat(o->op.kind), kind_cname(o->op.kind),
+                     o->rank);
+    if (!rc) rc = add_us(b, t0);
+    if (!rc) rc = pl_buf_add(b, ",\"dur\":", 7);
+    if (!rc) rc = add_us(b, t1 > t0 ? t1 - t0 : 0);
+    if (!rc)
+      rc = pl_buf_addf(b, ",\"args\":{\"rank\":%d,\"index\":%d,\"kind\":\"%s\","
+                          "\"stage\":%d,\"chunk\":%d,\"microbatch\":%d",
+                       o->rank, o->index, pl_op_kind_name(o->op.kind),
+                       o->op.stage, chunk[o->op.stage], o->op.mb);
+    if (!rc && o->op.kind == PL_OP_FB)
+      rc = pl_buf_addf(b, ",\"kind2\":\"%s\",\"stage2\":%d,\"microbatch2\":%d",
+                       pl_op_kind_name(o->op.kind2), o->op.stage2, o->op.mb2);
+    if (!rc) rc = pl_buf_add(b, ",\"start\":", 9);
+    if (!rc) rc = add_num(b, o->start);
+    if (!rc) rc = pl_buf_add(b, ",\"end\":", 7);
+    if (!rc) rc = add_num(b, o->end);
+    if (!rc) rc = pl_buf_add(b, "}}", 2);
+  }
+
+  /* Flows: "s" inside the producer slice (1 ns before its end), "f" with
+   * bp "e" inside the consumer slice (1 ns after its start). */
+  for (size_t k = 0; k < n_edges && !rc; k++) {
+    const pl_trace_edge *e = &edges[k];
+    const pl_op_rec *a = &r->ops[e->from], *z = &r->ops[e->to];
+    ns_t a0 = to_ns(a->start, sc), a1 = to_ns(a->end, sc);
+    ns_t z0 = to_ns(z->start, sc), z1 = to_ns(z->end, sc);
+    ns_t ts = a1 - a0 >= 2 ? a1 - 1 : a1;
+    ns_t tf = z1 - z0 >= 2 ? z0 + 1 : z0;
+    char name[64];
+    snprintf(name, sizeof name, "%s s%d->s%d mb%d",
+             e->backward ? "grad" : "act", e->stage,
+             e->backward ? e->stage - 1 : e->stage + 1, e->mb);
+    rc = pl_buf_addf(b, ",\n{\"name\":\"%s\",\"cat\":\"p2p\",\"ph\":\"s\","
+                        "\"id\":%zu,\"pid\":%d,\"tid\":1,\"ts\":",
+                     name, k + 1, a->rank);
+    if (!rc) rc = add_us(b, ts);
+    if (!rc)
+      rc = pl_buf_addf(b, "},\n{\"name\":\"%s\",\"cat\":\"p2p\",\"ph\":\"f\","
+                          "\"bp\":\"e\",\"id\":%zu,\"pid\":%d,\"tid\":1,"
+                          "\"ts\":",
+                       name, k + 1, z->rank);
+    if (!rc) rc = add_us(b, tf);
+    if (!rc) rc = pl_buf_add(b, "}", 1);
+  }
+
+  /* P2P transfers as slices on "p2p send" tracks; a transfer that overlaps
+   * the previous one on a rank gets the next track, so slices nest. */
+  size_t n_sends = 0;
+  if (c && n_edges && !rc) {
+    sends = pl_malloc(n_edges * sizeof *sends);
+    if (!sends) {
+      rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+      goto out;
+    }
+    for (size_t k = 0; k < n_edges; k++) {
+      const pl_trace_edge *e = &edges[k];
+      /* The engine charges a message out of stage g for activations and
+       * into stage g-1 for gradients (sim/engine.c). */
+      double comm = pl_costs_comm(c, e->backward ? e->stage - 1 : e->stage);
+      if (!(comm > 0) || !isfinite(comm))
+        continue;
+      const pl_op_rec *a = &r->ops[e->from];
+      struct send *x = &sends[n_sends++];
+      x->rank = a->rank;
+      x->t0 = to_ns(a->end, sc);
+      x->t1 = to_ns(a->end + comm, sc);
+      x->edge = k;
+      x->lane = 0;
+    }
+    qsort(sends, n_sends, sizeof *sends, cmp_send);
+    ns_t lane_end[64];
+    int lanes = 0, prev = -1;
+    for (size_t i = 0; i < n_sends && !rc; i++) {
+      struct send *x = &sends[i];
+      if (x->rank != prev) {
+        prev = x->rank;
+        lanes = 0;
+      }
+      int l = 0;
+      while (l < lanes && lane_end[l] > x->t0)
+        l++;
+      if (l == 64)
+        l = 63; /* pathological: let Perfetto put it on an overflow track */
+      if (l == lanes) {
+        lanes++;
+        char tn[32];
+        snprintf(tn, sizeof tn, l ? "p2p send %d" : "p2p send", l + 1);
+        rc = write_meta(b, "thread_name", x->rank, 2 + l, "name", tn, 0);
+        if (!rc)
+          rc = write_meta(b, "thread_sort_index", x->rank, 2 + l,
+                          "sort_index", NULL, 2 + l);
+      }
+      lane_end[l] = x->t1;
+      x->lane = l;
+      const pl_trace_edge *e = &edges[x->edge];
+      const pl_op_rec *z = &r->ops[e->to];
+      int from_stage = e->stage;
+      double bytes = c->stage[e->backward ? e->stage - 1 : e->stage].msg_bytes;
+      if (!rc)
+        rc = pl_buf_addf(b, ",\n{\"name\":\"%s mb%d\",\"cat\":\"p2p\","
+                            "\"cname\":\"grey\",\"ph\":\"X\",\"pid\":%d,"
+                            "\"tid\":%d,\"ts\":",
+                         e->backward ? "SEND_B" : "SEND_F", e->mb, x->rank,
+                         2 + l);
+      if (!rc) rc = add_us(b, x->t0);
+      if (!rc) rc = pl_buf_add(b, ",\"dur\":", 7);
+      if (!rc) rc = add_us(b, x->t1 > x->t0 ? x->t1 - x->t0 : 0);
+      if (!rc)
+        rc = pl_buf_addf(b, ",\"args\":{\"peer\":%d,\"stage\":%d,"
+                            "\"microbatch\":%d,\"bytes\":",
+                         z->rank, from_stage, e->mb);
+      if (!rc) rc = add_num(b, bytes);
+      if (!rc) rc = pl_buf_add(b, "}}", 2);
+    }
+  }
+
+  /* Activation memory: one counter track per rank. */
+  for (size_t i = 0; i < r->n_mem && !rc; i++) {
+    const pl_mem_point *m = &r->mem[i];
+    if (!isfinite(m->t) || !isfinite(m->value) || !isfinite(m->t * sc))
+      continue;
+    rc = pl_buf_addf(b, ",\n{\"name\":\"activations\",\"ph\":\"C\",\"pid\":%d,"
+                        "\"tid\":0,\"ts\":",
+                     m->rank);
+    if (!rc) rc = add_us(b, to_ns(m->t, sc));
+    if (!rc) rc = pl_buf_add(b, ",\"args\":{", 9);
+    if (!rc) rc = pl__json_str(b, r->mem_unit[0] ? r->mem_unit : "units");
+    if (!rc) rc = pl_buf_add(b, ":", 1);
+    if (!rc) rc = add_num(b, m->value);
+    if (!rc) rc = pl_buf_add(b, "}}", 2);
+  }
+  if (!rc)
+    rc = pl_buf_add(b, "\n]}\n", 4);
+  if (rc)
+    pl_errf(eb, rc, "cannot build the trace: %s", pl_strerror(rc));
+
+out:
+  if (rc)
+    pl_buf_free(out);
+  pl_free(sends);
+  pl_free(edges);
+  pl_free(stage_rank);
+  pl_free(chunk);
+  return rc;
 }
 
 int pl_trace_write_chrome(const pl_result *r, const pl_sched *s,
                           const pl_costs *c, double time_scale_us,
                           const char *path, struct pl_errbuf *eb)
 {
-  (void)path;
-  return pl_trace_chrome_buf(r, s, c, time_scale_us, NULL, eb);
-}
-
-int pl_result_add_detail_json(json_t *obj, const pl_result *r)
-{
-  (void)obj; (void)r;
-  return PL_ENOTSUP;
-}
-
-int pl_result_from_json(const json_t *obj, pl_result *r, struct pl_errbuf *eb)
-{
-  (void)obj; (void)r;
-  return pl_errf(eb, PL_ENOTSUP, "reading result files is not implemented yet");
+  struct pl_buf b;
+  pl_buf_init(&b, 0);
+  int rc = pl_trace_chrome_buf(r, s, c, time_scale_us, &b, eb);
+  if (!rc)
+    rc = pl_write_file_atomic(path, b.buf, b.len, eb);
+  pl_buf_free(&b);
+  return rc;
 }

@@ -358,6 +358,99 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
  * peaks[] has p entries. */
 int pl_sched_mem_peaks(const pl_sched *s, const pl_costs *c, double *peaks);
 
+/* ---------------------------------------------------------------- sweep --- */
+
+/*
+ * What-if sweeps (sim/sweep.c): enumerate (schedule, p, m, v, microbatch
+ * size) points, simulate each, rank them. The sim module knows nothing of
+ * models: a pl_sweep_model callback builds each point's cost table and
+ * derives throughput and memory from the result, so the sweep runs over
+ * constant costs as well as over the cost database.
+ */
+typedef struct pl_sweep_point {
+  const char *schedule; /* generator name (static storage of pl_gen_list) */
+  int p, m, v, mb_size, dp;
+} pl_sweep_point;
+
+enum pl_sweep_status {
+  PL_SWEEP_OK = 0,       /* evaluated and within the memory limit */
+  PL_SWEEP_REJECTED = 1  /* invalid shape, generator constraint, or OOM */
+};
+
+typedef struct pl_sweep_eval {
+  int status;            /* enum pl_sweep_status */
+  char reason[200];      /* why rejected ("out of memory: ...") */
+  double iteration_time; /* in the model's time unit (seconds for models) */
+  double throughput;     /* tokens/s for models, microbatches/unit otherwise */
+  double bubble_ratio;   /* over the iteration time */
+  double peak_mem;       /* max over ranks: bytes for models, else units */
+  double mfu;            /* model FLOP utilisation, 0 when unknown */
+  int fits;              /* peak_mem within the limit */
+} pl_sweep_eval;
+
+typedef struct pl_sweep_model {
+  /* Builds the cost table for pt's schedule s; called from worker threads,
+   * so it must be thread-safe. *out is freed by the sweep with
+   * pl_costs_destroy. */
+  int (*costs)(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
+               pl_costs **out, struct pl_errbuf *eb);
+  /* Fills ev (iteration_time, throughput, peak_mem, mfu, fits) from the
+   * result; may reject (status + reason). NULL: iteration = makespan,
+   * throughput = m*mb_size*dp / makespan, peak = result peak. */
+  void (*finish)(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
+                 const pl_costs *c, const pl_result *r, pl_sweep_eval *ev);
+  void *ctx;
+} pl_sweep_model;
+
+typedef struct pl_sweep_spec {
+  int gpus;               /* N: data parallel dp = N / p (tensor parallel 1) */
+  const int *stages;      /* candidate p values */
+  int n_stages;
+  int m_lo, m_hi, m_step; /* microbatch range (step >= 1) */
+  const int *mb_sizes;    /* microbatch sizes */
+  int n_mb;
+  const int *chunks;      /* v for schedules that take chunks */
+  int n_chunks;
+  const char *const *schedules; /* generator names; NULL = all */
+  int n_schedules;
+  long global_batch;      /* > 0: m = global_batch / (dp * mb_size) */
+  double mem_limit;       /* per rank, in the model's memory unit; 0 = none */
+  double tf, tb, tw, comm, mem_w_frac; /* for generators that search */
+  int jobs;               /* worker threads; 0 = 1 */
+} pl_sweep_spec;
+#define PL_SWEEP_SPEC_INIT                                                  \
+  {0, NULL, 0, 0, 0, 1, NULL, 0, NULL, 0, NULL, 0, 0, 0, 1, 1, 1, 0, 0.5, 1}
+
+/*
+ * Enumerates every point of spec in a fixed order (schedule, p, mb_size, m,
+ * v). Points that are invalid before simulation (gpus not a multiple of p,
+ * global batch not divisible, ...) are kept and pre-rejected in evs with the
+ * reason. *pts and *evs are pl_malloc'ed arrays of *n entries; the caller
+ * frees both with pl_free.
+ */
+int pl_sweep_enumerate(const pl_sweep_spec *spec, pl_sweep_point **pts,
+                       pl_sweep_eval **evs, size_t *n, struct pl_errbuf *eb);
+
+/*
+ * Evaluates every point not already rejected, on spec->jobs threads; the
+ * result at index i belongs to pts[i] whatever the thread count, so output
+ * order is deterministic. progress (may be NULL) is called from the calling
+ * thread only, about every 1% of the points. Returns PL_EINTR if stop (may be
+ * NULL) becomes non-zero.
+ */
+int pl_sweep_run(const pl_sweep_spec *spec, const pl_sweep_model *model,
+                 const pl_sweep_point *pts, pl_sweep_eval *evs, size_t n,
+                 void (*progress)(void *ctx, size_t done, size_t total),
+                 void *progress_ctx, volatile const int *stop,
+                 struct pl_errbuf *eb);
+
+/*
+ * Indices of the points sorted best first: accepted points by throughput
+ * (descending), then rejected ones in enumeration order; ties keep the
+ * enumeration order. *order is pl_malloc'ed (n entries).
+ */
+int pl_sweep_rank(const pl_sweep_eval *evs, size_t n, size_t **order);
+
 #ifdef __cplusplus
 }
 #endif
