@@ -458,18 +458,3 @@ out:
   *out = s;
   return rc;
 }
-
-int pl_gen_v_half(const pl_gen_params *gp, pl_sched **out,
-                  struct pl_errbuf *eb)
-{
-  (void)gp;
-  *out = NULL;
-  return pl_errf(eb, PL_ENOTSUP, "schedule 'v-half' is not implemented yet");
-}
-
-int pl_gen_v_min(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)
-{
-  (void)gp;
-  *out = NULL;
-  return pl_errf(eb, PL_ENOTSUP, "schedule 'v-min' is not implemented yet");
-}
