@@ -1,8 +1,199 @@
 /*
- * exec.h: the executor (issue 5): runs a schedule for real on the CPU
- * backend (threads) or the CUDA + NCCL backend. Empty until that issue.
+ * exec.h: the executor (issue 5): runs a schedule IR for real, one rank per
+ * thread (CPU backend, and the single-GPU CUDA transport) or one rank per
+ * process (CUDA + NCCL), on the transformer-block workload of
+ * pipelab/kernels.h, and fills the same pl_result the simulator fills
+ * (source "cpu" or "cuda", time_unit "us", mem_unit "bytes").
+ *
+ * The runtime (exec/runtime.c) is shared: per rank it walks the op list in
+ * order; an op first receives its inputs (the forward activation of the
+ * previous stage or the gradient of the next one), then computes on real
+ * tensors, then sends its output. F allocates the stage's activation stash
+ * (M_B bytes, kernels.h), B frees its B-part (M_B - M_W) at its end, W frees
+ * the W-part (M_W), BW frees both, a fused F&B does the F part first
+ * (schedules.md §5). The tracking allocator records those bytes per rank.
+ * Backends plug in under it through struct pl_backend_vt.
+ *
+ * Ownership: pl_exec_run fills *res (initialise with PL_RESULT_INIT, free
+ * with pl_result_free) and *grads when not NULL (free with
+ * pl_exec_grads_free). Backends are opened and closed by pl_exec_run.
  */
 #ifndef PIPELAB_EXEC_H
 #define PIPELAB_EXEC_H
+
+#include "pipelab/kernels.h"
 #include "pipelab/pipelab.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum pl_backend_kind { PL_BACKEND_CPU = 0, PL_BACKEND_CUDA = 1 };
+/* "cpu" / "cuda" -> kind; -1 if unknown. */
+int pl_backend_parse(const char *name);
+const char *pl_backend_name(int kind);
+
+/*
+ * Number of usable CUDA devices: 0 when built without CUDA or when
+ * cudaGetDeviceCount fails (no driver, no device); *why (static string)
+ * says why when it is 0. Never fails.
+ */
+int pl_cuda_devices(const char **why);
+
+enum pl_exec_flags {
+  PL_EXEC_RECORD_OPS = 1 << 0, /* fill res->ops */
+  PL_EXEC_RECORD_MEM = 1 << 1  /* fill res->mem */
+};
+
+typedef struct pl_exec_opts {
+  int backend;       /* enum pl_backend_kind */
+  double timeout_s;  /* watchdog: longest wait for one message (default 60) */
+  unsigned flags;    /* enum pl_exec_flags */
+  int warmup;        /* iterations run (and discarded) before the measured
+                        one; gradients are those of the measured one */
+} pl_exec_opts;
+#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0, 0}
+
+/* Loss and all weight gradients of one iteration, on the host, laid out
+ * layer after layer (pl_wl_layer_params doubles each). */
+typedef struct pl_exec_grads {
+  double loss;
+  size_t n;
+  double *g; /* [n] owned */
+} pl_exec_grads;
+#define PL_EXEC_GRADS_INIT {0, 0, NULL}
+void pl_exec_grads_free(pl_exec_grads *g);
+
+/*
+ * Runs one iteration of schedule s on workload w (w->layers must be a
+ * multiple of the schedule's virtual stages; w->microbatches is set from the
+ * schedule). The schedule is NOT validated here (callers validate first);
+ * a schedule that cannot finish is stopped by the watchdog: PL_ETIMEDOUT
+ * with every blocked rank, the op it is at and the message it waits for.
+ * PL_ENODEV when the backend is not built in or has no device.
+ */
+int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
+                pl_result *res, pl_exec_grads *grads, struct pl_errbuf *eb);
+
+/* The plain sequential reference on the CPU (one thread, every microbatch
+ * forward then backward through all layers, no pipeline), with
+ * w->microbatches microbatches. */
+int pl_exec_reference(const pl_workload *w, pl_exec_grads *out,
+                      struct pl_errbuf *eb);
+
+/* Gradient check: max |a-b| over the loss and every gradient, and the
+ * normwise relative error max|a-b| / max|b| (per tensor kind it would be
+ * ill-conditioned for gradients near 0). */
+typedef struct pl_grad_check {
+  double max_abs_error;
+  double max_rel_error;
+  double loss_abs_error;
+  int passed; /* max_rel_error <= tol and loss relative error <= tol */
+} pl_grad_check;
+/* Double precision tolerance used by run --verify and the tests. */
+#define PL_GRAD_TOL 1e-9
+int pl_exec_grads_compare(const pl_exec_grads *a, const pl_exec_grads *ref,
+                          double tol, pl_grad_check *out,
+                          struct pl_errbuf *eb);
+
+/* ------------------------------------------------------ calibration --- */
+
+typedef struct pl_calib_stat {
+  double mean, stddev, min; /* microseconds */
+  int reps;
+} pl_calib_stat;
+
+typedef struct pl_calib {
+  char backend[8];
+  pl_workload w;           /* shape measured (one layer) */
+  pl_calib_stat t[PL_OP_NKINDS]; /* per layer: F, B, W, BW (FB unused) */
+  pl_calib_stat loss;      /* loss + its gradient, once per microbatch */
+  pl_calib_stat p2p_small; /* one 8-byte message between two ranks */
+  pl_calib_stat p2p_msg;   /* one activation message (msg_bytes) */
+  double p2p_latency_us;   /* from p2p_small */
+  double p2p_bandwidth;    /* bytes per us, from p2p_msg */
+  double msg_bytes;
+  int warmup;
+} pl_calib;
+
+/* Measures one layer's F, B, W and BW (warm-up, then reps repetitions) and
+ * P2P latency and bandwidth between two ranks of the backend. */
+int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
+                      pl_calib *out, struct pl_errbuf *eb);
+/* Fills a cost table (time unit "us", memory in bytes) for n_stages virtual
+ * stages from a calibration: stage time = layers per stage x per-layer time
+ * (+ the loss on the last stage), comm = latency, bandwidth, msg_bytes. */
+int pl_calib_apply_costs(const pl_calib *cal, const pl_workload *w,
+                         pl_costs *c, struct pl_errbuf *eb);
+
+/* -------------------------------------------------- backend interface --- */
+
+/*
+ * A backend: memory, the workload kernels, P2P and a clock, per rank. Every
+ * call with a rank argument is made from that rank's thread. Pointers from
+ * alloc are device pointers (host pointers on the CPU backend).
+ */
+typedef struct pl_backend_vt {
+  const char *name;
+  /* Binds the calling thread to rank (device, BLAS threads, streams). */
+  int (*rank_enter)(void *be, int rank, struct pl_errbuf *eb);
+  void (*rank_leave)(void *be, int rank);
+  /* Zero-filled buffer, or NULL. */
+  void *(*alloc)(void *be, int rank, size_t bytes);
+  void (*free)(void *be, int rank, void *p);
+  int (*to_host)(void *be, int rank, void *dst, const void *src, size_t n);
+  /* Workload (kernels.h semantics). */
+  int (*init_layer)(void *be, int rank, int layer, double *params);
+  int (*input)(void *be, int rank, int mb, double *x);
+  int (*target)(void *be, int rank, int mb, double *t);
+  int (*layer_fwd)(void *be, int rank, const double *params, const double *x,
+                   double *out, double *wpart, double *bpart);
+  int (*layer_bwd_b)(void *be, int rank, const double *params,
+                     const double *dout, double *dx, double *wpart,
+                     const double *bpart, double *grads, double *scratch);
+  int (*layer_bwd_w)(void *be, int rank, const double *wpart, double *grads,
+                     double *scratch);
+  /* Adds the microbatch's loss to the rank's accumulator. */
+  int (*loss)(void *be, int rank, const double *out, const double *t,
+              double *dout);
+  int (*loss_total)(void *be, int rank, double *loss);
+  /* P2P: send copies buf (bytes) to rank dst under key; recv copies the
+   * message with key from src into buf, waiting at most timeout_us:
+   * PL_ETIMEDOUT, or PL_EINTR once abort was called. */
+  int (*send)(void *be, int rank, int dst, long key, const void *buf,
+              size_t bytes, struct pl_errbuf *eb);
+  int (*recv)(void *be, int rank, int src, long key, void *buf, size_t bytes,
+              double timeout_us, struct pl_errbuf *eb);
+  void (*abort)(void *be);
+  /* Clock: op_begin marks the start of an op, op_end its end and returns
+   * both in microseconds since `start` (called once, all ranks entered). */
+  void (*start)(void *be);
+  int (*op_begin)(void *be, int rank);
+  int (*op_end)(void *be, int rank, double *t0, double *t1);
+} pl_backend_vt;
+
+/* The CPU backend (threads, mailboxes): its table and constructor. */
+const pl_backend_vt *pl_backend_cpu_vt(void);
+int pl_backend_cpu_open(int p, const pl_workload *w, void **be);
+void pl_backend_cpu_close(void *be);
+
+#ifdef PL_HAVE_CUDA
+/* CUDA: single process with p ranks sharing the GPUs round-robin (per-rank
+ * streams, device copies and events) when world == 1; otherwise one rank
+ * per process, NCCL P2P, rank/world from PL_RANK/PL_WORLD_SIZE (or
+ * OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS) and the NCCL unique id
+ * from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
+ * NCCL_COMM_ID. */
+const pl_backend_vt *pl_backend_cuda_vt(void);
+int pl_backend_cuda_open(int p, const pl_workload *w, void **be,
+                         struct pl_errbuf *eb);
+void pl_backend_cuda_close(void *be);
+/* Ranks of this process: [*lo, *hi). */
+void pl_backend_cuda_local_ranks(void *be, int *lo, int *hi);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

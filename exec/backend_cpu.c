@@ -1,0 +1,298 @@
+/* backend_cpu.c: the CPU backend: one thread per rank (created by the
+ * runtime), host memory, the CBLAS kernels of kernels/workload.c, P2P
+ * through in-process mailboxes (one per destination rank: mutex + condvar,
+ * messages keyed by (direction, stage, microbatch)) and the monotonic
+ * clock. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipelab/exec.h"
+
+struct msg {
+  struct msg *next;
+  long key;
+  int src;
+  size_t bytes;
+  /* payload follows */
+};
+
+struct mailbox {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct msg *head;
+};
+
+struct cpu_rank {
+  double loss;
+  double t_begin;
+};
+
+struct cpu_be {
+  int p;
+  pl_workload w;
+  struct mailbox *box; /* [p] */
+  struct cpu_rank *rk; /* [p] */
+  volatile int aborted;
+  pthread_mutex_t abort_mu;
+  double base;
+};
+
+int pl_backend_cpu_open(int p, const pl_workload *w, void **out)
+{
+  struct cpu_be *b = pl_calloc(1, sizeof *b);
+  *out = NULL;
+  if (!b)
+    return PL_ENOMEM;
+  b->p = p;
+  b->w = *w;
+  b->box = pl_calloc((size_t)p, sizeof *b->box);
+  b->rk = pl_calloc((size_t)p, sizeof *b->rk);
+  if (!b->box || !b->rk) {
+    pl_free(b->box);
+    pl_free(b->rk);
+    pl_free(b);
+    return PL_ENOMEM;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  for (int i = 0; i < p; i++) {
+    pthread_mutex_init(&b->box[i].mu, NULL);
+    pthread_cond_init(&b->box[i].cv, &ca);
+  }
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&b->abort_mu, NULL);
+  *out = b;
+  return PL_OK;
+}
+
+void pl_backend_cpu_close(void *be)
+{
+  struct cpu_be *b = be;
+  if (!b)
+    return;
+  for (int i = 0; i < b->p; i++) {
+    struct msg *m = b->box[i].head;
+    while (m) {
+      struct msg *n = m->next;
+      pl_free(m);
+      m = n;
+    }
+    pthread_mutex_destroy(&b->box[i].mu);
+    pthread_cond_destroy(&b->box[i].cv);
+  }
+  pthread_mutex_destroy(&b->abort_mu);
+  pl_free(b->box);
+  pl_free(b->rk);
+  pl_free(b);
+}
+
+static int cpu_rank_enter(void *be, int rank, struct pl_errbuf *eb)
+{
+  (void)be;
+  (void)rank;
+  (void)eb;
+  pl_kern_blas_single_thread();
+  return PL_OK;
+}
+
+static void cpu_rank_leave(void *be, int rank)
+{
+  (void)be;
+  (void)rank;
+}
+
+static void *cpu_alloc(void *be, int rank, size_t bytes)
+{
+  (void)be;
+  (void)rank;
+  return pl_calloc(1, bytes ? bytes : 1);
+}
+
+static void cpu_free(void *be, int rank, void *p)
+{
+  (void)be;
+  (void)rank;
+  pl_free(p);
+}
+
+static int cpu_to_host(void *be, int rank, void *dst, const void *src,
+                       size_t n)
+{
+  (void)be;
+  (void)rank;
+  memcpy(dst, src, n);
+  return PL_OK;
+}
+
+static int cpu_init_layer(void *be, int rank, int layer, double *params)
+{
+  (void)rank;
+  pl_kern_init_layer(&((struct cpu_be *)be)->w, layer, params);
+  return PL_OK;
+}
+
+static int cpu_input(void *be, int rank, int mb, double *x)
+{
+  (void)rank;
+  pl_kern_input(&((struct cpu_be *)be)->w, mb, x);
+  return PL_OK;
+}
+
+static int cpu_target(void *be, int rank, int mb, double *t)
+{
+  (void)rank;
+  pl_kern_target(&((struct cpu_be *)be)->w, mb, t);
+  return PL_OK;
+}
+
+static int cpu_fwd(void *be, int rank, const double *params, const double *x,
+                   double *out, double *wpart, double *bpart)
+{
+  (void)rank;
+  pl_kern_layer_fwd(&((struct cpu_be *)be)->w, params, x, out, wpart, bpart);
+  return PL_OK;
+}
+
+static int cpu_bwd_b(void *be, int rank, const double *params,
+                     const double *dout, double *dx, double *wpart,
+                     const double *bpart, double *grads, double *scratch)
+{
+  (void)rank;
+  pl_kern_layer_bwd_b(&((struct cpu_be *)be)->w, params, dout, dx, wpart,
+                      bpart, grads, scratch);
+  return PL_OK;
+}
+
+static int cpu_bwd_w(void *be, int rank, const double *wpart, double *grads,
+                     double *scratch)
+{
+  (void)rank;
+  (void)scratch;
+  pl_kern_layer_bwd_w(&((struct cpu_be *)be)->w, wpart, grads);
+  return PL_OK;
+}
+
+static int cpu_loss(void *be, int rank, const double *out, const double *t,
+                    double *dout)
+{
+  struct cpu_be *b = be;
+  b->rk[rank].loss += pl_kern_loss(&b->w, out, t, dout);
+  return PL_OK;
+}
+
+static int cpu_loss_total(void *be, int rank, double *loss)
+{
+  *loss = ((struct cpu_be *)be)->rk[rank].loss;
+  return PL_OK;
+}
+
+static int cpu_send(void *be, int rank, int dst, long key, const void *buf,
+                    size_t bytes, struct pl_errbuf *eb)
+{
+  struct cpu_be *b = be;
+  struct msg *m = pl_malloc(sizeof *m + bytes);
+  if (!m)
+    return pl_errf(eb, PL_ENOMEM, "out of memory for a %zu-byte message",
+                   bytes);
+  m->key = key;
+  m->src = rank;
+  m->bytes = bytes;
+  memcpy(m + 1, buf, bytes);
+  struct mailbox *mb = &b->box[dst];
+  pthread_mutex_lock(&mb->mu);
+  m->next = mb->head;
+  mb->head = m;
+  pthread_cond_broadcast(&mb->cv);
+  pthread_mutex_unlock(&mb->mu);
+  return PL_OK;
+}
+
+static int cpu_recv(void *be, int rank, int src, long key, void *buf,
+                    size_t bytes, double timeout_us, struct pl_errbuf *eb)
+{
+  struct cpu_be *b = be;
+  struct mailbox *mb = &b->box[rank];
+  struct timespec dl;
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  double add = timeout_us < 0 ? 0 : timeout_us;
+  time_t sec = (time_t)(add / 1e6);
+  long ns = (long)((add - (double)sec * 1e6) * 1e3);
+  dl.tv_sec += sec;
+  dl.tv_nsec += ns;
+  if (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
+  }
+  int rc = PL_OK;
+  pthread_mutex_lock(&mb->mu);
+  for (;;) {
+    struct msg **pp = &mb->head, *m = NULL;
+    for (; *pp; pp = &(*pp)->next)
+      if ((*pp)->key == key && (*pp)->src == src) {
+        m = *pp;
+        *pp = m->next;
+        break;
+      }
+    if (m) {
+      pthread_mutex_unlock(&mb->mu);
+      if (m->bytes != bytes)
+        rc = pl_errf(eb, PL_EINVAL, "message of %zu bytes, expected %zu",
+                     m->bytes, bytes);
+      else
+        memcpy(buf, m + 1, bytes);
+      pl_free(m);
+      return rc;
+    }
+    if (b->aborted) {
+      rc = PL_EINTR;
+      break;
+    }
+    int e = pthread_cond_timedwait(&mb->cv, &mb->mu, &dl);
+    if (e == ETIMEDOUT) {
+      rc = PL_ETIMEDOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&mb->mu);
+  return rc;
+}
+
+static void cpu_abort(void *be)
+{
+  struct cpu_be *b = be;
+  b->aborted = 1;
+  for (int i = 0; i < b->p; i++) {
+    pthread_mutex_lock(&b->box[i].mu);
+    pthread_cond_broadcast(&b->box[i].cv);
+    pthread_mutex_unlock(&b->box[i].mu);
+  }
+}
+
+static void cpu_start(void *be) { ((struct cpu_be *)be)->base = pl_now_us(); }
+
+static int cpu_op_begin(void *be, int rank)
+{
+  struct cpu_be *b = be;
+  b->rk[rank].t_begin = pl_now_us() - b->base;
+  return PL_OK;
+}
+
+static int cpu_op_end(void *be, int rank, double *t0, double *t1)
+{
+  struct cpu_be *b = be;
+  *t1 = pl_now_us() - b->base;
+  *t0 = b->rk[rank].t_begin;
+  return PL_OK;
+}
+
+static const pl_backend_vt cpu_vt = {
+  "cpu",        cpu_rank_enter, cpu_rank_leave, cpu_alloc,   cpu_free,
+  cpu_to_host,  cpu_init_layer, cpu_input,      cpu_target,  cpu_fwd,
+  cpu_bwd_b,    cpu_bwd_w,      cpu_loss,       cpu_loss_total, cpu_send,
+  cpu_recv,     cpu_abort,      cpu_start,      cpu_op_begin, cpu_op_end};
+
+const pl_backend_vt *pl_backend_cpu_vt(void) { return &cpu_vt; }

@@ -1,0 +1,822 @@
+/*
+ * runtime.c: the executor's shared op loop. Each rank walks its op list in
+ * order (schedules.md §3): receive the op's input (a message keyed by
+ * direction, stage and microbatch), compute on real tensors through the
+ * backend, send the output. Activation stashes are allocated by F and freed
+ * by B / W / BW through a tracking allocator, exactly as the simulator
+ * accounts them (§5). A receive that waits longer than the watchdog timeout
+ * aborts the run and every rank reports the op it is blocked at.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pipelab/exec.h"
+
+enum { DIR_FWD = 0, DIR_BWD = 1 };
+
+struct stash {
+  double *wpart, *bpart;
+};
+
+struct rt;
+struct rank_state {
+  struct rt *rt;
+  int rank;
+  /* workspace (not activation) */
+  double *xa, *xb, *da, *db, *scratch, *target;
+  /* tracking allocator */
+  double live, peak;
+  /* results */
+  pl_op_rec *recs;   /* [n ops] */
+  pl_mem_point *mem; /* [2 n ops] */
+  size_t n_rec, n_mem;
+  double busy;
+  /* failure / blocked report */
+  int rc;
+  int blocked;           /* 1 while waiting in recv when the run aborted */
+  char what[256];        /* "rank 1 blocked at B0s1 (position 2) waiting ..." */
+  struct pl_errbuf eb;
+};
+
+struct rt {
+  const pl_sched *s;
+  pl_workload w;
+  const pl_backend_vt *vt;
+  void *be;
+  const pl_exec_opts *o;
+  int p, S, m, L; /* L = layers per virtual stage */
+  size_t T, H, F, msg_n, wpart_n, bpart_n, lp;
+  double **params, **grads; /* [S] on the stage's rank */
+  struct stash *stash;      /* [S*m] */
+  struct rank_state *rs;    /* [p] */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int entered, ready_fail, released;
+  int failed;
+  int lo, hi; /* ranks run by this process */
+};
+
+static long msg_key(const struct rt *r, int dir, int stage, int mb)
+{
+  return ((long)dir * r->S + stage) * r->m + mb;
+}
+
+static void fail_all(struct rt *r)
+{
+  pthread_mutex_lock(&r->mu);
+  r->failed = 1;
+  pthread_mutex_unlock(&r->mu);
+  r->vt->abort(r->be);
+}
+
+static int act_alloc(struct rt *r, struct rank_state *st, int g, int mb)
+{
+  struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+  size_t wn = (size_t)r->L * r->wpart_n;
+  size_t bn = (size_t)r->L * r->bpart_n + (g == r->S - 1 ? r->msg_n : 0);
+  sh->wpart = r->vt->alloc(r->be, st->rank, wn * sizeof(double));
+  sh->bpart = r->vt->alloc(r->be, st->rank, bn * sizeof(double));
+  if (!sh->wpart || !sh->bpart)
+    return pl_errf(&st->eb, PL_ENOMEM,
+                   "rank %d: out of memory for the activations of stage %d",
+                   st->rank, g);
+  st->live += (double)((wn + bn) * sizeof(double));
+  if (st->live > st->peak)
+    st->peak = st->live;
+  return PL_OK;
+}
+
+static void act_free_b(struct rt *r, struct rank_state *st, int g, int mb)
+{
+  struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+  size_t bn = (size_t)r->L * r->bpart_n + (g == r->S - 1 ? r->msg_n : 0);
+  r->vt->free(r->be, st->rank, sh->bpart);
+  sh->bpart = NULL;
+  st->live -= (double)(bn * sizeof(double));
+}
+
+static void act_free_w(struct rt *r, struct rank_state *st, int g, int mb)
+{
+  struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+  r->vt->free(r->be, st->rank, sh->wpart);
+  sh->wpart = NULL;
+  st->live -= (double)((size_t)r->L * r->wpart_n * sizeof(double));
+}
+
+static void describe_wait(struct rt *r, struct rank_state *st, const pl_op *op,
+                          size_t pos, int dir, int g, int mb, int src)
+{
+  char name[64];
+  pl_op_format(op, name, sizeof name);
+  snprintf(st->what, sizeof st->what,
+           "rank %d blocked at %s (position %zu) waiting for %s of "
+           "microbatch %d from stage %d on rank %d",
+           st->rank, name, pos, dir == DIR_FWD ? "the activation" :
+           "the gradient", mb, g, src);
+}
+
+static int do_recv(struct rt *r, struct rank_state *st, const pl_op *op,
+                   size_t pos, int dir, int g_from, int mb, double *buf)
+{
+  int src = pl_sched_stage_rank(r->s, g_from);
+  int to = dir == DIR_FWD ? g_from + 1 : g_from - 1;
+  int rc = r->vt->recv(r->be, st->rank, src, msg_key(r, dir, to, mb), buf,
+                       r->msg_n * sizeof(double), r->o->timeout_s * 1e6,
+                       &st->eb);
+  if (rc == PL_ETIMEDOUT || rc == PL_EINTR) {
+    describe_wait(r, st, op, pos, dir, g_from, mb, src);
+    st->blocked = 1;
+  }
+  return rc;
+}
+
+static int do_send(struct rt *r, struct rank_state *st, int dir, int g_to,
+                   int mb, const double *buf)
+{
+  int dst = pl_sched_stage_rank(r->s, g_to);
+  return r->vt->send(r->be, st->rank, dst, msg_key(r, dir, g_to, mb), buf,
+                     r->msg_n * sizeof(double), &st->eb);
+}
+
+
+static double *other(struct rank_state *st, double *p, int bwd)
+{
+  if (bwd)
+    return p == st->da ? st->db : st->da;
+  return p == st->xa ? st->xb : st->xa;
+}
+
+/* Forward of stage g on input x (workspace); *outp = the output (workspace). */
+static int fwd_part(struct rt *r, struct rank_state *st, int g, int mb,
+                    double *x, double **outp)
+{
+  const pl_backend_vt *vt = r->vt;
+  int rc = act_alloc(r, st, g, mb);
+  if (rc)
+    return rc;
+  struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+  double *in = x;
+  for (int l = 0; l < r->L && !rc; l++) {
+    double *out = other(st, in, 0);
+    rc = vt->layer_fwd(r->be, st->rank, r->params[g] + (size_t)l * r->lp, in,
+                       out, sh->wpart + (size_t)l * r->wpart_n,
+                       sh->bpart + (size_t)l * r->bpart_n);
+    in = out;
+  }
+  if (!rc && g == r->S - 1) {
+    rc = vt->target(r->be, st->rank, mb, st->target);
+    if (!rc)
+      rc = vt->loss(r->be, st->rank, in, st->target,
+                    sh->bpart + (size_t)r->L * r->bpart_n);
+  }
+  if (rc)
+    return pl_errf(&st->eb, rc, "rank %d: forward of stage %d failed: %s",
+                   st->rank, g, pl_strerror(rc));
+  *outp = in;
+  return PL_OK;
+}
+
+/* Backward (B, or BW when full) of stage g from gradient dout (workspace or
+ * the last stage's stashed loss gradient); *dxp = the input gradient. */
+static int bwd_part(struct rt *r, struct rank_state *st, int g, int mb,
+                    const double *dout, int full, double **dxp)
+{
+  const pl_backend_vt *vt = r->vt;
+  struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+  int rc = 0;
+  const double *in = dout;
+  double *out = st->da;
+  for (int l = r->L - 1; l >= 0 && !rc; l--) {
+    out = in == st->da ? st->db : st->da;
+    double *wp = sh->wpart + (size_t)l * r->wpart_n;
+    double *gr = r->grads[g] + (size_t)l * r->lp;
+    rc = vt->layer_bwd_b(r->be, st->rank, r->params[g] + (size_t)l * r->lp,
+                         in, out, wp, sh->bpart + (size_t)l * r->bpart_n, gr,
+                         st->scratch);
+    if (!rc && full)
+      rc = vt->layer_bwd_w(r->be, st->rank, wp, gr, st->scratch);
+    in = out;
+  }
+  if (rc)
+    return pl_errf(&st->eb, rc, "rank %d: backward of stage %d failed: %s",
+                   st->rank, g, pl_strerror(rc));
+  act_free_b(r, st, g, mb);
+  if (full)
+    act_free_w(r, st, g, mb);
+  *dxp = out;
+  return PL_OK;
+}
+
+static int w_part(struct rt *r, struct rank_state *st, int g, int mb)
+{
+  struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+  int rc = 0;
+  for (int l = r->L - 1; l >= 0 && !rc; l--)
+    rc = r->vt->layer_bwd_w(r->be, st->rank,
+                            sh->wpart + (size_t)l * r->wpart_n,
+                            r->grads[g] + (size_t)l * r->lp, st->scratch);
+  if (rc)
+    return pl_errf(&st->eb, rc, "rank %d: W of stage %d failed: %s", st->rank,
+                   g, pl_strerror(rc));
+  act_free_w(r, st, g, mb);
+  return PL_OK;
+}
+
+static int order_error(struct rank_state *st, size_t i, const char *what,
+                       int g, int mb)
+{
+  return pl_errf(&st->eb, PL_EINVALSCHED,
+                 "rank %d: op at position %zu runs %s of stage %d microbatch "
+                 "%d out of order (schedule not validated?)",
+                 st->rank, i, what, g, mb);
+}
+
+static int run_ops(struct rt *r, struct rank_state *st)
+{
+  size_t n;
+  const pl_op *ops = pl_sched_rank_ops(r->s, st->rank, &n);
+  const pl_backend_vt *vt = r->vt;
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    const pl_op *op = &ops[i];
+    int kind = op->kind, g = op->stage, mb = op->mb;
+    int bk = kind, bg = g, bmb = mb;
+    if (kind == PL_OP_FB) {
+      bk = op->kind2;
+      bg = op->stage2;
+      bmb = op->mb2;
+    }
+    int has_f = kind == PL_OP_F || kind == PL_OP_FB;
+    int has_b = kind != PL_OP_F && bk != PL_OP_W;
+    if (r->failed)
+      return PL_EINTR;
+    if (kind >= PL_OP_NKINDS || g < 0 || g >= r->S || mb < 0 ||
+        mb >= r->m || bg < 0 || bg >= r->S || bmb < 0 || bmb >= r->m ||
+        (kind == PL_OP_FB && bk != PL_OP_B && bk != PL_OP_BW) ||
+        pl_sched_stage_rank(r->s, g) != st->rank ||
+        pl_sched_stage_rank(r->s, bg) != st->rank)
+      return pl_errf(&st->eb, PL_EINVALSCHED,
+                     "rank %d: op at position %zu names a kind, stage or "
+                     "microbatch this rank cannot run", st->rank, i);
+    /* State checks (an unvalidated schedule must not crash the run). */
+    struct stash *fs = &r->stash[(size_t)g * r->m + mb];
+    struct stash *bs = &r->stash[(size_t)bg * r->m + bmb];
+    if (has_f && (fs->wpart || fs->bpart))
+      return order_error(st, i, "F", g, mb);
+    if (has_b && !(bs->wpart && bs->bpart) &&
+        !(kind == PL_OP_FB && bg == g && bmb == mb))
+      return order_error(st, i, pl_op_kind_name(bk), bg, bmb);
+    if (kind == PL_OP_W && !(fs->wpart && !fs->bpart))
+      return order_error(st, i, "W", g, mb);
+    /* Inputs first: waiting is not part of the op. */
+    double *x = st->xa;
+    if (has_f) {
+      if (g == 0)
+        rc = vt->input(r->be, st->rank, mb, x);
+      else
+        rc = do_recv(r, st, op, i, DIR_FWD, g - 1, mb, x);
+      if (rc)
+        return rc;
+    }
+    if (has_b && bg < r->S - 1 &&
+        (rc = do_recv(r, st, op, i, DIR_BWD, bg + 1, bmb, st->da)))
+      return rc;
+    if ((rc = vt->op_begin(r->be, st->rank)))
+      return pl_errf(&st->eb, rc, "rank %d: cannot time op %zu", st->rank, i);
+    double *y = NULL, *dx = NULL;
+    if (has_f && (rc = fwd_part(r, st, g, mb, x, &y)))
+      return rc;
+    double after_f = st->live;
+    if (has_b) {
+      const double *dout = st->da;
+      if (bg == r->S - 1)
+        dout = bs->bpart + (size_t)r->L * r->bpart_n;
+      if ((rc = bwd_part(r, st, bg, bmb, dout, bk == PL_OP_BW, &dx)))
+        return rc;
+    } else if (kind == PL_OP_W) {
+      if ((rc = w_part(r, st, g, mb)))
+        return rc;
+    }
+    double t0, t1;
+    if ((rc = vt->op_end(r->be, st->rank, &t0, &t1)))
+      return pl_errf(&st->eb, rc, "rank %d: op at position %zu failed on "
+                     "the device", st->rank, i);
+    pl_op_rec *rec = &st->recs[st->n_rec++];
+    rec->rank = st->rank;
+    rec->index = (int32_t)i;
+    rec->op = *op;
+    rec->start = t0;
+    rec->end = t1;
+    st->busy += t1 - t0;
+    if (has_f) {
+      pl_mem_point *mp = &st->mem[st->n_mem++];
+      mp->rank = st->rank;
+      mp->t = t0;
+      mp->value = after_f;
+    }
+    if (kind != PL_OP_F) {
+      pl_mem_point *mp = &st->mem[st->n_mem++];
+      mp->rank = st->rank;
+      mp->t = t1;
+      mp->value = st->live;
+    }
+    /* Outputs. */
+    if (has_f && g < r->S - 1 && (rc = do_send(r, st, DIR_FWD, g + 1, mb, y)))
+      return rc;
+    if (has_b && bg > 0 && (rc = do_send(r, st, DIR_BWD, bg - 1, bmb, dx)))
+      return rc;
+  }
+  return PL_OK;
+}
+
+static void *xalloc(struct rt *r, struct rank_state *st, size_t n_doubles,
+                    int *bad)
+{
+  void *p = r->vt->alloc(r->be, st->rank, n_doubles * sizeof(double));
+  if (!p)
+    *bad = 1;
+  return p;
+}
+
+static int rank_setup(struct rt *r, struct rank_state *st)
+{
+  const pl_backend_vt *vt = r->vt;
+  int rc = vt->rank_enter(r->be, st->rank, &st->eb);
+  if (rc)
+    return rc;
+  int bad = 0;
+  st->xa = xalloc(r, st, r->msg_n, &bad);
+  st->xb = xalloc(r, st, r->msg_n, &bad);
+  st->da = xalloc(r, st, r->msg_n, &bad);
+  st->db = xalloc(r, st, r->msg_n, &bad);
+  st->target = xalloc(r, st, r->msg_n, &bad);
+  st->scratch = xalloc(r, st, r->T * r->F, &bad);
+  for (int g = 0; g < r->S && !bad; g++) {
+    if (pl_sched_stage_rank(r->s, g) != st->rank)
+      continue;
+    r->params[g] = xalloc(r, st, (size_t)r->L * r->lp, &bad);
+    r->grads[g] = xalloc(r, st, (size_t)r->L * r->lp, &bad);
+    for (int l = 0; l < r->L && !bad && !rc; l++)
+      rc = vt->init_layer(r->be, st->rank, g * r->L + l,
+                          r->params[g] + (size_t)l * r->lp);
+  }
+  if (bad)
+    return pl_errf(&st->eb, PL_ENOMEM,
+                   "rank %d: out of memory for parameters and workspace",
+                   st->rank);
+  if (rc)
+    return pl_errf(&st->eb, rc, "rank %d: parameter initialisation failed",
+                   st->rank);
+  return PL_OK;
+}
+
+static void rank_teardown(struct rt *r, struct rank_state *st)
+{
+  const pl_backend_vt *vt = r->vt;
+  void *bufs[] = {st->xa, st->xb, st->da, st->db, st->target, st->scratch};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    if (bufs[i])
+      vt->free(r->be, st->rank, bufs[i]);
+  for (int g = 0; g < r->S; g++) {
+    if (pl_sched_stage_rank(r->s, g) != st->rank)
+      continue;
+    for (int mb = 0; mb < r->m; mb++) {
+      struct stash *sh = &r->stash[(size_t)g * r->m + mb];
+      if (sh->wpart)
+        vt->free(r->be, st->rank, sh->wpart);
+      if (sh->bpart)
+        vt->free(r->be, st->rank, sh->bpart);
+      sh->wpart = sh->bpart = NULL;
+    }
+    if (r->params[g])
+      vt->free(r->be, st->rank, r->params[g]);
+    if (r->grads[g])
+      vt->free(r->be, st->rank, r->grads[g]);
+    r->params[g] = r->grads[g] = NULL;
+  }
+  vt->rank_leave(r->be, st->rank);
+}
+
+struct rank_arg {
+  struct rank_state *st;
+  pl_exec_grads *grads;
+  double loss;
+  int have_loss;
+};
+
+static void *rank_main(void *arg)
+{
+  struct rank_arg *ra = arg;
+  struct rank_state *st = ra->st;
+  struct rt *r = st->rt;
+  int rc = rank_setup(r, st);
+  /* Start barrier: every local rank set up (or one failed). */
+  pthread_mutex_lock(&r->mu);
+  if (rc)
+    r->failed = 1;
+  if (++r->entered == r->hi - r->lo) {
+    if (!r->failed)
+      r->vt->start(r->be);
+    r->released = 1;
+    pthread_cond_broadcast(&r->cv);
+  }
+  while (!r->released)
+    pthread_cond_wait(&r->cv, &r->mu);
+  int failed = r->failed;
+  pthread_mutex_unlock(&r->mu);
+  if (!rc && failed)
+    rc = PL_EINTR;
+  if (!rc)
+    rc = run_ops(r, st);
+  if (rc)
+    fail_all(r);
+  if (!rc && ra->grads) {
+    for (int g = 0; g < r->S && !rc; g++)
+      if (pl_sched_stage_rank(r->s, g) == st->rank)
+        rc = r->vt->to_host(r->be, st->rank,
+                            ra->grads->g + (size_t)g * r->L * r->lp,
+                            r->grads[g], (size_t)r->L * r->lp * sizeof(double));
+    if (!rc && pl_sched_stage_rank(r->s, r->S - 1) == st->rank) {
+      rc = r->vt->loss_total(r->be, st->rank, &ra->loss);
+      ra->have_loss = 1;
+    }
+    if (rc && !st->eb.code)
+      pl_errf(&st->eb, rc, "rank %d: cannot copy the gradients back",
+              st->rank);
+  }
+  st->rc = rc;
+  rank_teardown(r, st);
+  return NULL;
+}
+
+int pl_backend_parse(const char *name)
+{
+  if (!name)
+    return -1;
+  if (!strcasecmp(name, "cpu"))
+    return PL_BACKEND_CPU;
+  if (!strcasecmp(name, "cuda"))
+    return PL_BACKEND_CUDA;
+  return -1;
+}
+
+const char *pl_backend_name(int kind)
+{
+  return kind == PL_BACKEND_CUDA ? "cuda" : "cpu";
+}
+
+#ifndef PL_HAVE_CUDA
+int pl_cuda_devices(const char **why)
+{
+  if (why)
+    *why = "pipelab was built without CUDA (no nvcc, CUDA toolkit or NCCL "
+           "found at configure time)";
+  return 0;
+}
+#endif
+
+void pl_exec_grads_free(pl_exec_grads *g)
+{
+  if (!g)
+    return;
+  pl_free(g->g);
+  g->g = NULL;
+  g->n = 0;
+  g->loss = 0;
+}
+
+/* Reports the watchdog or the first failure. */
+static int collect_error(struct rt *r, struct pl_errbuf *eb)
+{
+  int timed_out = 0, first = PL_OK;
+  const struct rank_state *firstst = NULL;
+  for (int i = r->lo; i < r->hi; i++) {
+    const struct rank_state *st = &r->rs[i];
+    if (st->rc == PL_ETIMEDOUT)
+      timed_out = 1;
+    if (st->rc && st->rc != PL_EINTR && st->rc != PL_ETIMEDOUT && !first) {
+      first = st->rc;
+      firstst = st;
+    }
+  }
+  if (first)
+    return pl_errf(eb, first, "%s", firstst->eb.msg[0] ? firstst->eb.msg
+                                                        : pl_strerror(first));
+  if (!timed_out) {
+    for (int i = r->lo; i < r->hi; i++)
+      if (r->rs[i].rc)
+        return pl_errf(eb, r->rs[i].rc, "rank %d: %s", i,
+                       r->rs[i].eb.msg[0] ? r->rs[i].eb.msg
+                                          : pl_strerror(r->rs[i].rc));
+    return PL_OK;
+  }
+  struct pl_buf b;
+  pl_buf_init(&b, PL_ERRMSG_MAX - 1);
+  pl_buf_addf(&b, "watchdog: no message for %g s, run aborted: ",
+              r->o->timeout_s);
+  int n = 0;
+  for (int i = r->lo; i < r->hi; i++)
+    if (r->rs[i].blocked)
+      pl_buf_addf(&b, "%s%s", n++ ? "; " : "", r->rs[i].what);
+  int rc = pl_errf(eb, PL_ETIMEDOUT, "%s",
+                   b.len ? b.buf : "watchdog: run aborted (report too long)");
+  pl_buf_free(&b);
+  return rc;
+}
+
+static int fill_result(struct rt *r, pl_result *res, struct pl_errbuf *eb)
+{
+  const pl_sched *s = r->s;
+  pl_result_free(res);
+  snprintf(res->schedule, sizeof res->schedule, "%s", pl_sched_name(s));
+  snprintf(res->source, sizeof res->source, "%s", r->vt->name);
+  snprintf(res->time_unit, sizeof res->time_unit, "us");
+  snprintf(res->mem_unit, sizeof res->mem_unit, "bytes");
+  res->stages = r->p;
+  res->virtual_stages = r->S;
+  res->microbatches = r->m;
+  res->chunks = r->S / r->p;
+  res->ranks = pl_calloc((size_t)r->p, sizeof *res->ranks);
+  if (!res->ranks)
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  size_t nops = 0, nmem = 0;
+  for (int i = 0; i < r->p; i++) {
+    struct rank_state *st = &r->rs[i];
+    pl_rank_result *rr = &res->ranks[i];
+    rr->rank = i;
+    rr->n_ops = st->n_rec;
+    rr->busy = st->busy;
+    rr->first_start = st->n_rec ? st->recs[0].start : 0;
+    rr->last_end = st->n_rec ? st->recs[st->n_rec - 1].end : 0;
+    rr->peak_mem = st->peak;
+    rr->peak_activation_bytes = (i >= r->lo && i < r->hi) ? st->peak : -1;
+    rr->end_mem = st->live;
+    nops += st->n_rec;
+    nmem += st->n_mem;
+  }
+  if (r->o->flags & PL_EXEC_RECORD_OPS) {
+    res->ops = pl_malloc((nops ? nops : 1) * sizeof *res->ops);
+    if (!res->ops)
+      goto nomem;
+    for (int i = 0; i < r->p; i++) {
+      memcpy(res->ops + res->n_ops, r->rs[i].recs,
+             r->rs[i].n_rec * sizeof *res->ops);
+      res->n_ops += r->rs[i].n_rec;
+    }
+  }
+  if (r->o->flags & PL_EXEC_RECORD_MEM) {
+    res->mem = pl_malloc((nmem ? nmem : 1) * sizeof *res->mem);
+    if (!res->mem)
+      goto nomem;
+    for (int i = 0; i < r->p; i++) {
+      memcpy(res->mem + res->n_mem, r->rs[i].mem,
+             r->rs[i].n_mem * sizeof *res->mem);
+      res->n_mem += r->rs[i].n_mem;
+    }
+  }
+  pl_result_summarize(res);
+  return PL_OK;
+nomem:
+  pl_result_free(res);
+  return pl_errf(eb, PL_ENOMEM, "out of memory");
+}
+
+int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
+                pl_result *res, pl_exec_grads *grads, struct pl_errbuf *eb)
+{
+  pl_exec_opts defo = PL_EXEC_OPTS_INIT;
+  if (!o)
+    o = &defo;
+  if (!s || !w || !res)
+    return pl_errf(eb, PL_EINVAL, "pl_exec_run: NULL schedule, workload or "
+                   "result");
+  struct rt r;
+  memset(&r, 0, sizeof r);
+  r.s = s;
+  r.o = o;
+  r.w = *w;
+  r.p = pl_sched_ranks(s);
+  r.S = pl_sched_stages(s);
+  r.m = pl_sched_microbatches(s);
+  r.w.microbatches = r.m;
+  int rc = pl_wl_check(&r.w, eb);
+  if (rc)
+    return rc;
+  if (r.S < 1 || r.p < 1 || r.m < 1)
+    return pl_errf(eb, PL_EINVAL, "empty schedule");
+  if (r.w.layers % r.S)
+    return pl_errf(eb, PL_EINVAL,
+                   "--layers %d is not divisible by the %d virtual stages "
+                   "(stages x chunks); use a multiple of %d",
+                   r.w.layers, r.S, r.S);
+  if (!(o->timeout_s > 0))
+    return pl_errf(eb, PL_EINVAL, "watchdog timeout must be positive, got %g",
+                   o->timeout_s);
+  r.L = r.w.layers / r.S;
+  r.T = pl_wl_tokens(&r.w);
+  r.H = (size_t)r.w.hidden;
+  r.F = pl_wl_ffn(&r.w);
+  r.msg_n = r.T * r.H;
+  r.wpart_n = pl_wl_layer_wpart(&r.w);
+  r.bpart_n = pl_wl_layer_bpart(&r.w);
+  r.lp = pl_wl_layer_params(&r.w);
+  r.lo = 0;
+  r.hi = r.p;
+
+  if (o->backend == PL_BACKEND_CPU) {
+    r.vt = pl_backend_cpu_vt();
+    if (pl_backend_cpu_open(r.p, &r.w, &r.be))
+      return pl_errf(eb, PL_ENOMEM, "out of memory");
+  } else if (o->backend == PL_BACKEND_CUDA) {
+#ifdef PL_HAVE_CUDA
+    const char *why;
+    if (pl_cuda_devices(&why) == 0)
+      return pl_errf(eb, PL_ENODEV, "no GPU: %s", why);
+    r.vt = pl_backend_cuda_vt();
+    if ((rc = pl_backend_cuda_open(r.p, &r.w, &r.be, eb)))
+      return rc;
+    pl_backend_cuda_local_ranks(r.be, &r.lo, &r.hi);
+#else
+    return pl_errf(eb, PL_ENODEV, "no GPU: this pipelab was built without "
+                   "CUDA");
+#endif
+  } else {
+    return pl_errf(eb, PL_EINVAL, "unknown backend %d", o->backend);
+  }
+
+  size_t total = pl_sched_total_ops(s);
+  r.params = pl_calloc((size_t)r.S, sizeof *r.params);
+  r.grads = pl_calloc((size_t)r.S, sizeof *r.grads);
+  r.stash = pl_calloc((size_t)r.S * (size_t)r.m, sizeof *r.stash);
+  r.rs = pl_calloc((size_t)r.p, sizeof *r.rs);
+  pthread_t *th = pl_calloc((size_t)r.p, sizeof *th);
+  struct rank_arg *ra = pl_calloc((size_t)r.p, sizeof *ra);
+  int ok = r.params && r.grads && r.stash && r.rs && th && ra;
+  for (int i = 0; ok && i < r.p; i++) {
+    size_t n;
+    pl_sched_rank_ops(s, i, &n);
+    r.rs[i].rt = &r;
+    r.rs[i].rank = i;
+    r.rs[i].recs = pl_malloc((n ? n : 1) * sizeof *r.rs[i].recs);
+    r.rs[i].mem = pl_malloc((2 * n + 1) * sizeof *r.rs[i].mem);
+    if (!r.rs[i].recs || !r.rs[i].mem)
+      ok = 0;
+    ra[i].st = &r.rs[i];
+  }
+  (void)total;
+  if (grads) {
+    pl_exec_grads_free(grads);
+    grads->n = (size_t)r.w.layers * r.lp;
+    grads->g = pl_calloc(grads->n, sizeof *grads->g);
+    if (!grads->g)
+      ok = 0;
+  }
+  if (!ok) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  pthread_mutex_init(&r.mu, NULL);
+  pthread_cond_init(&r.cv, NULL);
+  int started = 0;
+  for (int i = r.lo; i < r.hi; i++) {
+    ra[i].grads = grads;
+    if (pthread_create(&th[i], NULL, rank_main, &ra[i]) != 0) {
+      /* Let the started ones through the barrier with failed set. */
+      pthread_mutex_lock(&r.mu);
+      r.failed = 1;
+      r.entered += r.hi - i;
+      if (r.entered == r.hi - r.lo) {
+        r.released = 1;
+        pthread_cond_broadcast(&r.cv);
+      }
+      pthread_mutex_unlock(&r.mu);
+      r.vt->abort(r.be);
+      rc = pl_errf(eb, PL_ENOMEM, "cannot start the thread of rank %d", i);
+      break;
+    }
+    started++;
+  }
+  for (int i = r.lo; i < r.lo + started; i++)
+    pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&r.mu);
+  pthread_cond_destroy(&r.cv);
+  if (!rc)
+    rc = collect_error(&r, eb);
+  if (!rc && grads) {
+    for (int i = r.lo; i < r.hi; i++)
+      if (ra[i].have_loss)
+        grads->loss = ra[i].loss;
+  }
+  if (!rc)
+    rc = fill_result(&r, res, eb);
+out:
+  if (rc && grads)
+    pl_exec_grads_free(grads);
+  for (int i = 0; r.rs && i < r.p; i++) {
+    pl_free(r.rs[i].recs);
+    pl_free(r.rs[i].mem);
+  }
+  pl_free(r.params);
+  pl_free(r.grads);
+  pl_free(r.stash);
+  pl_free(r.rs);
+  pl_free(th);
+  pl_free(ra);
+#ifdef PL_HAVE_CUDA
+  if (o->backend == PL_BACKEND_CUDA)
+    pl_backend_cuda_close(r.be);
+  else
+#endif
+    pl_backend_cpu_close(r.be);
+  return rc;
+}
+
+int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
+                      struct pl_errbuf *eb)
+{
+  pl_workload w = *w0;
+  int rc = pl_wl_check(&w, eb);
+  if (rc)
+    return rc;
+  size_t lp = pl_wl_layer_params(&w), L = (size_t)w.layers;
+  size_t T = pl_wl_tokens(&w), H = (size_t)w.hidden, F = pl_wl_ffn(&w);
+  size_t wn = pl_wl_layer_wpart(&w), bn = pl_wl_layer_bpart(&w);
+  pl_exec_grads_free(out);
+  double *params = pl_malloc(L * lp * sizeof *params);
+  double *wp = pl_malloc(L * wn * sizeof *wp);
+  double *bp = pl_malloc(L * bn * sizeof *bp);
+  double *xa = pl_malloc(T * H * sizeof *xa), *xb = pl_malloc(T * H * sizeof *xb);
+  double *t = pl_malloc(T * H * sizeof *t), *dl = pl_malloc(T * H * sizeof *dl);
+  double *sc = pl_malloc(T * F * sizeof *sc);
+  out->g = pl_calloc(L * lp, sizeof *out->g);
+  out->n = L * lp;
+  out->loss = 0;
+  if (!params || !wp || !bp || !xa || !xb || !t || !dl || !sc || !out->g) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory for the sequential reference");
+    pl_exec_grads_free(out);
+    goto done;
+  }
+  pl_kern_blas_single_thread();
+  for (size_t l = 0; l < L; l++)
+    pl_kern_init_layer(&w, (int)l, params + l * lp);
+  for (int mb = 0; mb < w.microbatches; mb++) {
+    double *in = xa, *o = xb;
+    pl_kern_input(&w, mb, in);
+    for (size_t l = 0; l < L; l++) {
+      pl_kern_layer_fwd(&w, params + l * lp, in, o, wp + l * wn, bp + l * bn);
+      double *tmp = in;
+      in = o;
+      o = tmp;
+    }
+    pl_kern_target(&w, mb, t);
+    out->loss += pl_kern_loss(&w, in, t, dl);
+    const double *d = dl;
+    for (size_t l = L; l-- > 0;) {
+      o = d == xa ? xb : xa;
+      pl_kern_layer_bwd_b(&w, params + l * lp, d, o, wp + l * wn, bp + l * bn,
+                          out->g + l * lp, sc);
+      pl_kern_layer_bwd_w(&w, wp + l * wn, out->g + l * lp);
+      d = o;
+    }
+  }
+done:
+  pl_free(params);
+  pl_free(wp);
+  pl_free(bp);
+  pl_free(xa);
+  pl_free(xb);
+  pl_free(t);
+  pl_free(dl);
+  pl_free(sc);
+  return rc;
+}
+
+int pl_exec_grads_compare(const pl_exec_grads *a, const pl_exec_grads *ref,
+                          double tol, pl_grad_check *out,
+                          struct pl_errbuf *eb)
+{
+  memset(out, 0, sizeof *out);
+  if (a->n != ref->n)
+    return pl_errf(eb, PL_EINVAL, "gradient sizes differ: %zu vs %zu", a->n,
+                   ref->n);
+  double maxd = 0, maxr = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    double d = fabs(a->g[i] - ref->g[i]);
+    if (!(d <= maxd))
+      maxd = d; /* also catches NaN */
+    if (fabs(ref->g[i]) > maxr)
+      maxr = fabs(ref->g[i]);
+  }
+  double dl = fabs(a->loss - ref->loss);
+  out->loss_abs_error = dl;
+  out->max_abs_error = isnan(dl) || dl > maxd ? dl : maxd;
+  double rg = maxr > 0 ? maxd / maxr : maxd;
+  double rl = ref->loss != 0 ? dl / fabs(ref->loss) : dl;
+  out->max_rel_error = isnan(rl) || rl > rg ? rl : rg;
+  out->passed = out->max_rel_error <= tol; /* false for NaN */
+  return PL_OK;
+}

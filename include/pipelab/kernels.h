@@ -1,0 +1,170 @@
+/*
+ * kernels.h: the executor's workload (issue 5): a stack of pre-LN MLP
+ * transformer blocks, its exact activation-byte accounting and the CPU
+ * kernels (CBLAS, double precision). CUDA kernels implement
+ * the same math (kernels/workload.cu) through extern "C" launch wrappers declared here when
+ * PL_HAVE_CUDA is defined.
+ *
+ * One block (layer), T = mb_size * seq tokens, H = hidden, F = 4H, in double:
+ *
+ *   xhat = (x - mean(x)) * rstd,  rstd = 1/sqrt(var(x) + 1e-5)   (per token)
+ *   y    = gamma * xhat + beta                                    layer norm
+ *   h1   = y W1 + b1          W1: [H, F]
+ *   a    = gelu(h1)           tanh approximation
+ *   out  = x + a W2 + b2      W2: [F, H]                          residual
+ *
+ * The loss (last virtual stage only) is the mean squared error against a
+ * deterministic target, averaged over the m microbatches:
+ *   L = sum_mb mean((out - target)^2) / m.
+ *
+ * Backward is split exactly as the zero-bubble schedules need it:
+ *   B (input backward): dA = dh2 W2^T, dh1 = dA * gelu'(h1),
+ *                       dy = dh1 W1^T, layer-norm backward to dx,
+ *                       dx += dh2 (residual); also dgamma, dbeta (they need
+ *                       xhat, which B overwrites).
+ *   W (weight backward): dW1 += y^T dh1, db1 += sum dh1,
+ *                        dW2 += a^T dh2, db2 += sum dh2.
+ *
+ * Activation bytes (what the executor's tracking allocator counts, and what
+ * pl_wl_stage_mem predicts): per layer F stores
+ *   W-part: xhat [T,H], y [T,H], h1 [T,F], a [T,F]   = T*(2H+2F) doubles
+ *   B-part: rstd [T]                                  = T doubles
+ * B overwrites h1 with dh1 and xhat with dh2 in place, so the W-part is
+ * exactly what W needs, and frees the B-part. The last virtual stage's F
+ * also stores the loss gradient dL/dout [T,H] in its B-part. Hence, for a
+ * virtual stage of L layers,
+ *   M_B = 8 * (L*T*(2H+2F+1) + [last] T*H)   M_W = 8 * L*T*(2H+2F) bytes.
+ * Not counted: the layer-to-layer ping-pong buffers and backward scratch
+ * (per-rank workspace, allocated once), P2P message buffers, parameters and
+ * gradients.
+ *
+ * Determinism: every parameter, input and target element is a pure function
+ * of (seed, tensor id, index) (splitmix64), so a pipelined run and the
+ * sequential reference start from identical values whatever the partition.
+ */
+#ifndef PIPELAB_KERNELS_H
+#define PIPELAB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipelab/pipelab.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pl_workload {
+  int layers;       /* total transformer blocks */
+  int hidden;       /* H */
+  int seq;          /* sequence length */
+  int mb_size;      /* sequences per microbatch */
+  int microbatches; /* m: scales the loss (mean over microbatches) */
+  uint64_t seed;
+} pl_workload;
+#define PL_WORKLOAD_INIT {4, 64, 16, 2, 1, 1}
+
+/* Checks sizes (all >= 1, tensors fit in memory); PL_EINVAL with a message. */
+int pl_wl_check(const pl_workload *w, struct pl_errbuf *eb);
+/* Tokens per microbatch T = mb_size * seq. */
+size_t pl_wl_tokens(const pl_workload *w);
+/* FFN width F = 4H. */
+size_t pl_wl_ffn(const pl_workload *w);
+/* Parameters of one layer: gamma, beta [H], W1 [H*F], b1 [F], W2 [F*H],
+ * b2 [H], in that order (the gradient layout is the same). */
+size_t pl_wl_layer_params(const pl_workload *w);
+/* Offsets of each tensor inside a layer's parameter block. */
+enum { PL_WL_GAMMA, PL_WL_BETA, PL_WL_W1, PL_WL_B1, PL_WL_W2, PL_WL_B2,
+       PL_WL_NTENSORS };
+size_t pl_wl_param_offset(const pl_workload *w, int tensor);
+/* Doubles per layer in the W-part (T*(2H+2F)) and B-part (T) of the stash. */
+size_t pl_wl_layer_wpart(const pl_workload *w);
+size_t pl_wl_layer_bpart(const pl_workload *w);
+/* Bytes of one P2P message (activation or its gradient): 8*T*H. */
+size_t pl_wl_msg_bytes(const pl_workload *w);
+
+/*
+ * Activation bytes of virtual stage g of n_stages (layers split evenly):
+ * *mem_b = what its F allocates, *mem_w = what its B keeps until W (see the
+ * formula above). PL_EINVAL if layers is not a multiple of n_stages.
+ */
+int pl_wl_stage_mem(const pl_workload *w, int n_stages, int g, double *mem_b,
+                    double *mem_w, struct pl_errbuf *eb);
+/* Sets c->stage[g].mem_b / mem_w (bytes) for every stage, msg_bytes where it
+ * is 0, and c->mem_unit = "bytes". */
+int pl_wl_apply_mem_costs(const pl_workload *w, pl_costs *c,
+                          struct pl_errbuf *eb);
+
+/* Deterministic value in [-1, 1) for (seed, stream, index): exact in both
+ * the C and the CUDA implementation. */
+double pl_wl_rand(uint64_t seed, uint64_t stream, uint64_t index);
+/* Streams: parameters of layer l use PL_WL_STREAM_PARAM + l*8 + tensor;
+ * inputs of microbatch mb PL_WL_STREAM_INPUT + mb; targets
+ * PL_WL_STREAM_TARGET + mb. */
+#define PL_WL_STREAM_PARAM 0x100000ull
+#define PL_WL_STREAM_INPUT 0x200000000ull
+#define PL_WL_STREAM_TARGET 0x300000000ull
+
+/* ------------------------------------------------------ CPU kernels ---- */
+/* All pointers are caller-owned host arrays of doubles sized as stated. */
+
+/* Initialises one layer's parameters (global layer index l). */
+void pl_kern_init_layer(const pl_workload *w, int l, double *params);
+/* The microbatch's model input x [T,H] / loss target [T,H]. */
+void pl_kern_input(const pl_workload *w, int mb, double *x);
+void pl_kern_target(const pl_workload *w, int mb, double *t);
+
+/* Forward of one layer: x [T,H] -> out [T,H] (out != x); stores the
+ * W-part (wpart) and B-part (bpart) stash of this layer. */
+void pl_kern_layer_fwd(const pl_workload *w, const double *params,
+                       const double *x, double *out, double *wpart,
+                       double *bpart);
+/* Input backward: dout [T,H] -> dx [T,H] (dx != dout); converts wpart in
+ * place for W; accumulates dgamma, dbeta into grads; scratch >= T*F
+ * doubles. */
+void pl_kern_layer_bwd_b(const pl_workload *w, const double *params,
+                         const double *dout, double *dx, double *wpart,
+                         const double *bpart, double *grads, double *scratch);
+/* Weight backward: accumulates dW1, db1, dW2, db2 into grads. */
+void pl_kern_layer_bwd_w(const pl_workload *w, const double *wpart,
+                         double *grads);
+/* Loss of one microbatch: returns sum((out-t)^2)/(T*H*m) and writes
+ * dL/dout = 2(out-t)/(T*H*m) into dout. */
+double pl_kern_loss(const pl_workload *w, const double *out, const double *t,
+                    double *dout);
+
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C (CBLAS when available,
+ * a plain loop otherwise). ta/tb: 0 = as is, 1 = transposed. */
+void pl_kern_dgemm(int ta, int tb, int M, int N, int K, double alpha,
+                   const double *A, int lda, const double *B, int ldb,
+                   double beta, double *C, int ldc);
+/* Pins BLAS to one thread for the calling thread's library (OpenBLAS). */
+void pl_kern_blas_single_thread(void);
+
+#ifdef PL_HAVE_CUDA
+/* ----------------------------------------------------- CUDA kernels ---- */
+/* Device pointers; `stream` is a cudaStream_t, `blas` a cublasHandle_t
+ * bound to that stream. Return 0 or a negative pl_err (PL_ECUDA). */
+int pl_cuk_init_layer(const pl_workload *w, int l, double *params,
+                      void *stream);
+int pl_cuk_input(const pl_workload *w, int mb, double *x, void *stream);
+int pl_cuk_target(const pl_workload *w, int mb, double *t, void *stream);
+int pl_cuk_layer_fwd(const pl_workload *w, void *blas, void *stream,
+                     const double *params, const double *x, double *out,
+                     double *wpart, double *bpart);
+int pl_cuk_layer_bwd_b(const pl_workload *w, void *blas, void *stream,
+                       const double *params, const double *dout, double *dx,
+                       double *wpart, const double *bpart, double *grads,
+                       double *scratch);
+int pl_cuk_layer_bwd_w(const pl_workload *w, void *blas, void *stream,
+                       const double *wpart, double *grads, double *scratch);
+/* Adds the microbatch loss into *loss_dev (one device double). */
+int pl_cuk_loss(const pl_workload *w, void *stream, const double *out,
+                const double *t, double *dout, double *loss_dev);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
