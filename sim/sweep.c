@@ -144,9 +144,11 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   gp.p = pt->p;
   gp.m = pt->m;
   gp.v = pt->v;
-  gp.tf = sp->tf;
-  gp.tb = sp->tb;
-  gp.tw = sp->tw;
+  /* Constant sweep costs are for the whole model: each rank runs 1/p. */
+  double dp_ = (double)pt->p;
+  gp.tf = sp->tf / dp_;
+  gp.tb = sp->tb / dp_;
+  gp.tw = sp->tw / dp_;
   gp.comm = sp->comm;
   gp.mem_w_frac = sp->mem_w_frac;
   pl_sched *s = NULL;
@@ -162,8 +164,14 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   if (j->model && j->model->costs) {
     rc = j->model->costs(j->model->ctx, pt, s, &c, &eb);
   } else if ((rc = pl_costs_create(pl_sched_stages(s), pt->p, &c)) == 0) {
-    pl_costs_uniform(c, pl_sched_chunks(s), sp->tf, sp->tb, sp->tw, sp->comm,
+    pl_costs_uniform(c, pl_sched_chunks(s), gp.tf, gp.tb, gp.tw, sp->comm,
                      sp->mem_w_frac);
+    /* Memory in units of one microbatch's activations over the whole
+     * model, so that points with different p compare. */
+    for (int g = 0; g < c->n_stages; g++) {
+      c->stage[g].mem_b /= dp_;
+      c->stage[g].mem_w /= dp_;
+    }
   }
   if (!rc)
     rc = pl_sim_run2(sim, s, c, 0, &r, &eb);

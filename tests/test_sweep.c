@@ -62,9 +62,10 @@ static void test_best_equals_brute_force(void **state)
     gp.p = pts[i].p;
     gp.m = pts[i].m;
     gp.v = pts[i].v;
-    gp.tf = 1;
-    gp.tb = 1;
-    gp.tw = 0.5;
+    /* Whole-model costs split over the p ranks. */
+    gp.tf = 1.0 / pts[i].p;
+    gp.tb = 1.0 / pts[i].p;
+    gp.tw = 0.5 / pts[i].p;
     gp.comm = 0.1;
     pl_sched *s;
     if (8 % pts[i].p != 0 || pl_sched_gen(pts[i].schedule, &gp, &s, NULL)) {
@@ -74,13 +75,13 @@ static void test_best_equals_brute_force(void **state)
     }
     pl_costs *c;
     assert_int_equal(pl_costs_create(pl_sched_stages(s), gp.p, &c), 0);
-    pl_costs_uniform(c, pl_sched_chunks(s), 1, 1, 0.5, 0.1, 0.5);
+    pl_costs_uniform(c, pl_sched_chunks(s), gp.tf, gp.tb, gp.tw, 0.1, 0.5);
     pl_result r = PL_RESULT_INIT;
     assert_int_equal(pl_sim_run(s, c, 0, &r, NULL), 0);
     double thr = (double)gp.m * pts[i].mb_size * (8 / gp.p) / r.makespan;
     assert_int_equal(evs[i].status, PL_SWEEP_OK);
     assert_true(evs[i].throughput == thr);
-    assert_true(evs[i].peak_mem == r.peak_mem);
+    assert_true(evs[i].peak_mem == r.peak_mem / gp.p);
     if (thr > best) {
       best = thr;
       best_i = i;
@@ -125,8 +126,9 @@ static void test_deterministic_across_jobs(void **state)
   pl_free(e2);
 }
 
-/* 1F1B p=4, m=8 peaks at exactly 4 units on rank 0: a limit of 4 fits, a
- * limit just below it is rejected as out of memory. */
+/* 1F1B p=4, m=8 peaks at 4 per-rank units on rank 0, i.e. exactly 1 unit of
+ * the whole model's activation: a limit of 1 fits, a limit just below it is
+ * rejected as out of memory. */
 static void test_memory_boundary(void **state)
 {
   (void)state;
@@ -143,7 +145,7 @@ static void test_memory_boundary(void **state)
   sp.schedules = names;
   sp.n_schedules = 2;
   for (int k = 0; k < 2; k++) {
-    sp.mem_limit = k == 0 ? 4.0 : 3.999;
+    sp.mem_limit = k == 0 ? 1.0 : 0.999;
     pl_sweep_point *pts;
     pl_sweep_eval *evs;
     size_t n;

@@ -415,7 +415,11 @@ typedef struct pl_sweep_spec {
   int n_schedules;
   long global_batch;      /* > 0: m = global_batch / (dp * mb_size) */
   double mem_limit;       /* per rank, in the model's memory unit; 0 = none */
-  double tf, tb, tw, comm, mem_w_frac; /* for generators that search */
+  /* Constant costs when no model callback is given: one microbatch through
+   * the WHOLE model (each rank runs 1/p of it); memory is then in units of
+   * one microbatch's activations over the whole model. Generators that
+   * search (zb-auto, zb-v) also see these, divided by p. */
+  double tf, tb, tw, comm, mem_w_frac;
   int jobs;               /* worker threads; 0 = 1 */
 } pl_sweep_spec;
 #define PL_SWEEP_SPEC_INIT                                                  \
