@@ -282,11 +282,11 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
         n += snprintf(list + n, sizeof list - (size_t)n, ",...");
       cnt++;
     }
-    if (cnt)
-      snprintf(name, sizeof name, "rank %0*d (stage%s %s)", width, rk,
-               cnt > 1 ? "s" : "", list);
-    else
-      snprintf(name, sizeof name, "rank %0*d", width, rk);
+    int nn = cnt ? snprintf(name, sizeof name, "rank %0*d (stage%s %s)",
+                            width, rk, cnt > 1 ? "s" : "", list)
+                 : snprintf(name, sizeof name, "rank %0*d", width, rk);
+    if (nn < 0)
+      name[0] = 0;
     rc = write_meta(b, "process_name", rk, 0, "name", name, 0);
     if (!rc) rc = write_meta(b, "process_sort_index", rk, 0, "sort_index", NULL, rk);
     if (!rc) rc = write_meta(b, "thread_name", rk, 1, "name", "compute", 0);

@@ -2,10 +2,11 @@
  * json|csv` contract (docs/cli.md), shared by the simulator and the
  * executor so that `compare` never cares who produced a result. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "pipelab/traces.h"
+#include "traces_int.h"
 
 int pl_fmt_num(char *buf, size_t len, double x)
 {
@@ -95,4 +96,273 @@ int pl_result_to_csv(const pl_result *r, struct pl_buf *out)
                      a[0], a[1], a[2], a[3], a[4], r->time_unit);
   }
   return rc;
+}
+
+/* ------------------------------------------------------------ detail --- */
+
+int pl_result_add_detail_json(json_t *obj, const pl_result *r)
+{
+  json_t *ops = json_array(), *mem = json_array();
+  int rc = PL_OK;
+  if (!obj || !ops || !mem) {
+    rc = PL_ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < r->n_ops; i++) {
+    const pl_op_rec *o = &r->ops[i];
+    json_t *x = json_object();
+    if (!x || json_array_append_new(ops, x)) {
+      rc = PL_ENOMEM;
+      goto out;
+    }
+    int bad = 0;
+    bad |= json_object_set_new(x, "rank", json_integer(o->rank));
+    bad |= json_object_set_new(x, "index", json_integer(o->index));
+    bad |= json_object_set_new(x, "op",
+                               json_string(pl_op_kind_name(o->op.kind)));
+    bad |= json_object_set_new(x, "microbatch", json_integer(o->op.mb));
+    bad |= json_object_set_new(x, "stage", json_integer(o->op.stage));
+    if (o->op.kind == PL_OP_FB) {
+      bad |= json_object_set_new(x, "op2",
+                                 json_string(pl_op_kind_name(o->op.kind2)));
+      bad |= json_object_set_new(x, "microbatch2", json_integer(o->op.mb2));
+      bad |= json_object_set_new(x, "stage2", json_integer(o->op.stage2));
+    }
+    bad |= json_object_set_new(x, "start", num(o->start));
+    bad |= json_object_set_new(x, "end", num(o->end));
+    if (bad) {
+      rc = PL_ENOMEM;
+      goto out;
+    }
+  }
+  for (size_t i = 0; i < r->n_mem; i++) {
+    const pl_mem_point *m = &r->mem[i];
+    json_t *x = json_object();
+    if (!x || json_array_append_new(mem, x) ||
+        json_object_set_new(x, "rank", json_integer(m->rank)) ||
+        json_object_set_new(x, "t", num(m->t)) ||
+        json_object_set_new(x, "value", num(m->value))) {
+      rc = PL_ENOMEM;
+      goto out;
+    }
+  }
+  if (json_object_set(obj, "ops", ops) || json_object_set(obj, "memory", mem))
+    rc = PL_ENOMEM;
+out:
+  json_decref(ops);
+  json_decref(mem);
+  return rc;
+}
+
+int pl_result_save(const pl_result *r, const char *path, struct pl_errbuf *eb)
+{
+  json_t *j = pl_result_to_json(r);
+  int rc = j ? pl_result_add_detail_json(j, r) : PL_ENOMEM;
+  char *text = rc ? NULL : json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+  json_decref(j);
+  if (!text)
+    return pl_errf(eb, PL_ENOMEM, "out of memory building the result file");
+  size_t len = strlen(text);
+  /* json_dumps allocates with jansson's allocator (malloc). */
+  rc = pl_write_file_atomic(path, text, len, eb);
+  free(text);
+  return rc;
+}
+
+/* ----------------------------------------------------------- helpers --- */
+
+int pl__json_str(struct pl_buf *b, const char *s)
+{
+  static const char hex[] = "0123456789abcdef";
+  int rc = pl_buf_add(b, "\"", 1);
+  const char *run = s;
+  for (; !rc && *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch >= 0x20 && ch != '"' && ch != '\\')
+      continue;
+    if (s > run)
+      rc = pl_buf_add(b, run, (size_t)(s - run));
+    char esc[7] = {'\\', (char)ch, 0};
+    size_t n = 2;
+    if (ch < 0x20) {
+      esc[1] = 'u';
+      esc[2] = '0';
+      esc[3] = '0';
+      esc[4] = hex[ch >> 4];
+      esc[5] = hex[ch & 15];
+      n = 6;
+    }
+    if (!rc)
+      rc = pl_buf_add(b, esc, n);
+    run = s + 1;
+  }
+  if (!rc && s > run)
+    rc = pl_buf_add(b, run, (size_t)(s - run));
+  if (!rc)
+    rc = pl_buf_add(b, "\"", 1);
+  return rc;
+}
+
+static const char *sep(const char *where) { return *where ? "." : ""; }
+
+static int missing(const json_t *v, const char *where, const char *key,
+                   int opt, struct pl_errbuf *eb)
+{
+  if (v && !json_is_null(v))
+    return 0;
+  if (opt)
+    return 1;
+  return pl_errf(eb, PL_EPARSE, "%s%s%s: missing", where, sep(where), key);
+}
+
+int pl__jget_int(const json_t *o, const char *where, const char *key, int opt,
+                 long long lo, long long hi, long long *out,
+                 struct pl_errbuf *eb)
+{
+  const json_t *v = json_object_get(o, key);
+  int m = missing(v, where, key, opt, eb);
+  if (m)
+    return m > 0 ? PL_OK : m;
+  long long x;
+  if (json_is_integer(v))
+    x = (long long)json_integer_value(v);
+  else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+           fabs(json_real_value(v)) < 9e15)
+    x = (long long)json_real_value(v);
+  else
+    return pl_errf(eb, PL_EPARSE, "%s%s%s: expected an integer", where,
+                   sep(where), key);
+  if (x < lo || x > hi)
+    return pl_errf(eb, PL_EPARSE, "%s%s%s: %lld is out of range [%lld, %lld]",
+                   where, sep(where), key, x, lo, hi);
+  *out = x;
+  return PL_OK;
+}
+
+int pl__jget_num(const json_t *o, const char *where, const char *key, int opt,
+                 double *out, struct pl_errbuf *eb)
+{
+  const json_t *v = json_object_get(o, key);
+  int m = missing(v, where, key, opt, eb);
+  if (m)
+    return m > 0 ? PL_OK : m;
+  if (!json_is_number(v))
+    return pl_errf(eb, PL_EPARSE, "%s%s%s: expected a number", where,
+                   sep(where), key);
+  double x = json_number_value(v);
+  if (!isfinite(x))
+    return pl_errf(eb, PL_EPARSE, "%s%s%s: not a finite number", where,
+                   sep(where), key);
+  *out = x;
+  return PL_OK;
+}
+
+int pl__jget_str(const json_t *o, const char *where, const char *key, int opt,
+                 char *out, size_t len, struct pl_errbuf *eb)
+{
+  const json_t *v = json_object_get(o, key);
+  int m = missing(v, where, key, opt, eb);
+  if (m)
+    return m > 0 ? PL_OK : m;
+  if (!json_is_string(v))
+    return pl_errf(eb, PL_EPARSE, "%s%s%s: expected a string", where,
+                   sep(where), key);
+  const char *s = json_string_value(v);
+  size_t n = strlen(s);
+  if (n >= len)
+    n = len - 1; /* names are informative; truncate rather than fail */
+  memcpy(out, s, n);
+  out[n] = 0;
+  return PL_OK;
+}
+
+int pl__kind_from_name(const char *s)
+{
+  for (int k = 0; k < PL_OP_NKINDS; k++)
+    if (strcmp(s, pl_op_kind_name(k)) == 0)
+      return k;
+  return -1;
+}
+
+void pl__err_prefix(struct pl_errbuf *eb, const char *name)
+{
+  if (!eb || !name)
+    return;
+  char tmp[PL_ERRMSG_MAX];
+  int n = snprintf(tmp, sizeof tmp, "%s: %s", name, eb->msg);
+  if (n > 0)
+    memcpy(eb->msg, tmp, sizeof tmp);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+  const pl_op_rec *x = a, *y = b;
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  if (x->index != y->index)
+    return x->index < y->index ? -1 : 1;
+  return 0;
+}
+
+static int cmp_mem(const void *a, const void *b)
+{
+  const pl_mem_point *x = a, *y = b;
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return 0;
+}
+
+void pl__result_rebuild(pl_result *r, int keep_peaks)
+{
+  if (r->n_ops)
+    qsort(r->ops, r->n_ops, sizeof *r->ops, cmp_rec);
+  /* The memory timeline keeps its order within equal times (a release and
+   * the next allocation at one instant), so sort only when out of order. */
+  int sorted = 1;
+  for (size_t i = 1; i < r->n_mem && sorted; i++)
+    sorted = cmp_mem(&r->mem[i - 1], &r->mem[i]) <= 0;
+  if (!sorted)
+    qsort(r->mem, r->n_mem, sizeof *r->mem, cmp_mem);
+  for (int i = 0; i < r->stages; i++) {
+    pl_rank_result *rr = &r->ranks[i];
+    double pk = rr->peak_mem, em = rr->end_mem, pb = rr->peak_activation_bytes;
+    memset(rr, 0, sizeof *rr);
+    rr->rank = i;
+    rr->peak_activation_bytes = pb;
+    if (keep_peaks) {
+      rr->peak_mem = pk;
+      rr->end_mem = em;
+    }
+  }
+  int32_t prev = -1, idx = 0;
+  for (size_t i = 0; i < r->n_ops; i++) {
+    pl_op_rec *o = &r->ops[i];
+    pl_rank_result *rr = &r->ranks[o->rank];
+    if (o->rank != prev) {
+      idx = 0;
+      prev = o->rank;
+      rr->first_start = o->start;
+      rr->last_end = o->end;
+    }
+    o->index = idx++;
+    if (o->start < rr->first_start)
+      rr->first_start = o->start;
+    if (o->end > rr->last_end)
+      rr->last_end = o->end;
+    rr->busy += o->end - o->start;
+    rr->n_ops++;
+  }
+  if (!keep_peaks) {
+    for (size_t i = 0; i < r->n_mem; i++) {
+      pl_rank_result *rr = &r->ranks[r->mem[i].rank];
+      if (r->mem[i].value > rr->peak_mem)
+        rr->peak_mem = r->mem[i].value;
+      rr->end_mem = r->mem[i].value;
+    }
+  }
+  pl_result_summarize(r);
 }

@@ -1,0 +1,503 @@
+/* test_traces.c: the Chrome trace writer (parsed back with jansson and
+ * checked against interop.md §6.3), result files and their reader. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipelab/traces.h"
+
+/* Simulates a generated schedule with uniform costs, ops and memory on. */
+static void simulate(const char *name, int p, int m, int v, double comm,
+                     pl_sched **s, pl_costs **c, pl_result *r)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = p;
+  gp.m = m;
+  gp.v = v;
+  assert_int_equal(pl_sched_gen(name, &gp, s, &eb), 0);
+  int vv = pl_sched_chunks(*s);
+  assert_int_equal(pl_costs_create(pl_sched_stages(*s), p, c), 0);
+  assert_int_equal(pl_costs_uniform(*c, vv, 1, 1, 1, comm, 0.5), 0);
+  pl_result z = PL_RESULT_INIT;
+  *r = z;
+  assert_int_equal(pl_sim_run(*s, *c, PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM,
+                              r, &eb),
+                   0);
+}
+
+static json_t *trace_json(const pl_result *r, const pl_sched *s,
+                          const pl_costs *c, double scale)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  struct pl_buf b;
+  pl_buf_init(&b, 0);
+  assert_int_equal(pl_trace_chrome_buf(r, s, c, scale, &b, &eb), 0);
+  json_error_t je;
+  /* jansson rejects NaN / Infinity, so a successful load also proves the
+   * numbers are valid JSON. */
+  json_t *j = json_loadb(b.buf, b.len, 0, &je);
+  if (!j)
+    fail_msg("trace is not JSON: line %d: %s", je.line, je.text);
+  pl_buf_free(&b);
+  return j;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+  return json_string_value(json_object_get(o, k));
+}
+
+static double jnum(const json_t *o, const char *k)
+{
+  const json_t *v = json_object_get(o, k);
+  assert_true(json_is_number(v));
+  return json_number_value(v);
+}
+
+/* Is there an X slice on (pid, tid) that contains ts? */
+static int inside_slice(const json_t *ev, long long pid, long long tid,
+                        double ts)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach(ev, i, e) {
+    const char *ph = jstr(e, "ph");
+    if (!ph || strcmp(ph, "X"))
+      continue;
+    if (json_integer_value(json_object_get(e, "pid")) != pid ||
+        json_integer_value(json_object_get(e, "tid")) != tid)
+      continue;
+    double t0 = jnum(e, "ts"), d = jnum(e, "dur");
+    if (ts > t0 && ts < t0 + d)
+      return 1;
+  }
+  return 0;
+}
+
+struct slice {
+  long long pid, tid;
+  double t0, t1;
+};
+
+static int cmp_slice(const void *a, const void *b)
+{
+  const struct slice *x = a, *y = b;
+  if (x->pid != y->pid)
+    return x->pid < y->pid ? -1 : 1;
+  if (x->tid != y->tid)
+    return x->tid < y->tid ? -1 : 1;
+  return x->t0 < y->t0 ? -1 : x->t0 > y->t0;
+}
+
+/* Checks the §6.3 structure and returns the number of flow pairs. */
+static size_t check_structure(const json_t *j, const pl_result *r,
+                              double scale)
+{
+  const json_t *ev = json_object_get(j, "traceEvents");
+  assert_true(json_is_array(ev));
+  assert_string_equal(jstr(j, "displayTimeUnit"), "ms");
+  const json_t *od = json_object_get(j, "otherData");
+  assert_string_equal(jstr(od, "tool"), "pipelab");
+  assert_int_equal(json_integer_value(json_object_get(od, "p")), r->stages);
+  assert_int_equal(json_integer_value(json_object_get(od, "m")),
+                   r->microbatches);
+
+  size_t n = json_array_size(ev), n_x = 0, n_s = 0, n_f = 0, n_sl = 0;
+  int *named = calloc((size_t)r->stages, sizeof *named);
+  int *seen = calloc(r->n_ops, sizeof *seen);
+  double *cmax = calloc((size_t)r->stages, sizeof *cmax);
+  size_t *s_of = calloc(4 * r->n_ops + 1, sizeof *s_of);
+  size_t *f_of = calloc(4 * r->n_ops + 1, sizeof *f_of);
+  struct slice *sl = calloc(n, sizeof *sl);
+  size_t i;
+  json_t *e;
+  json_array_foreach(ev, i, e) {
+    const char *ph = jstr(e, "ph");
+    assert_non_null(ph);
+    assert_true(json_is_integer(json_object_get(e, "pid")));
+    if (strcmp(ph, "M") != 0) {
+      assert_true(json_is_number(json_object_get(e, "ts")));
+      assert_true(json_is_integer(json_object_get(e, "tid")));
+    }
+    long long pid = json_integer_value(json_object_get(e, "pid"));
+    if (!strcmp(ph, "M")) {
+      if (!strcmp(jstr(e, "name"), "process_name") && pid < r->stages) {
+        const char *nm = jstr(json_object_get(e, "args"), "name");
+        char want[32];
+        snprintf(want, sizeof want, "rank %02lld", pid);
+        assert_memory_equal(nm, want, strlen(want));
+        named[pid]++;
+      }
+    } else if (!strcmp(ph, "X")) {
+      double d = jnum(e, "dur");
+      assert_true(d >= 0);
+      sl[n_sl].pid = pid;
+      sl[n_sl].tid = json_integer_value(json_object_get(e, "tid"));
+      sl[n_sl].t0 = jnum(e, "ts");
+      sl[n_sl].t1 = sl[n_sl].t0 + d;
+      n_sl++;
+      if (!strcmp(jstr(e, "cat"), "p2p"))
+        continue;
+      const json_t *a = json_object_get(e, "args");
+      long long rk = json_integer_value(json_object_get(a, "rank"));
+      long long ix = json_integer_value(json_object_get(a, "index"));
+      assert_int_equal(rk, pid);
+      /* Find the op (ops are in rank, list order). */
+      size_t k;
+      for (k = 0; k < r->n_ops; k++)
+        if (r->ops[k].rank == rk && r->ops[k].index == ix)
+          break;
+      assert_true(k < r->n_ops);
+      seen[k]++;
+      const pl_op_rec *o = &r->ops[k];
+      assert_true(fabs(jnum(e, "ts") - o->start * scale) < 1e-3);
+      assert_true(fabs(d - (o->end - o->start) * scale) < 2e-3);
+      assert_int_equal(json_integer_value(json_object_get(a, "stage")),
+                       o->op.stage);
+      assert_int_equal(json_integer_value(json_object_get(a, "microbatch")),
+                       o->op.mb);
+      assert_string_equal(jstr(a, "kind"), pl_op_kind_name(o->op.kind));
+      char nm[32];
+      snprintf(nm, sizeof nm, "%s%d", pl_op_kind_name(o->op.kind), o->op.mb);
+      assert_string_equal(jstr(e, "name"), nm);
+      n_x++;
+    } else if (!strcmp(ph, "s") || !strcmp(ph, "f")) {
+      long long id = json_integer_value(json_object_get(e, "id"));
+      assert_true(id >= 1 && (size_t)id <= 4 * r->n_ops);
+      assert_string_equal(jstr(e, "cat"), "p2p");
+      long long tid = json_integer_value(json_object_get(e, "tid"));
+      assert_true(inside_slice(ev, pid, tid, jnum(e, "ts")));
+      if (ph[0] == 's') {
+        assert_int_equal(s_of[id], 0);
+        s_of[id] = i + 1;
+        n_s++;
+      } else {
+        assert_string_equal(jstr(e, "bp"), "e");
+        assert_int_equal(f_of[id], 0);
+        f_of[id] = i + 1;
+        n_f++;
+      }
+    } else if (!strcmp(ph, "C")) {
+      const json_t *a = json_object_get(e, "args");
+      assert_int_equal(json_object_size(a), 1);
+      double v = jnum(a, r->mem_unit);
+      if (v > cmax[pid])
+        cmax[pid] = v;
+    }
+  }
+  assert_int_equal(n_x, r->n_ops);
+  for (size_t k = 0; k < r->n_ops; k++)
+    assert_int_equal(seen[k], 1);
+  for (int rk = 0; rk < r->stages; rk++) {
+    assert_int_equal(named[rk], 1);
+    assert_true(fabs(cmax[rk] - r->ranks[rk].peak_mem) < 1e-12);
+  }
+  /* Flows pair up: same name, s no later than f. */
+  assert_int_equal(n_s, n_f);
+  for (size_t id = 1; id <= n_s; id++) {
+    assert_true(s_of[id] && f_of[id]);
+    const json_t *a = json_array_get(ev, s_of[id] - 1);
+    const json_t *b = json_array_get(ev, f_of[id] - 1);
+    assert_string_equal(jstr(a, "name"), jstr(b, "name"));
+    assert_true(jnum(a, "ts") <= jnum(b, "ts"));
+    assert_true(json_integer_value(json_object_get(a, "pid")) !=
+                json_integer_value(json_object_get(b, "pid")));
+  }
+  /* Slices on one track never overlap (they would not nest). */
+  qsort(sl, n_sl, sizeof *sl, cmp_slice);
+  for (size_t k = 1; k < n_sl; k++)
+    if (sl[k].pid == sl[k - 1].pid && sl[k].tid == sl[k - 1].tid)
+      assert_true(sl[k].t0 >= sl[k - 1].t1 - 1e-9);
+  free(named);
+  free(seen);
+  free(cmax);
+  free(s_of);
+  free(f_of);
+  free(sl);
+  return n_s;
+}
+
+static void test_trace_1f1b(void **state)
+{
+  (void)state;
+  pl_sched *s;
+  pl_costs *c;
+  pl_result r;
+  simulate("1f1b", 4, 8, 1, 0, &s, &c, &r);
+  assert_true(fabs(r.makespan - 33) < 1e-12);
+  json_t *j = trace_json(&r, s, c, 1000);
+  /* Every microbatch crosses p-1 = 3 rank borders forwards and 3 backwards:
+   * 2 * 3 * 8 = 48 flow pairs. */
+  assert_int_equal(check_structure(j, &r, 1000), 48);
+  /* 1F1B peaks are min(p - r, m): 4 3 2 1, checked inside against r. */
+  assert_true(fabs(r.ranks[0].peak_mem - 4) < 1e-12);
+  assert_true(fabs(r.ranks[3].peak_mem - 1) < 1e-12);
+  json_decref(j);
+
+  /* Without the schedule the writer derives the same stage map. */
+  j = trace_json(&r, NULL, NULL, 1000);
+  assert_int_equal(check_structure(j, &r, 1000), 48);
+  json_decref(j);
+  pl_result_free(&r);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+}
+
+static void test_trace_p2p_slices(void **state)
+{
+  (void)state;
+  pl_sched *s;
+  pl_costs *c;
+  pl_result r;
+  /* Interleaved, v = 2: every stage border is a rank border, so the flows
+   * are 2 * (pv - 1) * m = 2 * 7 * 8 = 112. comm = 0.5 adds P2P slices. */
+  simulate("interleaved", 4, 8, 2, 0.5, &s, &c, &r);
+  json_t *j = trace_json(&r, s, c, 1);
+  assert_int_equal(check_structure(j, &r, 1), 112);
+  const json_t *ev = json_object_get(j, "traceEvents");
+  size_t i, n_p2p = 0;
+  json_t *e;
+  json_array_foreach(ev, i, e) {
+    const char *cat = jstr(e, "cat");
+    if (!strcmp(jstr(e, "ph"), "X") && cat && !strcmp(cat, "p2p")) {
+      assert_true(fabs(jnum(e, "dur") - 0.5) < 1e-9);
+      assert_true(json_integer_value(json_object_get(e, "tid")) >= 2);
+      n_p2p++;
+    }
+  }
+  assert_int_equal(n_p2p, 112);
+  /* chunk numbers: stage 5 is rank 1's second chunk. */
+  json_array_foreach(ev, i, e) {
+    const json_t *a = json_object_get(e, "args");
+    if (!strcmp(jstr(e, "ph"), "X") && json_object_get(a, "chunk") &&
+        json_integer_value(json_object_get(a, "stage")) == 5)
+      assert_int_equal(json_integer_value(json_object_get(a, "chunk")), 1);
+  }
+  json_decref(j);
+  pl_result_free(&r);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+}
+
+static void assert_same_result(const pl_result *a, const pl_result *b,
+                               int exact)
+{
+  /* A Chrome trace re-derives the summary from the ops: busy sums may
+   * differ in the last bit. */
+  const double tol = exact ? 0 : 1e-12;
+  assert_string_equal(a->schedule, b->schedule);
+  assert_string_equal(a->time_unit, b->time_unit);
+  assert_string_equal(a->mem_unit, b->mem_unit);
+  assert_int_equal(a->stages, b->stages);
+  assert_int_equal(a->virtual_stages, b->virtual_stages);
+  assert_int_equal(a->microbatches, b->microbatches);
+  assert_int_equal(a->chunks, b->chunks);
+  assert_true(fabs(a->makespan - b->makespan) <= tol);
+  assert_true(fabs(a->max_rank_span - b->max_rank_span) <= tol);
+  assert_true(fabs(a->bubble_ratio - b->bubble_ratio) <= tol);
+  assert_true(fabs(a->bubble_ratio_span - b->bubble_ratio_span) <= tol);
+  assert_true(fabs(a->peak_mem - b->peak_mem) <= tol);
+  for (int i = 0; i < a->stages; i++) {
+    assert_true(fabs(a->ranks[i].busy - b->ranks[i].busy) <= tol);
+    assert_true(fabs(a->ranks[i].first_start - b->ranks[i].first_start) <= tol);
+    assert_true(fabs(a->ranks[i].last_end - b->ranks[i].last_end) <= tol);
+    assert_true(fabs(a->ranks[i].peak_mem - b->ranks[i].peak_mem) <= tol);
+    assert_true(fabs(a->ranks[i].bubble_ratio - b->ranks[i].bubble_ratio) <= tol);
+  }
+  assert_int_equal(a->n_ops, b->n_ops);
+  for (size_t i = 0; i < a->n_ops; i++) {
+    const pl_op_rec *x = &a->ops[i], *y = &b->ops[i];
+    assert_int_equal(x->rank, y->rank);
+    assert_int_equal(x->index, y->index);
+    assert_int_equal(x->op.kind, y->op.kind);
+    assert_int_equal(x->op.stage, y->op.stage);
+    assert_int_equal(x->op.mb, y->op.mb);
+    assert_true(x->start == y->start);
+    assert_true(x->end == y->end);
+  }
+  assert_int_equal(a->n_mem, b->n_mem);
+  for (size_t i = 0; i < a->n_mem; i++) {
+    assert_int_equal(a->mem[i].rank, b->mem[i].rank);
+    assert_true(fabs(a->mem[i].value - b->mem[i].value) <= tol);
+    if (exact)
+      assert_true(fabs(a->mem[i].t - b->mem[i].t) <= tol);
+    else
+      assert_true(fabs(a->mem[i].t - b->mem[i].t) < 1e-6);
+  }
+}
+
+static void test_result_roundtrip(void **state)
+{
+  (void)state;
+  pl_sched *s;
+  pl_costs *c;
+  pl_result r, back = PL_RESULT_INIT;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  /* Fractional times (tf/v = 0.5, comm 0.3) exercise the 17-digit output. */
+  simulate("interleaved", 4, 8, 2, 0.3, &s, &c, &r);
+  char path[] = "/tmp/pl_test_traces_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(pl_result_save(&r, path, &eb), 0);
+  assert_int_equal(pl_result_load(path, &back, &eb), 0);
+  assert_same_result(&r, &back, 1);
+  pl_result_free(&back);
+
+  /* A Chrome trace reads back into the same ops and summary. */
+  assert_int_equal(pl_trace_write_chrome(&r, s, c, 1000, path, &eb), 0);
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  assert_int_equal(access(tmp, F_OK), -1); /* renamed, nothing left over */
+  assert_int_equal(pl_result_load(path, &back, &eb), 0);
+  assert_same_result(&r, &back, 0);
+  pl_result_free(&back);
+  unlink(path);
+  pl_result_free(&r);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+}
+
+/* Malformed inputs: PL_EPARSE with a message naming the field. */
+static void test_malformed(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *json, *msg;
+  } cases[] = {
+    {"[1,2]", "expected a JSON object"},
+    {"{\"stages\":2}", "schedule: missing"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"microbatches\":1,"
+     "\"makespan\":1,\"ranks\":[]}", "stages: missing"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":\"2\"}",
+     "stages: expected an integer"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":2,"
+     "\"microbatches\":1,\"makespan\":1,\"ranks\":[]}",
+     "ranks: 0 entries for 2 stages"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,\"busy\":1,"
+     "\"first_start\":0,\"last_end\":1}],\"ops\":[{\"rank\":0,\"op\":\"F\","
+     "\"microbatch\":0,\"stage\":0,\"start\":\"a\",\"end\":1}]}",
+     "ops[0].start: expected a number"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,\"busy\":1,"
+     "\"first_start\":0,\"last_end\":1}],\"ops\":[{\"rank\":3,\"op\":\"F\","
+     "\"microbatch\":0,\"stage\":0,\"start\":0,\"end\":1}]}",
+     "ops[0].rank: 3 is out of range"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,\"busy\":1,"
+     "\"first_start\":0,\"last_end\":1}],\"ops\":[{\"rank\":0,\"op\":\"Q\","
+     "\"microbatch\":0,\"stage\":0,\"start\":0,\"end\":1}]}",
+     "ops[0].op: unknown op kind 'Q'"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,\"busy\":1,"
+     "\"first_start\":0,\"last_end\":1}],\"memory\":[{\"rank\":0,\"t\":0}]}",
+     "memory[0].value: missing"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,\"busy\":1,"
+     "\"first_start\":0,\"last_end\":1}],\"ops\":[{\"rank\":0,\"op\":\"F\","
+     "\"microbatch\":0,\"stage\":0,\"start\":2,\"end\":1}]}",
+     "ops[0]: end 1 is before start 2"},
+    {"{\"traceEvents\":[{\"ph\":\"X\",\"name\":\"F0\",\"cat\":\"forward\","
+     "\"pid\":0,\"tid\":1,\"ts\":0,\"dur\":1,\"args\":{\"rank\":0,"
+     "\"kind\":\"F\",\"microbatch\":0,\"stage\":9,\"start\":0,\"end\":1}}],"
+     "\"otherData\":{\"tool\":\"pipelab\",\"schedule\":\"x\",\"p\":1,\"m\":1,"
+     "\"time_unit\":\"us\"}}",
+     "traceEvents[0].args.stage: out of range"},
+    {"{\"traceEvents\":[],\"otherData\":{\"tool\":\"pipelab\",\"p\":1}}",
+     "otherData.schedule: missing"},
+    {"{\"traceEvents\":[{\"ph\":\"X\",\"name\":\"x\",\"cat\":\"cpu_op\"}]}",
+     "no PyTorch pipelining actions found"},
+    {"{\"schedule\":", "line 1"},
+    {"", "line 1"},
+  };
+  char path[] = "/tmp/pl_test_malformed_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(cases[i].json, f);
+    fclose(f);
+    pl_result r = PL_RESULT_INIT;
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    int rc = pl_result_load(path, &r, &eb);
+    if (rc != PL_EPARSE || !strstr(eb.msg, cases[i].msg) ||
+        strncmp(eb.msg, path, strlen(path)) != 0)
+      fail_msg("case %zu: rc %d, message '%s', wanted '%s'", i, rc, eb.msg,
+               cases[i].msg);
+    assert_null(r.ops);
+    assert_null(r.ranks);
+  }
+  unlink(path);
+  /* A file that does not exist is an I/O error, not a crash. */
+  pl_result r = PL_RESULT_INIT;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_result_load("/nonexistent/x.json", &r, &eb), PL_EIO);
+}
+
+static void test_trace_errors(void **state)
+{
+  (void)state;
+  pl_sched *s;
+  pl_costs *c;
+  pl_result r;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  struct pl_buf b;
+  pl_buf_init(&b, 0);
+  simulate("gpipe", 2, 2, 1, 0, &s, &c, &r);
+  assert_int_equal(pl_trace_chrome_buf(&r, s, c, 0, &b, &eb), PL_EINVAL);
+  r.ops[1].end = NAN;
+  assert_int_equal(pl_trace_chrome_buf(&r, s, c, 1, &b, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "op 1"));
+  pl_result_free(&r);
+  pl_result z = PL_RESULT_INIT;
+  assert_int_equal(pl_sim_run(s, c, 0, &z, &eb), 0);
+  assert_int_equal(pl_trace_chrome_buf(&z, s, c, 1, &b, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "no ops"));
+  assert_int_equal(b.len, 0);
+  pl_result_free(&z);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+}
+
+/* Hostile names are escaped. */
+static void test_escape(void **state)
+{
+  (void)state;
+  pl_sched *s;
+  pl_costs *c;
+  pl_result r;
+  simulate("gpipe", 2, 2, 1, 0, &s, &c, &r);
+  snprintf(r.schedule, sizeof r.schedule, "a\"b\\c\n\x01");
+  json_t *j = trace_json(&r, s, c, 1);
+  assert_string_equal(jstr(json_object_get(j, "otherData"), "schedule"),
+                      "a\"b\\c\n\x01");
+  json_decref(j);
+  pl_result_free(&r);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_trace_1f1b),
+    cmocka_unit_test(test_trace_p2p_slices),
+    cmocka_unit_test(test_result_roundtrip),
+    cmocka_unit_test(test_malformed),
+    cmocka_unit_test(test_trace_errors),
+    cmocka_unit_test(test_escape),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
