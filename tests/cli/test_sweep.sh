@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# End-to-end tests of `pipelab sweep` (constant costs): ranking, rejections
+# with reasons, nothing valid -> exit 1, usage errors -> exit 2.
+set -u
+P=${PIPELAB:?}
+fail=0; n=0
+check() { n=$((n+1)); if [ "$2" != 0 ]; then echo "FAIL: $1"; fail=$((fail+1)); else echo "ok: $1"; fi; }
+
+out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,gpipe \
+      --tf 8 --tb 8 --tw 8 --mem-limit 1 --all --format json 2>/dev/null)
+check "sweep json exits 0" $?
+# Whole-model memory units: 1F1B holds p per-rank units of 1/p each = 1 (fits a limit of 1);
+# GPipe holds m/p >= 1 and fits only when m == p.
+echo "$out" | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+rows=d['rows']
+assert len(rows)==d['points']==12, len(rows)
+for r in rows:
+    want_ok = r['schedule']=='1f1b' or r['microbatches']==r['stages']
+    assert (r['status']=='ok')==want_ok, r
+    assert r['status']!='ok' or r['peak_activation_units']<=1
+" ; check "accepted rows respect the limit" $?
+
+out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,zb-h1,gpipe \
+      --tf 8 --tb 8 --tw 8 --format csv 2>/dev/null)
+check "sweep csv exits 0" $?
+[ "$(echo "$out" | head -1 | cut -d, -f1-3)" = "rank,schedule,stages" ]; check "csv header" $?
+# Without a limit, throughput ranks: the first row's throughput is the maximum.
+echo "$out" | python3 -c "
+import csv,sys
+rows=list(csv.DictReader(sys.stdin))
+t=[float(r['throughput']) for r in rows if r['throughput']]
+assert t and t[0]==max(t), t
+"; check "first row has the best throughput" $?
+
+$P sweep --gpus 8 --stages 8 --microbatches 8 --schedules gpipe --mem-limit 0.1 --all >/tmp/pl_sw.$$ 2>&1
+rc=$?
+[ $rc = 1 ]; check "nothing valid exits 1" $?
+grep -q "out of memory" /tmp/pl_sw.$$; check "rejection reason printed" $?
+grep -q "no configuration is valid" /tmp/pl_sw.$$; check "says nothing is valid" $?
+
+$P sweep --gpus 6 --stages 4 --microbatches 8 --all --schedules 1f1b >/tmp/pl_sw.$$ 2>&1
+grep -q "not a multiple of 4 stages" /tmp/pl_sw.$$; check "gpus not divisible reason" $?
+rm -f /tmp/pl_sw.$$
+
+for args in "--stages 4" "--gpus 0" "--gpus 8 --microbatches 9..3" "--gpus 8 --schedules nope" \
+            "--gpus 8 --mem-limit 80GiB" "--gpus 8 --bogus"; do
+  $P sweep $args >/dev/null 2>&1; [ $? = 2 ]; check "usage error: $args" $?
+done
+echo "$((n-fail)) passed, $fail failed"
+[ $fail = 0 ]
