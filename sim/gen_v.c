@@ -388,6 +388,13 @@ int pl_gen_zb_v(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)
     return rc;
   const int p = gp->p, m = gp->m;
   double w = gp->mem_w_frac;
+  if (lim < (double)p)
+    return pl_errf(eb, PL_EINVAL,
+                   "zb-v needs a memory limit of at least p = %d units (its "
+                   "warm-up holds p*M_B like 1F1B), got %g; for less memory "
+                   "use v-half (floor((p+2)/2) units) or v-min "
+                   "(floor((p+4)/3) units)",
+                   p, lim);
   struct zbv z;
   struct vres best = {0}, cand = {0}, tmp = {0};
   pl_sched *s = NULL;
@@ -424,8 +431,7 @@ int pl_gen_zb_v(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)
   if (!have) {
     rc = pl_errf(eb, PL_EINVAL,
                  "zb-v: the greedy V scheduler found no schedule for p=%d "
-                 "m=%d within %g units of activation memory (it needs "
-                 "--mem-limit >= 1 and works best with m >= 2p)",
+                 "m=%d within %g units of activation memory",
                  p, m, lim);
     goto out;
   }
