@@ -215,6 +215,134 @@ int pl_sched_write_csv(const pl_sched *s, struct pl_buf *b);
 int pl_csv_parse_action(const char *cell, size_t len, int dialect, pl_op *op,
                         struct pl_errbuf *eb);
 
+/*
+ * PyTorch-level action table (docs/schedule-csv.md). Unlike pl_sched it keeps
+ * every cell of the CSV: idle slots, SEND/RECV, UNSHARD/RESHARD/REDUCE_GRAD
+ * and compounds, in PyTorch's current vocabulary. It is what the lowering
+ * passes (_merge_bw, _add_send_recv) and the unit-time dry run
+ * (_simulate_comms_compute) operate on.
+ */
+enum pl_pt_type {
+  PL_PT_IDLE = 0,      /* empty cell */
+  PL_PT_F = 1,         /* forward */
+  PL_PT_I = 2,         /* input-gradient backward (pipelab B) */
+  PL_PT_W = 3,         /* weight-gradient backward (pipelab W) */
+  PL_PT_B = 4,         /* full backward (pipelab BW) */
+  PL_PT_SEND_F = 5,
+  PL_PT_RECV_F = 6,
+  PL_PT_SEND_B = 7,
+  PL_PT_RECV_B = 8,
+  PL_PT_UNSHARD = 9,   /* no microbatch */
+  PL_PT_RESHARD = 10,  /* no microbatch */
+  PL_PT_REDUCE_GRAD = 11, /* no microbatch */
+  PL_PT_OVERLAP_F_B = 12, /* compound: sub[0], sub[1] */
+  PL_PT_SEND_F_RECV_B = 13, /* legacy fused comm: sub[0] SEND_F, sub[1] RECV_B */
+  PL_PT_SEND_B_RECV_F = 14, /* legacy fused comm: sub[0] SEND_B, sub[1] RECV_F */
+  PL_PT_NTYPES = 15
+};
+/* Token of a type in the current dialect ("F", "SEND_F", "OVERLAP_F_B");
+ * "" for PL_PT_IDLE, "?" when out of range. Static string. */
+const char *pl_pt_type_name(int type);
+
+/* One simple action (also a compound's part). */
+typedef struct pl_pt_act {
+  int32_t type;  /* enum pl_pt_type, never a compound */
+  int32_t stage; /* global stage */
+  int32_t mb;    /* microbatch; -1 for UNSHARD/RESHARD/REDUCE_GRAD */
+} pl_pt_act;
+
+/* One cell. Simple actions use type/stage/mb and n_sub = 0; compounds
+ * (OVERLAP_F_B, legacy fused comm) have stage = mb = -1, n_sub = 2 and their
+ * parts in sub[] in file order. Idle: type PL_PT_IDLE, stage = mb = -1. */
+typedef struct pl_pt_action {
+  int32_t type, stage, mb, n_sub;
+  pl_pt_act sub[2];
+} pl_pt_action;
+#define PL_PT_ACTION_INIT {PL_PT_IDLE, -1, -1, 0, {{0, -1, -1}, {0, -1, -1}}}
+
+/* Formats a cell in the current dialect ("2F0", "(0F7;7B3)OVERLAP_F_B",
+ * "" for idle). PL_EINVAL if buf is too small. */
+int pl_pt_action_format(const pl_pt_action *a, char *buf, size_t len);
+
+typedef struct pl_pt_sched pl_pt_sched;
+
+/*
+ * Creates an empty table of `ranks` rows over n_stages stages whose owner
+ * ranks are stage_rank[0 .. n_stages-1] (copied; every entry in
+ * 0 .. ranks-1). *out is owned by the caller: pl_pt_destroy.
+ */
+int pl_pt_create(int ranks, int n_stages, const int *stage_rank,
+                 pl_pt_sched **out, struct pl_errbuf *eb);
+void pl_pt_destroy(pl_pt_sched *t);
+/* Appends a cell to a row (copied). Compute parts and comm actions must name
+ * stages 0 .. n_stages-1 and microbatches >= 0; PL_EINVAL otherwise. */
+int pl_pt_push(pl_pt_sched *t, int rank, const pl_pt_action *a);
+int pl_pt_ranks(const pl_pt_sched *t);
+int pl_pt_stages(const pl_pt_sched *t);
+/* Largest microbatch index named by any action, plus one. */
+int pl_pt_microbatches(const pl_pt_sched *t);
+int pl_pt_stage_rank(const pl_pt_sched *t, int stage);
+/* Borrowed row (valid until the table is modified or destroyed); *n cells. */
+const pl_pt_action *pl_pt_row(const pl_pt_sched *t, int rank, size_t *n);
+/* Idle cells in a row. */
+size_t pl_pt_row_idle(const pl_pt_sched *t, int rank);
+
+/*
+ * Reads a PyTorch schedule CSV keeping every cell (compute_only or
+ * compute_comms). Same syntax, dialect rules, limits and "line L, cell C"
+ * errors as pl_sched_read_csv; the stage -> rank map is inferred from the
+ * compute actions. info may be NULL. *out is owned by the caller.
+ */
+int pl_pt_read_csv(const char *text, size_t len, int dialect,
+                   pl_pt_sched **out, pl_csv_info *info, struct pl_errbuf *eb);
+/* Same from a file ("-" = stdin); errors name the file. */
+int pl_pt_load_csv(const char *path, int dialect, pl_pt_sched **out,
+                   pl_csv_info *info, struct pl_errbuf *eb);
+/* Appends the table as CSV in the current dialect (LF line ends, idle cells
+ * empty, one row per rank). PL_ENOMEM if b's cap is reached. */
+int pl_pt_write_csv(const pl_pt_sched *t, struct pl_buf *b);
+/* Compute-only table of a schedule (pipelab B -> I, BW -> B, FB ->
+ * OVERLAP_F_B); no idle cells. *out owned by the caller. */
+int pl_pt_from_sched(const pl_sched *s, pl_pt_sched **out,
+                     struct pl_errbuf *eb);
+/* Schedule of a table: idle cells and comm actions are dropped, compounds
+ * become PL_OP_FB; placement detected. PL_EINVALSCHED when a compound is not
+ * one F plus one I/B, or a rank runs no compute action. */
+int pl_pt_to_sched(const pl_pt_sched *t, pl_sched **out, struct pl_errbuf *eb);
+
+/*
+ * Lowering (interop.md §4, PyTorch _PipelineScheduleRuntime). Each pass
+ * creates a new table in *out (caller frees); the input is not modified.
+ * - pl_pt_merge_bw: per row, drop idle cells and replace an I immediately
+ *   followed (ignoring idle cells) by the W of the same stage and microbatch
+ *   by one full-backward B.
+ * - pl_pt_add_send_recv: insert SEND_F/SEND_B after each compute part whose
+ *   neighbour stage is on another rank, and the matching RECV on the
+ *   receiver's row, by PyTorch's greedy rank-ordered rounds. Idle cells are
+ *   consumed without output. PL_EDEADLOCK "malformed compute schedule" with
+ *   every stuck rank and its next action when a round places nothing.
+ * - pl_pt_lower: merge_bw then add_send_recv (compute_only -> compute_comms).
+ */
+int pl_pt_merge_bw(const pl_pt_sched *in, pl_pt_sched **out,
+                   struct pl_errbuf *eb);
+int pl_pt_add_send_recv(const pl_pt_sched *in, pl_pt_sched **out,
+                        struct pl_errbuf *eb);
+int pl_pt_lower(const pl_pt_sched *in, pl_pt_sched **out,
+                struct pl_errbuf *eb);
+
+/*
+ * Unit-time dry run (interop.md §5, PyTorch _simulate_comms_compute, both
+ * passes). Idle cells of the input are dropped; *out (may be NULL; caller
+ * frees) receives the simulated rows with idle slots; *steps (may be NULL)
+ * the number of steps = the longest row. Extensions over PyTorch (which
+ * raises "Unsupported action type"): UNSHARD/RESHARD/REDUCE_GRAD are always
+ * ready and OVERLAP_F_B is ready when both parts are. Legacy fused comm cells
+ * give PL_ENOTSUP. A step in whose first pass nothing is placed gives
+ * PL_EDEADLOCK naming every stuck rank and its next action.
+ */
+int pl_pt_unit_time(const pl_pt_sched *in, pl_pt_sched **out, int *steps,
+                    struct pl_errbuf *eb);
+
 /* ---------------------------------------------------------------- costs --- */
 
 /* Per-stage costs: times in the cost table's time unit, memory in its
