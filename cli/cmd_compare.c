@@ -1,13 +1,186 @@
-/* cmd_compare.c: placeholder until its issue lands. */
+/* cmd_compare.c: `pipelab compare`: a predicted result against a real one
+ * (issue 6 item 2); a CI gate with --max-error. */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "pipelab/traces.h"
+
+static const char usage[] =
+  "usage: pipelab compare <predicted> <real> [--format (table|json|csv)]\n"
+  "                       [--max-error <pct>] [--require-match]\n\n"
+  "Compares a predicted result with a real one: per rank and op kind the mean\n"
+  "op time error, the iteration-time error (%), the bubble-ratio difference\n"
+  "(percentage points) and the per-rank peak activation difference. Ops are\n"
+  "matched by (rank, op kind, microbatch, stage); ops found on only one side\n"
+  "are counted and the first few listed.\n\n"
+  "Each input is a result file (simulate/run --save), a Chrome trace written\n"
+  "by --trace, or a PyTorch profiler trace (see 'pipelab import kineto').\n\n"
+  "options:\n"
+  "  --format <f>        table (default), json or csv\n"
+  "  --max-error <pct>   exit 1 when |iteration-time error| is larger than pct\n"
+  "  --require-match     exit 1 when the op sets differ\n"
+  "  -h, --help          this text\n\n"
+  "Exit codes: 0 ok, 1 check failed, 2 usage, 3 unreadable or incompatible\n"
+  "input.\n";
+
+static const char *pct(double x)
+{
+  static char b[4][32];
+  static int k;
+  char *s = b[k++ & 3];
+  if (!isfinite(x))
+    return "n/a";
+  snprintf(s, 32, "%+.2f%%", x);
+  return s;
+}
+
+static const char *numx(double x)
+{
+  return isfinite(x) ? cli_num(x) : "n/a";
+}
+
+static void print_ops(const char *label, const pl_op_rec *v, size_t n)
+{
+  if (!n)
+    return;
+  printf("  %s:", label);
+  for (size_t i = 0; i < n && i < PL_COMPARE_LIST; i++) {
+    char t[64];
+    pl_op_format(&v[i].op, t, sizeof t);
+    printf(" r%d:%s", v[i].rank, t);
+  }
+  printf("%s\n", n > PL_COMPARE_LIST ? " ..." : "");
+}
+
+static void print_table(const char *pn, const pl_result *p, const char *rn,
+                        const pl_result *r, const pl_compare *c)
+{
+  const char *u = c->time_unit;
+  printf("predicted  %s  (%s, %s, p=%d, m=%d)\n", pn, p->source, p->schedule,
+         p->stages, p->microbatches);
+  printf("real       %s  (%s, %s, p=%d, m=%d)%s\n", rn, r->source, r->schedule,
+         r->stages, r->microbatches,
+         c->time_factor != 1 ? "  [times converted]" : "");
+  printf("iteration time  %s %s predicted, %s %s real: error %s\n",
+         numx(c->pred_iter), u, numx(c->real_iter), u, pct(c->iter_error_pct));
+  printf("bubble ratio    %.2f%% predicted, %.2f%% real: difference %+.2f "
+         "points\n",
+         100 * c->pred_bubble, 100 * c->real_bubble, c->bubble_diff_points);
+  printf("ops             %zu predicted, %zu real, %zu matched, %zu missing "
+         "from real, %zu extra in real\n",
+         c->pred_ops, c->real_ops, c->matched, c->missing, c->extra);
+  print_ops("missing", c->missing_ops, c->missing);
+  print_ops("extra", c->extra_ops, c->extra);
+  if (c->per_op) {
+    printf("\nmean op time per rank and kind (%s)\n", u);
+    printf("%4s %3s %6s %12s %12s %12s %9s\n", "rank", "op", "count",
+           "predicted", "real", "error", "error%");
+    for (size_t i = 0; i < c->n_kinds; i++) {
+      const pl_compare_kind *k = &c->kinds[i];
+      printf("%4d %3s %6zu %12s %12s %12s %9s\n", k->rank,
+             pl_op_kind_name(k->kind), k->n, numx(k->pred_mean),
+             numx(k->real_mean), numx(k->error), pct(k->error_pct));
+    }
+  } else {
+    printf("\n(no per-op rows in %s: op times not compared)\n",
+           p->n_ops ? "the real result" : "the predicted result");
+  }
+  printf("\nper rank (peak activation in %s)\n",
+         c->mem_unit[0] ? c->mem_unit : "different units: not compared");
+  printf("%4s %12s %12s %12s %10s %10s\n", "rank", "peak pred", "peak real",
+         "difference", "bubble p.", "bubble r.");
+  for (int i = 0; i < c->n_ranks; i++) {
+    const pl_compare_rank *x = &c->ranks[i];
+    printf("%4d %12s %12s %12s %9.2f%% %9.2f%%\n", x->rank, numx(x->pred_peak),
+           numx(x->real_peak), numx(x->peak_diff), 100 * x->pred_bubble,
+           100 * x->real_bubble);
+  }
+}
 
 int cmd_compare(int argc, char **argv)
 {
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: pipelab compare ...\n\nNot implemented yet.\n");
-    return 0;
+  static const struct option longopts[] = {
+    {"format", required_argument, NULL, 'f'},
+    {"max-error", required_argument, NULL, 'e'},
+    {"require-match", no_argument, NULL, 'r'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+  const char *cmd = "compare";
+  enum cli_format fmt = CLI_FMT_TABLE;
+  double max_err = -1;
+  int require = 0, opt, rc;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (opt) {
+    case 'h':
+      printf("%s", usage);
+      return 0;
+    case 'f':
+      if ((rc = cli_format(cmd, optarg, 7, &fmt)))
+        return rc;
+      break;
+    case 'e':
+      if ((rc = cli_double(cmd, "--max-error", optarg, 0, 1e9, &max_err)))
+        return rc;
+      break;
+    case 'r':
+      require = 1;
+      break;
+    default:
+      return cli_bad_option(cmd, argv);
+    }
   }
-  return cli_fail(PL_ENOTSUP, "'pipelab compare' is not implemented yet");
+  if (argc - optind != 2)
+    return cli_usage(cmd, "expected two files, <predicted> and <real>, got %d",
+                     argc - optind);
+  const char *pn = argv[optind], *rn = argv[optind + 1];
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_result p = PL_RESULT_INIT, r = PL_RESULT_INIT;
+  pl_compare c = PL_COMPARE_INIT;
+  if ((rc = pl_result_load(pn, &p, &eb)) || (rc = pl_result_load(rn, &r, &eb))) {
+    rc = cli_fail_eb(&eb, rc);
+    goto out;
+  }
+  if ((rc = pl_compare_results(&p, &r, &c, &eb))) {
+    /* Incompatible inputs are a data problem, not a usage error. */
+    cli_fail_eb(&eb, rc);
+    rc = rc == PL_EINVAL ? CLI_EXIT_DATA : cli_exit_code(rc);
+    goto out;
+  }
+  if (fmt == CLI_FMT_TABLE) {
+    print_table(pn, &p, rn, &r, &c);
+  } else if (fmt == CLI_FMT_JSON) {
+    json_t *j = pl_compare_to_json(&c);
+    json_object_set_new(j, "predicted", json_string(pn));
+    json_object_set_new(j, "real", json_string(rn));
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    putchar('\n');
+    json_decref(j);
+  } else {
+    struct pl_buf b;
+    pl_buf_init(&b, 0);
+    pl_compare_to_csv(&c, &b);
+    fwrite(b.buf, 1, b.len, stdout);
+    pl_buf_free(&b);
+  }
+  fflush(stdout);
+  if (c.missing || c.extra)
+    cli_warn("op sets differ: %zu op(s) missing from '%s', %zu extra", c.missing,
+             rn, c.extra);
+  rc = 0;
+  if (max_err >= 0 && !(fabs(c.iter_error_pct) <= max_err)) {
+    fprintf(stderr, "error: iteration-time error %s exceeds --max-error %s%%\n",
+            pct(c.iter_error_pct), cli_num(max_err));
+    rc = CLI_EXIT_FAIL;
+  }
+  if (require && (c.missing || c.extra)) {
+    fprintf(stderr, "error: op sets differ (--require-match)\n");
+    rc = CLI_EXIT_FAIL;
+  }
+out:
+  pl_compare_free(&c);
+  pl_result_free(&p);
+  pl_result_free(&r);
+  return rc;
 }

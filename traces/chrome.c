@@ -98,6 +98,9 @@ out:
 
 /* ------------------------------------------------------------ writer --- */
 
+/* Appends a string literal. */
+#define ADDS(b, lit) pl_buf_add((b), (lit), sizeof(lit) - 1)
+
 typedef long long ns_t;
 
 static ns_t to_ns(double t, double scale_us) { return llround(t * scale_us * 1e3); }
@@ -160,7 +163,7 @@ static int write_meta(struct pl_buf *b, const char *name, int pid, int tid,
   if (!rc)
     rc = sval ? pl__json_str(b, sval) : pl_buf_addf(b, "%d", ival);
   if (!rc)
-    rc = pl_buf_add(b, "}}", 2);
+    rc = ADDS(b, "}}");
   return rc;
 }
 
@@ -243,26 +246,27 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
                       "\"tool\":\"pipelab\",\"version\":\"%s\",\"source\":",
                    pl_version());
   if (!rc) rc = pl__json_str(b, r->source[0] ? r->source : "sim");
-  if (!rc) rc = pl_buf_add(b, ",\"schedule\":", 12);
+  if (!rc) rc = ADDS(b, ",\"schedule\":");
   if (!rc) rc = pl__json_str(b, r->schedule);
   if (!rc)
     rc = pl_buf_addf(b, ",\"p\":%d,\"m\":%d,\"v\":%d,\"time_unit\":", p,
                      r->microbatches, r->chunks > 0 ? r->chunks : vs / p);
   if (!rc) rc = pl__json_str(b, r->time_unit);
-  if (!rc) rc = pl_buf_add(b, ",\"time_scale_us\":", 17);
+  if (!rc) rc = ADDS(b, ",\"time_scale_us\":");
   if (!rc) rc = add_num(b, sc);
-  if (!rc) rc = pl_buf_add(b, ",\"mem_unit\":", 12);
+  if (!rc) rc = ADDS(b, ",\"mem_unit\":");
   if (!rc) rc = pl__json_str(b, r->mem_unit);
-  if (!rc) rc = pl_buf_add(b, ",\"makespan\":", 12);
+  if (!rc) rc = ADDS(b, ",\"makespan\":");
   if (!rc) rc = add_num(b, r->makespan);
   if (!rc && s) {
     rc = pl_buf_addf(b, ",\"placement\":\"%s\"",
                      pl_placement_name(pl_sched_placement(s)));
   }
   if (!rc)
-    rc = pl_buf_addf(b, "},\n\"traceEvents\":[\n{\"name\":\"process_name\","
-                        "\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
-                        "\"pipelab\"}}", p);
+    rc = ADDS(b, "},\n\"traceEvents\":[");
+  /* Every event below is written as ",\n{...}"; the first comma is dropped
+   * at the end. */
+  size_t first = b->len;
 
   /* Process and thread names: "rank 00 (stage 0)". Perfetto ignores
    * sort_index, so the zero-padded names sort well alphabetically too. */
@@ -304,7 +308,7 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
                      name, kind_cat(o->op.kind), kind_cname(o->op.kind),
                      o->rank);
     if (!rc) rc = add_us(b, t0);
-    if (!rc) rc = pl_buf_add(b, ",\"dur\":", 7);
+    if (!rc) rc = ADDS(b, ",\"dur\":");
     if (!rc) rc = add_us(b, t1 > t0 ? t1 - t0 : 0);
     if (!rc)
       rc = pl_buf_addf(b, ",\"args\":{\"rank\":%d,\"index\":%d,\"kind\":\"%s\","
@@ -314,11 +318,11 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
     if (!rc && o->op.kind == PL_OP_FB)
       rc = pl_buf_addf(b, ",\"kind2\":\"%s\",\"stage2\":%d,\"microbatch2\":%d",
                        pl_op_kind_name(o->op.kind2), o->op.stage2, o->op.mb2);
-    if (!rc) rc = pl_buf_add(b, ",\"start\":", 9);
+    if (!rc) rc = ADDS(b, ",\"start\":");
     if (!rc) rc = add_num(b, o->start);
-    if (!rc) rc = pl_buf_add(b, ",\"end\":", 7);
+    if (!rc) rc = ADDS(b, ",\"end\":");
     if (!rc) rc = add_num(b, o->end);
-    if (!rc) rc = pl_buf_add(b, "}}", 2);
+    if (!rc) rc = ADDS(b, "}}");
   }
 
   /* Flows: "s" inside the producer slice (1 ns before its end), "f" with
@@ -344,7 +348,7 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
                           "\"ts\":",
                        name, k + 1, z->rank);
     if (!rc) rc = add_us(b, tf);
-    if (!rc) rc = pl_buf_add(b, "}", 1);
+    if (!rc) rc = ADDS(b, "}");
   }
 
   /* P2P transfers as slices on "p2p send" tracks; a transfer that overlaps
@@ -407,14 +411,14 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
                          e->backward ? "SEND_B" : "SEND_F", e->mb, x->rank,
                          2 + l);
       if (!rc) rc = add_us(b, x->t0);
-      if (!rc) rc = pl_buf_add(b, ",\"dur\":", 7);
+      if (!rc) rc = ADDS(b, ",\"dur\":");
       if (!rc) rc = add_us(b, x->t1 > x->t0 ? x->t1 - x->t0 : 0);
       if (!rc)
         rc = pl_buf_addf(b, ",\"args\":{\"peer\":%d,\"stage\":%d,"
                             "\"microbatch\":%d,\"bytes\":",
                          z->rank, from_stage, e->mb);
       if (!rc) rc = add_num(b, bytes);
-      if (!rc) rc = pl_buf_add(b, "}}", 2);
+      if (!rc) rc = ADDS(b, "}}");
     }
   }
 
@@ -427,14 +431,18 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
                         "\"tid\":0,\"ts\":",
                      m->rank);
     if (!rc) rc = add_us(b, to_ns(m->t, sc));
-    if (!rc) rc = pl_buf_add(b, ",\"args\":{", 9);
+    if (!rc) rc = ADDS(b, ",\"args\":{");
     if (!rc) rc = pl__json_str(b, r->mem_unit[0] ? r->mem_unit : "units");
-    if (!rc) rc = pl_buf_add(b, ":", 1);
+    if (!rc) rc = ADDS(b, ":");
     if (!rc) rc = add_num(b, m->value);
-    if (!rc) rc = pl_buf_add(b, "}}", 2);
+    if (!rc) rc = ADDS(b, "}}");
+  }
+  if (!rc && b->len > first && b->buf[first] == ',') {
+    memmove(b->buf + first, b->buf + first + 1, b->len - first);
+    b->len--;
   }
   if (!rc)
-    rc = pl_buf_add(b, "\n]}\n", 4);
+    rc = ADDS(b, "\n]}\n");
   if (rc)
     pl_errf(eb, rc, "cannot build the trace: %s", pl_strerror(rc));
 

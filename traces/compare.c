@@ -286,9 +286,9 @@ int pl_compare_to_csv(const pl_compare *c, struct pl_buf *out)
                      cell(a[2], 40, c->real_iter - c->pred_iter),
                      cell(a[3], 40, c->iter_error_pct), tu);
   if (!rc)
-    rc = pl_buf_addf(out, "bubble_ratio,all,all,,%s,%s,%s,,points\n",
-                     cell(a[0], 40, c->pred_bubble),
-                     cell(a[1], 40, c->real_bubble),
+    rc = pl_buf_addf(out, "bubble_ratio,all,all,,%s,%s,%s,,%%\n",
+                     cell(a[0], 40, 100 * c->pred_bubble),
+                     cell(a[1], 40, 100 * c->real_bubble),
                      cell(a[2], 40, c->bubble_diff_points));
   if (!rc)
     rc = pl_buf_addf(out, "ops_matched,all,all,%zu,%zu,%zu,,,ops\n", c->matched,

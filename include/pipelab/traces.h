@@ -209,7 +209,8 @@ typedef struct pl_compare {
   int per_op;                  /* 1 when both results have ops */
 } pl_compare;
 /* pl_compare_results overwrites every field; free with pl_compare_free. */
-#define PL_COMPARE_INIT {{0}}
+#define PL_COMPARE_INIT                                                     \
+  {{0}, {0}, 1, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 0, {{0}}, {{0}}, 0}
 
 /*
  * Compares a predicted and a real result. Ops are matched by (rank, kind,
