@@ -3,17 +3,25 @@
 #include <string.h>
 
 #include "pipelab/traces.h"
-#include "simopts.h"
+#include "modelopts.h"
 
 static const char usage[] =
   "usage: pipelab simulate (--schedule <name> | --schedule-file <f.csv>)\n"
   "                        --stages <p> --microbatches <m> [--chunks <v>]\n"
   "                        [--tf <t> --tb <t> --tw <t>] [--comm <t>]\n"
   "                        [--mem-w-frac <x>] [--format (table|json|csv)]\n"
-  "                        [--trace <file.json>] [--save <result.json>]\n\n"
+  "                        [--trace <file.json>] [--save <result.json>]\n"
+  "                        [--model <name> --gpu <name> [--mb-size <b>] [--seq <s>]\n"
+  "                         [--tp <t>] [--dp <d>] [--recompute <r>] [--flash-attn]\n"
+  "                         [--distributed-optimizer] [--layers-per-stage <list>]\n"
+  "                         [--mem-limit <bytes>] [--db <path>]]\n\n"
   "Predicts one training iteration: iteration time (makespan and longest rank\n"
   "span), bubble ratio overall and per rank, per-rank peak activation memory,\n"
-  "and optionally a Chrome/Perfetto trace with ops, P2P flows and memory.\n\n";
+  "and optionally a Chrome/Perfetto trace with ops, P2P flows and memory.\n"
+  "With --model and --gpu the costs come from the database (measured samples)\n"
+  "or the analytic transformer model, and the output adds seconds, tokens/s,\n"
+  "MFU and GiB per rank (weights, gradients, optimizer state, activations)\n"
+  "with a warning for every rank that does not fit in HBM.\n\n";
 
 static void print_table(const struct sim_opts *o, const pl_sched *s,
                         const pl_costs *c, const pl_result *r)
@@ -53,6 +61,7 @@ int cmd_simulate(int argc, char **argv)
 {
   static const struct option longopts[] = {
     SIMOPTS_LONG,
+    MODELOPTS_LONG,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"trace", required_argument, NULL, OPT_TRACE},
     {"save", required_argument, NULL, OPT_SAVE},
@@ -60,13 +69,16 @@ int cmd_simulate(int argc, char **argv)
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
   struct sim_opts o;
+  struct model_opts mo;
+  pl_model_plan plan = PL_MODEL_PLAN_INIT;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *trace = NULL, *save = NULL;
-  int opt, rc;
+  int opt, rc, user_costs = 0;
   simopts_init(&o);
+  modelopts_init(&mo);
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     if (opt == 'h') {
-      printf("%s%s", usage, simopts_help);
+      printf("%s%s%s", usage, simopts_help, modelopts_help);
       printf("output:\n"
              "  --format <f>              table (default), json or csv\n"
              "  --trace <file.json>       Chrome trace (open in ui.perfetto.dev)\n"
@@ -89,18 +101,56 @@ int cmd_simulate(int argc, char **argv)
       save = optarg;
       continue;
     }
+    /* Model options (modelopts.c); explicit costs conflict with --model. */
+    if ((rc = modelopts_handle(&mo, cmd, opt, optarg)) != -1) {
+      if (rc)
+        return rc;
+      continue;
+    }
+    if (opt == OPT_TF || opt == OPT_TB || opt == OPT_TW || opt == OPT_COMM ||
+        opt == OPT_BANDWIDTH || opt == OPT_MSG_BYTES || opt == OPT_MEM_W_FRAC)
+      user_costs = 1;
     rc = simopts_handle(&o, cmd, opt, optarg);
     if (rc)
       return rc < 0 ? cli_bad_option(cmd, argv) : rc;
   }
-  if ((rc = cli_no_positionals(cmd, argc, argv)) ||
-      (rc = simopts_check(&o, cmd, 1)))
+  if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  if (mo.model || mo.gpu || mo.other_given) {
+    if (mo.model && !o.schedule && !o.schedule_file)
+      o.schedule = "1f1b"; /* the model mode's default schedule */
+    /* The shape checks first; a byte --mem-limit is converted by
+     * modelopts_apply (simopts_check alone rejects it). */
+    int mem_bytes = o.mem_limit_bytes;
+    o.mem_limit_bytes = 0;
+    rc = simopts_check(&o, cmd, 1);
+    o.mem_limit_bytes = mem_bytes;
+    if (!rc)
+      rc = modelopts_resolve(&mo, cmd);
+    if (!rc)
+      rc = modelopts_apply(&mo, &o, cmd, o.schedule, user_costs);
+    if (rc) {
+      modelopts_close(&mo);
+      return rc;
+    }
+  }
+  if ((rc = simopts_check(&o, cmd, 1))) {
+    modelopts_close(&mo);
+    return rc;
+  }
 
   pl_sched *s;
   pl_costs *c;
-  if ((rc = simopts_build(&o, cmd, NULL, &s, &c)))
+  if ((rc = simopts_build(&o, cmd, NULL, &s, &c))) {
+    modelopts_close(&mo);
     return rc;
+  }
+  if (mo.model && (rc = modelopts_costs(&mo, cmd, s, &c, &plan, &o))) {
+    pl_sched_destroy(s);
+    pl_costs_destroy(c);
+    modelopts_close(&mo);
+    return rc;
+  }
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_result res = PL_RESULT_INIT;
   unsigned flags = (trace || save) ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
@@ -127,6 +177,8 @@ int cmd_simulate(int argc, char **argv)
                         json_string(simopts_optimizer_name(o.optimizer)));
     json_object_set_new(j, "iteration_time",
                         json_real(simopts_iteration_time(&o, &res)));
+    if (mo.model)
+      modelopts_json(&mo, &plan, &res, simopts_iteration_time(&o, &res), j);
     rc = pl_result_add_detail_json(j, &res);
     char *text = rc ? NULL : json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
     json_decref(j);
@@ -141,6 +193,8 @@ int cmd_simulate(int argc, char **argv)
   }
   if (fmt == CLI_FMT_TABLE) {
     print_table(&o, s, c, &res);
+    if (mo.model)
+      modelopts_print(&mo, &plan, &res, simopts_iteration_time(&o, &res));
   } else if (fmt == CLI_FMT_JSON) {
     json_t *j = pl_result_to_json(&res);
     json_object_set_new(j, "placement",
@@ -157,8 +211,14 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "tw", json_real(o.tw));
     json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
     json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
-    json_object_set_new(costs, "source", json_string("user"));
+    json_object_set_new(costs, "source",
+                        json_string(mo.model ? modelopts_source_summary(plan.source)
+                                             : "user"));
     json_object_set_new(j, "costs", costs);
+    if (mo.model) {
+      modelopts_json(&mo, &plan, &res, it, j);
+      modelopts_warn_fit(&mo, &plan, &res);
+    }
     json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     putchar('\n');
     json_decref(j);
@@ -168,8 +228,12 @@ int cmd_simulate(int argc, char **argv)
     pl_result_to_csv(&res, &b);
     fwrite(b.buf, 1, b.len, stdout);
     pl_buf_free(&b);
+    if (mo.model)
+      modelopts_warn_fit(&mo, &plan, &res);
   }
 out:
+  pl_model_plan_free(&plan);
+  modelopts_close(&mo);
   pl_result_free(&res);
   pl_sched_destroy(s);
   pl_costs_destroy(c);

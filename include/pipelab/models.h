@@ -1,9 +1,319 @@
 /*
- * models.h: cost models (issue 4): the embedded GPU and model catalog, the
- * analytic transformer cost model and the SQLite cost store. Filled by that
- * issue; empty until then.
+ * models.h: cost models (issue 4): the SQLite store with its embedded GPU and
+ * model catalog, the analytic transformer cost model and the measured
+ * (calibrated) cost lookup. docs/cost-model.md and docs/database.md describe
+ * the formulas and the schema.
+ *
+ * Ownership summary:
+ * - pl_db is an opaque handle: pl_db_open creates it, pl_db_close frees it.
+ *   One handle must not be used by two threads at once.
+ * - Spec structs (pl_gpu_spec, pl_model_spec) are plain values with inline
+ *   strings; lists returned by pl_db_list_* are pl_malloc'ed arrays the
+ *   caller frees with pl_free.
+ * - pl_model_plan owns its arrays: filled by pl_cost_build, freed by
+ *   pl_model_plan_free.
  */
 #ifndef PIPELAB_MODELS_H
 #define PIPELAB_MODELS_H
+
 #include "pipelab/pipelab.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ catalog --- */
+
+/* One GPU of the catalog (table gpus). Rates are per second, sizes bytes. */
+typedef struct pl_gpu_spec {
+  char name[32];            /* key: "h100" */
+  char full_name[64];       /* "NVIDIA H100 SXM5 80GB" */
+  double bf16_flops;        /* dense BF16 FLOP/s */
+  double hbm_bytes;         /* HBM capacity */
+  double hbm_bandwidth;     /* bytes/s */
+  double scaleup_bandwidth; /* bytes/s per direction (NVLink / xGMI) */
+  double scaleout_bandwidth; /* bytes/s per direction per NIC */
+  double mfu;               /* default achievable fraction of peak per op */
+  double p2p_latency_us;    /* default latency of one P2P message */
+  char source[256];
+} pl_gpu_spec;
+
+/* Architectures: GPT (LayerNorm with biases, GeLU FFN of width f, learned
+ * positions, tied embeddings) and LLaMA (RMSNorm, GQA, SwiGLU of width f,
+ * RoPE, untied embeddings). */
+enum pl_arch { PL_ARCH_GPT = 0, PL_ARCH_LLAMA = 1 };
+
+/* One model shape (table models). */
+typedef struct pl_model_spec {
+  char name[32];      /* key: "llama3-70b" */
+  char full_name[64]; /* "Llama-3 70B" */
+  int arch;           /* enum pl_arch */
+  int layers, hidden, heads, kv_heads, ffn, vocab, seq_len;
+  int tied_embeddings, learned_pos;
+  double published_params; /* nominal size, 0 if none */
+  char source[256];
+} pl_model_spec;
+
+/* ----------------------------------------------------------- database --- */
+
+/* PRAGMA application_id of every pipelab database ("PLAB"). */
+#define PL_DB_APPLICATION_ID 0x504C4142
+/* PRAGMA user_version this binary creates and upgrades to. */
+#define PL_DB_SCHEMA_VERSION 2
+/* Default busy timeout of pl_db_open (ms). */
+#define PL_DB_BUSY_TIMEOUT_MS 5000
+
+typedef struct pl_db pl_db;
+
+enum pl_db_flags {
+  PL_DB_NO_CREATE = 1 << 0,       /* fail with PL_ENOTFOUND if missing */
+  PL_DB_JOURNAL_DELETE = 1 << 1   /* journal_mode=DELETE (network FS) */
+};
+
+/*
+ * Writes the default database path into buf: $PIPELAB_DB if set and not
+ * empty, else $XDG_DATA_HOME/pipelab/pipelab.db, else
+ * $HOME/.local/share/pipelab/pipelab.db. Creates no directory. Returns
+ * PL_EINVAL if no location can be derived or buf is too small.
+ */
+int pl_db_default_path(char *buf, size_t len, struct pl_errbuf *eb);
+
+/*
+ * Opens (creating if needed, with its parent directory) a pipelab database
+ * at path (":memory:" works), in the order of docs/database.md: extended
+ * result codes, busy timeout (busy_timeout_ms <= 0 uses the default),
+ * foreign keys, identity check, WAL at creation, migrations in one
+ * BEGIN IMMEDIATE transaction. Errors (every message names the file and the
+ * file is never modified):
+ *   PL_ENOTADB    not a SQLite database, corrupt, or another application's
+ *   PL_EDBVERSION schema newer than this binary
+ *   PL_EDBLOCKED  still locked by another process after the busy timeout
+ *   PL_EIO        cannot create or write the location (read-only, missing)
+ *   PL_EDB        any other SQLite error
+ * *out is owned by the caller; close with pl_db_close.
+ */
+int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
+               pl_db **out, struct pl_errbuf *eb);
+void pl_db_close(pl_db *db);
+/* Borrowed path as opened. */
+const char *pl_db_path(const pl_db *db);
+/* The underlying sqlite3 connection (borrowed) for read queries. */
+struct sqlite3 *pl_db_sqlite(pl_db *db);
+/* PRAGMA user_version of the open database. */
+int pl_db_schema_version(pl_db *db);
+/* Embedded SQL of migration `version` (1 .. PL_DB_SCHEMA_VERSION), a static
+ * string, or NULL. Migration 1 creates the first schema and its seed. */
+const char *pl_db_migration_sql(int version);
+
+/* Catalog lookups; name matching is case-insensitive on name or full_name.
+ * PL_ENOTFOUND lists the known names in eb. */
+int pl_db_get_gpu(pl_db *db, const char *name, pl_gpu_spec *out,
+                  struct pl_errbuf *eb);
+int pl_db_get_model(pl_db *db, const char *name, pl_model_spec *out,
+                    struct pl_errbuf *eb);
+/* Whole catalog in name order; *out pl_malloc'ed (caller pl_free's). */
+int pl_db_list_gpus(pl_db *db, pl_gpu_spec **out, size_t *n,
+                    struct pl_errbuf *eb);
+int pl_db_list_models(pl_db *db, pl_model_spec **out, size_t *n,
+                      struct pl_errbuf *eb);
+
+/* -------------------------------------------------------- calibration --- */
+
+/* Metadata of one calibration run. Strings are copied; NULL = unknown. */
+typedef struct pl_calib_info {
+  const char *gpu;            /* catalog name (required, must exist) */
+  const char *device_name;    /* as reported by the driver; NULL = gpu */
+  const char *host;           /* NULL = gethostname() */
+  const char *driver_version, *cuda_version, *nccl_version;
+  const char *pipelab_version; /* NULL = pl_version() */
+  const char *method;         /* "synthetic", "import", ... (required) */
+  const char *notes;
+  int64_t created_at_ns;      /* 0 = now */
+} pl_calib_info;
+#define PL_CALIB_INFO_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0}
+
+/* One measured sample: the time of ONE layer of layer_kind for one
+ * microbatch on one GPU, over `count` repetitions. */
+typedef struct pl_sample {
+  int op_kind;            /* PL_OP_F, PL_OP_B, PL_OP_W or PL_OP_BW */
+  const char *layer_kind; /* "transformer", "lm_head", "embedding" */
+  const char *model;      /* catalog model it was measured for; NULL = any
+                             layer with this hidden size */
+  int mb_size, seq_len, hidden, tp;
+  const char *dtype;      /* "bf16" */
+  double mean_us, stddev_us;
+  int count;
+} pl_sample;
+#define PL_SAMPLE_INIT {PL_OP_F, "transformer", NULL, 1, 0, 0, 1, "bf16", 0, 0, 1}
+
+/* Measured P2P cost of one link kind ("nvlink", "pcie", "ib", "roce",
+ * "ethernet", "xgmi", "local"). */
+typedef struct pl_link_cost {
+  const char *link_kind;
+  double latency_us;
+  double bandwidth; /* bytes/s */
+} pl_link_cost;
+
+/*
+ * Writing a calibration run (used by `pipelab calibrate` and `db import`):
+ *   pl_db_calibration_begin   BEGIN IMMEDIATE + the calibrations row; *id
+ *                             receives its id (may be NULL)
+ *   pl_db_calibration_add_sample / _add_link   rows of that run
+ *   pl_db_calibration_commit  COMMIT (all rows or none)
+ *   pl_db_calibration_rollback  abandons the run (safe to call anytime)
+ * Only one calibration can be open per handle (PL_EMISUSE otherwise, and
+ * for add/commit without begin). A failing add leaves the transaction open:
+ * the caller rolls back. PL_EDBLOCKED if another writer holds the database
+ * past the busy timeout.
+ */
+int pl_db_calibration_begin(pl_db *db, const pl_calib_info *info, int64_t *id,
+                            struct pl_errbuf *eb);
+int pl_db_calibration_add_sample(pl_db *db, const pl_sample *s,
+                                 struct pl_errbuf *eb);
+int pl_db_calibration_add_link(pl_db *db, const pl_link_cost *l,
+                               struct pl_errbuf *eb);
+int pl_db_calibration_commit(pl_db *db, struct pl_errbuf *eb);
+void pl_db_calibration_rollback(pl_db *db);
+
+/*
+ * Imports a measured-samples CSV (docs/database.md "Import CSV format") as
+ * one calibration run described by info (method defaults to "import"), in
+ * one transaction. PL_EPARSE names the line on bad input. *n_rows receives
+ * the number of samples stored.
+ */
+int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
+                     size_t *n_rows, struct pl_errbuf *eb);
+
+/* Most recent measured P2P link cost for a GPU and link kind (from the
+ * newest calibration that has one): PL_ENOTFOUND if none. */
+int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
+                    double *latency_us, double *bandwidth,
+                    struct pl_errbuf *eb);
+
+/* ------------------------------------------------------ analytic model --- */
+
+enum pl_recompute {
+  PL_RECOMPUTE_NONE = 0,
+  PL_RECOMPUTE_SELECTIVE = 1, /* Korthikanti: attention core */
+  PL_RECOMPUTE_FULL = 2       /* store the layer input only */
+};
+const char *pl_recompute_name(int r);
+
+/* Training configuration the analytic model needs. */
+typedef struct pl_train_cfg {
+  int mb_size;        /* b (sequences per microbatch) */
+  int seq_len;        /* s; 0 = the model's */
+  int tp, dp;         /* tensor- and data-parallel degrees */
+  int seq_parallel;   /* sequence parallelism with TP (Megatron default on) */
+  int recompute;      /* enum pl_recompute */
+  int flash_attn;     /* no s^2 activations stored */
+  int distributed_optimizer; /* optimizer state sharded over dp */
+  int fp32_grads;     /* 4-byte gradients (Megatron main grads); else 2 */
+  double causal_discount; /* fraction of the s^2 FLOPs skipped (0..1) */
+  double mfu;         /* per-op fraction of peak; 0 = the GPU's default */
+  const int *layers_per_stage; /* [virtual stages] or NULL = balanced */
+  int gpus_per_node;  /* for the P2P link choice; 0 = 8 */
+} pl_train_cfg;
+#define PL_TRAIN_CFG_INIT {1, 0, 1, 1, 1, PL_RECOMPUTE_NONE, 0, 0, 0, 0.0, 0.0, NULL, 0}
+
+/* Per-layer analytic figures for one microbatch on one GPU (TP applied). */
+typedef struct pl_layer_cost {
+  double flops[PL_OP_NKINDS]; /* F, B, W, BW (B includes recompute) */
+  double mem_b;    /* bytes allocated by F (M_B) */
+  double mem_w;    /* bytes kept after B until W (M_W <= M_B) */
+  double params;   /* parameters per GPU (divided by tp) */
+} pl_layer_cost;
+
+/* Transformer layer, LM head (+ final norm) and embedding for a config. */
+int pl_cost_layer(const pl_model_spec *m, const pl_train_cfg *cfg,
+                  pl_layer_cost *layer, pl_layer_cost *head,
+                  pl_layer_cost *embed, struct pl_errbuf *eb);
+
+/* Parameters of the whole model (no TP split). */
+double pl_model_params(const pl_model_spec *m);
+
+/* Model FLOPs of one iteration over all GPUs: 3 forward passes' worth per
+ * token (6 * FLOPs per token, attention included, no recompute), for
+ * `sequences` sequences of cfg->seq_len. */
+double pl_model_flops_iter(const pl_model_spec *m, const pl_train_cfg *cfg,
+                           double sequences);
+
+/* Static memory and activation of one pipeline rank. */
+typedef struct pl_rank_plan {
+  int layers;           /* transformer layers on this rank */
+  double params;        /* parameters on this GPU */
+  double weight_bytes;  /* 2 per parameter */
+  double grad_bytes;    /* 2 (or 4) per parameter */
+  double optim_bytes;   /* 12 per parameter (/dp when distributed) */
+  double static_bytes;  /* sum of the three */
+} pl_rank_plan;
+
+/* What pl_cost_build decided besides the cost table. */
+typedef struct pl_model_plan {
+  int n_stages, n_ranks;
+  int *layers;          /* [n_stages] transformer layers per virtual stage */
+  pl_rank_plan *rank;   /* [n_ranks] */
+  double hbm_bytes;     /* capacity per GPU */
+  double peak_flops;    /* dense BF16 FLOP/s per GPU */
+  double mfu_op;        /* per-op efficiency used */
+  double n_gpus;        /* p * tp * dp */
+  double tokens_per_iter;  /* m * b * s * dp */
+  double model_flops_iter; /* pl_model_flops_iter for the global batch */
+  double params_total;
+  double layer_mem_b, layer_mem_w; /* bytes per layer per microbatch */
+  int link_scaleup;     /* P2P over the scale-up link (else scale-out) */
+  int source[PL_OP_NKINDS]; /* enum pl_cost_source per op kind */
+} pl_model_plan;
+#define PL_MODEL_PLAN_INIT {0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0}}
+void pl_model_plan_free(pl_model_plan *plan);
+
+/*
+ * Balanced layer partition: L layers over n virtual stages, accounting for
+ * the LM head on the last and the embedding on the first stage (extra_first
+ * and extra_last in layer equivalents). out[n].
+ */
+int pl_cost_partition(int layers, int n, double extra_first, double extra_last,
+                      int *out);
+
+/*
+ * Builds the cost table of schedule s for model m on gpu g: per virtual stage
+ * t[F], t[B], t[W], t[BW] in microseconds (FLOPs / (peak * mfu), or measured
+ * times from db when it holds samples for this GPU and shape: measured wins,
+ * interpolated over microbatch size and sequence length, flagged when
+ * extrapolated), mem_b / mem_w in bytes (mem_unit "bytes"), msg_bytes, P2P
+ * latency and bandwidth (measured link costs win). db may be NULL (analytic
+ * only). *costs is owned by the caller (pl_costs_destroy); plan is filled
+ * (init with PL_MODEL_PLAN_INIT, free with pl_model_plan_free).
+ */
+int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
+                  const pl_train_cfg *cfg, const pl_sched *s, pl_costs **costs,
+                  pl_model_plan *plan, struct pl_errbuf *eb);
+
+/* Iteration seconds, tokens per second and model FLOPs utilisation
+ * (model_flops_iter / (seconds * GPUs * peak)) for an iteration time in µs. */
+void pl_model_throughput(const pl_model_plan *plan, double iteration_us,
+                         double *iter_s, double *tokens_per_s, double *mfu);
+
+/*
+ * Measured time of one layer op (µs) for gpu / model / layer_kind at
+ * (mb_size, seq_len), from the newest calibration that has samples for the
+ * key (layer kind, hidden size, dtype "bf16", tp, op kind). Between samples
+ * the ratio measured / analytic is interpolated linearly over microbatch
+ * size, then sequence length; outside the measured range the nearest ratio
+ * is used (source PL_SRC_EXTRAPOLATED). *source: MEASURED (exact point),
+ * INTERPOLATED or EXTRAPOLATED. PL_ENOTFOUND when nothing is stored.
+ * analytic_us is the analytic time at the requested point, used for the
+ * ratio.
+ */
+int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
+                   const char *layer_kind, int op_kind, const pl_train_cfg *cfg,
+                   double (*analytic_us)(const pl_model_spec *m,
+                                         const pl_train_cfg *cfg, int op_kind,
+                                         void *ctx),
+                   void *ctx, double *us, int *source, struct pl_errbuf *eb);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -1,0 +1,435 @@
+/* modelopts.c: --model / --gpu and the knobs of the analytic cost model,
+ * shared by simulate, whatif and sweep. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modelopts.h"
+
+const char modelopts_help[] =
+  "model costs (instead of --tf/--tb/--tw/--comm; times in us, memory in bytes):\n"
+  "  --model <name>            catalog model ('pipelab db list models'), e.g.\n"
+  "                            llama3-70b, gpt3-175b\n"
+  "  --gpu <name>              catalog GPU ('pipelab db list gpus'): a100, h100,\n"
+  "                            h200, b200, mi300x\n"
+  "  --mb-size <b>             sequences per microbatch (default 1)\n"
+  "  --seq <s>                 sequence length (default: the model's)\n"
+  "  --tp <t> --dp <d>         tensor- and data-parallel degrees (default 1)\n"
+  "  --recompute <r>           none (default), selective or full\n"
+  "  --flash-attn              flash attention: no s^2 activations stored\n"
+  "  --distributed-optimizer   shard the optimizer state over the dp ranks\n"
+  "  --no-sequence-parallel    with --tp: replicate the norm/dropout activations\n"
+  "  --layers-per-stage <list> layers per virtual stage ('9,10,...,9' or one\n"
+  "                            number for all); default balanced, with the\n"
+  "                            LM head counted on the last stage\n"
+  "  --mfu <x>                 per-op fraction of peak (default: the GPU's)\n"
+  "  --mem-limit <bytes>       with --model: HBM budget per rank (80GiB) for\n"
+  "                            zb-auto\n"
+  "  --db <path>               database (default $PIPELAB_DB, else\n"
+  "                            $XDG_DATA_HOME/pipelab/pipelab.db); ':memory:'\n"
+  "                            uses only the built-in catalog\n";
+
+void modelopts_init(struct model_opts *mo)
+{
+  memset(mo, 0, sizeof *mo);
+  mo->cfg = (pl_train_cfg)PL_TRAIN_CFG_INIT;
+}
+
+int modelopts_handle(struct model_opts *mo, const char *cmd, int opt,
+                     const char *arg)
+{
+  switch (opt) {
+  case OPT_MODEL: mo->model = arg; return 0;
+  case OPT_GPU: mo->gpu = arg; return 0;
+  case OPT_DB: mo->db_path = arg; return 0;
+  case OPT_MB_SIZE: mo->other_given = 1;
+    return cli_int(cmd, "--mb-size", arg, 1, 1 << 20, &mo->cfg.mb_size);
+  case OPT_SEQ: mo->other_given = 1;
+    return cli_int(cmd, "--seq", arg, 1, 1 << 24, &mo->cfg.seq_len);
+  case OPT_TP: mo->other_given = 1;
+    return cli_int(cmd, "--tp", arg, 1, 1024, &mo->cfg.tp);
+  case OPT_DP: mo->other_given = 1;
+    return cli_int(cmd, "--dp", arg, 1, 1 << 20, &mo->cfg.dp);
+  case OPT_RECOMPUTE: mo->other_given = 1;
+    if (!strcmp(arg, "none")) mo->cfg.recompute = PL_RECOMPUTE_NONE;
+    else if (!strcmp(arg, "selective")) mo->cfg.recompute = PL_RECOMPUTE_SELECTIVE;
+    else if (!strcmp(arg, "full")) mo->cfg.recompute = PL_RECOMPUTE_FULL;
+    else
+      return cli_usage(cmd, "--recompute must be none, selective or full, "
+                            "got '%s'", arg);
+    return 0;
+  case OPT_FLASH_ATTN: mo->other_given = 1; mo->cfg.flash_attn = 1; return 0;
+  case OPT_DIST_OPT: mo->other_given = 1;
+    mo->cfg.distributed_optimizer = 1;
+    return 0;
+  case OPT_NO_SEQ_PARALLEL: mo->other_given = 1;
+    mo->cfg.seq_parallel = 0;
+    return 0;
+  case OPT_LAYERS_PER_STAGE: mo->other_given = 1;
+    mo->layers_per_stage = arg;
+    return 0;
+  case OPT_MFU: mo->other_given = 1;
+    return cli_double(cmd, "--mfu", arg, 1e-3, 1, &mo->cfg.mfu);
+  default: return -1;
+  }
+}
+
+int cli_db_open(const char *path, unsigned flags, pl_db **db)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  const char *t = getenv("PIPELAB_DB_TIMEOUT_MS");
+  int ms = 0;
+  if (t && t[0]) {
+    char *end;
+    long v = strtol(t, &end, 10);
+    if (*end == 0 && v > 0 && v < 3600000)
+      ms = (int)v;
+  }
+  int rc = pl_db_open(path, flags, ms, db, &eb);
+  return rc ? cli_fail_eb(&eb, rc) : 0;
+}
+
+int modelopts_resolve(struct model_opts *mo, const char *cmd)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc;
+  if (!mo->model) {
+    if (mo->gpu || mo->other_given)
+      return cli_usage(cmd, "--gpu and the model knobs (--mb-size, --seq, "
+                            "--tp, ...) need --model <name>");
+    return 0;
+  }
+  if (!mo->gpu)
+    return cli_usage(cmd, "--model needs --gpu <name> (a100, h100, h200, "
+                          "b200, mi300x)");
+  if ((rc = cli_db_open(mo->db_path, 0, &mo->db)))
+    return rc;
+  if ((rc = pl_db_get_model(mo->db, mo->model, &mo->m, &eb)) ||
+      (rc = pl_db_get_gpu(mo->db, mo->gpu, &mo->g, &eb))) {
+    if (rc == PL_ENOTFOUND)
+      return cli_usage(cmd, "%s", eb.msg);
+    return cli_fail_eb(&eb, rc);
+  }
+  return 0;
+}
+
+/* Parses --layers-per-stage for n virtual stages. */
+static int parse_lps(struct model_opts *mo, const char *cmd, int n)
+{
+  pl_free(mo->lps);
+  mo->lps = NULL;
+  mo->n_lps = 0;
+  if (!mo->layers_per_stage)
+    return 0;
+  mo->lps = pl_calloc((size_t)n, sizeof *mo->lps);
+  if (!mo->lps)
+    return cli_fail(PL_ENOMEM, "out of memory");
+  const char *p = mo->layers_per_stage;
+  int k = 0;
+  while (*p) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 0 || v > 100000 || (*end && *end != ','))
+      return cli_usage(cmd, "--layers-per-stage must be non-negative integers "
+                            "separated by commas, got '%s'",
+                       mo->layers_per_stage);
+    if (k >= n)
+      return cli_usage(cmd, "--layers-per-stage lists more than the %d "
+                            "virtual stages", n);
+    mo->lps[k++] = (int)v;
+    p = *end ? end + 1 : end;
+  }
+  if (k == 1)
+    for (int i = 1; i < n; i++)
+      mo->lps[i] = mo->lps[0];
+  else if (k != n)
+    return cli_usage(cmd, "--layers-per-stage lists %d stages, the schedule "
+                          "has %d virtual stages", k, n);
+  mo->n_lps = n;
+  return 0;
+}
+
+static int build(struct model_opts *mo, const char *cmd, const pl_sched *s,
+                 pl_costs **c, pl_model_plan *plan)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc;
+  if ((rc = parse_lps(mo, cmd, pl_sched_stages(s))))
+    return rc;
+  mo->cfg.layers_per_stage = mo->lps;
+  *plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
+  rc = pl_cost_build(mo->db, &mo->m, &mo->g, &mo->cfg, s, c, plan, &eb);
+  if (rc == PL_EINVAL)
+    return cli_usage(cmd, "%s", eb.msg);
+  return rc ? cli_fail_eb(&eb, rc) : 0;
+}
+
+int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
+                    const char *cmd, const char *schedule, int user_costs)
+{
+  if (!mo->model)
+    return 0;
+  if (user_costs)
+    return cli_usage(cmd, "--tf/--tb/--tw/--comm/--bandwidth/--msg-bytes/"
+                          "--mem-w-frac cannot be combined with --model (the "
+                          "model gives the costs)");
+  o->time_unit = "us";
+  if (o->schedule_file || !o->have_p || !o->have_m) {
+    o->mem_limit_bytes = 0;
+    return 0;
+  }
+  /* A schedule without ops with the generator's shape: enough for the cost
+   * builder, which needs only the stage map. */
+  const pl_gen_info *gi = pl_gen_find(schedule ? schedule : "1f1b");
+  int v = o->have_v ? o->v : (gi && gi->default_chunks > 0 ? gi->default_chunks : 1);
+  int place = v == 1 ? PL_PLACE_SINGLE : gi ? gi->placement : PL_PLACE_LOOP;
+  if (place == PL_PLACE_SINGLE && v > 1)
+    place = PL_PLACE_LOOP;
+  pl_sched *dummy = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  if (pl_sched_create(o->p, o->p * v, o->m, place, &dummy, &eb))
+    return cli_usage(cmd, "%s", eb.msg[0] ? eb.msg : "invalid shape");
+  pl_costs *c = NULL;
+  pl_model_plan plan;
+  int rc = build(mo, cmd, dummy, &c, &plan);
+  if (rc) {
+    pl_sched_destroy(dummy);
+    return rc;
+  }
+  /* Per-rank means (the generators' unit: a microbatch through one rank's
+   * layers), and the largest per-rank activation for the memory unit. */
+  double tf = 0, tb = 0, tw = 0, mb = 0, mw = 0, maxmb = 0, maxstatic = 0;
+  for (int r = 0; r < o->p; r++) {
+    double rmb = 0;
+    for (int g = 0; g < c->n_stages; g++) {
+      if (pl_sched_stage_rank(dummy, g) != r)
+        continue;
+      rmb += c->stage[g].mem_b;
+    }
+    if (rmb > maxmb)
+      maxmb = rmb;
+    if (plan.rank[r].static_bytes > maxstatic)
+      maxstatic = plan.rank[r].static_bytes;
+  }
+  for (int g = 0; g < c->n_stages; g++) {
+    tf += c->stage[g].t[PL_OP_F];
+    tb += c->stage[g].t[PL_OP_B];
+    tw += c->stage[g].t[PL_OP_W];
+    mb += c->stage[g].mem_b;
+    mw += c->stage[g].mem_w;
+  }
+  o->tf = tf / o->p;
+  o->tb = tb / o->p;
+  o->tw = tw / o->p;
+  o->comm = pl_costs_comm(c, 0);
+  o->mem_w_frac = mb > 0 ? mw / mb : 0.5;
+  if (o->mem_limit_bytes) {
+    double lim = o->mem_limit;
+    if (lim <= maxstatic) {
+      rc = cli_usage(cmd, "--mem-limit %.1f GiB leaves nothing for "
+                          "activations: weights, gradients and optimizer "
+                          "state need %.1f GiB per rank",
+                     lim / 1073741824.0, maxstatic / 1073741824.0);
+    } else {
+      o->mem_limit = maxmb > 0 ? (lim - maxstatic) / maxmb : 0;
+      o->mem_limit_bytes = 0;
+    }
+  }
+  pl_costs_destroy(c);
+  pl_model_plan_free(&plan);
+  pl_sched_destroy(dummy);
+  return rc;
+}
+
+int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
+                    pl_costs **c, pl_model_plan *plan, struct sim_opts *o)
+{
+  pl_costs *nc = NULL;
+  int rc = build(mo, cmd, s, &nc, plan);
+  if (rc)
+    return rc;
+  if (*c && (*c)->n_ranks == nc->n_ranks)
+    memcpy(nc->rank_speed, (*c)->rank_speed,
+           (size_t)nc->n_ranks * sizeof *nc->rank_speed);
+  pl_costs_destroy(*c);
+  *c = nc;
+  if (o) {
+    double tf = 0, tb = 0, tw = 0, mb = 0, mw = 0;
+    for (int g = 0; g < nc->n_stages; g++) {
+      tf += nc->stage[g].t[PL_OP_F];
+      tb += nc->stage[g].t[PL_OP_B];
+      tw += nc->stage[g].t[PL_OP_W];
+      mb += nc->stage[g].mem_b;
+      mw += nc->stage[g].mem_w;
+    }
+    o->tf = tf / nc->n_ranks;
+    o->tb = tb / nc->n_ranks;
+    o->tw = tw / nc->n_ranks;
+    o->comm = pl_costs_comm(nc, 0);
+    o->mem_w_frac = mb > 0 ? mw / mb : 0;
+  }
+  return 0;
+}
+
+double modelopts_peak_bytes(const pl_model_plan *plan, const pl_result *r,
+                            int rank)
+{
+  return plan->rank[rank].static_bytes + r->ranks[rank].peak_mem;
+}
+
+const char *modelopts_source_summary(const int *src)
+{
+  int first = src[PL_OP_F];
+  for (int k = PL_OP_B; k <= PL_OP_BW; k++)
+    if (src[k] != first)
+      return "mixed";
+  return pl_cost_source_name(first);
+}
+
+static json_t *jnum(double x)
+{
+  if (!isfinite(x))
+    return json_null();
+  if (x == floor(x) && fabs(x) < 9e15)
+    return json_integer((json_int_t)x);
+  return json_real(x);
+}
+
+void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
+                    const pl_result *r, double iteration_us, json_t *j)
+{
+  double it_s, tok_s, mfu;
+  pl_model_throughput(plan, iteration_us, &it_s, &tok_s, &mfu);
+  json_object_set_new(j, "iteration_seconds", json_real(it_s));
+  json_object_set_new(j, "tokens_per_second", json_real(tok_s));
+  json_object_set_new(j, "mfu", json_real(mfu));
+  json_t *src = json_object();
+  for (int k = PL_OP_F; k <= PL_OP_BW; k++)
+    json_object_set_new(src, pl_op_kind_name(k),
+                        json_string(pl_cost_source_name(plan->source[k])));
+  json_object_set_new(j, "cost_sources", src);
+  json_t *m = json_object();
+  json_object_set_new(m, "name", json_string(mo->m.name));
+  json_object_set_new(m, "gpu", json_string(mo->g.name));
+  json_object_set_new(m, "params", jnum(plan->params_total));
+  json_object_set_new(m, "mb_size", json_integer(mo->cfg.mb_size));
+  json_object_set_new(m, "seq_len", json_integer(mo->cfg.seq_len > 0
+                                                     ? mo->cfg.seq_len
+                                                     : mo->m.seq_len));
+  json_object_set_new(m, "tp", json_integer(mo->cfg.tp));
+  json_object_set_new(m, "dp", json_integer(mo->cfg.dp));
+  json_object_set_new(m, "gpus", jnum(plan->n_gpus));
+  json_object_set_new(m, "recompute",
+                      json_string(pl_recompute_name(mo->cfg.recompute)));
+  json_object_set_new(m, "flash_attn", json_boolean(mo->cfg.flash_attn));
+  json_object_set_new(m, "sequence_parallel",
+                      json_boolean(mo->cfg.seq_parallel && mo->cfg.tp > 1));
+  json_object_set_new(m, "distributed_optimizer",
+                      json_boolean(mo->cfg.distributed_optimizer));
+  json_object_set_new(m, "op_efficiency", json_real(plan->mfu_op));
+  json_object_set_new(m, "p2p_link", json_string(plan->link_scaleup
+                                                     ? "scale-up"
+                                                     : "scale-out"));
+  json_object_set_new(m, "tokens_per_iteration", jnum(plan->tokens_per_iter));
+  json_object_set_new(m, "model_flops_per_iteration",
+                      jnum(plan->model_flops_iter));
+  json_t *lps = json_array();
+  for (int i = 0; i < plan->n_stages; i++)
+    json_array_append_new(lps, json_integer(plan->layers[i]));
+  json_object_set_new(m, "layers_per_stage", lps);
+  json_object_set_new(j, "model", m);
+  json_t *ranks = json_object_get(j, "ranks");
+  int all_fit = 1;
+  for (int i = 0; i < plan->n_ranks; i++) {
+    json_t *x = json_array_get(ranks, (size_t)i);
+    if (!x)
+      continue;
+    const pl_rank_plan *rp = &plan->rank[i];
+    double peak = modelopts_peak_bytes(plan, r, i);
+    int fits = peak <= plan->hbm_bytes;
+    all_fit &= fits;
+    json_object_set_new(x, "params", jnum(round(rp->params)));
+    json_object_set_new(x, "weight_bytes", jnum(round(rp->weight_bytes)));
+    json_object_set_new(x, "grad_bytes", jnum(round(rp->grad_bytes)));
+    json_object_set_new(x, "optimizer_bytes", jnum(round(rp->optim_bytes)));
+    json_object_set_new(x, "activation_peak_bytes",
+                        jnum(round(r->ranks[i].peak_mem)));
+    json_object_set_new(x, "peak_bytes", jnum(round(peak)));
+    json_object_set_new(x, "hbm_bytes", jnum(plan->hbm_bytes));
+    json_object_set_new(x, "fits", json_boolean(fits));
+  }
+  json_object_set_new(j, "fits", json_boolean(all_fit));
+}
+
+static double gib(double b) { return b / 1073741824.0; }
+
+int modelopts_warn_fit(const struct model_opts *mo, const pl_model_plan *plan,
+                       const pl_result *r)
+{
+  int bad = 0;
+  for (int i = 0; i < plan->n_ranks; i++) {
+    const pl_rank_plan *rp = &plan->rank[i];
+    double peak = modelopts_peak_bytes(plan, r, i);
+    if (peak <= plan->hbm_bytes)
+      continue;
+    bad++;
+    cli_warn("rank %d does not fit: needs %.1f GiB (weights %.1f, gradients "
+             "%.1f, optimizer %.1f, activations %.1f GiB) but a %s has %.1f "
+             "GiB of HBM", i, gib(peak), gib(rp->weight_bytes),
+             gib(rp->grad_bytes), gib(rp->optim_bytes),
+             gib(r->ranks[i].peak_mem), mo->g.name, gib(plan->hbm_bytes));
+  }
+  return bad;
+}
+
+int modelopts_print(const struct model_opts *mo, const pl_model_plan *plan,
+                    const pl_result *r, double iteration_us)
+{
+  double it_s, tok_s, mfu;
+  pl_model_throughput(plan, iteration_us, &it_s, &tok_s, &mfu);
+  int sq = mo->cfg.seq_len > 0 ? mo->cfg.seq_len : mo->m.seq_len;
+  printf("\nmodel    %s (%.2fB params) on %s x%s: p=%d tp=%d dp=%d, b=%d, "
+         "s=%d, recompute %s%s%s%s\n",
+         mo->m.name, plan->params_total / 1e9, mo->g.name,
+         cli_num(plan->n_gpus), plan->n_ranks, mo->cfg.tp, mo->cfg.dp,
+         mo->cfg.mb_size, sq, pl_recompute_name(mo->cfg.recompute),
+         mo->cfg.flash_attn ? ", flash attention" : "",
+         mo->cfg.tp > 1 && mo->cfg.seq_parallel ? ", sequence parallel" : "",
+         mo->cfg.distributed_optimizer ? ", distributed optimizer" : "");
+  printf("layers   ");
+  for (int i = 0; i < plan->n_stages; i++)
+    printf("%s%d", i ? "," : "", plan->layers[i]);
+  printf(" per virtual stage (LM head on the last, embedding on the first)\n");
+  printf("sources  F %s, B %s, W %s, BW %s; per-op efficiency %.0f%% of %s "
+         "TFLOP/s; P2P over %s\n",
+         pl_cost_source_name(plan->source[PL_OP_F]),
+         pl_cost_source_name(plan->source[PL_OP_B]),
+         pl_cost_source_name(plan->source[PL_OP_W]),
+         pl_cost_source_name(plan->source[PL_OP_BW]), 100 * plan->mfu_op,
+         cli_num(plan->peak_flops / 1e12),
+         plan->link_scaleup ? "the scale-up link" : "the scale-out NIC");
+  printf("iteration %s s   tokens/s %s   MFU %.1f%%\n\n", cli_num(it_s),
+         cli_num(tok_s), 100 * mfu);
+  printf("%4s %7s %10s %10s %10s %12s %10s %8s %5s\n", "rank", "layers",
+         "weights", "grads", "optimizer", "activations", "total", "HBM",
+         "fits");
+  for (int i = 0; i < plan->n_ranks; i++) {
+    const pl_rank_plan *rp = &plan->rank[i];
+    double peak = modelopts_peak_bytes(plan, r, i);
+    printf("%4d %7d %6.1f GiB %6.1f GiB %6.1f GiB %8.1f GiB %6.1f GiB %4.0f GiB "
+           "%5s\n",
+           i, rp->layers, gib(rp->weight_bytes), gib(rp->grad_bytes),
+           gib(rp->optim_bytes), gib(r->ranks[i].peak_mem), gib(peak),
+           gib(plan->hbm_bytes), peak <= plan->hbm_bytes ? "yes" : "NO");
+  }
+  return modelopts_warn_fit(mo, plan, r);
+}
+
+void modelopts_close(struct model_opts *mo)
+{
+  pl_db_close(mo->db);
+  mo->db = NULL;
+  pl_free(mo->lps);
+  mo->lps = NULL;
+}

@@ -1,0 +1,934 @@
+/* db.c: the SQLite store: open sequence, identity check, embedded
+ * migrations, catalog lookups, calibration runs and CSV import
+ * (docs/database.md). Every write is one BEGIN IMMEDIATE transaction; a file
+ * that is not ours is reported and never modified. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "models_int.h"
+
+struct pl__embedded {
+  const char *name;
+  const char *data;
+  size_t len;
+};
+extern const struct pl__embedded pl__embedded_files[];
+
+struct pl_db {
+  sqlite3 *db;
+  char *path;
+  int busy_ms;
+  int in_calib;
+  int64_t calib_id;
+};
+
+/* ------------------------------------------------------------ helpers --- */
+
+/* Maps a SQLite result code to a pl_err and formats a message that names the
+ * file; what says which step failed ("cannot read", "cannot import into"). */
+int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb)
+{
+  const char *path = db ? db->path : "?";
+  const char *msg = db && db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return pl_errf(eb, PL_EDBLOCKED,
+                   "%s database '%s': locked by another process (gave up "
+                   "after %d ms)", what, path, db ? db->busy_ms : 0);
+  case SQLITE_NOTADB:
+  case SQLITE_CORRUPT:
+    return pl_errf(eb, PL_ENOTADB,
+                   "%s database '%s': not a SQLite database or corrupt (%s); "
+                   "file left untouched", what, path, msg);
+  case SQLITE_READONLY:
+    return pl_errf(eb, PL_EIO, "%s database '%s': the file or its directory "
+                               "is read-only (%s)", what, path, msg);
+  case SQLITE_CANTOPEN:
+  case SQLITE_IOERR:
+  case SQLITE_FULL:
+  case SQLITE_PERM: {
+    int se = db && db->db ? sqlite3_system_errno(db->db) : 0;
+    return pl_errf(eb, PL_EIO, "%s database '%s': %s", what, path,
+                   se ? strerror(se) : msg);
+  }
+  case SQLITE_CONSTRAINT:
+    return pl_errf(eb, PL_EINVAL, "%s database '%s': %s", what, path, msg);
+  default:
+    return pl_errf(eb, PL_EDB, "%s database '%s': %s", what, path, msg);
+  }
+}
+
+static int exec_sql(pl_db *db, const char *sql, const char *what,
+                    struct pl_errbuf *eb)
+{
+  int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? PL_OK : pl__db_fail(db, rc, what, eb);
+}
+
+/* Runs a one-integer query ("PRAGMA user_version"). */
+static int query_int(pl_db *db, const char *sql, int64_t *out,
+                     struct pl_errbuf *eb)
+{
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      *out = 0;
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? PL_OK : pl__db_fail(db, rc, "cannot read", eb);
+}
+
+static void copy_text(char *dst, size_t len, const unsigned char *s)
+{
+  snprintf(dst, len, "%s", s ? (const char *)s : "");
+}
+
+static int64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* mkdir -p of path's parent directory. */
+static int make_parent(const char *path, struct pl_errbuf *eb)
+{
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+    return pl_errf(eb, PL_EINVAL, "database path too long: '%s'", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir)
+    return PL_OK;
+  *slash = 0;
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = 0;
+    if (mkdir(dir, 0777) && errno != EEXIST)
+      return pl_errf(eb, PL_EIO, "cannot create directory '%s' for database "
+                                 "'%s': %s", dir, path, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(dir, 0777) && errno != EEXIST)
+    return pl_errf(eb, PL_EIO, "cannot create directory '%s' for database "
+                               "'%s': %s", dir, path, strerror(errno));
+  return PL_OK;
+}
+
+/* ---------------------------------------------------------- migrations --- */
+
+const char *pl_db_migration_sql(int version)
+{
+  for (const struct pl__embedded *e = pl__embedded_files; e->name; e++) {
+    const char *n = e->name;
+    size_t l = strlen(n);
+    if (l < 8 || strcmp(n + l - 4, ".sql") || n[3] != '_' || n[0] < '0' ||
+        n[0] > '9' || n[1] < '0' || n[1] > '9' || n[2] < '0' || n[2] > '9')
+      continue;
+    if ((n[0] - '0') * 100 + (n[1] - '0') * 10 + (n[2] - '0') == version)
+      return e->data;
+  }
+  return NULL;
+}
+
+/* Checks application_id / user_version / emptiness. *fresh = 1 for an empty
+ * database that we may initialise. */
+static int check_identity(pl_db *db, int64_t *uv, int *fresh,
+                          struct pl_errbuf *eb)
+{
+  int64_t app = 0, n = 0;
+  int rc;
+  *fresh = 0;
+  if ((rc = query_int(db, "PRAGMA application_id", &app, eb)) ||
+      (rc = query_int(db, "PRAGMA user_version", uv, eb)) ||
+      (rc = query_int(db, "SELECT count(*) FROM sqlite_master", &n, eb)))
+    return rc;
+  if (app == 0 && *uv == 0 && n == 0) {
+    *fresh = 1;
+    return PL_OK;
+  }
+  if (app != PL_DB_APPLICATION_ID)
+    return pl_errf(eb, PL_ENOTADB,
+                   "cannot open database '%s': a SQLite database of another "
+                   "application (application_id 0x%llx, not pipelab's 0x%x; "
+                   "%lld schema objects); file left untouched", db->path,
+                   (unsigned long long)app, PL_DB_APPLICATION_ID, (long long)n);
+  if (*uv > PL_DB_SCHEMA_VERSION)
+    return pl_errf(eb, PL_EDBVERSION,
+                   "cannot open database '%s': schema version %lld is newer "
+                   "than this pipelab's %d (pipelab %s); upgrade pipelab or "
+                   "use another --db", db->path, (long long)*uv,
+                   PL_DB_SCHEMA_VERSION, pl_version());
+  return PL_OK;
+}
+
+static int migrate(pl_db *db, struct pl_errbuf *eb)
+{
+  int64_t uv = 0;
+  int fresh, rc;
+  if (sqlite3_db_readonly(db->db, "main") == 1)
+    return pl_errf(eb, PL_EIO, "cannot initialise database '%s': the file is "
+                               "read-only", db->path);
+  rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return pl__db_fail(db, rc, "cannot initialise", eb);
+  /* Another process may have migrated while we waited for the lock. */
+  if ((rc = check_identity(db, &uv, &fresh, eb)))
+    goto fail;
+  for (int v = (int)uv + 1; v <= PL_DB_SCHEMA_VERSION; v++) {
+    const char *sql = pl_db_migration_sql(v);
+    if (!sql) {
+      rc = pl_errf(eb, PL_EDB, "cannot initialise database '%s': migration "
+                               "%03d is not built in", db->path, v);
+      goto fail;
+    }
+    if ((rc = exec_sql(db, sql, "cannot migrate", eb)))
+      goto fail;
+  }
+  char pragma[96];
+  snprintf(pragma, sizeof pragma,
+           "PRAGMA application_id=%d; PRAGMA user_version=%d",
+           PL_DB_APPLICATION_ID, PL_DB_SCHEMA_VERSION);
+  if ((rc = exec_sql(db, pragma, "cannot initialise", eb)))
+    goto fail;
+  rc = sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, "cannot initialise", eb);
+    goto fail;
+  }
+  return PL_OK;
+fail:
+  sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- open --- */
+
+int pl_db_default_path(char *buf, size_t len, struct pl_errbuf *eb)
+{
+  const char *env = getenv("PIPELAB_DB"), *xdg = getenv("XDG_DATA_HOME");
+  const char *home = getenv("HOME");
+  int n;
+  if (env && env[0])
+    n = snprintf(buf, len, "%s", env);
+  else if (xdg && xdg[0] == '/')
+    n = snprintf(buf, len, "%s/pipelab/pipelab.db", xdg);
+  else if (home && home[0])
+    n = snprintf(buf, len, "%s/.local/share/pipelab/pipelab.db", home);
+  else
+    return pl_errf(eb, PL_EINVAL, "no database location: set PIPELAB_DB, "
+                                  "XDG_DATA_HOME or HOME, or pass --db");
+  if (n < 0 || (size_t)n >= len)
+    return pl_errf(eb, PL_EINVAL, "database path too long");
+  return PL_OK;
+}
+
+int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
+               pl_db **out, struct pl_errbuf *eb)
+{
+  char def[PATH_MAX];
+  int rc, fresh = 0, memory;
+  int64_t uv = 0;
+  pl_db *db = NULL;
+  *out = NULL;
+  if (!path || !path[0]) {
+    if ((rc = pl_db_default_path(def, sizeof def, eb)))
+      return rc;
+    path = def;
+  }
+  memory = strcmp(path, ":memory:") == 0;
+  if (!memory) {
+    struct stat st;
+    if (stat(path, &st) == 0) {
+      if (S_ISDIR(st.st_mode))
+        return pl_errf(eb, PL_EIO, "cannot open database '%s': is a "
+                                   "directory", path);
+    } else if (flags & PL_DB_NO_CREATE) {
+      return pl_errf(eb, PL_ENOTFOUND, "database '%s' does not exist (create "
+                                       "it with 'pipelab db init')", path);
+    } else if ((rc = make_parent(path, eb))) {
+      return rc;
+    }
+  }
+  db = pl_calloc(1, sizeof *db);
+  if (!db || !(db->path = pl_strdup(path))) {
+    pl_free(db);
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  }
+  db->busy_ms = busy_timeout_ms > 0 ? busy_timeout_ms : PL_DB_BUSY_TIMEOUT_MS;
+  rc = sqlite3_open_v2(path, &db->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, "cannot open", eb);
+    goto fail;
+  }
+  sqlite3_extended_result_codes(db->db, 1);
+  sqlite3_busy_timeout(db->db, db->busy_ms);
+  if ((rc = exec_sql(db, "PRAGMA foreign_keys=ON", "cannot open", eb)))
+    goto fail;
+  /* The first real read: a non-database fails here (SQLITE_NOTADB). */
+  if ((rc = check_identity(db, &uv, &fresh, eb)))
+    goto fail;
+  if (fresh && !memory) {
+    const char *jm = (flags & PL_DB_JOURNAL_DELETE) ? "PRAGMA journal_mode=DELETE"
+                                                    : "PRAGMA journal_mode=WAL";
+    if ((rc = exec_sql(db, jm, "cannot initialise", eb)))
+      goto fail;
+  }
+  if ((rc = exec_sql(db, "PRAGMA synchronous=NORMAL", "cannot open", eb)))
+    goto fail;
+  if (uv < PL_DB_SCHEMA_VERSION && (rc = migrate(db, eb)))
+    goto fail;
+  *out = db;
+  return PL_OK;
+fail:
+  pl_db_close(db);
+  return rc;
+}
+
+void pl_db_close(pl_db *db)
+{
+  if (!db)
+    return;
+  if (db->in_calib)
+    pl_db_calibration_rollback(db);
+  sqlite3_close_v2(db->db);
+  pl_free(db->path);
+  pl_free(db);
+}
+
+const char *pl_db_path(const pl_db *db) { return db ? db->path : NULL; }
+
+struct sqlite3 *pl_db_sqlite(pl_db *db) { return db ? db->db : NULL; }
+
+int pl_db_schema_version(pl_db *db)
+{
+  int64_t v = -1;
+  if (query_int(db, "PRAGMA user_version", &v, NULL))
+    return -1;
+  return (int)v;
+}
+
+/* ------------------------------------------------------------- catalog --- */
+
+#define GPU_COLS                                                             \
+  "name, full_name, bf16_dense_flops, hbm_bytes, hbm_bytes_per_s, "          \
+  "scaleup_bytes_per_s, scaleout_bytes_per_s, default_mfu, p2p_latency_us, " \
+  "source"
+#define MODEL_COLS                                                           \
+  "name, full_name, arch, layers, hidden, heads, kv_heads, ffn, vocab, "     \
+  "seq_len, tied_embeddings, learned_pos, coalesce(published_params, 0), "   \
+  "source"
+
+static void row_gpu(sqlite3_stmt *st, pl_gpu_spec *g)
+{
+  memset(g, 0, sizeof *g);
+  copy_text(g->name, sizeof g->name, sqlite3_column_text(st, 0));
+  copy_text(g->full_name, sizeof g->full_name, sqlite3_column_text(st, 1));
+  g->bf16_flops = sqlite3_column_double(st, 2);
+  g->hbm_bytes = sqlite3_column_double(st, 3);
+  g->hbm_bandwidth = sqlite3_column_double(st, 4);
+  g->scaleup_bandwidth = sqlite3_column_double(st, 5);
+  g->scaleout_bandwidth = sqlite3_column_double(st, 6);
+  g->mfu = sqlite3_column_double(st, 7);
+  g->p2p_latency_us = sqlite3_column_double(st, 8);
+  copy_text(g->source, sizeof g->source, sqlite3_column_text(st, 9));
+}
+
+static void row_model(sqlite3_stmt *st, pl_model_spec *m)
+{
+  memset(m, 0, sizeof *m);
+  copy_text(m->name, sizeof m->name, sqlite3_column_text(st, 0));
+  copy_text(m->full_name, sizeof m->full_name, sqlite3_column_text(st, 1));
+  const unsigned char *arch = sqlite3_column_text(st, 2);
+  m->arch = arch && !strcmp((const char *)arch, "llama") ? PL_ARCH_LLAMA
+                                                         : PL_ARCH_GPT;
+  m->layers = sqlite3_column_int(st, 3);
+  m->hidden = sqlite3_column_int(st, 4);
+  m->heads = sqlite3_column_int(st, 5);
+  m->kv_heads = sqlite3_column_int(st, 6);
+  m->ffn = sqlite3_column_int(st, 7);
+  m->vocab = sqlite3_column_int(st, 8);
+  m->seq_len = sqlite3_column_int(st, 9);
+  m->tied_embeddings = sqlite3_column_int(st, 10);
+  m->learned_pos = sqlite3_column_int(st, 11);
+  m->published_params = sqlite3_column_double(st, 12);
+  copy_text(m->source, sizeof m->source, sqlite3_column_text(st, 13));
+}
+
+/* "a100, b200, ..." of a catalog table into buf. */
+static void list_names(pl_db *db, const char *table, char *buf, size_t len)
+{
+  char sql[96];
+  sqlite3_stmt *st = NULL;
+  size_t used = 0;
+  buf[0] = 0;
+  snprintf(sql, sizeof sql, "SELECT name FROM %s ORDER BY name", table);
+  if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) == SQLITE_OK)
+    while (sqlite3_step(st) == SQLITE_ROW && used + 40 < len) {
+      int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                       (const char *)sqlite3_column_text(st, 0));
+      if (n > 0)
+        used += (size_t)n;
+    }
+  sqlite3_finalize(st);
+}
+
+static int get_one(pl_db *db, const char *table, const char *cols,
+                   const char *kind, const char *name, void *out,
+                   void (*row)(sqlite3_stmt *, void *), struct pl_errbuf *eb)
+{
+  char sql[512];
+  sqlite3_stmt *st = NULL;
+  snprintf(sql, sizeof sql,
+           "SELECT %s FROM %s WHERE name = ?1 COLLATE NOCASE OR "
+           "full_name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1", cols, table);
+  int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+  }
+  if (rc == SQLITE_ROW) {
+    row(st, out);
+    sqlite3_finalize(st);
+    return PL_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE)
+    return pl__db_fail(db, rc, "cannot read", eb);
+  char names[768];
+  list_names(db, table, names, sizeof names);
+  return pl_errf(eb, PL_ENOTFOUND, "unknown %s '%s' (known: %s)", kind, name,
+                 names);
+}
+
+static void row_gpu_v(sqlite3_stmt *st, void *p) { row_gpu(st, p); }
+static void row_model_v(sqlite3_stmt *st, void *p) { row_model(st, p); }
+
+int pl_db_get_gpu(pl_db *db, const char *name, pl_gpu_spec *out,
+                  struct pl_errbuf *eb)
+{
+  return get_one(db, "gpus", GPU_COLS, "GPU", name, out, row_gpu_v, eb);
+}
+
+int pl_db_get_model(pl_db *db, const char *name, pl_model_spec *out,
+                    struct pl_errbuf *eb)
+{
+  return get_one(db, "models", MODEL_COLS, "model", name, out, row_model_v,
+                 eb);
+}
+
+static int list_all(pl_db *db, const char *sql, size_t elem, void **out,
+                    size_t *n, void (*row)(sqlite3_stmt *, void *),
+                    struct pl_errbuf *eb)
+{
+  sqlite3_stmt *st = NULL;
+  char *arr = NULL;
+  size_t cnt = 0, cap = 0;
+  int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+  *out = NULL;
+  *n = 0;
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (cnt == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      char *na = pl_realloc(arr, nc * elem);
+      if (!na) {
+        sqlite3_finalize(st);
+        pl_free(arr);
+        return pl_errf(eb, PL_ENOMEM, "out of memory");
+      }
+      arr = na;
+      cap = nc;
+    }
+    row(st, arr + cnt * elem);
+    cnt++;
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    pl_free(arr);
+    return pl__db_fail(db, rc, "cannot read", eb);
+  }
+  *out = arr;
+  *n = cnt;
+  return PL_OK;
+}
+
+int pl_db_list_gpus(pl_db *db, pl_gpu_spec **out, size_t *n,
+                    struct pl_errbuf *eb)
+{
+  return list_all(db, "SELECT " GPU_COLS " FROM gpus ORDER BY name",
+                  sizeof **out, (void **)out, n, row_gpu_v, eb);
+}
+
+int pl_db_list_models(pl_db *db, pl_model_spec **out, size_t *n,
+                      struct pl_errbuf *eb)
+{
+  return list_all(db, "SELECT " MODEL_COLS " FROM models ORDER BY arch, "
+                      "layers * hidden * hidden, name",
+                  sizeof **out, (void **)out, n, row_model_v, eb);
+}
+
+/* --------------------------------------------------------- calibration --- */
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+{
+  if (s && s[0])
+    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+int pl_db_calibration_begin(pl_db *db, const pl_calib_info *info, int64_t *id,
+                            struct pl_errbuf *eb)
+{
+  char host[256] = "unknown";
+  sqlite3_stmt *st = NULL;
+  pl_gpu_spec g;
+  int rc;
+  if (!db || !info || !info->gpu || !info->method || !info->method[0])
+    return pl_errf(eb, PL_EINVAL, "calibration needs a GPU and a method");
+  if (db->in_calib)
+    return pl_errf(eb, PL_EMISUSE, "a calibration is already open on '%s'",
+                   db->path);
+  if ((rc = pl_db_get_gpu(db, info->gpu, &g, eb)))
+    return rc;
+  if (info->host && info->host[0])
+    snprintf(host, sizeof host, "%s", info->host);
+  else if (gethostname(host, sizeof host - 1) != 0)
+    snprintf(host, sizeof host, "unknown");
+  host[sizeof host - 1] = 0;
+  rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return pl__db_fail(db, rc, "cannot write to", eb);
+  rc = sqlite3_prepare_v2(
+      db->db,
+      "INSERT INTO calibrations (gpu_id, device_name, host, driver_version, "
+      "cuda_version, nccl_version, created_at_ns, pipelab_version, method, "
+      "notes) VALUES ((SELECT id FROM gpus WHERE name = ?1 COLLATE NOCASE), "
+      "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, g.name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, info->device_name && info->device_name[0]
+                                 ? info->device_name : g.full_name,
+                      -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 4, info->driver_version);
+    bind_opt_text(st, 5, info->cuda_version);
+    bind_opt_text(st, 6, info->nccl_version);
+    sqlite3_bind_int64(st, 7, info->created_at_ns > 0 ? info->created_at_ns
+                                                      : now_ns());
+    sqlite3_bind_text(st, 8, info->pipelab_version ? info->pipelab_version
+                                                   : pl_version(),
+                      -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 9, info->method, -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 10, info->notes);
+    rc = sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    rc = pl__db_fail(db, rc, "cannot write to", eb);
+    sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+  }
+  db->in_calib = 1;
+  db->calib_id = sqlite3_last_insert_rowid(db->db);
+  if (id)
+    *id = db->calib_id;
+  return PL_OK;
+}
+
+int pl_db_calibration_add_sample(pl_db *db, const pl_sample *s,
+                                 struct pl_errbuf *eb)
+{
+  sqlite3_stmt *st = NULL;
+  if (!db || !db->in_calib)
+    return pl_errf(eb, PL_EMISUSE, "add_sample without calibration_begin");
+  if (s->op_kind < PL_OP_F || s->op_kind > PL_OP_BW)
+    return pl_errf(eb, PL_EINVAL, "sample op kind must be F, B, W or BW");
+  int rc = sqlite3_prepare_v2(
+      db->db,
+      "INSERT INTO samples (calibration_id, op_kind, layer_kind, model_name, "
+      "mb_size, seq_len, hidden, dtype, tp, mean_us, stddev_us, count) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, db->calib_id);
+    sqlite3_bind_text(st, 2, pl_op_kind_name(s->op_kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, s->layer_kind ? s->layer_kind : "transformer", -1,
+                      SQLITE_TRANSIENT);
+    bind_opt_text(st, 4, s->model);
+    sqlite3_bind_int(st, 5, s->mb_size);
+    sqlite3_bind_int(st, 6, s->seq_len);
+    sqlite3_bind_int(st, 7, s->hidden);
+    sqlite3_bind_text(st, 8, s->dtype ? s->dtype : "bf16", -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 9, s->tp);
+    sqlite3_bind_double(st, 10, s->mean_us);
+    sqlite3_bind_double(st, 11, s->stddev_us);
+    sqlite3_bind_int(st, 12, s->count);
+    rc = sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? PL_OK : pl__db_fail(db, rc, "cannot add a sample to", eb);
+}
+
+int pl_db_calibration_add_link(pl_db *db, const pl_link_cost *l,
+                               struct pl_errbuf *eb)
+{
+  sqlite3_stmt *st = NULL;
+  if (!db || !db->in_calib)
+    return pl_errf(eb, PL_EMISUSE, "add_link without calibration_begin");
+  int rc = sqlite3_prepare_v2(
+      db->db,
+      "INSERT INTO p2p_links (calibration_id, link_kind, latency_us, "
+      "bytes_per_s) VALUES (?1, ?2, ?3, ?4)",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, db->calib_id);
+    sqlite3_bind_text(st, 2, l->link_kind ? l->link_kind : "", -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 3, l->latency_us);
+    sqlite3_bind_double(st, 4, l->bandwidth);
+    rc = sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? PL_OK : pl__db_fail(db, rc, "cannot add a link to", eb);
+}
+
+int pl_db_calibration_commit(pl_db *db, struct pl_errbuf *eb)
+{
+  if (!db || !db->in_calib)
+    return pl_errf(eb, PL_EMISUSE, "commit without calibration_begin");
+  int rc = sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, "cannot commit to", eb);
+    pl_db_calibration_rollback(db);
+    return rc;
+  }
+  db->in_calib = 0;
+  return PL_OK;
+}
+
+void pl_db_calibration_rollback(pl_db *db)
+{
+  if (!db || !db->in_calib)
+    return;
+  sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+  db->in_calib = 0;
+}
+
+int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
+                    double *latency_us, double *bandwidth,
+                    struct pl_errbuf *eb)
+{
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      db->db,
+      "SELECT l.latency_us, l.bytes_per_s FROM p2p_links l "
+      "JOIN calibrations c ON c.id = l.calibration_id "
+      "JOIN gpus g ON g.id = c.gpu_id "
+      "WHERE g.name = ?1 COLLATE NOCASE AND l.link_kind = ?2 "
+      "ORDER BY c.id DESC LIMIT 1",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, gpu, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, link_kind, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+  }
+  if (rc == SQLITE_ROW) {
+    *latency_us = sqlite3_column_double(st, 0);
+    *bandwidth = sqlite3_column_double(st, 1);
+    sqlite3_finalize(st);
+    return PL_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE)
+    return pl_errf(eb, PL_ENOTFOUND, "no measured %s link for %s", link_kind,
+                   gpu);
+  return pl__db_fail(db, rc, "cannot read", eb);
+}
+
+int pl__db_samples(pl_db *db, const char *gpu, const char *model,
+                   const char *layer_kind, int op_kind, int hidden, int tp,
+                   struct pl__point **out, size_t *n, struct pl_errbuf *eb)
+{
+  /* The newest calibration with samples for the key wins; repeated points
+   * inside it are averaged, weighted by their counts. */
+  static const char sql[] =
+      "WITH k AS (SELECT s.* FROM samples s "
+      "  JOIN calibrations c ON c.id = s.calibration_id "
+      "  JOIN gpus g ON g.id = c.gpu_id "
+      "  WHERE g.name = ?1 COLLATE NOCASE AND s.layer_kind = ?2 "
+      "  AND s.op_kind = ?3 AND s.hidden = ?4 AND s.tp = ?5 "
+      "  AND s.dtype = 'bf16' "
+      "  AND (s.model_name IS NULL OR s.model_name = ?6 COLLATE NOCASE)) "
+      "SELECT mb_size, seq_len, sum(mean_us * count) / sum(count) FROM k "
+      "WHERE calibration_id = (SELECT max(calibration_id) FROM k) "
+      "GROUP BY mb_size, seq_len ORDER BY seq_len, mb_size";
+  sqlite3_stmt *st = NULL;
+  struct pl__point *pts = NULL;
+  size_t cnt = 0, cap = 0;
+  *out = NULL;
+  *n = 0;
+  int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, gpu, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, layer_kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, pl_op_kind_name(op_kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, hidden);
+    sqlite3_bind_int(st, 5, tp);
+    sqlite3_bind_text(st, 6, model ? model : "", -1, SQLITE_TRANSIENT);
+  }
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (cnt == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      struct pl__point *np = pl_realloc(pts, nc * sizeof *np);
+      if (!np) {
+        sqlite3_finalize(st);
+        pl_free(pts);
+        return pl_errf(eb, PL_ENOMEM, "out of memory");
+      }
+      pts = np;
+      cap = nc;
+    }
+    pts[cnt].b = sqlite3_column_double(st, 0);
+    pts[cnt].s = sqlite3_column_double(st, 1);
+    pts[cnt].us = sqlite3_column_double(st, 2);
+    cnt++;
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    pl_free(pts);
+    return pl__db_fail(db, rc, "cannot read", eb);
+  }
+  *out = pts;
+  *n = cnt;
+  return PL_OK;
+}
+
+/* ---------------------------------------------------------- CSV import --- */
+
+enum { COL_OP, COL_LAYER, COL_MODEL, COL_MB, COL_SEQ, COL_HIDDEN, COL_DTYPE,
+       COL_TP, COL_MEAN, COL_STDDEV, COL_COUNT, NCOLS };
+static const char *const col_names[NCOLS] = {
+    "op", "layer", "model", "mb_size", "seq_len", "hidden", "dtype", "tp",
+    "mean_us", "stddev_us", "count"};
+
+static char *trim(char *s)
+{
+  while (*s == ' ' || *s == '\t')
+    s++;
+  size_t l = strlen(s);
+  while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\r'))
+    s[--l] = 0;
+  return s;
+}
+
+/* Splits a line at commas in place (no quoting: no field needs commas). */
+static int split(char *line, char **f, int max)
+{
+  int n = 0;
+  for (char *p = line;; ) {
+    char *c = strchr(p, ',');
+    if (n == max)
+      return max + 1;
+    if (c)
+      *c = 0;
+    f[n++] = trim(p);
+    if (!c)
+      break;
+    p = c + 1;
+  }
+  return n;
+}
+
+static int parse_int_field(const char *s, long lo, long hi, int *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi)
+    return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int parse_dbl_field(const char *s, double lo, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo) || v > 1e300)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
+                     size_t *n_rows, struct pl_errbuf *eb)
+{
+  char *text = NULL;
+  size_t len = 0, rows = 0;
+  int idx[NCOLS], rc, line_no = 0, header = 1;
+  pl_calib_info ci = *info;
+  if (n_rows)
+    *n_rows = 0;
+  if (!ci.method)
+    ci.method = "import";
+  if ((rc = pl_read_file(path, &text, &len, eb)))
+    return rc;
+  if (memchr(text, 0, len)) {
+    pl_free(text);
+    return pl_errf(eb, PL_EPARSE, "'%s': binary data, not a CSV file", path);
+  }
+  for (int i = 0; i < NCOLS; i++)
+    idx[i] = -1;
+  if ((rc = pl_db_calibration_begin(db, &ci, NULL, eb))) {
+    pl_free(text);
+    return rc;
+  }
+  char *save = NULL;
+  for (char *line = text; line; line = save) {
+    char *nl = strchr(line, '\n');
+    save = nl ? nl + 1 : NULL;
+    if (nl)
+      *nl = 0;
+    line_no++;
+    char *t = trim(line);
+    if (!t[0] || t[0] == '#')
+      continue;
+    char *f[NCOLS + 1];
+    int nf = split(t, f, NCOLS);
+    if (header) {
+      if (nf > NCOLS) {
+        rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: too many columns (known: "
+                                    "op, layer, model, mb_size, seq_len, "
+                                    "hidden, dtype, tp, mean_us, stddev_us, "
+                                    "count)", path, line_no);
+        goto fail;
+      }
+      for (int i = 0; i < nf; i++) {
+        int k;
+        for (k = 0; k < NCOLS; k++)
+          if (!strcasecmp(f[i], col_names[k]))
+            break;
+        if (k == NCOLS || idx[k] >= 0) {
+          rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s column '%s' (known: "
+                                      "op, layer, model, mb_size, seq_len, "
+                                      "hidden, dtype, tp, mean_us, stddev_us, "
+                                      "count)", path, line_no,
+                       k == NCOLS ? "unknown" : "repeated", f[i]);
+          goto fail;
+        }
+        idx[k] = i;
+      }
+      static const int req[] = {COL_OP, COL_MB, COL_SEQ, COL_HIDDEN, COL_MEAN};
+      for (size_t r = 0; r < sizeof req / sizeof req[0]; r++)
+        if (idx[req[r]] < 0) {
+          rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: the header lacks the "
+                                      "required column '%s'", path, line_no,
+                       col_names[req[r]]);
+          goto fail;
+        }
+      header = 0;
+      continue;
+    }
+    int ncols = 0;
+    for (int k = 0; k < NCOLS; k++)
+      if (idx[k] >= 0)
+        ncols++;
+    if (nf != ncols) {
+      rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %d fields, the header has %d",
+                   path, line_no, nf > NCOLS ? nf : nf, ncols);
+      goto fail;
+    }
+    pl_sample s = PL_SAMPLE_INIT;
+    const char *op = f[idx[COL_OP]];
+    const char *bad = NULL;
+    if (!strcmp(op, "F")) s.op_kind = PL_OP_F;
+    else if (!strcmp(op, "B")) s.op_kind = PL_OP_B;
+    else if (!strcmp(op, "W")) s.op_kind = PL_OP_W;
+    else if (!strcmp(op, "BW")) s.op_kind = PL_OP_BW;
+    else bad = "op must be F, B, W or BW";
+    if (!bad && idx[COL_LAYER] >= 0) {
+      s.layer_kind = f[idx[COL_LAYER]];
+      if (strcmp(s.layer_kind, "transformer") && strcmp(s.layer_kind, "lm_head") &&
+          strcmp(s.layer_kind, "embedding"))
+        bad = "layer must be transformer, lm_head or embedding";
+    }
+    if (!bad && idx[COL_MODEL] >= 0 && f[idx[COL_MODEL]][0])
+      s.model = f[idx[COL_MODEL]];
+    if (!bad && parse_int_field(f[idx[COL_MB]], 1, 1 << 20, &s.mb_size))
+      bad = "mb_size must be an integer >= 1";
+    if (!bad && parse_int_field(f[idx[COL_SEQ]], 1, 1 << 30, &s.seq_len))
+      bad = "seq_len must be an integer >= 1";
+    if (!bad && parse_int_field(f[idx[COL_HIDDEN]], 1, 1 << 24, &s.hidden))
+      bad = "hidden must be an integer >= 1";
+    if (!bad && idx[COL_DTYPE] >= 0) {
+      s.dtype = f[idx[COL_DTYPE]];
+      if (strcmp(s.dtype, "bf16") && strcmp(s.dtype, "fp16") &&
+          strcmp(s.dtype, "fp32") && strcmp(s.dtype, "fp8"))
+        bad = "dtype must be bf16, fp16, fp32 or fp8";
+    }
+    if (!bad && idx[COL_TP] >= 0 &&
+        parse_int_field(f[idx[COL_TP]], 1, 1 << 16, &s.tp))
+      bad = "tp must be an integer >= 1";
+    if (!bad && (parse_dbl_field(f[idx[COL_MEAN]], 0, &s.mean_us) ||
+                 s.mean_us <= 0))
+      bad = "mean_us must be a number > 0";
+    if (!bad && idx[COL_STDDEV] >= 0 &&
+        parse_dbl_field(f[idx[COL_STDDEV]], 0, &s.stddev_us))
+      bad = "stddev_us must be a number >= 0";
+    if (!bad && idx[COL_COUNT] >= 0 &&
+        parse_int_field(f[idx[COL_COUNT]], 1, INT_MAX, &s.count))
+      bad = "count must be an integer >= 1";
+    if (bad) {
+      rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line_no, bad);
+      goto fail;
+    }
+    if ((rc = pl_db_calibration_add_sample(db, &s, eb)))
+      goto fail;
+    rows++;
+  }
+  if (header) {
+    rc = pl_errf(eb, PL_EPARSE, "'%s': empty file (expected a header line "
+                                "such as op,mb_size,seq_len,hidden,mean_us)",
+                 path);
+    goto fail;
+  }
+  if (rows == 0) {
+    rc = pl_errf(eb, PL_EPARSE, "'%s': no sample rows after the header", path);
+    goto fail;
+  }
+  if ((rc = pl_db_calibration_commit(db, eb)))
+    goto out;
+  if (n_rows)
+    *n_rows = rows;
+  goto out;
+fail:
+  pl_db_calibration_rollback(db);
+out:
+  pl_free(text);
+  return rc;
+}

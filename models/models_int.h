@@ -1,0 +1,27 @@
+/* models_int.h: internals shared by models/db.c and models/analytic.c. */
+#ifndef PL_MODELS_INT_H
+#define PL_MODELS_INT_H
+
+#include "pipelab/models.h"
+
+/* One measured point: microbatch size, sequence length, mean time (µs). */
+struct pl__point {
+  double b, s, us;
+};
+
+/* Samples of the newest calibration for (gpu, layer kind, op, hidden, tp,
+ * bf16), model-specific or generic; *out pl_malloc'ed. */
+int pl__db_samples(pl_db *db, const char *gpu, const char *model,
+                   const char *layer_kind, int op_kind, int hidden, int tp,
+                   struct pl__point **out, size_t *n, struct pl_errbuf *eb);
+
+/* SQLite result code -> pl_err with a message naming the database file. */
+int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb);
+
+/* Ratio interpolation over the points (docs/cost-model.md): ratio[i] is
+ * measured / analytic at point i; returns the ratio at (b, s) and the
+ * source (MEASURED, INTERPOLATED or EXTRAPOLATED). */
+double pl__interp_ratio(const struct pl__point *pts, const double *ratio,
+                        size_t n, double b, double s, int *source);
+
+#endif
