@@ -36,31 +36,24 @@ static const char usage[] =
   "  --no-labels               timeline: no microbatch numbers in the boxes\n"
   "  --limit <x>               memory: draw a limit line at x (memory unit)\n"
   "  --style <s>               compare: bars (default) or scatter\n"
-  "A result file comes from 'pipelab simulate --save'. Instead of one,\n"
+  "A result is a result file ('pipelab simulate --save', 'pipelab run\n"
+  "--save'), a Chrome trace written with --trace, or a PyTorch profiler trace.\n"
+  "Instead of one,\n"
   "timeline and memory accept the schedule options of 'pipelab simulate':\n\n";
 
 enum { OPT_SIZE = OPT_SIMOPTS_END + 1, OPT_TITLE, OPT_NO_LABELS, OPT_LIMIT,
        OPT_STYLE };
 
+/* Result files (--save), Chrome traces (--trace) and PyTorch profiler
+ * traces: whatever pl_result_load reads. */
 static int load_result(const char *path, pl_result *r)
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  char *text = NULL;
-  size_t len = 0;
-  int rc = pl_read_file(path, &text, &len, &eb);
+  int rc = pl_result_load(path, r, &eb);
   if (rc)
-    return cli_fail_eb(&eb, rc);
-  json_error_t je;
-  json_t *j = json_loadb(text, len, 0, &je);
-  pl_free(text);
-  if (!j)
-    return cli_fail(PL_EPARSE, "cannot read result file '%s': line %d: %s",
-                    path, je.line, je.text);
-  rc = pl_result_from_json(j, r, &eb);
-  json_decref(j);
-  if (rc)
-    return cli_fail(rc, "cannot read result file '%s': %s", path,
-                    eb.msg[0] ? eb.msg : pl_strerror(rc));
+    return eb.msg[0] ? cli_fail_eb(&eb, rc)
+                     : cli_fail(rc, "cannot read '%s': %s", path,
+                                pl_strerror(rc));
   return 0;
 }
 

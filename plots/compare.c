@@ -145,16 +145,18 @@ static void row_init(pl_sweep_row *r)
   memset(r, 0, sizeof *r);
   r->stages = r->microbatches = r->mb_size = r->chunks = -1;
   r->tokens_per_second = r->iteration_seconds = r->peak_gib = -1;
+  r->throughput = r->iteration_time = r->peak_units = -1;
   r->fits = -1;
 }
 
 enum col {
   C_SCHEDULE, C_STAGES, C_MICROBATCHES, C_MB_SIZE, C_CHUNKS, C_TPS, C_ITER,
-  C_PEAK, C_FITS, C_N
+  C_PEAK, C_FITS, C_THR, C_ITIME, C_PUNITS, C_STATUS, C_N
 };
 static const char *const col_names[C_N] = {
   "schedule", "stages", "microbatches", "mb_size", "chunks",
-  "tokens_per_second", "iteration_seconds", "peak_gib", "fits"};
+  "tokens_per_second", "iteration_seconds", "peak_gib", "fits",
+  "throughput", "iteration_time", "peak_activation_units", "status"};
 
 static int col_find(const char *name, size_t len)
 {
@@ -185,8 +187,19 @@ static int set_col(pl_sweep_row *r, int c, const char *s)
     snprintf(r->schedule, sizeof r->schedule, "%s", s);
     return 0;
   }
-  if (c == C_FITS)
-    return parse_fits(s, &r->fits);
+  if (c == C_FITS) {
+    int f;
+    if (parse_fits(s, &f))
+      return -1;
+    if (f >= 0)
+      r->fits = f; /* an explicit fits wins over status */
+    return 0;
+  }
+  if (c == C_STATUS) {
+    if (s[0] && r->fits < 0)
+      r->fits = strcmp(s, "ok") == 0;
+    return 0;
+  }
   if (!s[0])
     return 0; /* empty cell = absent */
   char *end;
@@ -209,6 +222,9 @@ static int set_col(pl_sweep_row *r, int c, const char *s)
   case C_TPS: r->tokens_per_second = v; return 0;
   case C_ITER: r->iteration_seconds = v; return 0;
   case C_PEAK: r->peak_gib = v; return 0;
+  case C_THR: r->throughput = v; return 0;
+  case C_ITIME: r->iteration_time = v; return 0;
+  case C_PUNITS: r->peak_units = v; return 0;
   default: return 0;
   }
 }
@@ -218,9 +234,44 @@ static int check_row(const pl_sweep_row *r, const char *where,
 {
   if (!r->schedule[0])
     return pl_errf(eb, PL_EPARSE, "sweep %s: no schedule", where);
-  if (r->tokens_per_second < 0 && r->iteration_seconds < 0)
-    return pl_errf(eb, PL_EPARSE, "sweep %s: needs tokens_per_second or "
-                                  "iteration_seconds", where);
+  return PL_OK;
+}
+
+/* The value a sweep plot draws: 0 tokens_per_second, 1 throughput,
+ * 2 iteration_seconds, 3 iteration_time; -1 when no row has any. */
+static int sweep_metric(const pl_sweep_row *rows, size_t n)
+{
+  int best = -1;
+  for (size_t i = 0; i < n; i++) {
+    const pl_sweep_row *r = &rows[i];
+    int m = r->tokens_per_second >= 0   ? 0
+            : r->throughput >= 0        ? 1
+            : r->iteration_seconds >= 0 ? 2
+            : r->iteration_time >= 0    ? 3
+                                        : -1;
+    if (m >= 0 && (best < 0 || m < best))
+      best = m;
+  }
+  return best;
+}
+
+static double sweep_value(const pl_sweep_row *r, int metric)
+{
+  switch (metric) {
+  case 0: return r->tokens_per_second;
+  case 1: return r->throughput;
+  case 2: return r->iteration_seconds;
+  case 3: return r->iteration_time;
+  default: return -1;
+  }
+}
+
+static int check_rows(const pl_sweep_row *rows, size_t n, struct pl_errbuf *eb)
+{
+  if (sweep_metric(rows, n) < 0)
+    return pl_errf(eb, PL_EPARSE,
+                   "sweep: no row has a value to plot (tokens_per_second, "
+                   "throughput, iteration_seconds or iteration_time)");
   return PL_OK;
 }
 
@@ -285,6 +336,7 @@ static int parse_json(const char *text, size_t len, pl_sweep_row **rows,
       goto out;
   }
   *n = cnt;
+  rc = check_rows(*rows, cnt, eb);
 out:
   json_decref(root);
   if (rc) {
@@ -434,6 +486,8 @@ static int parse_csv(const char *text, size_t len, pl_sweep_row **rows,
   }
   if (ncols < 0)
     rc = pl_errf(eb, PL_EPARSE, "sweep CSV: empty (no header line)");
+  else
+    rc = check_rows(*rows, cnt, eb);
 out:
   pl_free(copy);
   if (rc) {
@@ -537,10 +591,15 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
     return rc;
   if (!rows || n == 0)
     return pl_errf(eb, PL_EINVAL, "the sweep has no rows to plot");
-  int tps = 0;
-  for (size_t i = 0; i < n; i++)
-    if (rows[i].tokens_per_second >= 0)
-      tps = 1;
+  int metric = sweep_metric(rows, n);
+  if (metric < 0)
+    return pl_errf(eb, PL_EINVAL,
+                   "the sweep has no value to plot (tokens_per_second, "
+                   "throughput, iteration_seconds or iteration_time)");
+  static const char *const ylabels[] = {
+      "throughput (tokens/s)", "throughput (microbatches x size x dp per time unit)",
+      "iteration time (s, lower is better)",
+      "iteration time (time units, lower is better)"};
   /* Distinct configurations (sorted) and schedules (first-seen order). */
   size_t *cfg = pl_calloc(n, sizeof *cfg), ncfg = 0;
   size_t *sch = pl_calloc(n, sizeof *sch), nsch = 0;
@@ -591,7 +650,7 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
     for (size_t i = 0; i < n; i++) {
       if (strcmp(rows[i].schedule, rows[sch[s]].schedule) != 0)
         continue;
-      double y = tps ? rows[i].tokens_per_second : rows[i].iteration_seconds;
+      double y = sweep_value(&rows[i], metric);
       if (y < 0)
         continue;
       if (y > ymax)
@@ -637,7 +696,7 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
   else
     rc |= pl_buf_addf(&title, "sweep: %s by configuration (%zu runs, %zu "
                               "schedules)",
-                      tps ? "throughput" : "iteration time", n, nsch);
+                      metric < 2 ? "throughput" : "iteration time", n, nsch);
   if (rc) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
@@ -652,9 +711,7 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
   if (width > 4000)
     width = 4000;
   int height = o->height > 0 ? o->height : 520;
-  const char *kv[] = {"TITLE", title.buf, "YLABEL",
-                      tps ? "throughput (tokens/s)"
-                          : "iteration time (s, lower is better)",
+  const char *kv[] = {"TITLE", title.buf, "YLABEL", ylabels[metric],
                       "XMAX", xmax, "YMAX", ymx, "XTICS", xtics.buf,
                       "BMARGIN", bmargin, "PLOTS", plots.buf, NULL};
   struct pl__plot_file files[] = {{"sweep.dat", &data}};

@@ -297,13 +297,46 @@ static void test_sweep_parse(void **state)
   assert_int_equal(rows[0].fits, 0);
   pl_plot_sweep_free(rows);
 
+  /* The unit-free columns of `pipelab sweep` without a model, with a
+   * rejected row (status, reason, no throughput). */
+  const char sweep_csv[] =
+      "rank,schedule,stages,microbatches,mb_size,chunks,dp,throughput,"
+      "iteration_time,bubble_ratio,peak_activation_units,mfu,fits,reason\n"
+      "1,zb-h1,2,16,1,1,4,2.612244898,24.5,0.0204082,1,0,true,\"\"\n"
+      "2,gpipe,2,8,1,1,4,2.37037037,13.5,0.111111,4,0,false,\"out of "
+      "memory (peak 4 > limit 1)\"\n"
+      ",interleaved,2,7,1,2,4,,,,,,,\"needs m % p == 0, \"\"m\"\" is 7\"\n";
+  assert_int_equal(
+      pl_plot_sweep_parse(sweep_csv, strlen(sweep_csv), &rows, &n, &eb), 0);
+  assert_int_equal(n, 3);
+  assert_true(rows[0].throughput == 2.612244898);
+  assert_true(rows[0].iteration_time == 24.5);
+  assert_true(rows[1].peak_units == 4);
+  assert_int_equal(rows[0].fits, 1);
+  assert_int_equal(rows[1].fits, 0);
+  assert_int_equal(rows[2].fits, -1);
+  assert_true(rows[2].throughput == -1);
+  assert_true(rows[0].tokens_per_second == -1);
+  pl_plot_sweep_free(rows);
+  const char sweep_json[] =
+      "{\"gpus\": 8, \"rows\": [{\"rank\": 1, \"schedule\": \"1f1b\", "
+      "\"stages\": 2, \"status\": \"ok\", \"throughput\": 2.5}, "
+      "{\"schedule\": \"gpipe\", \"stages\": 2, \"status\": \"rejected\", "
+      "\"throughput\": 2.4, \"reason\": \"out of memory\"}]}";
+  assert_int_equal(
+      pl_plot_sweep_parse(sweep_json, strlen(sweep_json), &rows, &n, &eb), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(rows[0].fits, 1);
+  assert_int_equal(rows[1].fits, 0);
+  pl_plot_sweep_free(rows);
+
   static const struct {
     const char *text, *msg;
   } bad[] = {
       {"stages,tokens_per_second\n4,10\n", "no 'schedule' column"},
       {"schedule,stages,tokens_per_second\n1f1b,four,10\n",
        "line 2: bad value for stages"},
-      {"schedule,stages\n1f1b,4\n", "needs tokens_per_second"},
+      {"schedule,stages\n1f1b,4\n", "no row has a value to plot"},
       {"schedule,tokens_per_second\n1f1b,10,3\n", "line 2: 3 cells"},
       {"[{\"schedule\": \"a\", \"tokens_per_second\": -5}]",
        "bad value for tokens_per_second"},

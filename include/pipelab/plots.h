@@ -110,24 +110,30 @@ int pl_plot_compare(const pl_result *const *pred, const pl_result *const *real,
                     struct pl_errbuf *eb);
 
 /*
- * One row of a sweep (the sweep command's output; docs/plots.md lists the
- * columns). Numbers that were absent are -1 (fits: -1 unknown, 0, 1).
+ * One row of a sweep (`pipelab sweep --format json|csv`; docs/plots.md lists
+ * the columns). Numbers that were absent are -1 (fits: -1 unknown, 0, 1).
+ * The second field of each pair is the sweep's unit-free variant used when
+ * no model prices the points (constant costs): throughput in microbatches
+ * per time unit, iteration_time in time units, peak_units in activation
+ * units.
  */
 typedef struct pl_sweep_row {
   char schedule[64];
   int stages, microbatches, mb_size, chunks;
-  double tokens_per_second;
-  double iteration_seconds;
-  double peak_gib;
-  int fits;
+  double tokens_per_second, throughput;
+  double iteration_seconds, iteration_time;
+  double peak_gib, peak_units;
+  int fits; /* "fits", else "status" ("ok" = 1, anything else = 0) */
 } pl_sweep_row;
 
 /*
  * Reads sweep rows from JSON (an array of objects, or an object with a
  * "rows" or "results" array) or CSV (a header line naming the columns, in any
  * order; unknown columns are ignored), detected from the first non-blank
- * character ('[' or '{' = JSON). "schedule" and one of "tokens_per_second" /
- * "iteration_seconds" are required. *rows is pl_malloc'ed (caller frees with
+ * character ('[' or '{' = JSON). Every row needs "schedule"; at least one
+ * row must have a value to plot (tokens_per_second, throughput,
+ * iteration_seconds or iteration_time); rows without one (rejected points)
+ * are kept and not drawn. *rows is pl_malloc'ed (caller frees with
  * pl_plot_sweep_free); PL_EPARSE with the line or index on bad input.
  */
 int pl_plot_sweep_parse(const char *text, size_t len, pl_sweep_row **rows,
@@ -139,9 +145,10 @@ void pl_plot_sweep_free(pl_sweep_row *rows);
 /*
  * Throughput against configuration: one point per row at x = configuration
  * (rows grouped by stages, mb_size, chunks, microbatches, in ascending
- * order, tick labels "p4 m8 b1 v1"), y = tokens_per_second (or
- * iteration_seconds when no row has a throughput), one colour per schedule;
- * rows that do not fit in memory (fits = 0) are drawn as open circles.
+ * order, tick labels "p4 m8 b1 v1"), y = the first of tokens_per_second,
+ * throughput, iteration_seconds, iteration_time that any row has, one colour
+ * per schedule; rows that do not fit in memory (fits = 0) are drawn as open
+ * circles; rows without that value are not drawn.
  */
 int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
                   const char *path, struct pl_errbuf *eb);
