@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "pipelab/pipelab.h"
+#include "sched_int.h"
 
 static const pl_gen_info gens[] = {
   {"gpipe", "GPipe fill-drain: all forwards, then all full backwards", 1,
@@ -17,6 +18,10 @@ static const pl_gen_info gens[] = {
    PL_PLACE_SINGLE, pl_gen_zb_h2},
   {"zb-auto", "Zero Bubble automatic scheduler under --mem-limit", 1,
    PL_PLACE_SINGLE, pl_gen_zb_auto},
+  {"zb-1p", "ZB-1p: zb-auto with the limit fixed at p units (1F1B memory)", 1,
+   PL_PLACE_SINGLE, pl__gen_zb_1p},
+  {"zb-2p", "ZB-2p: zb-auto with the limit fixed at 2p units", 1,
+   PL_PLACE_SINGLE, pl__gen_zb_2p},
   {"zb-v", "ZB-V: V placement, 1F1B memory, zero bubble for m >= 2p", 2,
    PL_PLACE_V, pl_gen_zb_v},
   {"v-half", "V-Half: V placement, half of 1F1B's activation memory", 2,

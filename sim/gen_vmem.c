@@ -356,11 +356,8 @@ static int gen_vmem(const pl_gen_params *gp, int half, pl_sched **out,
   *out = NULL;
   if ((rc = pl__v_check(gp, name, NULL, eb)) != 0)
     return rc;
-  if (gp->mem_limit > 0)
-    return pl_errf(eb, PL_EINVAL,
-                   "%s has a fixed activation budget (%s); --mem-limit "
-                   "applies to zb-auto and zb-v only",
-                   name, half ? "floor((p+2)/2) units" : "floor((p+4)/3) units");
+  /* The activation budget is fixed by the pattern (floor((p+2)/2) or
+   * floor((p+4)/3) units); gp->mem_limit only steers zb-auto and zb-v. */
   const int p = gp->p, m = gp->m;
   if ((long)m * 8 + 12L * p + 64 > 100000000L / p)
     return pl_errf(eb, PL_EINVAL, "%s: p=%d m=%d is too large", name, p, m);

@@ -29,4 +29,9 @@ int pl__zb_check_chunks(const pl_gen_params *gp, int want, const char *name,
  * the activation limit in units of M_B (gp->mem_limit or p). */
 int pl__v_check(const pl_gen_params *gp, const char *name, double *lim,
                 struct pl_errbuf *eb);
+/* zb-auto with the limit fixed at p (ZB-1p) or 2p (ZB-2p) units. */
+int pl__gen_zb_1p(const pl_gen_params *gp, pl_sched **out,
+                  struct pl_errbuf *eb);
+int pl__gen_zb_2p(const pl_gen_params *gp, pl_sched **out,
+                  struct pl_errbuf *eb);
 #endif

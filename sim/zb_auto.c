@@ -338,3 +338,25 @@ done:
   *out = s;
   return rc;
 }
+
+/* Named settings of the ZB paper (--zero-bubble-max-pending-backward p or
+ * 2p): zb-auto with the limit fixed at p or 2p units. */
+static int zb_named(const pl_gen_params *gp, int mult, pl_sched **out,
+                    struct pl_errbuf *eb)
+{
+  pl_gen_params q = *gp;
+  q.mem_limit = (double)mult * gp->p;
+  return pl_gen_zb_auto(&q, out, eb);
+}
+
+int pl__gen_zb_1p(const pl_gen_params *gp, pl_sched **out,
+                  struct pl_errbuf *eb)
+{
+  return zb_named(gp, 1, out, eb);
+}
+
+int pl__gen_zb_2p(const pl_gen_params *gp, pl_sched **out,
+                  struct pl_errbuf *eb)
+{
+  return zb_named(gp, 2, out, eb);
+}

@@ -288,6 +288,16 @@ static void test_realistic_11_5(void **state)
   assert_true(r.max_rank_span == 415631);
   pl_result_free(&r);
   gp.mem_limit = 0;
+  run("zb-2p", &gp, &r); /* the named setting = zb-auto at 2p */
+  assert_true(r.makespan == 424955);
+  assert_true(r.max_rank_span == 415631);
+  pl_result_free(&r);
+  gp.mem_limit = 8; /* a --mem-limit does not change the named settings */
+  run("zb-1p", &gp, &r);
+  assert_true(r.makespan == 456585);
+  assert_true(r.peak_mem <= 4 + 1e-9);
+  pl_result_free(&r);
+  gp.mem_limit = 0;
   run("zb-v", &gp, &r);
   assert_true(r.makespan == 404358);
   assert_true(r.max_rank_span == 400610.5);
@@ -556,9 +566,19 @@ static void test_errors(void **state)
   gp.mem_limit = 3.9; /* zb-v needs p units */
   assert_int_equal(pl_sched_gen("zb-v", &gp, &s, &eb), PL_EINVAL);
   assert_non_null(strstr(eb.msg, "v-half"));
+  /* v-half / v-min have a fixed budget: a limit does not change them */
+  for (int half = 0; half < 2; half++) {
+    const char *nm = half ? "v-half" : "v-min";
+    pl_gen_params a = params(6, 12, 1, 2, 1, 0.5, 0.5, 0), b = a;
+    b.mem_limit = 2;
+    pl_result ra, rb;
+    run(nm, &a, &ra);
+    run(nm, &b, &rb);
+    assert_true(ra.makespan == rb.makespan && ra.peak_mem == rb.peak_mem);
+    pl_result_free(&ra);
+    pl_result_free(&rb);
+  }
   gp.mem_limit = 3;
-  assert_int_equal(pl_sched_gen("v-half", &gp, &s, &eb), PL_EINVAL);
-  assert_int_equal(pl_sched_gen("v-min", &gp, &s, &eb), PL_EINVAL);
   gp.mem_limit = NAN;
   assert_int_equal(pl_sched_gen("zb-auto", &gp, &s, &eb), PL_EINVAL);
   /* a larger zb-v limit is accepted and honoured */
