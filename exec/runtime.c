@@ -640,6 +640,10 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
     if ((rc = pl_backend_cuda_open(r.p, &r.w, &r.be, eb)))
       return rc;
     pl_backend_cuda_local_ranks(r.be, &r.lo, &r.hi);
+    if (pl_backend_cuda_set_order(r.be, s)) {
+      pl_backend_cuda_close(r.be);
+      return pl_errf(eb, PL_ENOMEM, "out of memory");
+    }
 #else
     return pl_errf(eb, PL_ENODEV, "no GPU: this pipelab was built without "
                    "CUDA");

@@ -190,6 +190,9 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **be,
 void pl_backend_cuda_close(void *be);
 /* Ranks of this process: [*lo, *hi). */
 void pl_backend_cuda_local_ranks(void *be, int *lo, int *hi);
+/* Records every rank's send order (the NCCL transport posts receives in
+ * the sender's order). Called by the runtime after open. */
+int pl_backend_cuda_set_order(void *be, const pl_sched *s);
 #endif
 
 #ifdef __cplusplus
