@@ -9,6 +9,7 @@ set ylabel 'activation memory (@MUNIT@)'
 set xrange [@XMIN@:@XMAX@]
 set yrange [0:@YMAX@]
 set xtics out nomirror
+set format x '%.10g'
 set ytics out nomirror
 set border 3
 set grid ytics lc rgb '#dddddd' dt 1

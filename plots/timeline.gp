@@ -13,6 +13,7 @@ set xrange [@XMIN@:@XMAX@]
 set yrange [@YMAX@:-0.5]
 set ytics (@YTICS@) scale 0
 set xtics out nomirror
+set format x '%.10g'
 set mxtics
 set xlabel 'time (@UNIT@)'
 set border 1
