@@ -17,6 +17,10 @@ int pl__zb_check_chunks(const pl_gen_params *gp, int want, const char *name,
     return pl_errf(eb, PL_EINVAL,
                    "%s needs at least 1 stage and 1 microbatch, got p=%d m=%d",
                    name, gp->p, gp->m);
+  if (gp->m > (1 << 22))
+    return pl_errf(eb, PL_EINVAL,
+                   "%s: at most %d microbatches, got %d", name, 1 << 22,
+                   gp->m);
   if ((long)gp->p * want > 32767)
     return pl_errf(eb, PL_EINVAL, "%s: too many stages (p=%d, at most %d)",
                    name, gp->p, 32767 / want);

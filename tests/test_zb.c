@@ -579,6 +579,9 @@ static void test_errors(void **state)
     pl_result_free(&rb);
   }
   gp.mem_limit = 3;
+  pl_gen_params big = params(2, (1 << 22) + 1, 1, 1, 1, 0, 0.5, 0);
+  assert_int_equal(pl_sched_gen("zb-h1", &big, &s, &eb), PL_EINVAL);
+  assert_int_equal(pl_sched_gen("zb-v", &big, &s, &eb), PL_EINVAL);
   gp.mem_limit = NAN;
   assert_int_equal(pl_sched_gen("zb-auto", &gp, &s, &eb), PL_EINVAL);
   /* a larger zb-v limit is accepted and honoured */
