@@ -1,13 +1,247 @@
-/* cmd_calibrate.c: placeholder until its issue lands. */
+/* cmd_calibrate.c: `pipelab calibrate`: measure one layer's F, B, W, BW and
+ * P2P latency/bandwidth on a backend; print them and optionally store them
+ * with provenance in the cost database. */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "pipelab/exec.h"
+#include "pipelab/models.h"
+#include "workloadopts.h"
+
+enum { OPT_C_BACKEND = 1300, OPT_C_WARMUP, OPT_C_REPS, OPT_C_FORMAT, OPT_C_DB,
+       OPT_C_GPU, OPT_C_NOTES };
+
+static const char usage[] =
+  "usage: pipelab calibrate [--backend cpu|cuda] [--hidden <h>] [--seq <s>]\n"
+  "                         [--mb-size <b>] [--warmup <n>] [--reps <n>]\n"
+  "                         [--format (table|json|csv)]\n"
+  "                         [--db <file.db> --gpu <catalog name>]\n\n"
+  "Measures, on the chosen backend, the time of ONE layer of the executor's\n"
+  "workload for one microbatch: forward (F), input backward (B), weight\n"
+  "backward (W) and full backward (BW), plus the first stage's input load, the\n"
+  "last stage's loss, and P2P latency and bandwidth between two ranks.\n"
+  "Warm-up runs are discarded; mean, standard deviation and minimum are over\n"
+  "the repetitions. With --db the figures are stored as one calibration run\n"
+  "(provenance: host, backend, pipelab version, time) in the cost database.\n\n";
+
+static const char opts_help[] =
+  "measurement:\n"
+  "  --backend <b>             cpu (default; one thread per rank, OpenBLAS\n"
+  "                            single-threaded) or cuda\n"
+  "  --warmup <n>              discarded runs first (default 3)\n"
+  "  --reps <n>                measured repetitions (default 20, at least 2)\n"
+  "output:\n"
+  "  --format <f>              table (default), json or csv\n"
+  "  --db <file.db>            store the run in this cost database\n"
+  "  --gpu <name>              catalog device the run is filed under (with --db)\n"
+  "  --notes <text>            free text stored with the run\n";
+
+static json_t *stat_json(const pl_calib_stat *s)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "mean_us", json_real(s->mean));
+  json_object_set_new(o, "stddev_us", json_real(s->stddev));
+  json_object_set_new(o, "min_us", json_real(s->min));
+  json_object_set_new(o, "reps", json_integer(s->reps));
+  return o;
+}
+
+static int store(const char *path, const char *gpu, const char *notes,
+                 const pl_calib *cal)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_db *db = NULL;
+  int rc = pl_db_open(path, 0, 0, &db, &eb);
+  if (rc)
+    return cli_fail_eb(&eb, rc);
+  pl_calib_info info = PL_CALIB_INFO_INIT;
+  char method[64], dev[96];
+  snprintf(method, sizeof method, "pipelab calibrate --backend %s",
+           cal->backend);
+  snprintf(dev, sizeof dev, "%s",
+           strcmp(cal->backend, "cpu") ? "cuda device 0"
+                                       : "cpu (OpenBLAS, 1 thread per rank)");
+  info.gpu = gpu;
+  info.device_name = dev;
+  info.method = method;
+  info.notes = notes ? notes : "pipelab executor workload: pre-LN block "
+                               "(layer norm, GELU MLP 4h, residual; no "
+                               "attention), fp64";
+  int64_t id = 0;
+  rc = pl_db_calibration_begin(db, &info, &id, &eb);
+  static const int kinds[4] = {PL_OP_F, PL_OP_B, PL_OP_W, PL_OP_BW};
+  for (int i = 0; i < 4 && !rc; i++) {
+    pl_sample s = PL_SAMPLE_INIT;
+    s.op_kind = kinds[i];
+    s.layer_kind = "transformer";
+    s.mb_size = cal->w.mb_size;
+    s.seq_len = cal->w.seq;
+    s.hidden = cal->w.hidden;
+    s.tp = 1;
+    s.dtype = "fp64";
+    s.mean_us = cal->t[kinds[i]].mean;
+    s.stddev_us = cal->t[kinds[i]].stddev;
+    s.count = cal->t[kinds[i]].reps;
+    rc = pl_db_calibration_add_sample(db, &s, &eb);
+  }
+  if (!rc) {
+    pl_link_cost l = {"local", cal->p2p_latency_us,
+                      cal->p2p_bandwidth > 0 ? cal->p2p_bandwidth * 1e6 : 1e18};
+    rc = pl_db_calibration_add_link(db, &l, &eb);
+  }
+  if (!rc)
+    rc = pl_db_calibration_commit(db, &eb);
+  if (rc) {
+    pl_db_calibration_rollback(db);
+    pl_db_close(db);
+    return cli_fail_eb(&eb, rc);
+  }
+  fprintf(stderr, "stored calibration %lld in '%s'\n", (long long)id, path);
+  pl_db_close(db);
+  return 0;
+}
 
 int cmd_calibrate(int argc, char **argv)
 {
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: pipelab calibrate ...\n\nNot implemented yet.\n");
-    return 0;
+  static const struct option longopts[] = {
+    WORKLOADOPTS_LONG,
+    {"backend", required_argument, NULL, OPT_C_BACKEND},
+    {"warmup", required_argument, NULL, OPT_C_WARMUP},
+    {"reps", required_argument, NULL, OPT_C_REPS},
+    {"format", required_argument, NULL, OPT_C_FORMAT},
+    {"db", required_argument, NULL, OPT_C_DB},
+    {"gpu", required_argument, NULL, OPT_C_GPU},
+    {"notes", required_argument, NULL, OPT_C_NOTES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+  const char *cmd = "calibrate";
+  struct workload_opts wo;
+  enum cli_format fmt = CLI_FMT_TABLE;
+  int backend = PL_BACKEND_CPU, warmup = 3, reps = 20, opt, rc;
+  const char *dbpath = NULL, *gpu = NULL, *notes = NULL;
+  workloadopts_init(&wo, cmd);
+  while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    switch (opt) {
+    case 'h':
+      printf("%s%s%s", usage, workloadopts_help, opts_help);
+      return 0;
+    case '?':
+    case ':':
+      return cli_bad_option(cmd, argv);
+    case OPT_C_BACKEND:
+      backend = pl_backend_parse(optarg);
+      if (backend < 0)
+        return cli_usage(cmd, "--backend must be cpu or cuda, got '%s'",
+                         optarg);
+      continue;
+    case OPT_C_WARMUP:
+      if ((rc = cli_int(cmd, "--warmup", optarg, 0, 100000, &warmup)))
+        return rc;
+      continue;
+    case OPT_C_REPS:
+      if ((rc = cli_int(cmd, "--reps", optarg, 2, 1000000, &reps)))
+        return rc;
+      continue;
+    case OPT_C_FORMAT:
+      if ((rc = cli_format(cmd, optarg, 7, &fmt)))
+        return rc;
+      continue;
+    case OPT_C_DB: dbpath = optarg; continue;
+    case OPT_C_GPU: gpu = optarg; continue;
+    case OPT_C_NOTES: notes = optarg; continue;
+    default:
+      break;
+    }
+    rc = workloadopts_handle(&wo, opt, optarg);
+    if (rc)
+      return rc < 0 ? cli_bad_option(cmd, argv) : rc;
   }
-  return cli_fail(PL_ENOTSUP, "'pipelab calibrate' is not implemented yet");
+  if ((rc = cli_no_positionals(cmd, argc, argv)))
+    return rc;
+  if (dbpath && !gpu)
+    return cli_usage(cmd, "--db needs --gpu <catalog name> to file the run "
+                          "under ('pipelab db list gpus')");
+  if (gpu && !dbpath)
+    return cli_usage(cmd, "--gpu only applies with --db <file.db>");
+  if (backend == PL_BACKEND_CUDA) {
+    const char *why;
+    if (pl_cuda_devices(&why) == 0)
+      return cli_fail(PL_ENODEV, "--backend cuda: no GPU: %s", why);
+  }
+  pl_workload w;
+  if ((rc = workloadopts_get(&wo, 0, 1, &w)))
+    return rc;
+  pl_calib cal;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  if ((rc = pl_exec_calibrate(&w, backend, warmup, reps, &cal, &eb)))
+    return cli_fail_eb(&eb, rc);
+  static const char *names[4] = {"F", "B", "W", "BW"};
+  static const int kinds[4] = {PL_OP_F, PL_OP_B, PL_OP_W, PL_OP_BW};
+  if (fmt == CLI_FMT_JSON) {
+    json_t *o = json_object();
+    json_object_set_new(o, "backend", json_string(cal.backend));
+    json_object_set_new(o, "pipelab_version", json_string(pl_version()));
+    json_object_set_new(o, "git_rev", json_string(pl_git_rev()));
+    json_t *wj = json_object();
+    json_object_set_new(wj, "hidden", json_integer(w.hidden));
+    json_object_set_new(wj, "seq", json_integer(w.seq));
+    json_object_set_new(wj, "mb_size", json_integer(w.mb_size));
+    json_object_set_new(wj, "dtype", json_string("fp64"));
+    json_object_set_new(o, "workload", wj);
+    json_object_set_new(o, "warmup", json_integer(warmup));
+    json_t *per = json_object();
+    for (int i = 0; i < 4; i++)
+      json_object_set_new(per, names[i], stat_json(&cal.t[kinds[i]]));
+    json_object_set_new(o, "per_layer", per);
+    json_object_set_new(o, "input", stat_json(&cal.input));
+    json_object_set_new(o, "loss", stat_json(&cal.loss));
+    json_t *p2p = json_object();
+    json_object_set_new(p2p, "latency_us", json_real(cal.p2p_latency_us));
+    json_object_set_new(p2p, "bandwidth_bytes_per_us",
+                        json_real(cal.p2p_bandwidth));
+    json_object_set_new(p2p, "msg_bytes", json_real(cal.msg_bytes));
+    json_object_set_new(p2p, "small", stat_json(&cal.p2p_small));
+    json_object_set_new(p2p, "msg", stat_json(&cal.p2p_msg));
+    json_object_set_new(o, "p2p", p2p);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    putchar('\n');
+    json_decref(o);
+  } else if (fmt == CLI_FMT_CSV) {
+    printf("backend,what,hidden,seq,mb_size,mean_us,stddev_us,min_us,reps\n");
+    for (int i = 0; i < 4; i++) {
+      const pl_calib_stat *s = &cal.t[kinds[i]];
+      printf("%s,%s,%d,%d,%d,%.6g,%.6g,%.6g,%d\n", cal.backend, names[i],
+             w.hidden, w.seq, w.mb_size, s->mean, s->stddev, s->min, s->reps);
+    }
+    const pl_calib_stat *ex[4] = {&cal.input, &cal.loss, &cal.p2p_small,
+                                  &cal.p2p_msg};
+    const char *exn[4] = {"input", "loss", "p2p_8B", "p2p_msg"};
+    for (int i = 0; i < 4; i++)
+      printf("%s,%s,%d,%d,%d,%.6g,%.6g,%.6g,%d\n", cal.backend, exn[i],
+             w.hidden, w.seq, w.mb_size, ex[i]->mean, ex[i]->stddev,
+             ex[i]->min, ex[i]->reps);
+  } else {
+    printf("calibration on %s: one layer, hidden %d, seq %d, mb-size %d, fp64"
+           " (%d warm-up, %d reps)\n\n",
+           cal.backend, w.hidden, w.seq, w.mb_size, warmup, reps);
+    printf("%-8s %12s %12s %12s\n", "op", "mean us", "stddev us", "min us");
+    for (int i = 0; i < 4; i++) {
+      const pl_calib_stat *s = &cal.t[kinds[i]];
+      printf("%-8s %12s %12s %12s\n", names[i], cli_num(s->mean),
+             cli_num(s->stddev), cli_num(s->min));
+    }
+    printf("%-8s %12s %12s %12s\n", "input", cli_num(cal.input.mean),
+           cli_num(cal.input.stddev), cli_num(cal.input.min));
+    printf("%-8s %12s %12s %12s\n", "loss", cli_num(cal.loss.mean),
+           cli_num(cal.loss.stddev), cli_num(cal.loss.min));
+    printf("\np2p latency   %s us (8-byte message, one way)\n",
+           cli_num(cal.p2p_latency_us));
+    printf("p2p message   %s us for %.0f bytes; bandwidth %s bytes/us\n",
+           cli_num(cal.p2p_msg.mean), cal.msg_bytes,
+           cli_num(cal.p2p_bandwidth));
+  }
+  if (dbpath)
+    return store(dbpath, gpu, notes, &cal);
+  return 0;
 }

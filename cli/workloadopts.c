@@ -66,7 +66,7 @@ int workloadopts_get(const struct workload_opts *w, int n_stages, int m,
                      pl_workload *out)
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  out->layers = w->layers ? w->layers : n_stages;
+  out->layers = w->layers ? w->layers : (n_stages > 0 ? n_stages : 1);
   out->hidden = w->hidden;
   out->seq = w->seq;
   out->mb_size = w->mb_size;

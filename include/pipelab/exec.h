@@ -49,10 +49,8 @@ typedef struct pl_exec_opts {
   int backend;       /* enum pl_backend_kind */
   double timeout_s;  /* watchdog: longest wait for one message (default 60) */
   unsigned flags;    /* enum pl_exec_flags */
-  int warmup;        /* iterations run (and discarded) before the measured
-                        one; gradients are those of the measured one */
 } pl_exec_opts;
-#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0, 0}
+#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0}
 
 /* Loss and all weight gradients of one iteration, on the host, laid out
  * layer after layer (pl_wl_layer_params doubles each). */
@@ -107,7 +105,8 @@ typedef struct pl_calib {
   char backend[8];
   pl_workload w;           /* shape measured (one layer) */
   pl_calib_stat t[PL_OP_NKINDS]; /* per layer: F, B, W, BW (FB unused) */
-  pl_calib_stat loss;      /* loss + its gradient, once per microbatch */
+  pl_calib_stat loss;      /* target, loss and its gradient (last stage) */
+  pl_calib_stat input;     /* loading a microbatch (first stage) */
   pl_calib_stat p2p_small; /* one 8-byte message between two ranks */
   pl_calib_stat p2p_msg;   /* one activation message (msg_bytes) */
   double p2p_latency_us;   /* from p2p_small */
@@ -120,9 +119,10 @@ typedef struct pl_calib {
  * P2P latency and bandwidth between two ranks of the backend. */
 int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
                       pl_calib *out, struct pl_errbuf *eb);
-/* Fills a cost table (time unit "us", memory in bytes) for n_stages virtual
- * stages from a calibration: stage time = layers per stage x per-layer time
- * (+ the loss on the last stage), comm = latency, bandwidth, msg_bytes. */
+/* Fills a cost table (time unit "us", memory in bytes) for c->n_stages
+ * virtual stages from a calibration: stage time = layers per stage x
+ * per-layer time, plus the input load on the first stage's F and the loss
+ * on the last stage's F; comm = latency, bandwidth and msg_bytes. */
 int pl_calib_apply_costs(const pl_calib *cal, const pl_workload *w,
                          pl_costs *c, struct pl_errbuf *eb);
 

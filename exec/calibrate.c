@@ -1,0 +1,321 @@
+/*
+ * calibrate.c: measures what the simulator needs from a backend: one
+ * layer's F, B, W and BW, the first stage's input load and the last stage's
+ * loss (warm-up, then repetitions: mean, standard deviation, minimum), and
+ * P2P latency and bandwidth between two ranks (ping-pong of an 8-byte and
+ * of an activation-sized message, one-way time = round trip / 2). Each
+ * repetition of B, W and BW runs an untimed F first so that it works on a
+ * fresh activation stash. Timing uses the backend's own op clock (host
+ * monotonic clock on the CPU, CUDA events on the GPU).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "pipelab/exec.h"
+
+struct cal {
+  const pl_backend_vt *vt;
+  void *be;
+  pl_workload w;
+  int warmup, reps;
+  pl_calib *out;
+  int rc;
+  struct pl_errbuf eb;
+};
+
+static void stat_of(const double *v, int n, pl_calib_stat *s)
+{
+  double sum = 0, mn = INFINITY;
+  for (int i = 0; i < n; i++) {
+    sum += v[i];
+    if (v[i] < mn)
+      mn = v[i];
+  }
+  s->reps = n;
+  s->mean = n ? sum / n : 0;
+  double q = 0;
+  for (int i = 0; i < n; i++)
+    q += (v[i] - s->mean) * (v[i] - s->mean);
+  s->stddev = n > 1 ? sqrt(q / (n - 1)) : 0;
+  s->min = n ? mn : 0;
+}
+
+enum { M_F, M_B, M_W, M_BW, M_LOSS, M_INPUT, M_N };
+
+static int measure_compute(struct cal *c)
+{
+  const pl_backend_vt *vt = c->vt;
+  void *be = c->be;
+  const pl_workload *w = &c->w;
+  size_t T = pl_wl_tokens(w), H = (size_t)w->hidden, F = pl_wl_ffn(w);
+  size_t lp = pl_wl_layer_params(w);
+  size_t wn = pl_wl_layer_wpart(w), bn = pl_wl_layer_bpart(w) + T * H;
+  double *params = vt->alloc(be, 0, lp * 8), *grads = vt->alloc(be, 0, lp * 8);
+  double *x = vt->alloc(be, 0, T * H * 8), *y = vt->alloc(be, 0, T * H * 8);
+  double *dx = vt->alloc(be, 0, T * H * 8), *t = vt->alloc(be, 0, T * H * 8);
+  double *wp = vt->alloc(be, 0, wn * 8), *bp = vt->alloc(be, 0, bn * 8);
+  double *sc = vt->alloc(be, 0, T * F * 8);
+  double *v = pl_malloc((size_t)c->reps * M_N * sizeof *v);
+  int rc = PL_OK;
+  if (!params || !grads || !x || !y || !dx || !t || !wp || !bp || !sc || !v) {
+    rc = pl_errf(&c->eb, PL_ENOMEM, "out of memory for the calibration");
+    goto out;
+  }
+  rc = vt->init_layer(be, 0, 0, params);
+  double *dl = bp + pl_wl_layer_bpart(w); /* the loss gradient slot */
+  for (int it = 0; it < c->warmup + c->reps && !rc; it++) {
+    double t0, t1, d[M_N];
+    int keep = it >= c->warmup;
+    /* input */
+    if ((rc = vt->op_begin(be, 0)) || (rc = vt->input(be, 0, it, x)) ||
+        (rc = vt->op_end(be, 0, &t0, &t1)))
+      break;
+    d[M_INPUT] = t1 - t0;
+    /* F */
+    if ((rc = vt->op_begin(be, 0)) ||
+        (rc = vt->layer_fwd(be, 0, params, x, y, wp, bp)) ||
+        (rc = vt->op_end(be, 0, &t0, &t1)))
+      break;
+    d[M_F] = t1 - t0;
+    /* loss (target + loss + gradient) */
+    if ((rc = vt->op_begin(be, 0)) || (rc = vt->target(be, 0, it, t)) ||
+        (rc = vt->loss(be, 0, y, t, dl)) ||
+        (rc = vt->op_end(be, 0, &t0, &t1)))
+      break;
+    d[M_LOSS] = t1 - t0;
+    /* B then W on the fresh stash */
+    if ((rc = vt->op_begin(be, 0)) ||
+        (rc = vt->layer_bwd_b(be, 0, params, dl, dx, wp, bp, grads, sc)) ||
+        (rc = vt->op_end(be, 0, &t0, &t1)))
+      break;
+    d[M_B] = t1 - t0;
+    if ((rc = vt->op_begin(be, 0)) ||
+        (rc = vt->layer_bwd_w(be, 0, wp, grads, sc)) ||
+        (rc = vt->op_end(be, 0, &t0, &t1)))
+      break;
+    d[M_W] = t1 - t0;
+    /* BW on another fresh stash */
+    if ((rc = vt->layer_fwd(be, 0, params, x, y, wp, bp)) ||
+        (rc = vt->op_begin(be, 0)) ||
+        (rc = vt->layer_bwd_b(be, 0, params, dl, dx, wp, bp, grads, sc)) ||
+        (rc = vt->layer_bwd_w(be, 0, wp, grads, sc)) ||
+        (rc = vt->op_end(be, 0, &t0, &t1)))
+      break;
+    d[M_BW] = t1 - t0;
+    if (keep)
+      for (int k = 0; k < M_N; k++)
+        v[(size_t)k * c->reps + (it - c->warmup)] = d[k];
+  }
+  if (rc) {
+    rc = pl_errf(&c->eb, rc, "calibration kernel failed: %s", pl_strerror(rc));
+    goto out;
+  }
+  stat_of(v + (size_t)M_F * c->reps, c->reps, &c->out->t[PL_OP_F]);
+  stat_of(v + (size_t)M_B * c->reps, c->reps, &c->out->t[PL_OP_B]);
+  stat_of(v + (size_t)M_W * c->reps, c->reps, &c->out->t[PL_OP_W]);
+  stat_of(v + (size_t)M_BW * c->reps, c->reps, &c->out->t[PL_OP_BW]);
+  stat_of(v + (size_t)M_LOSS * c->reps, c->reps, &c->out->loss);
+  stat_of(v + (size_t)M_INPUT * c->reps, c->reps, &c->out->input);
+out:
+  pl_free(v);
+  void *bufs[] = {params, grads, x, y, dx, t, wp, bp, sc};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    if (bufs[i])
+      vt->free(be, 0, bufs[i]);
+  return rc;
+}
+
+/* Ping-pong between ranks 0 and 1 (rank 0 records round trips) for an
+ * 8-byte and an activation-sized message. Rank 1 is entered and left on its
+ * own thread (CUDA binds the device per thread). */
+struct pp {
+  struct cal *c;
+  int rank;
+  size_t bytes[2];
+  int n;
+  double *rt; /* [2][n] round trips (rank 0) */
+  int rc;
+  struct pl_errbuf eb;
+};
+
+static void pingpong_size(struct pp *a, int which, void *buf)
+{
+  struct cal *c = a->c;
+  const pl_backend_vt *vt = c->vt;
+  int peer = 1 - a->rank;
+  size_t bytes = a->bytes[which];
+  for (int i = 0; i < a->n && !a->rc; i++) {
+    long k = 2L * i + (long)which * 2L * a->n;
+    if (a->rank == 0) {
+      double t0 = pl_now_us();
+      a->rc = vt->send(c->be, 0, peer, k, buf, bytes, &a->eb);
+      if (!a->rc)
+        a->rc = vt->recv(c->be, 0, peer, k + 1, buf, bytes, 30e6, &a->eb);
+      a->rt[(size_t)which * a->n + i] = pl_now_us() - t0;
+    } else {
+      a->rc = vt->recv(c->be, 1, peer, k, buf, bytes, 30e6, &a->eb);
+      if (!a->rc)
+        a->rc = vt->send(c->be, 1, peer, k + 1, buf, bytes, &a->eb);
+    }
+  }
+}
+
+static void *pingpong(void *arg)
+{
+  struct pp *a = arg;
+  struct cal *c = a->c;
+  const pl_backend_vt *vt = c->vt;
+  if (a->rank == 1 && (a->rc = vt->rank_enter(c->be, 1, &a->eb))) {
+    vt->abort(c->be);
+    return NULL;
+  }
+  size_t mx = a->bytes[0] > a->bytes[1] ? a->bytes[0] : a->bytes[1];
+  void *buf = vt->alloc(c->be, a->rank, mx);
+  if (!buf)
+    a->rc = pl_errf(&a->eb, PL_ENOMEM, "out of memory");
+  for (int which = 0; which < 2 && !a->rc; which++)
+    pingpong_size(a, which, buf);
+  if (a->rc)
+    vt->abort(c->be);
+  if (buf)
+    vt->free(c->be, a->rank, buf);
+  if (a->rank == 1)
+    vt->rank_leave(c->be, 1);
+  return NULL;
+}
+
+static int measure_p2p(struct cal *c, pl_calib_stat *small,
+                       pl_calib_stat *msg)
+{
+  int n = c->warmup + c->reps;
+  struct pp a[2];
+  memset(a, 0, sizeof a);
+  double *rt = pl_calloc(2 * (size_t)n, sizeof *rt);
+  if (!rt)
+    return pl_errf(&c->eb, PL_ENOMEM, "out of memory");
+  pthread_t th;
+  for (int r = 0; r < 2; r++) {
+    a[r].c = c;
+    a[r].rank = r;
+    a[r].bytes[0] = 8;
+    a[r].bytes[1] = pl_wl_msg_bytes(&c->w);
+    a[r].n = n;
+    a[r].rt = rt;
+  }
+  if (pthread_create(&th, NULL, pingpong, &a[1]) != 0) {
+    pl_free(rt);
+    return pl_errf(&c->eb, PL_ENOMEM, "cannot start a thread");
+  }
+  pingpong(&a[0]);
+  pthread_join(th, NULL);
+  int rc = a[0].rc ? a[0].rc : a[1].rc;
+  if (rc) {
+    rc = pl_errf(&c->eb, rc, "P2P measurement failed: %s",
+                 a[0].rc ? a[0].eb.msg : a[1].eb.msg);
+  } else {
+    for (int i = 0; i < 2 * n; i++)
+      rt[i] /= 2;
+    stat_of(rt + c->warmup, c->reps, small);
+    stat_of(rt + n + c->warmup, c->reps, msg);
+  }
+  pl_free(rt);
+  return rc;
+}
+
+int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
+                      pl_calib *out, struct pl_errbuf *eb)
+{
+  memset(out, 0, sizeof *out);
+  if (reps < 2 || warmup < 0)
+    return pl_errf(eb, PL_EINVAL, "calibration needs at least 2 repetitions "
+                   "and a non-negative warm-up, got %d and %d", reps, warmup);
+  struct cal c;
+  memset(&c, 0, sizeof c);
+  c.w = *w;
+  c.w.layers = 1;
+  if (c.w.microbatches < 1)
+    c.w.microbatches = 1;
+  int rc = pl_wl_check(&c.w, eb);
+  if (rc)
+    return rc;
+  c.warmup = warmup;
+  c.reps = reps;
+  c.out = out;
+  if (backend == PL_BACKEND_CPU) {
+    c.vt = pl_backend_cpu_vt();
+    if (pl_backend_cpu_open(2, &c.w, &c.be))
+      return pl_errf(eb, PL_ENOMEM, "out of memory");
+  } else {
+#ifdef PL_HAVE_CUDA
+    const char *why;
+    if (pl_cuda_devices(&why) == 0)
+      return pl_errf(eb, PL_ENODEV, "no GPU: %s", why);
+    c.vt = pl_backend_cuda_vt();
+    if ((rc = pl_backend_cuda_open(2, &c.w, &c.be, eb)))
+      return rc;
+#else
+    return pl_errf(eb, PL_ENODEV, "no GPU: this pipelab was built without "
+                   "CUDA");
+#endif
+  }
+  snprintf(out->backend, sizeof out->backend, "%s", c.vt->name);
+  out->w = c.w;
+  out->warmup = warmup;
+  out->msg_bytes = (double)pl_wl_msg_bytes(&c.w);
+  rc = c.vt->rank_enter(c.be, 0, &c.eb);
+  if (!rc) {
+    c.vt->start(c.be);
+    rc = measure_compute(&c);
+  }
+  if (!rc)
+    rc = measure_p2p(&c, &out->p2p_small, &out->p2p_msg);
+  if (!rc) {
+    out->p2p_latency_us = out->p2p_small.mean;
+    double extra = out->p2p_msg.mean - out->p2p_small.mean;
+    out->p2p_bandwidth = extra > 0 ? out->msg_bytes / extra : 0;
+  }
+  c.vt->rank_leave(c.be, 0);
+#ifdef PL_HAVE_CUDA
+  if (backend != PL_BACKEND_CPU)
+    pl_backend_cuda_close(c.be);
+  else
+#endif
+    pl_backend_cpu_close(c.be);
+  if (rc)
+    return pl_errf(eb, rc, "%s", c.eb.msg[0] ? c.eb.msg : pl_strerror(rc));
+  return PL_OK;
+}
+
+int pl_calib_apply_costs(const pl_calib *cal, const pl_workload *w,
+                         pl_costs *c, struct pl_errbuf *eb)
+{
+  int S = c->n_stages;
+  if (S < 1 || w->layers % S)
+    return pl_errf(eb, PL_EINVAL,
+                   "--layers %d is not divisible by the %d virtual stages",
+                   w->layers, S);
+  double L = (double)(w->layers / S);
+  for (int g = 0; g < S; g++) {
+    pl_stage_cost *sc = &c->stage[g];
+    for (int k = 0; k < PL_OP_FB; k++)
+      sc->t[k] = L * cal->t[k].mean;
+    if (g == 0)
+      sc->t[PL_OP_F] += cal->input.mean;
+    if (g == S - 1)
+      sc->t[PL_OP_F] += cal->loss.mean;
+    sc->msg_bytes = cal->msg_bytes;
+  }
+  c->comm_latency = cal->p2p_latency_us;
+  c->comm_bandwidth = cal->p2p_bandwidth;
+  if (!(c->comm_bandwidth > 0)) {
+    /* no measurable size dependence: all of it is latency */
+    c->comm_bandwidth = 0;
+    c->comm_latency = cal->p2p_msg.mean;
+  }
+  for (int k = 0; k < PL_OP_NKINDS; k++)
+    c->source[k] = PL_SRC_MEASURED;
+  snprintf(c->time_unit, sizeof c->time_unit, "us");
+  return pl_wl_apply_mem_costs(w, c, eb);
+}
