@@ -79,7 +79,7 @@ int pl_cost_layer(const pl_model_spec *m, const pl_train_cfg *cfg,
                   pl_layer_cost *embed, struct pl_errbuf *eb)
 {
   if (m->layers < 1 || m->hidden < 1 || m->heads < 1 || m->kv_heads < 1 ||
-      m->ffn < 1 || m->vocab < 1 || m->hidden % m->heads)
+      m->ffn < 1 || m->vocab < 1)
     return pl_errf(eb, PL_EINVAL, "model '%s' has an invalid shape", m->name);
   if (cfg->mb_size < 1 || cfg->tp < 1 || cfg->dp < 1 ||
       cfg->causal_discount < 0 || cfg->causal_discount > 1 ||

@@ -730,10 +730,13 @@ int pl__db_samples(pl_db *db, const char *gpu, const char *model,
 /* ---------------------------------------------------------- CSV import --- */
 
 enum { COL_OP, COL_LAYER, COL_MODEL, COL_MB, COL_SEQ, COL_HIDDEN, COL_DTYPE,
-       COL_TP, COL_MEAN, COL_STDDEV, COL_COUNT, NCOLS };
+       COL_TP, COL_MEAN, COL_STDDEV, COL_COUNT, COL_GPU, COL_CALIB, NCOLS };
 static const char *const col_names[NCOLS] = {
     "op", "layer", "model", "mb_size", "seq_len", "hidden", "dtype", "tp",
-    "mean_us", "stddev_us", "count"};
+    "mean_us", "stddev_us", "count", "gpu", "calibration_id"};
+#define KNOWN_COLS                                                           \
+  "op, layer, model, mb_size, seq_len, hidden, dtype, tp, mean_us, "         \
+  "stddev_us, count, gpu, calibration_id"
 
 static char *trim(char *s)
 {
@@ -786,14 +789,19 @@ static int parse_dbl_field(const char *s, double lo, double *out)
 }
 
 int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
-                     size_t *n_rows, struct pl_errbuf *eb)
+                     size_t *n_rows, int64_t *calib_id, struct pl_errbuf *eb)
 {
-  char *text = NULL;
+  char *text = NULL, gpu[64] = "";
   size_t len = 0, rows = 0;
-  int idx[NCOLS], rc, line_no = 0, header = 1;
+  int idx[NCOLS], rc, line_no = 0, header = 1, begun = 0;
   pl_calib_info ci = *info;
   if (n_rows)
     *n_rows = 0;
+  if (calib_id)
+    *calib_id = 0;
+  if (db->in_calib)
+    return pl_errf(eb, PL_EMISUSE, "a calibration is already open on '%s'",
+                   db->path);
   if (!ci.method)
     ci.method = "import";
   if ((rc = pl_read_file(path, &text, &len, eb)))
@@ -804,10 +812,6 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
   }
   for (int i = 0; i < NCOLS; i++)
     idx[i] = -1;
-  if ((rc = pl_db_calibration_begin(db, &ci, NULL, eb))) {
-    pl_free(text);
-    return rc;
-  }
   char *save = NULL;
   for (char *line = text; line; line = save) {
     char *nl = strchr(line, '\n');
@@ -823,9 +827,7 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
     if (header) {
       if (nf > NCOLS) {
         rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: too many columns (known: "
-                                    "op, layer, model, mb_size, seq_len, "
-                                    "hidden, dtype, tp, mean_us, stddev_us, "
-                                    "count)", path, line_no);
+                                    KNOWN_COLS ")", path, line_no);
         goto fail;
       }
       for (int i = 0; i < nf; i++) {
@@ -835,13 +837,16 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
             break;
         if (k == NCOLS || idx[k] >= 0) {
           rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s column '%s' (known: "
-                                      "op, layer, model, mb_size, seq_len, "
-                                      "hidden, dtype, tp, mean_us, stddev_us, "
-                                      "count)", path, line_no,
+                                      KNOWN_COLS ")", path, line_no,
                        k == NCOLS ? "unknown" : "repeated", f[i]);
           goto fail;
         }
         idx[k] = i;
+      }
+      if (!ci.gpu && idx[COL_GPU] < 0) {
+        rc = pl_errf(eb, PL_EINVAL, "'%s': no GPU: pass --gpu <name> or add a "
+                                    "gpu column", path);
+        goto fail;
       }
       static const int req[] = {COL_OP, COL_MB, COL_SEQ, COL_HIDDEN, COL_MEAN};
       for (size_t r = 0; r < sizeof req / sizeof req[0]; r++)
@@ -903,12 +908,29 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
     if (!bad && idx[COL_COUNT] >= 0 &&
         parse_int_field(f[idx[COL_COUNT]], 1, INT_MAX, &s.count))
       bad = "count must be an integer >= 1";
+    if (!bad && idx[COL_GPU] >= 0) {
+      const char *rg = f[idx[COL_GPU]];
+      if (!begun && !ci.gpu)
+        snprintf(gpu, sizeof gpu, "%s", rg);
+      else if (strcasecmp(rg, ci.gpu ? ci.gpu : gpu))
+        bad = "all rows must name the same gpu (one calibration run per file)";
+    }
     if (bad) {
       rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line_no, bad);
       goto fail;
     }
-    if ((rc = pl_db_calibration_add_sample(db, &s, eb)))
+    if (!begun) {
+      if (!ci.gpu)
+        ci.gpu = gpu;
+      if ((rc = pl_db_calibration_begin(db, &ci, calib_id, eb)))
+        goto out;
+      begun = 1;
+    }
+    if ((rc = pl_db_calibration_add_sample(db, &s, eb))) {
+      if (rc == PL_EINVAL)
+        rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line_no, eb->msg);
       goto fail;
+    }
     rows++;
   }
   if (header) {

@@ -177,12 +177,14 @@ void pl_db_calibration_rollback(pl_db *db);
 
 /*
  * Imports a measured-samples CSV (docs/database.md "Import CSV format") as
- * one calibration run described by info (method defaults to "import"), in
- * one transaction. PL_EPARSE names the line on bad input. *n_rows receives
- * the number of samples stored.
+ * one calibration run described by info (method defaults to "import"; the
+ * GPU comes from info->gpu or the file's gpu column), in one transaction:
+ * all rows or none. PL_EPARSE names the file and line on bad input,
+ * PL_ENOTFOUND an unknown GPU. *n_rows and *calib_id (both may be NULL)
+ * receive the number of samples stored and the new calibration id.
  */
 int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
-                     size_t *n_rows, struct pl_errbuf *eb);
+                     size_t *n_rows, int64_t *calib_id, struct pl_errbuf *eb);
 
 /* Most recent measured P2P link cost for a GPU and link kind (from the
  * newest calibration that has one): PL_ENOTFOUND if none. */
