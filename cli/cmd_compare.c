@@ -5,22 +5,29 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pipelab/models.h"
 #include "pipelab/traces.h"
 
 static const char usage[] =
   "usage: pipelab compare <predicted> <real> [--format (table|json|csv)]\n"
-  "                       [--max-error <pct>] [--require-match]\n\n"
+  "                       [--max-error <pct>] [--require-match]\n"
+  "                       [--db <file>] [--record [--label <text>]]\n\n"
   "Compares a predicted result with a real one: per rank and op kind the mean\n"
   "op time error, the iteration-time error (%), the bubble-ratio difference\n"
   "(percentage points) and the per-rank peak activation difference. Ops are\n"
   "matched by (rank, op kind, microbatch, stage); ops found on only one side\n"
   "are counted and the first few listed.\n\n"
   "Each input is a result file (simulate/run --save), a Chrome trace written\n"
-  "by --trace, or a PyTorch profiler trace (see 'pipelab import kineto').\n\n"
+  "by --trace, a PyTorch profiler trace (see 'pipelab import kineto'), or\n"
+  "run:<id>, a run stored in the database (see 'pipelab history').\n\n"
   "options:\n"
   "  --format <f>        table (default), json or csv\n"
   "  --max-error <pct>   exit 1 when |iteration-time error| is larger than pct\n"
   "  --require-match     exit 1 when the op sets differ\n"
+  "  --db <file>         run database (default: $PIPELAB_DB, else\n"
+  "                      ~/.local/share/pipelab/pipelab.db)\n"
+  "  --record            store both results as runs (files only)\n"
+  "  --label <text>      label of the recorded runs\n"
   "  -h, --help          this text\n\n"
   "Exit codes: 0 ok, 1 check failed, 2 usage, 3 unreadable or incompatible\n"
   "input.\n";
@@ -105,12 +112,16 @@ int cmd_compare(int argc, char **argv)
     {"format", required_argument, NULL, 'f'},
     {"max-error", required_argument, NULL, 'e'},
     {"require-match", no_argument, NULL, 'r'},
+    {"db", required_argument, NULL, 'd'},
+    {"record", no_argument, NULL, 'R'},
+    {"label", required_argument, NULL, 'l'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "compare";
   enum cli_format fmt = CLI_FMT_TABLE;
   double max_err = -1;
-  int require = 0, opt, rc;
+  int require = 0, record = 0, opt, rc;
+  const char *db_path = NULL, *label = NULL;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (opt) {
     case 'h':
@@ -127,6 +138,15 @@ int cmd_compare(int argc, char **argv)
     case 'r':
       require = 1;
       break;
+    case 'd':
+      db_path = optarg;
+      break;
+    case 'R':
+      record = 1;
+      break;
+    case 'l':
+      label = optarg;
+      break;
     default:
       return cli_bad_option(cmd, argv);
     }
@@ -138,7 +158,8 @@ int cmd_compare(int argc, char **argv)
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_result p = PL_RESULT_INIT, r = PL_RESULT_INIT;
   pl_compare c = PL_COMPARE_INIT;
-  if ((rc = pl_result_load(pn, &p, &eb)) || (rc = pl_result_load(rn, &r, &eb))) {
+  if ((rc = pl_result_load_any(pn, db_path, &p, &eb)) ||
+      (rc = pl_result_load_any(rn, db_path, &r, &eb))) {
     rc = cli_fail_eb(&eb, rc);
     goto out;
   }
@@ -165,6 +186,29 @@ int cmd_compare(int argc, char **argv)
     pl_buf_free(&b);
   }
   fflush(stdout);
+  if (record) {
+    pl_db *db;
+    if ((rc = pl_history_open(db_path, 1, &db, &eb))) {
+      rc = cli_fail_eb(&eb, rc);
+      goto out;
+    }
+    const char *names[2] = {pn, rn};
+    const pl_result *res[2] = {&p, &r};
+    for (int i = 0; i < 2 && !rc; i++) {
+      pl_history_params hp = PL_HISTORY_PARAMS_INIT;
+      int64_t id;
+      hp.label = label;
+      if (!strncmp(names[i], "run:", 4))
+        continue; /* already stored */
+      if ((rc = pl_history_record(db, res[i], &hp, &id, &eb)))
+        rc = cli_fail_eb(&eb, rc);
+      else
+        fprintf(stderr, "recorded '%s' as run %lld\n", names[i], (long long)id);
+    }
+    pl_db_close(db);
+    if (rc)
+      goto out;
+  }
   if (c.missing || c.extra)
     cli_warn("op sets differ: %zu op(s) missing from '%s', %zu extra", c.missing,
              rn, c.extra);

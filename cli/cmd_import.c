@@ -6,13 +6,15 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pipelab/models.h"
 #include "pipelab/traces.h"
 
 static const char usage[] =
   "usage: pipelab import kineto <trace.json>... [-o <result.json>]\n"
   "                             [--rank-map <pid>:<rank>[,...]]\n"
   "                             [--track (auto|gpu|cpu)] [--iteration <n>]\n"
-  "                             [--dialect (current|legacy)] [--schedule <name>]\n\n"
+  "                             [--dialect (current|legacy)] [--schedule <name>]\n"
+  "                             [--record [--db <file>] [--label <text>]]\n\n"
   "Imports PyTorch profiler (Kineto) Chrome traces of a run that used\n"
   "torch.distributed.pipelining: every action is a user annotation named\n"
   "'PP:<action>' ('PP:2F0', 'PP:1I3', 'PP:0W1', 'PP:3B2'). Give one trace per\n"
@@ -30,10 +32,15 @@ static const char usage[] =
   "  --dialect <d>         current (I = input backward, B = full backward;\n"
   "                        default) or legacy (B = input backward, BW = full)\n"
   "  --schedule <name>     schedule name stored in the result\n"
+  "  --record              also store the result as a run in the database\n"
+  "  --db <file>           run database (default: $PIPELAB_DB, else\n"
+  "                        ~/.local/share/pipelab/pipelab.db)\n"
+  "  --label <text>        label of the recorded run\n"
   "  -h, --help            this text\n\n"
   "The naming is documented in docs/trace-format.md.\n";
 
-enum { OPT_RANK_MAP = 1000, OPT_TRACK, OPT_ITER, OPT_DIALECT, OPT_SCHED };
+enum { OPT_RANK_MAP = 1000, OPT_TRACK, OPT_ITER, OPT_DIALECT, OPT_SCHED,
+       OPT_RECORD, OPT_DB, OPT_LABEL };
 
 static int parse_rank_map(const char *cmd, const char *s, int **out, size_t *n)
 {
@@ -82,13 +89,17 @@ int cmd_import(int argc, char **argv)
     {"iteration", required_argument, NULL, OPT_ITER},
     {"dialect", required_argument, NULL, OPT_DIALECT},
     {"schedule", required_argument, NULL, OPT_SCHED},
+    {"record", no_argument, NULL, OPT_RECORD},
+    {"db", required_argument, NULL, OPT_DB},
+    {"label", required_argument, NULL, OPT_LABEL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "import";
   const char *out_path = "-";
   pl_kineto_opts ko = PL_KINETO_OPTS_INIT;
   int *rank_map = NULL;
-  int opt, rc = 0;
+  int opt, rc = 0, record = 0;
+  const char *db_path = NULL, *label = NULL;
   while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
     switch (opt) {
     case 'h':
@@ -136,6 +147,15 @@ int cmd_import(int argc, char **argv)
     case OPT_SCHED:
       ko.schedule = optarg;
       break;
+    case OPT_RECORD:
+      record = 1;
+      break;
+    case OPT_DB:
+      db_path = optarg;
+      break;
+    case OPT_LABEL:
+      label = optarg;
+      break;
     default:
       rc = cli_bad_option(cmd, argv);
       goto out;
@@ -176,6 +196,20 @@ int cmd_import(int argc, char **argv)
             : info.track == PL_KINETO_CPU ? "cpu"
                                           : "mixed",
             info.comm_actions, info.repeated);
+    if (record) {
+      pl_db *db;
+      int64_t id;
+      pl_history_params hp = PL_HISTORY_PARAMS_INIT;
+      hp.label = label;
+      if ((rc = pl_history_open(db_path, 1, &db, &eb)) == 0) {
+        rc = pl_history_record(db, &r, &hp, &id, &eb);
+        pl_db_close(db);
+      }
+      if (rc)
+        rc = cli_fail_eb(&eb, rc);
+      else
+        fprintf(stderr, "recorded as run %lld\n", (long long)id);
+    }
   }
   pl_result_free(&r);
 out:

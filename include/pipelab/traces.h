@@ -229,6 +229,90 @@ json_t *pl_compare_to_json(const pl_compare *cmp);
  * difference_pct,unit. */
 int pl_compare_to_csv(const pl_compare *cmp, struct pl_buf *out);
 
+
+/* ----------------------------------------------------------- history ---- */
+
+/*
+ * Run history (issue 6 item 3) in the pipelab database's runs, run_ranks and
+ * run_ops tables (models/002_runs.sql; open the database with pl_db_open
+ * from models.h). Thread safety: one pl_db per thread.
+ */
+struct pl_db;
+
+/*
+ * Opens the run database: path, or the default (pl_db_default_path) when
+ * path is NULL. create = 0 fails with PL_ENOTFOUND when it does not exist.
+ * Close with pl_db_close (models.h).
+ */
+int pl_history_open(const char *path, int create, struct pl_db **db,
+                    struct pl_errbuf *eb);
+/* Loads "run:<id>" from the database (opened on demand with path, NULL =
+ * default) or any file pl_result_load reads. */
+int pl_result_load_any(const char *spec, const char *db_path, pl_result *r,
+                       struct pl_errbuf *eb);
+
+/* What a run record stores besides the result. Strings are copied; NULL
+ * means unknown / default. */
+typedef struct pl_history_params {
+  const char *label;        /* free text */
+  const char *cost_source;  /* user, analytic, measured, ...; default: "user"
+                               for simulated runs, "executed" for real ones */
+  const char *params_json;  /* run parameters as a JSON object; NULL = {} */
+  const char *model_name, *gpu_name;
+  double iteration_time;    /* < 0: not stored (NULL) */
+} pl_history_params;
+#define PL_HISTORY_PARAMS_INIT {NULL, NULL, NULL, NULL, NULL, -1}
+
+/*
+ * Stores r (summary, per-rank rows and per-op rows when present) as one run
+ * in one BEGIN IMMEDIATE transaction; kind is "simulated" when r->source is
+ * "sim", else "real"; host, time, pipelab version and git revision are
+ * filled in. *id (may be NULL) receives the run id. PL_EDB / PL_EDBLOCKED
+ * with SQLite's message on failure (nothing is written then).
+ */
+int pl_history_record(struct pl_db *db, const pl_result *r,
+                      const pl_history_params *hp, int64_t *id,
+                      struct pl_errbuf *eb);
+/* Reads run id back into a result (ops included when stored). PL_ENOTFOUND
+ * when there is no such run. */
+int pl_history_load(struct pl_db *db, int64_t id, pl_result *r,
+                    struct pl_errbuf *eb);
+
+/* One row of the history list. */
+typedef struct pl_history_run {
+  int64_t id;
+  int64_t created_at_ns;
+  char kind[12];       /* simulated / real */
+  char backend[16];
+  char schedule[64];
+  char label[64];
+  char host[64];
+  char version[16];
+  char time_unit[8];
+  int stages, microbatches, chunks;
+  double makespan, bubble_ratio, peak_mem; /* NaN when NULL */
+  int64_t baseline;    /* id of the run compared against, 0 = none */
+  double drift_pct;    /* 100 * (makespan - baseline's) / baseline's */
+  int flagged;         /* |drift_pct| > threshold */
+} pl_history_run;
+
+/* Filter for pl_history_list; zero / NULL fields do not filter. */
+typedef struct pl_history_query {
+  const char *schedule;
+  int stages, microbatches;
+  int64_t baseline;   /* compare every run with this one; 0 = per case, the
+                         earliest run of the same (kind, backend, schedule,
+                         stages, microbatches, chunks, time unit) */
+  double threshold_pct; /* flag |drift| above this (default 5 when <= 0) */
+  size_t limit;       /* newest N runs; 0 = all */
+} pl_history_query;
+#define PL_HISTORY_QUERY_INIT {NULL, 0, 0, 0, 0, 0}
+
+/* Lists runs oldest first with their drift; *out is pl_malloc'ed (free with
+ * pl_free), *n its length. */
+int pl_history_list(struct pl_db *db, const pl_history_query *q,
+                    pl_history_run **out, size_t *n, struct pl_errbuf *eb);
+
 #ifdef __cplusplus
 }
 #endif
