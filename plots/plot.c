@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,11 @@ static const char *const fmt_ext[] = {"png", "svg", "pdf"};
 
 const char *pl__plot_num(char buf[32], double x)
 {
-  snprintf(buf, 32, "%.10g", x);
+  /* gnuplot reads "NaN" as a missing value; "inf" would break a range. */
+  if (!isfinite(x))
+    snprintf(buf, 32, "NaN");
+  else
+    snprintf(buf, 32, "%.10g", x);
   return buf;
 }
 

@@ -57,6 +57,7 @@ struct tl_geom {
   double t0, t1;       /* x range */
   double lm, rm, tm, bm; /* margins in pixels */
   double ppu;          /* pixels per time unit */
+  double med;          /* median op duration (0 if none) */
 };
 
 static void tl_geometry(const pl_result *r, int width, int height,
@@ -65,11 +66,16 @@ static void tl_geometry(const pl_result *r, int width, int height,
   g->rows = n_rows(r);
   g->t0 = 0;
   g->t1 = 0;
+  int first = 1;
   for (size_t i = 0; i < r->n_ops; i++) {
-    if (i == 0 || r->ops[i].start < g->t0)
-      g->t0 = r->ops[i].start;
-    if (i == 0 || r->ops[i].end > g->t1)
-      g->t1 = r->ops[i].end;
+    double s = r->ops[i].start, e = r->ops[i].end;
+    if (!isfinite(s) || !isfinite(e))
+      continue;
+    if (first || s < g->t0)
+      g->t0 = s;
+    if (first || e > g->t1)
+      g->t1 = e;
+    first = 0;
   }
   if (g->t0 > 0)
     g->t0 = 0;
@@ -79,22 +85,23 @@ static void tl_geometry(const pl_result *r, int width, int height,
   g->rm = 24;
   g->tm = 42;
   g->bm = 78;
+  double med = 0;
+  double *d = r->n_ops ? pl_malloc(r->n_ops * sizeof *d) : NULL;
+  if (d) {
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_ops; i++)
+      if (r->ops[i].end > r->ops[i].start)
+        d[k++] = r->ops[i].end - r->ops[i].start;
+    if (k) {
+      qsort(d, k, sizeof *d, cmp_double);
+      med = d[k / 2];
+    }
+    pl_free(d);
+  }
+  g->med = med;
   if (width <= 0) {
     /* Aim for about 30 pixels for the median op, so that microbatch
      * numbers fit in the boxes as in the paper's figures. */
-    double med = 0;
-    double *d = r->n_ops ? pl_malloc(r->n_ops * sizeof *d) : NULL;
-    if (d) {
-      size_t k = 0;
-      for (size_t i = 0; i < r->n_ops; i++)
-        if (r->ops[i].end > r->ops[i].start)
-          d[k++] = r->ops[i].end - r->ops[i].start;
-      if (k) {
-        qsort(d, k, sizeof *d, cmp_double);
-        med = d[k / 2];
-      }
-      pl_free(d);
-    }
     double w = med > 0 ? 30.0 * (g->t1 - g->t0) / med : 900;
     if (w > 3000)
       w = 3000;
@@ -289,7 +296,11 @@ int pl_plot_timeline(const pl_result *r, const pl_plot_opts *o,
     snprintf(unit, sizeof unit, "%s", u.buf);
     pl_buf_free(&u);
   }
-  const char *kv[] = {"TITLE", title.buf, "LM", lm, "RM", rm, "TM", tm,
+  /* Box outlines only while boxes are wide enough to show fill between
+   * them; otherwise the outlines would paint the rows dark grey. */
+  const char *border = g.med * g.ppu >= 5.0 ? "border lc rgb '#303030'"
+                                            : "noborder";
+  const char *kv[] = {"BORDER", border, "TITLE", title.buf, "LM", lm, "RM", rm, "TM", tm,
                       "BM", bm, "XMIN", xmin, "XMAX", xmax, "YMAX", ymax,
                       "YTICS", ytics.buf, "UNIT", unit, "ROWS", rows.buf,
                       "BARH", barh, "LABELFONT", lfont, "HYPER", hyper.buf,
@@ -329,14 +340,18 @@ static void mem_range(const pl_result *r, double *t0, double *t1)
 {
   *t0 = 0;
   *t1 = r->makespan;
+  if (!isfinite(*t1))
+    *t1 = 0;
   for (size_t i = 0; i < r->n_mem; i++) {
+    if (!isfinite(r->mem[i].t))
+      continue;
     if (r->mem[i].t < *t0)
       *t0 = r->mem[i].t;
     if (r->mem[i].t > *t1)
       *t1 = r->mem[i].t;
   }
   for (size_t i = 0; i < r->n_ops; i++)
-    if (r->ops[i].end > *t1)
+    if (isfinite(r->ops[i].end) && r->ops[i].end > *t1)
       *t1 = r->ops[i].end;
   if (!(*t1 > *t0))
     *t1 = *t0 + 1;
@@ -447,7 +462,7 @@ int pl_plot_memory(const pl_result *r, const pl_plot_opts *o, const char *path,
   double peak = 0, t0, t1;
   mem_range(r, &t0, &t1);
   for (size_t i = 0; i < r->n_mem; i++)
-    if (r->mem[i].value > peak)
+    if (isfinite(r->mem[i].value) && r->mem[i].value > peak)
       peak = r->mem[i].value;
   double ymax = peak > o->mem_limit ? peak : o->mem_limit;
   ymax = ymax > 0 ? ymax * 1.12 : 1;

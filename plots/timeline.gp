@@ -18,7 +18,7 @@ set mxtics
 set xlabel 'time (@UNIT@)'
 set border 1
 unset grid
-set style fill solid 1.0 border lc rgb '#303030'
+set style fill solid 1.0 @BORDER@
 set key below horizontal center reverse Left samplen 1.5 spacing 1.2 width 3
 @ROWS@
 plot 'ops.dat' using (($2+$3)/2):1:(($3-$2)/2):(@BARH@):7 \
