@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipelab/models.h"
 #include "pipelab/traces.h"
 
 #define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
@@ -396,13 +397,80 @@ static void test_kineto_multi(void **state)
   json_decref(docs[1]);
 }
 
+/* History: record three runs of one case (33, 36.3 = +10%, 33.33 = +1%),
+ * read one back, list them with drift against the first run. */
+static void test_history(void **state)
+{
+  (void)state;
+  pl_db *db;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  if (pl_db_open(":memory:", 0, 0, &db, &eb))
+    fail_msg("%s", eb.msg);
+  pl_result a, b, c, back;
+  sim_1f1b(1, 1, &a);
+  sim_1f1b(1.1, 1.1, &b);
+  sim_1f1b(1.01, 1.01, &c);
+  int64_t ida, idb, idc;
+  pl_history_params hp = PL_HISTORY_PARAMS_INIT;
+  hp.label = "nightly";
+  assert_int_equal(pl_history_record(db, &a, &hp, &ida, &eb), 0);
+  assert_int_equal(pl_history_record(db, &b, &hp, &idb, &eb), 0);
+  assert_int_equal(pl_history_record(db, &c, NULL, &idc, &eb), 0);
+  assert_true(ida < idb && idb < idc);
+
+  assert_int_equal(pl_history_load(db, idb, &back, &eb), 0);
+  assert_int_equal(back.n_ops, 64);
+  assert_string_equal(back.schedule, "1f1b");
+  NEAR(back.makespan, b.makespan, 1e-12);
+  NEAR(back.bubble_ratio, b.bubble_ratio, 1e-12);
+  pl_compare cmp = PL_COMPARE_INIT;
+  assert_int_equal(pl_compare_results(&a, &back, &cmp, &eb), 0);
+  assert_int_equal(cmp.matched, 64);
+  NEAR(cmp.iter_error_pct, 10, 1e-9);
+  pl_compare_free(&cmp);
+  pl_result_free(&back);
+  assert_int_equal(pl_history_load(db, 999, &back, &eb), PL_ENOTFOUND);
+
+  pl_history_run *v;
+  size_t n;
+  pl_history_query q = PL_HISTORY_QUERY_INIT;
+  assert_int_equal(pl_history_list(db, &q, &v, &n, &eb), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(v[0].baseline, 0);
+  assert_int_equal(v[0].flagged, 0);
+  assert_int_equal(v[1].baseline, ida);
+  NEAR(v[1].drift_pct, 10, 1e-9);
+  assert_int_equal(v[1].flagged, 1);
+  NEAR(v[2].drift_pct, 1, 1e-9);
+  assert_int_equal(v[2].flagged, 0);
+  assert_string_equal(v[1].label, "nightly");
+  assert_string_equal(v[1].kind, "simulated");
+  pl_free(v);
+  /* Against run b with a 0.5% threshold: a and c are both flagged. */
+  q.baseline = idb;
+  q.threshold_pct = 0.5;
+  assert_int_equal(pl_history_list(db, &q, &v, &n, &eb), 0);
+  NEAR(v[0].drift_pct, 100 * (33 - 36.3) / 36.3, 1e-9);
+  assert_int_equal(v[0].flagged + v[1].flagged + v[2].flagged, 2);
+  pl_free(v);
+  q.baseline = 0;
+  q.schedule = "gpipe";
+  assert_int_equal(pl_history_list(db, &q, &v, &n, &eb), 0);
+  assert_int_equal(n, 0);
+  pl_free(v);
+  pl_result_free(&a);
+  pl_result_free(&b);
+  pl_result_free(&c);
+  pl_db_close(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_ten_percent),  cmocka_unit_test(test_hand_bubble),
     cmocka_unit_test(test_mismatch),     cmocka_unit_test(test_units),
     cmocka_unit_test(test_parse_action), cmocka_unit_test(test_kineto_small),
-    cmocka_unit_test(test_kineto_multi),
+    cmocka_unit_test(test_kineto_multi), cmocka_unit_test(test_history),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
