@@ -52,9 +52,9 @@ check "csv header has peak_activation_bytes" $?
 # Trace and result file of a measured run.
 $P run --schedule zb-v --stages 2 --microbatches 4 $W --layers 4 --trace "$T/t.json" --save "$T/s.json" >/dev/null 2>&1
 check "run --trace --save exits 0" $?
-v=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); t=json.load(open(sys.argv[2])); ev=t["traceEvents"] if isinstance(t, dict) else t; print(len(s["ops"]), s["source"], sum(1 for e in ev if e.get("ph") == "X") >= 24)' "$T/s.json" "$T/t.json" 2>&1)
-[ "$v" = "24 cpu True" ]
-check "result file has 24 ops (2 ranks x 12), trace has the op slices (got $v)" $?
+v=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); t=json.load(open(sys.argv[2])); ev=t["traceEvents"] if isinstance(t, dict) else t; print(len(s["ops"]), s["source"], sum(1 for e in ev if e.get("ph") == "X") >= 48)' "$T/s.json" "$T/t.json" 2>&1)
+[ "$v" = "48 cpu True" ]
+check "result file has 48 ops (2 ranks x 2 chunks x 4 mb x F,B,W), trace has the op slices (got $v)" $?
 
 # Usage errors: one line, exit 2.
 $P run --schedule 1f1b --stages 2 --microbatches 4 $W --layers 3 >/dev/null 2>"$T/e"; rc=$?
