@@ -199,6 +199,13 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
     rc = pl_sched_load_csv(o->schedule_file, o->dialect, s, &info, &eb);
     if (rc)
       return cli_fail_eb(&eb, rc);
+    /* interop.md §1.2: always say which dialect was read, and what was
+     * dropped, since B means different ops in the two. */
+    fprintf(stderr, "note: '%s': %s dialect, %d ranks, %d stages (%s), %d "
+                    "microbatches; dropped %zu idle and %zu comm cells\n",
+            o->schedule_file, pl_dialect_name(info.dialect), info.ranks,
+            info.stages, pl_placement_name(pl_sched_placement(*s)),
+            info.microbatches, info.idle_cells, info.comm_cells);
     if (o->have_p && o->p != pl_sched_ranks(*s)) {
       rc = cli_usage(cmd, "--stages %d does not match the %d ranks (rows) of "
                           "'%s'", o->p, pl_sched_ranks(*s), o->schedule_file);
