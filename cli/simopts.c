@@ -199,6 +199,10 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
     rc = pl_sched_load_csv(o->schedule_file, o->dialect, s, &info, &eb);
     if (rc)
       return cli_fail_eb(&eb, rc);
+    if (!pl_sched_name(*s)[0]) {
+      const char *base = strrchr(o->schedule_file, '/');
+      pl_sched_set_name(*s, base ? base + 1 : o->schedule_file);
+    }
     /* interop.md §1.2: always say which dialect was read, and what was
      * dropped, since B means different ops in the two. */
     fprintf(stderr, "note: '%s': %s dialect, %d ranks, %d stages (%s), %d "
