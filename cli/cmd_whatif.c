@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "pipelab/traces.h"
-#include "simopts.h"
+#include "modelopts.h"
 
 static const char usage[] =
   "usage: pipelab whatif [--stages <p>] [--microbatches <m>] [--tf <t> ...]\n"
@@ -13,7 +13,10 @@ static const char usage[] =
   "Compares every built-in schedule for one case. Without options the case is\n"
   "the Zero Bubble paper's 1.5B model on 8 ranks with 24 microbatches and its\n"
   "measured per-stage costs: F=18522 B=18086 W=9337 comm=601 us,\n"
-  "M_W/M_B=0.3664.\n\n";
+  "M_W/M_B=0.3664.\n"
+  "With --model <name> --gpu <name> the costs come from the database or the\n"
+  "analytic transformer model (times in us) and the table adds seconds,\n"
+  "tokens/s, MFU and the largest GiB per rank with whether it fits in HBM.\n\n";
 
 struct row {
   const char *name;
@@ -21,22 +24,26 @@ struct row {
   char err[PL_ERRMSG_MAX];
   pl_result res;
   double iter;
+  pl_model_plan plan; /* --model only */
 };
 
 int cmd_whatif(int argc, char **argv)
 {
   static const struct option longopts[] = {
     SIMOPTS_LONG,
+    MODELOPTS_LONG,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"schedules", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "whatif";
   struct sim_opts o;
+  struct model_opts mo;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *only = NULL;
-  int opt, rc;
+  int opt, rc, user_costs = 0;
   simopts_init(&o);
+  modelopts_init(&mo);
   o.p = 8;
   o.m = 24;
   o.have_p = o.have_m = 1;
@@ -48,7 +55,7 @@ int cmd_whatif(int argc, char **argv)
   o.time_unit = "us";
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     if (opt == 'h') {
-      printf("%s%s", usage, simopts_help);
+      printf("%s%s%s", usage, simopts_help, modelopts_help);
       printf("  --schedules <list>        only these schedules (comma-separated)\n"
              "  --format <f>              table (default), json or csv\n");
       return 0;
@@ -67,13 +74,39 @@ int cmd_whatif(int argc, char **argv)
     if (opt == OPT_SCHEDULE || opt == OPT_SCHEDULE_FILE)
       return cli_usage(cmd, "whatif runs every schedule; use --schedules "
                             "<a,b> to pick some, or 'pipelab simulate'");
+    /* Model options (modelopts.c); explicit costs conflict with --model. */
+    if ((rc = modelopts_handle(&mo, cmd, opt, optarg)) != -1) {
+      if (rc)
+        return rc;
+      continue;
+    }
+    if (opt == OPT_TF || opt == OPT_TB || opt == OPT_TW || opt == OPT_COMM ||
+        opt == OPT_BANDWIDTH || opt == OPT_MSG_BYTES || opt == OPT_MEM_W_FRAC)
+      user_costs = 1;
     rc = simopts_handle(&o, cmd, opt, optarg);
     if (rc)
       return rc < 0 ? cli_bad_option(cmd, argv) : rc;
   }
-  if ((rc = cli_no_positionals(cmd, argc, argv)) ||
-      (rc = simopts_check(&o, cmd, 0)))
+  if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  if (mo.model || mo.gpu || mo.other_given) {
+    int mem_bytes = o.mem_limit_bytes;
+    o.mem_limit_bytes = 0;
+    rc = simopts_check(&o, cmd, 0);
+    o.mem_limit_bytes = mem_bytes;
+    if (!rc)
+      rc = modelopts_resolve(&mo, cmd);
+    if (!rc)
+      rc = modelopts_apply(&mo, &o, cmd, NULL, user_costs);
+    if (rc) {
+      modelopts_close(&mo);
+      return rc;
+    }
+  }
+  if ((rc = simopts_check(&o, cmd, 0))) {
+    modelopts_close(&mo);
+    return rc;
+  }
   if (only) {
     char *dup = pl_strdup(only), *save = NULL;
     for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save))
@@ -104,6 +137,7 @@ int cmd_whatif(int argc, char **argv)
     struct row *r = &rows[nr++];
     r->name = name;
     r->res = (pl_result)PL_RESULT_INIT;
+    r->plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
     struct pl_errbuf eb = PL_ERRBUF_INIT;
     pl_gen_params gp = simopts_gen_params(&o);
     if (gens[i].default_chunks > 1 && !o.have_v)
@@ -113,7 +147,10 @@ int cmd_whatif(int argc, char **argv)
     int e = pl_sched_gen(name, &gp, &s, &eb);
     if (!e)
       e = pl_sched_validate(s, &eb);
-    if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
+    if (!e && mo.model) {
+      if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0)
+        e = pl_sim_run(s, c, 0, &r->res, &eb);
+    } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
       pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
                        o.mem_w_frac);
       snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
@@ -138,6 +175,8 @@ int cmd_whatif(int argc, char **argv)
       if (rows[i].ok) {
         j = pl_result_to_json(&rows[i].res);
         json_object_set_new(j, "iteration_time", json_real(rows[i].iter));
+        if (mo.model)
+          modelopts_json(&mo, &rows[i].plan, &rows[i].res, rows[i].iter, j);
       } else {
         j = json_object();
         json_object_set_new(j, "schedule", json_string(rows[i].name));
@@ -155,6 +194,66 @@ int cmd_whatif(int argc, char **argv)
     json_dumpf(top, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     putchar('\n');
     json_decref(top);
+  } else if (fmt == CLI_FMT_CSV && mo.model) {
+    printf("schedule,chunks,iteration_seconds,tokens_per_second,mfu,"
+           "bubble_ratio,max_peak_bytes,hbm_bytes,fits,error\n");
+    for (size_t i = 0; i < nr; i++) {
+      struct row *r = &rows[i];
+      double it, tok, mfu, peak = 0;
+      if (!r->ok) {
+        printf("%s,,,,,,,,,\"%s\"\n", r->name, r->err);
+        continue;
+      }
+      pl_model_throughput(&r->plan, r->iter, &it, &tok, &mfu);
+      for (int k = 0; k < r->plan.n_ranks; k++)
+        if (modelopts_peak_bytes(&r->plan, &r->res, k) > peak)
+          peak = modelopts_peak_bytes(&r->plan, &r->res, k);
+      printf("%s,%d,%.9g,%.9g,%.6g,%.6g,%.0f,%.0f,%s,\n", r->name,
+             r->res.chunks, it, tok, mfu, r->res.bubble_ratio, peak,
+             r->plan.hbm_bytes, peak <= r->plan.hbm_bytes ? "true" : "false");
+    }
+  } else if (fmt == CLI_FMT_TABLE && mo.model) {
+    int sq = mo.cfg.seq_len > 0 ? mo.cfg.seq_len : mo.m.seq_len;
+    printf("what-if: %s on %d x %s (tp=%d dp=%d), m=%d microbatches of b=%d, "
+           "s=%d; recompute %s%s; optimizer %s\n\n",
+           mo.m.name, o.p * mo.cfg.tp * mo.cfg.dp, mo.g.name, mo.cfg.tp,
+           mo.cfg.dp, o.m, mo.cfg.mb_size, sq,
+           pl_recompute_name(mo.cfg.recompute),
+           mo.cfg.flash_attn ? ", flash attention" : "",
+           simopts_optimizer_name(o.optimizer));
+    printf("%-12s %2s %10s %11s %6s %8s %12s %5s %9s\n", "schedule", "v",
+           "seconds", "tokens/s", "MFU", "bubble", "max GiB/rank", "fits",
+           "vs 1f1b");
+    double base = 0;
+    for (size_t i = 0; i < nr; i++)
+      if (rows[i].ok && !strcmp(rows[i].name, "1f1b"))
+        base = rows[i].iter;
+    for (size_t i = 0; i < nr; i++) {
+      struct row *r = &rows[i];
+      double it, tok, mfu, peak = 0;
+      if (!r->ok) {
+        printf("%-12s    skipped: %s\n", r->name, r->err);
+        continue;
+      }
+      pl_model_throughput(&r->plan, r->iter, &it, &tok, &mfu);
+      for (int k = 0; k < r->plan.n_ranks; k++)
+        if (modelopts_peak_bytes(&r->plan, &r->res, k) > peak)
+          peak = modelopts_peak_bytes(&r->plan, &r->res, k);
+      char speed[32] = "";
+      if (base > 0)
+        snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
+      printf("%-12s %2d %10.4g %11.6g %5.1f%% %7.2f%% %8.1f GiB %5s %9s\n",
+             r->name, r->res.chunks, it, tok, 100 * mfu,
+             100 * r->res.bubble_ratio, peak / 1073741824.0,
+             peak <= r->plan.hbm_bytes ? "yes" : "NO", speed);
+    }
+    printf("\nseconds per iteration (optimizer %s), MFU = model FLOPs / (GPUs "
+           "x peak);\nmax GiB/rank = weights + gradients + optimizer state + "
+           "activations at peak\non the fullest rank, against %.0f GiB of HBM "
+           "per %s. Cost sources: %s.\n",
+           simopts_optimizer_name(o.optimizer), mo.g.hbm_bytes / 1073741824.0,
+           mo.g.name, nr && rows[0].ok ? modelopts_source_summary(rows[0].plan.source)
+                                       : "analytic");
   } else if (fmt == CLI_FMT_CSV) {
     printf("schedule,chunks,iteration_time,makespan,max_rank_span,bubble_ratio,"
            "bubble_ratio_span,peak_activation_units,time_unit,error\n");
@@ -202,8 +301,11 @@ int cmd_whatif(int argc, char **argv)
            "rank, in units of one microbatch's\nactivations over one rank's "
            "layers (1F1B's rank 0 holds p units).\n");
   }
-  for (size_t i = 0; i < nr; i++)
+  for (size_t i = 0; i < nr; i++) {
     pl_result_free(&rows[i].res);
+    pl_model_plan_free(&rows[i].plan);
+  }
   pl_free(rows);
+  modelopts_close(&mo);
   return 0;
 }

@@ -114,8 +114,8 @@ int modelopts_resolve(struct model_opts *mo, const char *cmd)
   return 0;
 }
 
-/* Parses --layers-per-stage for n virtual stages. */
-static int parse_lps(struct model_opts *mo, const char *cmd, int n)
+/* Parses --layers-per-stage for n virtual stages (PL_EINVAL + message). */
+static int parse_lps(struct model_opts *mo, int n, struct pl_errbuf *eb)
 {
   pl_free(mo->lps);
   mo->lps = NULL;
@@ -124,19 +124,19 @@ static int parse_lps(struct model_opts *mo, const char *cmd, int n)
     return 0;
   mo->lps = pl_calloc((size_t)n, sizeof *mo->lps);
   if (!mo->lps)
-    return cli_fail(PL_ENOMEM, "out of memory");
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
   const char *p = mo->layers_per_stage;
   int k = 0;
   while (*p) {
     char *end;
     long v = strtol(p, &end, 10);
     if (end == p || v < 0 || v > 100000 || (*end && *end != ','))
-      return cli_usage(cmd, "--layers-per-stage must be non-negative integers "
-                            "separated by commas, got '%s'",
-                       mo->layers_per_stage);
+      return pl_errf(eb, PL_EINVAL, "--layers-per-stage must be non-negative "
+                                    "integers separated by commas, got '%s'",
+                     mo->layers_per_stage);
     if (k >= n)
-      return cli_usage(cmd, "--layers-per-stage lists more than the %d "
-                            "virtual stages", n);
+      return pl_errf(eb, PL_EINVAL, "--layers-per-stage lists more than the "
+                                    "%d virtual stages", n);
     mo->lps[k++] = (int)v;
     p = *end ? end + 1 : end;
   }
@@ -144,22 +144,29 @@ static int parse_lps(struct model_opts *mo, const char *cmd, int n)
     for (int i = 1; i < n; i++)
       mo->lps[i] = mo->lps[0];
   else if (k != n)
-    return cli_usage(cmd, "--layers-per-stage lists %d stages, the schedule "
-                          "has %d virtual stages", k, n);
+    return pl_errf(eb, PL_EINVAL, "--layers-per-stage lists %d stages, the "
+                                  "schedule has %d virtual stages", k, n);
   mo->n_lps = n;
   return 0;
+}
+
+int modelopts_build_eb(struct model_opts *mo, const pl_sched *s, pl_costs **c,
+                       pl_model_plan *plan, struct pl_errbuf *eb)
+{
+  int rc;
+  *c = NULL;
+  *plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
+  if ((rc = parse_lps(mo, pl_sched_stages(s), eb)))
+    return rc;
+  mo->cfg.layers_per_stage = mo->lps;
+  return pl_cost_build(mo->db, &mo->m, &mo->g, &mo->cfg, s, c, plan, eb);
 }
 
 static int build(struct model_opts *mo, const char *cmd, const pl_sched *s,
                  pl_costs **c, pl_model_plan *plan)
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  int rc;
-  if ((rc = parse_lps(mo, cmd, pl_sched_stages(s))))
-    return rc;
-  mo->cfg.layers_per_stage = mo->lps;
-  *plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
-  rc = pl_cost_build(mo->db, &mo->m, &mo->g, &mo->cfg, s, c, plan, &eb);
+  int rc = modelopts_build_eb(mo, s, c, plan, &eb);
   if (rc == PL_EINVAL)
     return cli_usage(cmd, "%s", eb.msg);
   return rc ? cli_fail_eb(&eb, rc) : 0;

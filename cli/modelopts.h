@@ -63,6 +63,9 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
  * times for display. Prints errors; returns an exit code. */
 int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
                     pl_costs **c, pl_model_plan *plan, struct sim_opts *o);
+/* The same without printing: a pl_err code and eb (whatif keeps going). */
+int modelopts_build_eb(struct model_opts *mo, const pl_sched *s, pl_costs **c,
+                       pl_model_plan *plan, struct pl_errbuf *eb);
 /* Adds iteration_seconds, tokens_per_second, mfu, cost_sources, model and per
  * rank peak_bytes / hbm_bytes / fits (into j["ranks"]) to a result object. */
 void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
