@@ -182,6 +182,7 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
                   pl_sched **s, pl_costs **c)
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_csv_info info;
   int rc;
   *s = NULL;
   *c = NULL;
@@ -195,7 +196,6 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
     if (rc)
       return cli_fail_eb(&eb, rc);
   } else {
-    pl_csv_info info;
     rc = pl_sched_load_csv(o->schedule_file, o->dialect, s, &info, &eb);
     if (rc)
       return cli_fail_eb(&eb, rc);
@@ -203,13 +203,6 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
       const char *base = strrchr(o->schedule_file, '/');
       pl_sched_set_name(*s, base ? base + 1 : o->schedule_file);
     }
-    /* interop.md §1.2: always say which dialect was read, and what was
-     * dropped, since B means different ops in the two. */
-    fprintf(stderr, "note: '%s': %s dialect, %d ranks, %d stages (%s), %d "
-                    "microbatches; dropped %zu idle and %zu comm cells\n",
-            o->schedule_file, pl_dialect_name(info.dialect), info.ranks,
-            info.stages, pl_placement_name(pl_sched_placement(*s)),
-            info.microbatches, info.idle_cells, info.comm_cells);
     if (o->have_p && o->p != pl_sched_ranks(*s)) {
       rc = cli_usage(cmd, "--stages %d does not match the %d ranks (rows) of "
                           "'%s'", o->p, pl_sched_ranks(*s), o->schedule_file);
@@ -227,6 +220,15 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
                      o->schedule_file);
       goto fail;
     }
+  }
+  if (!name) {
+    /* interop.md §1.2: always say which dialect was read, and what was
+     * dropped, since B means different ops in the two. */
+    fprintf(stderr, "note: '%s': %s dialect, %d ranks, %d stages (%s), %d "
+                    "microbatches; dropped %zu idle and %zu comm cells\n",
+            o->schedule_file, pl_dialect_name(info.dialect), info.ranks,
+            info.stages, pl_placement_name(pl_sched_placement(*s)),
+            info.microbatches, info.idle_cells, info.comm_cells);
   }
   rc = pl_sched_validate(*s, &eb);
   if (rc) {
