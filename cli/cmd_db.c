@@ -205,8 +205,16 @@ static void print_table(const struct table *t, enum cli_format fmt)
         w[c] = l > 60 ? 60 : l;
     }
   }
-  for (int c = 0; c < t->ncol; c++)
-    printf("%s%-*s", c ? "  " : "", c == t->ncol - 1 ? 0 : w[c], t->names[c]);
+  for (int c = 0; c < t->ncol; c++) {
+    /* Headers line up with their column: numbers are right-aligned. */
+    int num = t->nrow && (t->types[c] == SQLITE_INTEGER ||
+                          t->types[c] == SQLITE_FLOAT);
+    if (num)
+      printf("%s%*s", c ? "  " : "", w[c], t->names[c]);
+    else
+      printf("%s%-*s", c ? "  " : "", c == t->ncol - 1 ? 0 : w[c],
+             t->names[c]);
+  }
   putchar('\n');
   for (size_t r = 0; r < t->nrow; r++) {
     for (int c = 0; c < t->ncol; c++) {

@@ -675,6 +675,61 @@ static void test_concurrent_writers(void **state)
   pl_db_close(db);
 }
 
+/* Runs: a simulated 1F1B with every op, rank rows and metadata. */
+static void test_run_save(void **state)
+{
+  (void)state;
+  pl_db *db = open_ok(":memory:");
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = 4;
+  gp.m = 8;
+  pl_sched *s = NULL;
+  pl_costs *c = NULL;
+  pl_result r = PL_RESULT_INIT;
+  assert_int_equal(pl_sched_gen("1f1b", &gp, &s, NULL), PL_OK);
+  assert_int_equal(pl_costs_create(4, 4, &c), PL_OK);
+  assert_int_equal(pl_costs_uniform(c, 1, 1, 1, 1, 0, 0.5), PL_OK);
+  assert_int_equal(pl_sim_run(s, c, PL_SIM_RECORD_OPS, &r, NULL), PL_OK);
+  pl_run_info info = PL_RUN_INFO_INIT;
+  info.label = "baseline";
+  info.params_json = "{\"tf\": 1, \"tb\": 1}";
+  info.iteration_time = r.makespan;
+  double stat[4] = {10, 20, 30, 40};
+  info.static_bytes = stat;
+  int64_t id = 0;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_db_run_save(db, &info, &r, &id, &eb);
+  if (rc)
+    fprintf(stderr, "%s\n", eb.msg);
+  assert_int_equal(rc, PL_OK);
+  assert_true(id > 0);
+  assert_int_equal(count(db, "SELECT count(*) FROM runs WHERE schedule = "
+                             "'1f1b' AND makespan_time = 33 AND stages = 4 "
+                             "AND microbatches = 8 AND cost_source = 'user' "
+                             "AND kind = 'simulated' AND us_per_time_unit IS "
+                             "NULL AND label = 'baseline'"), 1);
+  assert_int_equal(count(db, "SELECT json_extract(params_json, '$.tb') FROM "
+                             "runs"), 1);
+  assert_int_equal(count(db, "SELECT count(*) FROM run_ranks"), 4);
+  assert_int_equal(count(db, "SELECT static_bytes FROM run_ranks WHERE rank "
+                             "= 2"), 30);
+  /* 4 ranks x 8 microbatches x (F + BW) ops, busy time m (tf + tb + tw). */
+  assert_int_equal(count(db, "SELECT count(*) FROM run_ops"), 64);
+  assert_int_equal(count(db, "SELECT sum(end_time - start_time) FROM run_ops "
+                             "WHERE rank = 0"), 24);
+  assert_int_equal(count(db, "SELECT max(end_time) FROM run_ops"), 33);
+  /* Bad JSON: refused, nothing half-written. */
+  info.params_json = "{not json";
+  assert_int_equal(pl_db_run_save(db, &info, &r, NULL, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "CHECK constraint failed"));
+  assert_int_equal(count(db, "SELECT count(*) FROM runs"), 1);
+  assert_int_equal(count(db, "SELECT count(*) FROM run_ops"), 64);
+  pl_result_free(&r);
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+  pl_db_close(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -690,6 +745,7 @@ int main(void)
     cmocka_unit_test(test_measured_costs),
     cmocka_unit_test(test_import_csv),
     cmocka_unit_test(test_concurrent_writers),
+    cmocka_unit_test(test_run_save),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -192,6 +192,40 @@ int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
                     double *latency_us, double *bandwidth,
                     struct pl_errbuf *eb);
 
+/* --------------------------------------------------------------- runs --- */
+
+/* What pl_db_run_save stores besides the result itself. Strings are copied;
+ * NULL / 0 / negative values are stored as SQL NULL where the column allows
+ * it (docs/database.md, table runs). */
+typedef struct pl_run_info {
+  const char *kind;        /* "simulated" (default) or "real" */
+  const char *backend;     /* NULL = result->source ("sim", "cpu", ...) */
+  const char *label;
+  const char *host;        /* NULL = gethostname() */
+  const char *model_name, *gpu_name;
+  int mb_size, seq_len, tp, dp;
+  const char *cost_source; /* "user" (default), "analytic", "measured", ... */
+  int64_t calibration_id;
+  const char *params_json; /* a JSON object of the options; NULL = "{}" */
+  double iteration_time;   /* in result->time_unit; < 0 = unknown */
+  double iteration_seconds, tokens_per_second, mfu; /* < 0 = unknown */
+  const double *static_bytes; /* [stages] weights + grads + optimizer */
+  const double *hbm_bytes;    /* [stages] capacity per rank */
+  int64_t created_at_ns;   /* 0 = now */
+} pl_run_info;
+#define PL_RUN_INFO_INIT                                                     \
+  {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, NULL, -1, -1, -1, \
+   -1, NULL, NULL, 0}
+
+/*
+ * Stores a simulated or executed run: one runs row, one run_ranks row per
+ * rank and one run_ops row per op when r->ops is filled (PL_SIM_RECORD_OPS),
+ * in one BEGIN IMMEDIATE transaction. *id (may be NULL) receives the run id.
+ * PL_EINVAL (CHECK constraint, bad JSON) with the reason; PL_EDBLOCKED.
+ */
+int pl_db_run_save(pl_db *db, const pl_run_info *info, const pl_result *r,
+                   int64_t *id, struct pl_errbuf *eb);
+
 /* ------------------------------------------------------ analytic model --- */
 
 enum pl_recompute {
