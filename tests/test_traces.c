@@ -489,6 +489,88 @@ static void test_escape(void **state)
   pl_costs_destroy(c);
 }
 
+/* A fused F&B op consumes an activation and produces a gradient: edges
+ * through it are found, and it is written as one slice "F1+BW0". */
+static void test_fused_edges(void **state)
+{
+  (void)state;
+  static const struct {
+    int rank, kind, stage, mb, kind2, stage2, mb2;
+    double t0, t1;
+  } rows[] = {
+    {0, PL_OP_F, 0, 0, 0, -1, -1, 0, 1},  {0, PL_OP_F, 0, 1, 0, -1, -1, 1, 2},
+    {0, PL_OP_BW, 0, 0, 0, -1, -1, 4, 5}, {0, PL_OP_BW, 0, 1, 0, -1, -1, 6, 7},
+    {1, PL_OP_F, 1, 0, 0, -1, -1, 1, 2},  {1, PL_OP_FB, 1, 1, PL_OP_BW, 1, 0, 2, 4},
+    {1, PL_OP_BW, 1, 1, 0, -1, -1, 4, 6},
+  };
+  pl_result r = PL_RESULT_INIT;
+  snprintf(r.schedule, sizeof r.schedule, "hand");
+  snprintf(r.time_unit, sizeof r.time_unit, "us");
+  snprintf(r.mem_unit, sizeof r.mem_unit, "units");
+  r.stages = 2;
+  r.virtual_stages = 2;
+  r.chunks = 1;
+  r.microbatches = 2;
+  r.n_ops = 7;
+  r.ops = pl_calloc(7, sizeof *r.ops);
+  r.ranks = pl_calloc(2, sizeof *r.ranks);
+  for (int i = 0; i < 7; i++) {
+    pl_op op = PL_OP_INIT;
+    op.kind = (uint8_t)rows[i].kind;
+    op.stage = (int16_t)rows[i].stage;
+    op.mb = rows[i].mb;
+    if (op.kind == PL_OP_FB) {
+      op.kind2 = (uint8_t)rows[i].kind2;
+      op.stage2 = (int16_t)rows[i].stage2;
+      op.mb2 = rows[i].mb2;
+    }
+    r.ops[i].rank = rows[i].rank;
+    r.ops[i].index = i < 4 ? i : i - 4;
+    r.ops[i].op = op;
+    r.ops[i].start = rows[i].t0;
+    r.ops[i].end = rows[i].t1;
+    r.ranks[rows[i].rank].busy += rows[i].t1 - rows[i].t0;
+    r.ranks[rows[i].rank].last_end = rows[i].t1;
+    r.ranks[rows[i].rank].n_ops++;
+  }
+  r.ranks[1].first_start = 1;
+  pl_result_summarize(&r);
+  pl_trace_edge *e;
+  size_t n;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_trace_edges(&r, &e, &n, &eb), 0);
+  assert_int_equal(n, 4);
+  int seen[4] = {0};
+  for (size_t i = 0; i < n; i++) {
+    /* (from, to): 0->4, 1->5 (into the fused op), 5->2 (out of it), 6->3. */
+    if (e[i].from == 0 && e[i].to == 4 && !e[i].backward) seen[0]++;
+    if (e[i].from == 1 && e[i].to == 5 && !e[i].backward) seen[1]++;
+    if (e[i].from == 5 && e[i].to == 2 && e[i].backward && e[i].mb == 0) seen[2]++;
+    if (e[i].from == 6 && e[i].to == 3 && e[i].backward && e[i].mb == 1) seen[3]++;
+  }
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(seen[i], 1);
+  pl_free(e);
+  json_t *j = trace_json(&r, NULL, NULL, 1000);
+  const json_t *ev = json_object_get(j, "traceEvents");
+  size_t i, fused = 0, flows = 0;
+  json_t *x;
+  json_array_foreach(ev, i, x) {
+    const char *nm = jstr(x, "name");
+    if (!strcmp(nm, "F1+BW0")) {
+      const json_t *a = json_object_get(x, "args");
+      assert_string_equal(jstr(a, "kind2"), "BW");
+      assert_int_equal(json_integer_value(json_object_get(a, "microbatch2")), 0);
+      fused++;
+    }
+    flows += !strcmp(jstr(x, "ph"), "s");
+  }
+  assert_int_equal(fused, 1);
+  assert_int_equal(flows, 4);
+  json_decref(j);
+  pl_result_free(&r);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -498,6 +580,7 @@ int main(void)
     cmocka_unit_test(test_malformed),
     cmocka_unit_test(test_trace_errors),
     cmocka_unit_test(test_escape),
+    cmocka_unit_test(test_fused_edges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

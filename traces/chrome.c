@@ -12,87 +12,81 @@
 
 /* ------------------------------------------------------------- edges --- */
 
+/* A produced tensor: the activation (cls 0) or gradient (cls 1) of
+ * (stage, mb), and the op that produces it. */
+struct prod {
+  int cls, stage, mb;
+  size_t op;
+};
+
+static int cmp_prod(const void *pa, const void *pb)
+{
+  const struct prod *a = pa, *b = pb;
+  if (a->cls != b->cls)
+    return a->cls < b->cls ? -1 : 1;
+  if (a->stage != b->stage)
+    return a->stage < b->stage ? -1 : 1;
+  if (a->mb != b->mb)
+    return a->mb < b->mb ? -1 : 1;
+  return 0;
+}
+
 int pl_trace_edges(const pl_result *r, pl_trace_edge **edges, size_t *n,
                    struct pl_errbuf *eb)
 {
   *edges = NULL;
   *n = 0;
-  int vs = r->virtual_stages, m = r->microbatches;
-  if (!r->n_ops || vs <= 0 || m <= 0)
+  if (!r->n_ops)
     return PL_OK;
-  size_t cells = (size_t)vs * (size_t)m;
-  size_t *fp = pl_malloc(cells * sizeof *fp), *bp = pl_malloc(cells * sizeof *bp);
+  /* Sorted producer keys instead of a dense (stage x microbatch) table, so
+   * that a hostile microbatch number in a loaded file costs nothing. */
+  struct prod *v = pl_malloc(2 * r->n_ops * sizeof *v);
   pl_trace_edge *e = NULL;
+  size_t k = 0, nv = 0;
   int rc = PL_OK;
-  if (!fp || !bp) {
+  if (!v) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < cells; i++)
-    fp[i] = bp[i] = (size_t)-1;
-  /* Index the producers of every activation F(g, mb) and gradient
-   * B/BW(g, mb); a fused F&B op produces both. */
   for (size_t i = 0; i < r->n_ops; i++) {
     const pl_op *o = &r->ops[i].op;
     int bk = o->kind, bg = o->stage, bmb = o->mb;
-    if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
-      if (o->stage < 0 || o->stage >= vs || o->mb < 0 || o->mb >= m) {
-        rc = pl_errf(eb, PL_EINVAL, "op %zu: stage %d / microbatch %d out of "
-                     "range", i, o->stage, o->mb);
-        goto out;
-      }
-      fp[(size_t)o->stage * (size_t)m + (size_t)o->mb] = i;
-    }
+    if (o->kind == PL_OP_F || o->kind == PL_OP_FB)
+      v[nv++] = (struct prod){0, o->stage, o->mb, i};
     if (o->kind == PL_OP_FB) {
       bk = o->kind2;
       bg = o->stage2;
       bmb = o->mb2;
     }
-    if (bk == PL_OP_B || bk == PL_OP_BW) {
-      if (bg < 0 || bg >= vs || bmb < 0 || bmb >= m) {
-        rc = pl_errf(eb, PL_EINVAL, "op %zu: stage %d / microbatch %d out of "
-                     "range", i, bg, bmb);
-        goto out;
-      }
-      bp[(size_t)bg * (size_t)m + (size_t)bmb] = i;
-    }
+    if (bk == PL_OP_B || bk == PL_OP_BW)
+      v[nv++] = (struct prod){1, bg, bmb, i};
   }
-  size_t cap = 2 * cells, k = 0;
-  e = pl_malloc(cap * sizeof *e);
+  qsort(v, nv, sizeof *v, cmp_prod);
+  e = pl_malloc((nv ? nv : 1) * sizeof *e);
   if (!e) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
   }
-  for (int g = 0; g < vs; g++) {
-    for (int mb = 0; mb < m; mb++) {
-      size_t at = (size_t)g * (size_t)m + (size_t)mb;
-      /* Activation g -> g+1. */
-      if (g + 1 < vs) {
-        size_t a = fp[at], b = fp[at + (size_t)m];
-        if (a != (size_t)-1 && b != (size_t)-1 &&
-            r->ops[a].rank != r->ops[b].rank)
-          e[k++] = (pl_trace_edge){a, b, g, mb, 0};
-      }
-      /* Gradient g -> g-1. The last stage's F -> B is always local. */
-      if (g > 0) {
-        size_t a = bp[at], b = bp[at - (size_t)m];
-        if (a != (size_t)-1 && b != (size_t)-1 &&
-            r->ops[a].rank != r->ops[b].rank)
-          e[k++] = (pl_trace_edge){a, b, g, mb, 1};
-      }
-    }
+  for (size_t i = 0; i < nv; i++) {
+    /* Activation g -> F(g+1); gradient g -> B/BW(g-1). The last stage's
+     * F -> B is always local. */
+    struct prod key = v[i];
+    if (key.cls == 1 && key.stage == 0)
+      continue;
+    key.stage += key.cls == 0 ? 1 : -1;
+    const struct prod *c = bsearch(&key, v, nv, sizeof *v, cmp_prod);
+    if (!c || r->ops[c->op].rank == r->ops[v[i].op].rank)
+      continue;
+    e[k++] = (pl_trace_edge){v[i].op, c->op, v[i].stage, v[i].mb, v[i].cls};
   }
-  if (k == 0) {
-    pl_free(e);
+  if (k) {
+    *edges = e;
+    *n = k;
     e = NULL;
   }
-  *edges = e;
-  *n = k;
-  e = NULL;
 out:
   pl_free(e);
-  pl_free(fp);
-  pl_free(bp);
+  pl_free(v);
   return rc;
 }
 

@@ -72,8 +72,9 @@ static int parse_simple(const char *s, size_t len, int dialect, pl_op *op,
   if (i != len)
     return pl_errf(eb, PL_EPARSE, "action '%.*s': unexpected '%c' at position "
                    "%zu", (int)len, s, s[i], i + 1);
-  if (stage > 32767)
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': stage too large", (int)len, s);
+  if (stage > 32767 || mb > (1 << 30))
+    return pl_errf(eb, PL_EPARSE, "action '%.*s': stage or microbatch too "
+                   "large", (int)len, s);
   pl_op o = PL_OP_INIT;
   o.kind = (uint8_t)kind;
   o.stage = (int16_t)stage;

@@ -9,7 +9,7 @@
 #include "traces_int.h"
 
 #define MAX_RANKS (1 << 20)
-#define MAX_INDEX 2147483647LL
+#define MAX_INDEX (1LL << 30)
 
 static int alloc_ranks(pl_result *r, struct pl_errbuf *eb)
 {
