@@ -65,6 +65,7 @@ int cmd_simulate(int argc, char **argv)
     {"format", required_argument, NULL, OPT_FORMAT},
     {"trace", required_argument, NULL, OPT_TRACE},
     {"save", required_argument, NULL, OPT_SAVE},
+    {"record", no_argument, NULL, OPT_SIMOPTS_END},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
@@ -73,7 +74,7 @@ int cmd_simulate(int argc, char **argv)
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *trace = NULL, *save = NULL;
-  int opt, rc, user_costs = 0;
+  int opt, rc, user_costs = 0, record = 0;
   simopts_init(&o);
   modelopts_init(&mo);
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -83,7 +84,9 @@ int cmd_simulate(int argc, char **argv)
              "  --format <f>              table (default), json or csv\n"
              "  --trace <file.json>       Chrome trace (open in ui.perfetto.dev)\n"
              "  --save <result.json>      result file with per-op rows and the\n"
-             "                            memory timeline (for compare and plot)\n");
+             "                            memory timeline (for compare and plot)\n"
+             "  --record                  store the run in the database's history\n"
+             "                            (--db, $PIPELAB_DB or the XDG default)\n");
       return 0;
     }
     if (opt == '?' || opt == ':')
@@ -99,6 +102,10 @@ int cmd_simulate(int argc, char **argv)
     }
     if (opt == OPT_SAVE) {
       save = optarg;
+      continue;
+    }
+    if (opt == OPT_SIMOPTS_END) {
+      record = 1;
       continue;
     }
     /* Model options (modelopts.c); explicit costs conflict with --model. */
@@ -153,7 +160,9 @@ int cmd_simulate(int argc, char **argv)
   }
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_result res = PL_RESULT_INIT;
-  unsigned flags = (trace || save) ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
+  unsigned flags = (trace || save || record)
+                       ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM
+                       : 0;
   rc = pl_sim_run(s, c, flags, &res, &eb);
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
@@ -190,6 +199,25 @@ int cmd_simulate(int argc, char **argv)
     free(text);
     if (rc)
       goto out;
+  }
+  if (record) {
+    /* History (issue 6): one transaction with summary, ranks and ops. */
+    struct pl_db *hdb = NULL;
+    pl_history_params hp = PL_HISTORY_PARAMS_INIT;
+    int64_t id = 0;
+    hp.iteration_time = simopts_iteration_time(&o, &res);
+    hp.cost_source = mo.model ? modelopts_source_summary(plan.source) : "user";
+    hp.model_name = mo.model;
+    hp.gpu_name = mo.gpu;
+    rc = pl_history_open(mo.db_path, 1, &hdb, &eb);
+    if (!rc)
+      rc = pl_history_record(hdb, &res, &hp, &id, &eb);
+    pl_db_close(hdb);
+    if (rc) {
+      rc = cli_fail_eb(&eb, rc);
+      goto out;
+    }
+    fprintf(stderr, "recorded as run %lld\n", (long long)id);
   }
   if (fmt == CLI_FMT_TABLE) {
     print_table(&o, s, c, &res);

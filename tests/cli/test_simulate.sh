@@ -77,5 +77,13 @@ for s in $($P schedules --format csv | tail -n +2 | cut -d, -f1); do
   echo "$out" | grep -q "^$s "; check "whatif lists $s" $?
 done
 
+# --record stores the run in the history database (issue 6).
+hdb=$(mktemp -u /tmp/pl_hist.XXXXXX.db)
+PIPELAB_DB=$hdb $P simulate --schedule 1f1b --stages 4 --microbatches 8 --record >/dev/null 2>&1
+check "simulate --record exits 0" $?
+[ "$(sqlite3 "$hdb" "select count(*) from runs")" = 1 ]; check "one run stored" $?
+[ "$(sqlite3 "$hdb" "select count(*) from run_ops")" = 64 ]; check "its 64 ops stored" $?
+rm -f "$hdb" "$hdb"-wal "$hdb"-shm
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
