@@ -1,41 +1,114 @@
 /* sweepmodel.c: constant-cost pricing and the output rows of `sweep`. The
  * model-priced mode plugs the cost database in through sweepmodel_prepare. */
-#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sweepmodel.h"
 
 const char sweepmodel_help[] =
-  "model (prices every point with the cost database):\n"
+  "model (prices every point with the cost database: tokens/s, GiB, MFU):\n"
   "  --model <name>        a catalog model ('pipelab db list models')\n"
   "  --gpu <name>          a catalog GPU ('pipelab db list gpus')\n"
   "  --seq <n>             sequence length (default: the model's)\n"
+  "  --tp <n>              tensor-parallel degree (GPUs = dp * p * tp)\n"
+  "  --recompute <r>       none (default), selective or full\n"
+  "  --flash-attn          no s^2 attention activations stored\n"
+  "  --distributed-optimizer  optimizer state sharded over data parallel\n"
+  "  --mfu <x>             per-op fraction of peak FLOP/s (default: the GPU's)\n"
   "  --db <path>           cost database (default $PIPELAB_DB or XDG data dir)\n";
 
-void sweepmodel_init(struct sweepmodel *sm) { memset(sm, 0, sizeof *sm); }
+void sweepmodel_init(struct sweepmodel *sm)
+{
+  memset(sm, 0, sizeof *sm);
+  modelopts_init(&sm->mo);
+}
 
 int sweepmodel_handle(struct sweepmodel *sm, const char *cmd, int opt,
                       const char *arg)
 {
-  switch (opt) {
-  case SM_MODEL: sm->model = arg; return 0;
-  case SM_GPU: sm->gpu = arg; return 0;
-  case SM_DB: sm->db = arg; return 0;
-  case SM_SEQ: return cli_int(cmd, "--seq", arg, 1, 1 << 24, &sm->seq);
-  default: return -1;
+  return modelopts_handle(&sm->mo, cmd, opt, arg);
+}
+
+/* The cost database connection is shared by the worker threads; building a
+ * cost table is cheap next to simulating, so it is simply serialised. The
+ * plan of the point a thread is working on travels from costs() to
+ * finish() in a thread-local. */
+static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local pl_model_plan tl_plan;
+
+static int sm_costs(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
+                    pl_costs **out, struct pl_errbuf *eb)
+{
+  struct sweepmodel *sm = ctx;
+  pthread_mutex_lock(&build_mu);
+  pl_train_cfg cfg = sm->mo.cfg;
+  cfg.mb_size = pt->mb_size;
+  cfg.dp = pt->dp;
+  cfg.layers_per_stage = NULL;
+  pl_model_plan_free(&tl_plan);
+  tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
+  int rc = pl_cost_build(sm->mo.db, &sm->mo.m, &sm->mo.g, &cfg, s, out,
+                         &tl_plan, eb);
+  pthread_mutex_unlock(&build_mu);
+  return rc;
+}
+
+static void sm_finish(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
+                      const pl_costs *c, const pl_result *r,
+                      pl_sweep_eval *ev)
+{
+  struct sweepmodel *sm = ctx;
+  const pl_model_plan *plan = &tl_plan;
+  (void)pt;
+  (void)s;
+  (void)c;
+  double secs = r->makespan / 1e6; /* model costs are in microseconds */
+  double peak = 0;
+  for (int k = 0; k < r->stages; k++) {
+    double b = modelopts_peak_bytes(plan, r, k);
+    if (b > peak)
+      peak = b;
   }
+  ev->iteration_time = secs;
+  ev->throughput = secs > 0 ? plan->tokens_per_iter / secs : 0;
+  ev->mfu = secs > 0 && plan->n_gpus > 0 && plan->peak_flops > 0
+                ? plan->model_flops_iter /
+                      (secs * plan->n_gpus * plan->peak_flops)
+                : 0;
+  ev->peak_mem = peak;
+  ev->fits = peak <= sm->limit;
+  if (!ev->fits)
+    snprintf(ev->reason, sizeof ev->reason,
+             "out of memory: peak %.1f GiB > limit %.1f GiB per GPU",
+             peak / 1073741824.0, sm->limit / 1073741824.0);
+  pl_model_plan_free(&tl_plan);
+  tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
 }
 
 int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
                        const char *limit, pl_sweep_spec *sp)
 {
-  if (sm->model || sm->gpu) {
-    if (!sm->model || !sm->gpu)
-      return cli_usage(cmd, "--model and --gpu go together");
-    return cli_fail(PL_ENOTSUP, "model-priced sweeps need the cost database, "
-                                "which this build does not have yet; use "
-                                "--tf/--tb/--tw");
+  int rc;
+  if (sm->mo.model || sm->mo.gpu || sm->mo.other_given) {
+    if ((rc = modelopts_resolve(&sm->mo, cmd)))
+      return rc;
+    int tp = sm->mo.cfg.tp > 0 ? sm->mo.cfg.tp : 1;
+    if (sp->gpus % tp != 0)
+      return cli_usage(cmd, "--gpus %d is not a multiple of --tp %d", sp->gpus,
+                       tp);
+    sp->gpus /= tp; /* the sweep spreads p * dp over the TP groups */
+    sm->active = 1;
+    sm->limit = sm->mo.g.hbm_bytes;
+    if (limit && (rc = cli_bytes(cmd, "--mem-limit", limit, &sm->limit)))
+      return rc;
+    /* eval_one compares peak_mem with this too: same unit, bytes. */
+    sp->mem_limit = sm->limit;
+    sm->cb.costs = sm_costs;
+    sm->cb.finish = sm_finish;
+    sm->cb.ctx = sm;
+    return 0;
   }
   if (limit) {
     char *end;
@@ -130,4 +203,4 @@ void sweepmodel_table(const struct sweepmodel *sm, const char *unit,
   }
 }
 
-void sweepmodel_free(struct sweepmodel *sm) { (void)sm; }
+void sweepmodel_free(struct sweepmodel *sm) { modelopts_close(&sm->mo); }

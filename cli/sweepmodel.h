@@ -6,19 +6,25 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "modelopts.h"
 
-enum { SM_MODEL = 4000, SM_GPU, SM_SEQ, SM_DB, SM_END };
+/* The model options a sweep takes: the shape knobs (--mb-size, --dp,
+ * --layers-per-stage) are the sweep's own axes, so they are not here. */
 #define SWEEPMODEL_LONG                                                     \
-  {"model", required_argument, NULL, SM_MODEL},                             \
-  {"gpu", required_argument, NULL, SM_GPU},                                 \
-  {"seq", required_argument, NULL, SM_SEQ},                                 \
-  {"db", required_argument, NULL, SM_DB}
+  {"model", required_argument, NULL, OPT_MODEL},                            \
+  {"gpu", required_argument, NULL, OPT_GPU},                                \
+  {"seq", required_argument, NULL, OPT_SEQ},                                \
+  {"tp", required_argument, NULL, OPT_TP},                                  \
+  {"recompute", required_argument, NULL, OPT_RECOMPUTE},                    \
+  {"flash-attn", no_argument, NULL, OPT_FLASH_ATTN},                        \
+  {"distributed-optimizer", no_argument, NULL, OPT_DIST_OPT},               \
+  {"mfu", required_argument, NULL, OPT_MFU},                                \
+  {"db", required_argument, NULL, OPT_DB}
 
 struct sweepmodel {
-  const char *model, *gpu, *db;
-  int seq;
-  int active;        /* a model prices the points */
-  void *impl;        /* model state (cost database handle, shapes) */
+  struct model_opts mo; /* --model, --gpu and knobs; the database */
+  int active;           /* a model prices the points */
+  double limit;         /* bytes per GPU */
   pl_sweep_model cb;
 };
 

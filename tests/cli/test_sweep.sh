@@ -45,8 +45,32 @@ grep -q "not a multiple of 4 stages" /tmp/pl_sw.$$; check "gpus not divisible re
 rm -f /tmp/pl_sw.$$
 
 for args in "--stages 4" "--gpus 0" "--gpus 8 --microbatches 9..3" "--gpus 8 --schedules nope" \
-            "--gpus 8 --mem-limit 80GiB" "--gpus 8 --bogus"; do
+            "--gpus 8 --bogus"; do
   $P sweep $args >/dev/null 2>&1; [ $? = 2 ]; check "usage error: $args" $?
 done
+# Model-priced sweep (cost database): accepted rows fit the GPU's HBM, are
+# sorted by tokens/s, and out-of-memory rejections say so in GiB.
+export PIPELAB_DB=$(mktemp -u /tmp/pl_sweep.XXXXXX.db)
+out=$($P sweep --model llama3-70b --gpu h100 --gpus 64 --stages 8,16 --microbatches 32..64:32 \
+      --seq 4096 --flash-attn --distributed-optimizer --all --format json 2>/dev/null)
+check "model sweep exits 0" $?
+echo "$out" | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+ok=[r for r in d['rows'] if r['status']=='ok']
+assert ok, 'nothing accepted'
+assert all(r['peak_gib'] <= 80 for r in ok)
+t=[r['tokens_per_second'] for r in ok]
+assert t==sorted(t, reverse=True)
+assert all(0 < r['mfu'] < 1 for r in ok)
+bad=[r for r in d['rows'] if r['status']!='ok']
+assert any('out of memory' in r['reason'] and 'GiB' in r['reason'] for r in bad)
+"; check "model sweep: fits HBM, sorted, OOM reasons" $?
+$P sweep --model llama3-70b --gpu h100 --gpus 64 --tp 3 >/dev/null 2>&1; [ $? = 2 ]
+check "gpus not a multiple of tp: usage error" $?
+$P sweep --model nosuch --gpu h100 --gpus 8 >/dev/null 2>&1; [ $? = 2 ]; check "unknown model: usage error" $?
+rm -f "$PIPELAB_DB" "$PIPELAB_DB"-wal "$PIPELAB_DB"-shm
+unset PIPELAB_DB
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
