@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # README command (a): install what is missing, build, and run the main job:
-# a what-if that compares every built-in schedule for a default case.
+# a what-if that compares every built-in schedule, first for the Zero Bubble
+# paper's measured 1.5B costs (reproduces its published bubble rates), then
+# for Llama-3 8B on 4 H100s priced by the embedded default cost database
+# (created on first use at $PIPELAB_DB or the XDG data directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 ./build/pipelab whatif "$@"
+echo
+./build/pipelab whatif --model llama3-8b --gpu h100 --stages 4 --microbatches 32 \
+  --seq 4096 --flash-attn "$@"
