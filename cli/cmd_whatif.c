@@ -2,8 +2,11 @@
 /* cmd_whatif.c: `pipelab whatif`: the main job. Simulates every built-in
  * schedule for one case and prints a comparison table. The default case is
  * the Zero Bubble paper's measured 1.5B costs (schedules.md §9), p=8, m=24. */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "pipelab/plots.h"
 #include "pipelab/traces.h"
 #include "modelopts.h"
 
@@ -34,13 +37,14 @@ int cmd_whatif(int argc, char **argv)
     MODELOPTS_LONG,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"schedules", required_argument, NULL, 's'},
+    {"plots", required_argument, NULL, 'P'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "whatif";
   struct sim_opts o;
   struct model_opts mo;
   enum cli_format fmt = CLI_FMT_TABLE;
-  const char *only = NULL;
+  const char *only = NULL, *plots = NULL;
   int opt, rc, user_costs = 0;
   simopts_init(&o);
   modelopts_init(&mo);
@@ -57,7 +61,9 @@ int cmd_whatif(int argc, char **argv)
     if (opt == 'h') {
       printf("%s%s%s", usage, simopts_help, modelopts_help);
       printf("  --schedules <list>        only these schedules (comma-separated)\n"
-             "  --format <f>              table (default), json or csv\n");
+             "  --format <f>              table (default), json or csv\n"
+             "  --plots <dir>             also write <dir>/<schedule>.png, the\n"
+             "                            pipeline timeline of each schedule\n");
       return 0;
     }
     if (opt == '?' || opt == ':')
@@ -69,6 +75,10 @@ int cmd_whatif(int argc, char **argv)
     }
     if (opt == 's') {
       only = optarg;
+      continue;
+    }
+    if (opt == 'P') {
+      plots = optarg;
       continue;
     }
     if (opt == OPT_SCHEDULE || opt == OPT_SCHEDULE_FILE)
@@ -124,6 +134,14 @@ int cmd_whatif(int argc, char **argv)
     n++;
   struct row *rows = pl_calloc(n, sizeof *rows);
   size_t nr = 0;
+  int plots_written = 0, plots_failed = 0;
+  const char *plots_dir = plots;
+  if (plots && mkdir(plots, 0777) != 0 && errno != EEXIST) {
+    rc = cli_fail(PL_EIO, "cannot create '%s': %s", plots, strerror(errno));
+    pl_free(rows);
+    modelopts_close(&mo);
+    return rc;
+  }
   for (size_t i = 0; i < n; i++) {
     const char *name = gens[i].name;
     if (only) {
@@ -144,29 +162,48 @@ int cmd_whatif(int argc, char **argv)
       gp.v = 0;
     pl_sched *s = NULL;
     pl_costs *c = NULL;
+    unsigned flags = plots ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
     int e = pl_sched_gen(name, &gp, &s, &eb);
     if (!e)
       e = pl_sched_validate(s, &eb);
     if (!e && mo.model) {
       if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0)
-        e = pl_sim_run(s, c, 0, &r->res, &eb);
+        e = pl_sim_run(s, c, flags, &r->res, &eb);
     } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
       pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
                        o.mem_w_frac);
       snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
-      e = pl_sim_run(s, c, 0, &r->res, &eb);
+      e = pl_sim_run(s, c, flags, &r->res, &eb);
     }
     if (e)
       snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));
     else {
       r->ok = 1;
       r->iter = simopts_iteration_time(&o, &r->res);
+      if (plots) {
+        /* One timeline figure per schedule, as in the papers. A plotting
+         * failure (no gnuplot) is reported once and stops further plots,
+         * but the comparison itself still prints. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.png", plots, name);
+        struct pl_errbuf pe = PL_ERRBUF_INIT;
+        if (pl_plot_timeline_file(&r->res, path, &pe)) {
+          cli_warn("%s", pe.msg);
+          plots_failed = 1;
+          plots = NULL;
+        } else {
+          plots_written++;
+        }
+      }
     }
     pl_sched_destroy(s);
     pl_costs_destroy(c);
     term_progress("whatif", i + 1, n);
   }
   term_progress_end();
+  if (plots_written)
+    fprintf(stderr, "wrote %d timeline figure%s to %s/\n", plots_written,
+            plots_written > 1 ? "s" : "", plots_dir);
 
   if (fmt == CLI_FMT_JSON) {
     json_t *a = json_array();
@@ -307,5 +344,5 @@ int cmd_whatif(int argc, char **argv)
   }
   pl_free(rows);
   modelopts_close(&mo);
-  return 0;
+  return plots_failed ? CLI_EXIT_FAIL : 0;
 }

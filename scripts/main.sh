@@ -3,13 +3,14 @@
 # a what-if that compares every built-in schedule, first for the Zero Bubble
 # paper's measured 1.5B costs (reproduces its published bubble rates), then
 # for Llama-3 8B on 4 H100s priced by the embedded default cost database
-# (created on first use at $PIPELAB_DB or the XDG data directory).
+# (created on first use at $PIPELAB_DB or the XDG data directory). Writes the
+# pipeline timeline of each schedule of the first case to out/timelines/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-./build/pipelab whatif "$@"
+./build/pipelab whatif --plots out/timelines "$@"
 echo
 ./build/pipelab whatif --model llama3-8b --gpu h100 --stages 4 --microbatches 32 \
   --seq 4096 --flash-attn "$@"
