@@ -4,6 +4,7 @@
 
 #include "pipelab/traces.h"
 #include "modelopts.h"
+#include "workloadopts.h"
 
 static const char usage[] =
   "usage: pipelab simulate (--schedule <name> | --schedule-file <f.csv>)\n"
@@ -66,6 +67,12 @@ int cmd_simulate(int argc, char **argv)
     {"trace", required_argument, NULL, OPT_TRACE},
     {"save", required_argument, NULL, OPT_SAVE},
     {"record", no_argument, NULL, OPT_SIMOPTS_END},
+    /* Executor workload (issue 5): with these, memory is predicted in the
+     * bytes that `pipelab run` measures for the same flags; --mb-size and
+     * --seq (model options above) size the workload too. */
+    {"layers", required_argument, NULL, 5001},
+    {"hidden", required_argument, NULL, 5002},
+    {"seed", required_argument, NULL, 5003},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
@@ -75,6 +82,8 @@ int cmd_simulate(int argc, char **argv)
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *trace = NULL, *save = NULL;
   int opt, rc, user_costs = 0, record = 0;
+  struct workload_opts wl;
+  workloadopts_init(&wl, "simulate");
   simopts_init(&o);
   modelopts_init(&mo);
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -85,6 +94,9 @@ int cmd_simulate(int argc, char **argv)
              "  --trace <file.json>       Chrome trace (open in ui.perfetto.dev)\n"
              "  --save <result.json>      result file with per-op rows and the\n"
              "                            memory timeline (for compare and plot)\n"
+             "workload (predict the activation bytes `pipelab run` measures):\n"
+             "  --layers <n> --hidden <h> --seed <s>  with --mb-size and --seq, the\n"
+             "                            executor's transformer-block stack\n"
              "  --record                  store the run in the database's history\n"
              "                            (--db, $PIPELAB_DB or the XDG default)\n");
       return 0;
@@ -108,6 +120,13 @@ int cmd_simulate(int argc, char **argv)
       record = 1;
       continue;
     }
+    if (opt >= 5001 && opt <= 5003) {
+      int wopt = opt == 5001 ? OPT_WL_LAYERS
+                 : opt == 5002 ? OPT_WL_HIDDEN : OPT_WL_SEED;
+      if ((rc = workloadopts_handle(&wl, wopt, optarg)))
+        return rc;
+      continue;
+    }
     /* Model options (modelopts.c); explicit costs conflict with --model. */
     if ((rc = modelopts_handle(&mo, cmd, opt, optarg)) != -1) {
       if (rc)
@@ -123,6 +142,17 @@ int cmd_simulate(int argc, char **argv)
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  if (wl.given) {
+    if (mo.model)
+      return cli_usage(cmd, "--layers/--hidden/--seed describe the executor's "
+                            "workload and cannot be combined with --model");
+    /* --mb-size and --seq were parsed as model knobs: hand them over. */
+    if (mo.cfg.mb_size > 0)
+      wl.mb_size = mo.cfg.mb_size;
+    if (mo.cfg.seq_len > 0)
+      wl.seq = mo.cfg.seq_len;
+    mo.other_given = 0;
+  }
   if (mo.model || mo.gpu || mo.other_given) {
     if (mo.model && !o.schedule && !o.schedule_file)
       o.schedule = "1f1b"; /* the model mode's default schedule */
@@ -153,6 +183,12 @@ int cmd_simulate(int argc, char **argv)
     return rc;
   }
   if (mo.model && (rc = modelopts_costs(&mo, cmd, s, &c, &plan, &o))) {
+    pl_sched_destroy(s);
+    pl_costs_destroy(c);
+    modelopts_close(&mo);
+    return rc;
+  }
+  if (wl.given && (rc = workloadopts_apply_costs(&wl, c))) {
     pl_sched_destroy(s);
     pl_costs_destroy(c);
     modelopts_close(&mo);

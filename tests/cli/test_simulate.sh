@@ -85,5 +85,16 @@ check "simulate --record exits 0" $?
 [ "$(sqlite3 "$hdb" "select count(*) from run_ops")" = 64 ]; check "its 64 ops stored" $?
 rm -f "$hdb" "$hdb"-wal "$hdb"-shm
 
+# With the executor's workload flags, simulate predicts exactly the peak
+# activation bytes that `pipelab run --backend cpu` measures (issue 5).
+peaks() { python3 -c "import json,sys; d=json.load(sys.stdin); assert d['mem_unit']=='bytes'; print([r['peak_activation_bytes'] for r in d['ranks']])"; }
+for sch in 1f1b zb-h1 interleaved zb-v; do
+  pred=$($P simulate --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --format json 2>/dev/null | peaks)
+  meas=$($P run --backend cpu --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --format json 2>/dev/null | peaks)
+  [ -n "$pred" ] && [ "$pred" = "$meas" ]; check "$sch: predicted peak bytes $pred = measured $meas" $?
+done
+$P simulate --schedule 1f1b --stages 2 --microbatches 4 --layers 3 >/dev/null 2>&1; [ $? = 2 ]
+check "layers not divisible by stages: usage error" $?
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
