@@ -35,19 +35,6 @@ static double time_us(const char *u)
   return 0;
 }
 
-static void bind_num(sqlite3_stmt *st, int i, double x)
-{
-  if (isfinite(x))
-    sqlite3_bind_double(st, i, x);
-  else
-    sqlite3_bind_null(st, i);
-}
-
-static void bind_nonneg(sqlite3_stmt *st, int i, double x)
-{
-  bind_num(st, i, x >= 0 ? x : NAN);
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
   if (s)
@@ -56,31 +43,14 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_null(st, i);
 }
 
-static const char ins_run[] =
-  "INSERT INTO runs (kind, backend, label, created_at_ns, host, "
-  "pipelab_version, git_rev, schedule, stages, virtual_stages, microbatches, "
-  "chunks, model_name, gpu_name, cost_source, params_json, time_unit, "
-  "us_per_time_unit, mem_unit, makespan_time, iteration_time, bubble_ratio, "
-  "peak_mem) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-  "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
-static const char ins_rank[] =
-  "INSERT INTO run_ranks (run_id, rank, busy_time, first_start_time, "
-  "last_end_time, bubble_ratio, peak_mem, ops) VALUES (?1, ?2, ?3, ?4, ?5, "
-  "?6, ?7, ?8)";
-static const char ins_op[] =
-  "INSERT INTO run_ops (run_id, rank, idx, op_kind, stage, mb, op_kind2, "
-  "stage2, mb2, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-  "?9, ?10, ?11)";
-
 int pl_history_record(struct pl_db *db, const pl_result *r,
                       const pl_history_params *hp, int64_t *id,
                       struct pl_errbuf *eb)
 {
+  /* The models module owns the runs tables and their one writer
+   * (pl_db_run_save); history only maps its parameters onto it. */
   pl_history_params defaults = PL_HISTORY_PARAMS_INIT;
-  sqlite3 *s = pl_db_sqlite(db);
-  sqlite3_stmt *st = NULL;
-  int rc, in_tx = 0;
-  if (!s)
+  if (!pl_db_sqlite(db))
     return pl_errf(eb, PL_EMISUSE, "no database");
   if (!hp)
     hp = &defaults;
@@ -90,127 +60,18 @@ int pl_history_record(struct pl_db *db, const pl_result *r,
     return pl_errf(eb, PL_EINVAL, "cannot record a result without ranks, "
                    "microbatches or a finite makespan");
   int sim = strcmp(r->source, "sim") == 0;
-  const char *mem_unit = strcmp(r->mem_unit, "bytes") ? "units" : "bytes";
-  char host[64] = "unknown";
-  if (gethostname(host, sizeof host - 1) != 0)
-    snprintf(host, sizeof host, "unknown");
-  host[sizeof host - 1] = 0;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-  double us = time_us(r->time_unit);
-
-  rc = sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) {
-    rc = db_err(s, rc, "cannot start a transaction", eb);
-    goto out;
-  }
-  in_tx = 1;
-  if ((rc = sqlite3_prepare_v2(s, ins_run, -1, &st, NULL)) != SQLITE_OK) {
-    rc = db_err(s, rc, "cannot prepare the run insert", eb);
-    goto out;
-  }
-  bind_text(st, 1, sim ? "simulated" : "real");
-  bind_text(st, 2, r->source[0] ? r->source : "sim");
-  bind_text(st, 3, hp->label);
-  sqlite3_bind_int64(st, 4, now);
-  bind_text(st, 5, host);
-  bind_text(st, 6, pl_version());
-  bind_text(st, 7, pl_git_rev());
-  bind_text(st, 8, r->schedule);
-  sqlite3_bind_int(st, 9, r->stages);
-  sqlite3_bind_int(st, 10, r->virtual_stages);
-  sqlite3_bind_int(st, 11, r->microbatches);
-  sqlite3_bind_int(st, 12, r->chunks);
-  bind_text(st, 13, hp->model_name);
-  bind_text(st, 14, hp->gpu_name);
-  bind_text(st, 15, hp->cost_source ? hp->cost_source
-                    : sim           ? "user"
-                                    : "executed");
-  bind_text(st, 16, hp->params_json ? hp->params_json : "{}");
-  bind_text(st, 17, r->time_unit);
-  bind_num(st, 18, us > 0 ? us : NAN);
-  bind_text(st, 19, mem_unit);
-  sqlite3_bind_double(st, 20, r->makespan);
-  bind_nonneg(st, 21, hp->iteration_time);
-  double br = r->bubble_ratio < 0 ? 0 : r->bubble_ratio > 1 ? 1 : r->bubble_ratio;
-  bind_num(st, 22, br);
-  bind_nonneg(st, 23, r->peak_mem);
-  if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-    rc = db_err(s, rc, "cannot insert the run", eb);
-    goto out;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  int64_t run = sqlite3_last_insert_rowid(s);
-
-  if ((rc = sqlite3_prepare_v2(s, ins_rank, -1, &st, NULL)) != SQLITE_OK) {
-    rc = db_err(s, rc, "cannot prepare the rank insert", eb);
-    goto out;
-  }
-  for (int i = 0; i < r->stages; i++) {
-    const pl_rank_result *rr = &r->ranks[i];
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int(st, 2, i);
-    sqlite3_bind_double(st, 3, rr->busy >= 0 ? rr->busy : 0);
-    sqlite3_bind_double(st, 4, isfinite(rr->first_start) ? rr->first_start : 0);
-    sqlite3_bind_double(st, 5, isfinite(rr->last_end) ? rr->last_end : 0);
-    bind_num(st, 6, rr->bubble_ratio);
-    bind_nonneg(st, 7, rr->peak_mem);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)rr->n_ops);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-      rc = db_err(s, rc, "cannot insert a rank row", eb);
-      goto out;
-    }
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-
-  if ((rc = sqlite3_prepare_v2(s, ins_op, -1, &st, NULL)) != SQLITE_OK) {
-    rc = db_err(s, rc, "cannot prepare the op insert", eb);
-    goto out;
-  }
-  for (size_t i = 0; i < r->n_ops; i++) {
-    const pl_op_rec *o = &r->ops[i];
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int(st, 2, o->rank);
-    sqlite3_bind_int(st, 3, o->index);
-    bind_text(st, 4, pl_op_kind_name(o->op.kind));
-    sqlite3_bind_int(st, 5, o->op.stage);
-    sqlite3_bind_int(st, 6, o->op.mb);
-    if (o->op.kind == PL_OP_FB) {
-      bind_text(st, 7, pl_op_kind_name(o->op.kind2));
-      sqlite3_bind_int(st, 8, o->op.stage2);
-      sqlite3_bind_int(st, 9, o->op.mb2);
-    } else {
-      sqlite3_bind_null(st, 7);
-      sqlite3_bind_null(st, 8);
-      sqlite3_bind_null(st, 9);
-    }
-    sqlite3_bind_double(st, 10, o->start);
-    sqlite3_bind_double(st, 11, o->end);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-      rc = db_err(s, rc, "cannot insert an op row", eb);
-      goto out;
-    }
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if ((rc = sqlite3_exec(s, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-    rc = db_err(s, rc, "cannot commit the run", eb);
-    goto out;
-  }
-  in_tx = 0;
-  if (id)
-    *id = run;
-  rc = PL_OK;
-out:
-  sqlite3_finalize(st);
-  if (in_tx)
-    sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
-  return rc;
+  pl_run_info info = PL_RUN_INFO_INIT;
+  info.kind = sim ? "simulated" : "real";
+  info.backend = r->source[0] ? r->source : "sim";
+  info.label = hp->label;
+  info.model_name = hp->model_name;
+  info.gpu_name = hp->gpu_name;
+  info.cost_source = hp->cost_source ? hp->cost_source
+                     : sim           ? "user"
+                                     : "executed";
+  info.params_json = hp->params_json;
+  info.iteration_time = hp->iteration_time;
+  return pl_db_run_save(db, &info, r, id, eb);
 }
 
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t len)
