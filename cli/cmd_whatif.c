@@ -136,11 +136,28 @@ int cmd_whatif(int argc, char **argv)
   size_t nr = 0;
   int plots_written = 0, plots_failed = 0;
   const char *plots_dir = plots;
-  if (plots && mkdir(plots, 0777) != 0 && errno != EEXIST) {
-    rc = cli_fail(PL_EIO, "cannot create '%s': %s", plots, strerror(errno));
-    pl_free(rows);
-    modelopts_close(&mo);
-    return rc;
+  if (plots) {
+    /* mkdir -p: create each missing component of the path. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", plots);
+    int bad = 0;
+    for (char *q = dir + 1; !bad; q++) {
+      if (*q == '/' || *q == 0) {
+        char saved = *q;
+        *q = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+          bad = 1;
+        *q = saved;
+        if (!saved)
+          break;
+      }
+    }
+    if (bad) {
+      rc = cli_fail(PL_EIO, "cannot create '%s': %s", dir, strerror(errno));
+      pl_free(rows);
+      modelopts_close(&mo);
+      return rc;
+    }
   }
   for (size_t i = 0; i < n; i++) {
     const char *name = gens[i].name;

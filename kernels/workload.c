@@ -94,7 +94,7 @@ int pl_wl_apply_mem_costs(const pl_workload *w, pl_costs *c,
                           struct pl_errbuf *eb)
 {
   for (int g = 0; g < c->n_stages; g++) {
-    double mb, mw;
+    double mb = 0, mw = 0;
     int rc = pl_wl_stage_mem(w, c->n_stages, g, &mb, &mw, eb);
     if (rc)
       return rc;
