@@ -322,7 +322,7 @@ static int measured_times(pl_db *db, const pl_gpu_spec *g,
 {
   int have[PL_OP_NKINDS] = {0};
   for (int k = PL_OP_F; k <= PL_OP_BW; k++) {
-    double t;
+    double t = 0;
     int sc, rc;
     struct pl_errbuf e2 = PL_ERRBUF_INIT;
     rc = pl_cost_lookup(db, g->name, m, kind, k, cfg, analytic_cb, x, &t, &sc,
