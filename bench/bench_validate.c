@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         continue;
       }
       pl_exec_opts o = PL_EXEC_OPTS_INIT;
+      o.warmup = 2; /* steady state: caches and the allocator warm */
       pl_result res[16];
       double ms[16];
       int ok = 1;

@@ -16,14 +16,16 @@ static const char usage[] =
   "usage: pipelab calibrate [--backend cpu|cuda] [--hidden <h>] [--seq <s>]\n"
   "                         [--mb-size <b>] [--warmup <n>] [--reps <n>]\n"
   "                         [--format (table|json|csv)]\n"
-  "                         [--db <file.db> --gpu <catalog name>]\n\n"
+  "                         [--db <file.db> [--gpu <device>]]\n\n"
   "Measures, on the chosen backend, the time of ONE layer of the executor's\n"
   "workload for one microbatch: forward (F), input backward (B), weight\n"
   "backward (W) and full backward (BW), plus the first stage's input load, the\n"
   "last stage's loss, and P2P latency and bandwidth between two ranks.\n"
   "Warm-up runs are discarded; mean, standard deviation and minimum are over\n"
   "the repetitions. With --db the figures are stored as one calibration run\n"
-  "(provenance: host, backend, pipelab version, time) in the cost database.\n\n";
+  "(provenance: host, backend, pipelab version, time) in the cost database;\n"
+  "`pipelab simulate --gpu <device> --db <file.db>` with the same workload\n"
+  "flags then prices its ops with them.\n\n";
 
 static const char opts_help[] =
   "measurement:\n"
@@ -34,7 +36,9 @@ static const char opts_help[] =
   "output:\n"
   "  --format <f>              table (default), json or csv\n"
   "  --db <file.db>            store the run in this cost database\n"
-  "  --gpu <name>              catalog device the run is filed under (with --db)\n"
+  "  --gpu <name>              catalog device the run is filed under (with\n"
+  "                            --db; default 'cpu' for --backend cpu, required\n"
+  "                            for cuda: 'pipelab db list gpus')\n"
   "  --notes <text>            free text stored with the run\n";
 
 static json_t *stat_json(const pl_calib_stat *s)
@@ -45,6 +49,35 @@ static json_t *stat_json(const pl_calib_stat *s)
   json_object_set_new(o, "min_us", json_real(s->min));
   json_object_set_new(o, "reps", json_integer(s->reps));
   return o;
+}
+
+/* Before measuring (minutes at large sizes): the database opens and the
+ * device exists and matches the backend. A CPU measurement filed under a GPU
+ * (or the reverse) would silently price a GPU what-if with host timings.
+ * name receives the catalog spelling. */
+static int check_device(const char *path, const char *gpu, int backend,
+                        char *name, size_t len)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_db *db = NULL;
+  pl_gpu_spec g;
+  int rc = pl_db_open(path, 0, 0, &db, &eb);
+  if (rc)
+    return cli_fail_eb(&eb, rc);
+  rc = pl_db_get_gpu(db, gpu, &g, &eb);
+  pl_db_close(db);
+  if (rc == PL_ENOTFOUND)
+    return cli_usage("calibrate", "%s", eb.msg);
+  if (rc)
+    return cli_fail_eb(&eb, rc);
+  int cpu_backend = backend == PL_BACKEND_CPU;
+  if (g.is_cpu != cpu_backend)
+    return cli_usage("calibrate", "--backend %s measurements cannot be filed "
+                     "under %s device '%s'; use --gpu %s",
+                     pl_backend_name(backend), g.is_cpu ? "the cpu" : "GPU",
+                     g.name, cpu_backend ? "cpu" : "<the GPU's catalog name>");
+  snprintf(name, len, "%s", g.name);
+  return 0;
 }
 
 static int store(const char *path, const char *gpu, const char *notes,
@@ -83,6 +116,25 @@ static int store(const char *path, const char *gpu, const char *notes,
     s.mean_us = cal->t[kinds[i]].mean;
     s.stddev_us = cal->t[kinds[i]].stddev;
     s.count = cal->t[kinds[i]].reps;
+    rc = pl_db_calibration_add_sample(db, &s, &eb);
+  }
+  /* The first stage's input load and the last stage's loss are stored as
+   * the workload's 'embedding' and 'lm_head' forward (docs/database.md). */
+  const pl_calib_stat *extra[2] = {&cal->input, &cal->loss};
+  static const char *extra_kind[2] = {"embedding", "lm_head"};
+  for (int i = 0; i < 2 && !rc; i++) {
+    if (!(extra[i]->mean > 0))
+      continue;
+    pl_sample s = PL_SAMPLE_INIT;
+    s.op_kind = PL_OP_F;
+    s.layer_kind = extra_kind[i];
+    s.mb_size = cal->w.mb_size;
+    s.seq_len = cal->w.seq;
+    s.hidden = cal->w.hidden;
+    s.dtype = "fp64";
+    s.mean_us = extra[i]->mean;
+    s.stddev_us = extra[i]->stddev;
+    s.count = extra[i]->reps;
     rc = pl_db_calibration_add_sample(db, &s, &eb);
   }
   if (!rc) {
@@ -159,9 +211,12 @@ int cmd_calibrate(int argc, char **argv)
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  if (dbpath && !gpu && backend == PL_BACKEND_CPU)
+    gpu = "cpu";
   if (dbpath && !gpu)
-    return cli_usage(cmd, "--db needs --gpu <catalog name> to file the run "
-                          "under ('pipelab db list gpus')");
+    return cli_usage(cmd, "--db with --backend cuda needs --gpu <catalog "
+                          "name> to file the run under ('pipelab db list "
+                          "gpus')");
   if (gpu && !dbpath)
     return cli_usage(cmd, "--gpu only applies with --db <file.db>");
   if (backend == PL_BACKEND_CUDA) {
@@ -171,6 +226,10 @@ int cmd_calibrate(int argc, char **argv)
   }
   pl_workload w;
   if ((rc = workloadopts_get(&wo, 0, 1, &w)))
+    return rc;
+  char devname[32];
+  if (dbpath && (rc = check_device(dbpath, gpu, backend, devname,
+                                   sizeof devname)))
     return rc;
   pl_calib cal;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
@@ -242,6 +301,6 @@ int cmd_calibrate(int argc, char **argv)
            cli_num(cal.p2p_bandwidth));
   }
   if (dbpath)
-    return store(dbpath, gpu, notes, &cal);
+    return store(dbpath, devname, notes, &cal);
   return 0;
 }

@@ -254,7 +254,7 @@ static const char sql_gpus[] =
   "hbm_bytes_per_s / 1e12 AS hbm_tb_per_s, "
   "scaleup_bytes_per_s / 1e9 AS scaleup_gb_per_s, "
   "scaleout_bytes_per_s / 1e9 AS scaleout_gb_per_s, default_mfu, "
-  "p2p_latency_us FROM gpus ORDER BY name";
+  "p2p_latency_us, kind FROM gpus ORDER BY kind DESC, name";
 
 static const char sql_models[] =
   "SELECT name, full_name, arch, layers, hidden, heads, kv_heads, ffn, vocab, "
@@ -506,14 +506,16 @@ int cmd_db(int argc, char **argv)
     return rc;
   if (!strcmp(sub, "init")) {
     struct table t;
-    if (!(rc = run_query(db, "SELECT (SELECT count(*) FROM gpus), (SELECT "
-                             "count(*) FROM models), (SELECT count(*) FROM "
-                             "calibrations), (SELECT count(*) FROM runs)",
+    if (!(rc = run_query(db, "SELECT (SELECT count(*) FROM gpus WHERE kind = "
+                             "'gpu'), (SELECT count(*) FROM gpus WHERE kind "
+                             "= 'cpu'), (SELECT count(*) FROM models), "
+                             "(SELECT count(*) FROM calibrations), (SELECT "
+                             "count(*) FROM runs)",
                          NULL, &t))) {
-      printf("database %s: schema version %d, %s GPUs, %s models, %s "
-             "calibrations, %s runs\n", pl_db_path(db),
+      printf("database %s: schema version %d, %s GPUs + %s CPU device, %s "
+             "models, %s calibrations, %s runs\n", pl_db_path(db),
              pl_db_schema_version(db), t.cells[0], t.cells[1], t.cells[2],
-             t.cells[3]);
+             t.cells[3], t.cells[4]);
       table_free(&t);
     }
   } else if (what) {

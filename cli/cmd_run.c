@@ -9,16 +9,18 @@
 #include "simopts.h"
 #include "workloadopts.h"
 
-enum { OPT_BACKEND = 1200, OPT_TIMEOUT, OPT_VERIFY };
+enum { OPT_BACKEND = 1200, OPT_TIMEOUT, OPT_VERIFY, OPT_WARMUP };
 
 static const char usage[] =
   "usage: pipelab run (--schedule <name> | --schedule-file <f.csv>)\n"
   "                   --stages <p> --microbatches <m> [--chunks <v>]\n"
   "                   [--backend cpu|cuda] [--layers <n>] [--hidden <h>]\n"
   "                   [--seq <s>] [--mb-size <b>] [--seed <n>] [--verify]\n"
-  "                   [--timeout <s>] [--format (table|json|csv)]\n"
+  "                   [--warmup <n>] [--timeout <s>]\n"
+  "                   [--format (table|json|csv)]\n"
   "                   [--trace <file.json>] [--save <result.json>]\n\n"
-  "Executes one training iteration of the schedule for real: one thread per\n"
+  "Executes training iterations of the schedule for real (warm-up ones, then\n"
+  "the measured one): one thread per\n"
   "rank on the CPU backend, or the CUDA backend (one GPU per rank with NCCL,\n"
   "or ranks sharing one GPU through per-rank streams). Prints the same result\n"
   "as 'pipelab simulate' (times in microseconds) with the measured per-rank\n"
@@ -28,6 +30,10 @@ static const char usage[] =
 static const char run_help[] =
   "execution:\n"
   "  --backend <b>             cpu (default) or cuda\n"
+  "  --warmup <n>              iterations run and discarded first, on the same\n"
+  "                            buffers (default 1: the measured iteration sees\n"
+  "                            a training loop's steady state, as calibrate's\n"
+  "                            timings do, not first-touch page faults)\n"
   "  --timeout <s>             watchdog: abort when a rank waits longer than\n"
   "                            this for a message (default 60)\n"
   "  --verify                  also run the sequential reference and report\n"
@@ -82,6 +88,7 @@ int cmd_run(int argc, char **argv)
     WORKLOADOPTS_LONG,
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
     {"verify", no_argument, NULL, OPT_VERIFY},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -94,6 +101,7 @@ int cmd_run(int argc, char **argv)
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *trace = NULL, *save = NULL;
   pl_exec_opts xo = PL_EXEC_OPTS_INIT;
+  xo.warmup = 1;
   int verify = 0, opt, rc;
   simopts_init(&o);
   workloadopts_init(&wo, cmd);
@@ -117,6 +125,10 @@ int cmd_run(int argc, char **argv)
       if (xo.backend < 0)
         return cli_usage(cmd, "--backend must be cpu or cuda, got '%s'",
                          optarg);
+      continue;
+    case OPT_WARMUP:
+      if ((rc = cli_int(cmd, "--warmup", optarg, 0, 1000, &xo.warmup)))
+        return rc;
       continue;
     case OPT_TIMEOUT:
       if ((rc = cli_double(cmd, "--timeout", optarg, 1e-3, 1e6,
@@ -183,6 +195,7 @@ int cmd_run(int argc, char **argv)
                       json_string(pl_placement_name(pl_sched_placement(s))));
   json_object_set_new(j, "backend", json_string(res.source));
   json_object_set_new(j, "iteration_time", json_real(res.makespan));
+  json_object_set_new(j, "warmup_iterations", json_integer(xo.warmup));
   json_t *wj = json_object();
   json_object_set_new(wj, "layers", json_integer(w.layers));
   json_object_set_new(wj, "hidden", json_integer(w.hidden));

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipelab/exec.h"
 #include "pipelab/traces.h"
 #include "modelopts.h"
 #include "workloadopts.h"
@@ -58,6 +59,63 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
   }
 }
 
+/* Prices the executor's workload from the newest calibration stored under
+ * `device` (pipelab calibrate --db): per-layer F/B/W/BW times layers per
+ * stage, the input load on the first stage, the loss on the last, the
+ * measured P2P link; memory in the bytes `pipelab run` measures. o->tf/tb/tw
+ * become the per-stage times of stage 0 (what the table prints) and
+ * *source the least exact source among F, B, W. */
+static int workload_calibrated_costs(const struct workload_opts *wo,
+                                     const char *device, const char *db_path,
+                                     pl_costs *c, struct sim_opts *o,
+                                     int *source)
+{
+  pl_db *db = NULL;
+  pl_gpu_spec g;
+  pl_wl_costs wc;
+  pl_workload w;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = workloadopts_get(wo, c->n_stages, 1, &w);
+  if (rc)
+    return rc;
+  if ((rc = cli_db_open(db_path, 0, &db)))
+    return rc;
+  rc = pl_db_get_gpu(db, device, &g, &eb);
+  if (!rc)
+    rc = pl_db_workload_costs(db, g.name, "fp64", w.hidden, w.mb_size, w.seq,
+                              &wc, &eb);
+  pl_db_close(db);
+  if (rc == PL_ENOTFOUND)
+    return cli_usage("simulate", "%s", eb.msg);
+  if (rc)
+    return cli_fail_eb(&eb, rc);
+  pl_calib cal;
+  memset(&cal, 0, sizeof cal);
+  for (int k = PL_OP_F; k <= PL_OP_BW; k++)
+    cal.t[k].mean = wc.t[k];
+  cal.input.mean = wc.input_us;
+  cal.loss.mean = wc.loss_us;
+  cal.p2p_latency_us = wc.have_link ? wc.latency_us : g.p2p_latency_us;
+  cal.p2p_bandwidth = wc.bytes_per_us;
+  cal.p2p_msg.mean = cal.p2p_latency_us;
+  cal.msg_bytes = 0; /* pl_wl_apply_mem_costs sets the activation size */
+  if ((rc = pl_calib_apply_costs(&cal, &w, c, &eb)))
+    return cli_usage("simulate", "%s", eb.msg);
+  int worst = PL_SRC_MEASURED;
+  for (int k = PL_OP_F; k <= PL_OP_BW; k++) {
+    c->source[k] = wc.source[k];
+    if (k != PL_OP_BW && wc.source[k] > worst)
+      worst = wc.source[k];
+  }
+  c->source[PL_OP_FB] = worst;
+  *source = worst;
+  o->tf = c->stage[0].t[PL_OP_F];
+  o->tb = c->stage[0].t[PL_OP_B];
+  o->tw = c->stage[0].t[PL_OP_W];
+  o->time_unit = "us";
+  return 0;
+}
+
 int cmd_simulate(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -81,7 +139,7 @@ int cmd_simulate(int argc, char **argv)
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *trace = NULL, *save = NULL;
-  int opt, rc, user_costs = 0, record = 0;
+  int opt, rc, user_costs = 0, record = 0, wl_source = -1;
   struct workload_opts wl;
   workloadopts_init(&wl, "simulate");
   simopts_init(&o);
@@ -142,10 +200,19 @@ int cmd_simulate(int argc, char **argv)
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  const char *wl_device = NULL; /* workload priced by a calibration */
   if (wl.given) {
     if (mo.model)
       return cli_usage(cmd, "--layers/--hidden/--seed describe the executor's "
                             "workload and cannot be combined with --model");
+    if (mo.gpu) {
+      if (user_costs)
+        return cli_usage(cmd, "--gpu prices the workload from its "
+                              "calibration; drop --tf/--tb/--tw/--comm/"
+                              "--bandwidth/--msg-bytes/--mem-w-frac");
+      wl_device = mo.gpu;
+      mo.gpu = NULL;
+    }
     /* --mb-size and --seq were parsed as model knobs: hand them over. */
     if (mo.cfg.mb_size > 0)
       wl.mb_size = mo.cfg.mb_size;
@@ -188,7 +255,12 @@ int cmd_simulate(int argc, char **argv)
     modelopts_close(&mo);
     return rc;
   }
-  if (wl.given && (rc = workloadopts_apply_costs(&wl, c))) {
+  if (wl_device)
+    rc = workload_calibrated_costs(&wl, wl_device, mo.db_path, c, &o,
+                                   &wl_source);
+  else if (wl.given)
+    rc = workloadopts_apply_costs(&wl, c);
+  if (rc) {
     pl_sched_destroy(s);
     pl_costs_destroy(c);
     modelopts_close(&mo);
@@ -242,9 +314,11 @@ int cmd_simulate(int argc, char **argv)
     pl_history_params hp = PL_HISTORY_PARAMS_INIT;
     int64_t id = 0;
     hp.iteration_time = simopts_iteration_time(&o, &res);
-    hp.cost_source = mo.model ? modelopts_source_summary(plan.source) : "user";
+    hp.cost_source = mo.model         ? modelopts_source_summary(plan.source)
+                     : wl_source >= 0 ? pl_cost_source_name(wl_source)
+                                      : "user";
     hp.model_name = mo.model;
-    hp.gpu_name = mo.gpu;
+    hp.gpu_name = wl_device ? wl_device : mo.gpu;
     rc = pl_history_open(mo.db_path, 1, &hdb, &eb);
     if (!rc)
       rc = pl_history_record(hdb, &res, &hp, &id, &eb);
@@ -275,9 +349,11 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "tw", json_real(o.tw));
     json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
     json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
-    json_object_set_new(costs, "source",
-                        json_string(mo.model ? modelopts_source_summary(plan.source)
-                                             : "user"));
+    json_object_set_new(
+        costs, "source",
+        json_string(mo.model         ? modelopts_source_summary(plan.source)
+                    : wl_source >= 0 ? pl_cost_source_name(wl_source)
+                                     : "user"));
     json_object_set_new(j, "costs", costs);
     if (mo.model) {
       modelopts_json(&mo, &plan, &res, it, j);

@@ -111,6 +111,11 @@ int modelopts_resolve(struct model_opts *mo, const char *cmd)
       return cli_usage(cmd, "%s", eb.msg);
     return cli_fail_eb(&eb, rc);
   }
+  if (mo->g.is_cpu)
+    return cli_usage(cmd, "--gpu %s is the CPU backend's calibration device, "
+                          "which the model's analytic costs cannot price; "
+                          "pick a GPU (a100, h100, h200, b200, mi300x)",
+                     mo->g.name);
   return 0;
 }
 

@@ -6,6 +6,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,9 +27,22 @@ struct mailbox {
   struct msg *head;
 };
 
+/* A freed buffer kept for reuse; the header sits in front of the data. */
+struct blk {
+  struct blk *next; /* in the rank's free list */
+  size_t bytes;     /* usable size (the key: the runtime's sizes repeat) */
+};
+#define BLK_HDR 64 /* keeps the data 64-byte aligned (AVX-512 lines) */
+
 struct cpu_rank {
   double loss;
   double t_begin;
+  /* Caching allocator, as PyTorch's on a GPU: activation stashes are
+   * allocated by every F and freed by every B / W, and at these sizes glibc
+   * returns them to the kernel (mmap/munmap), so each op would pay page
+   * faults that calibrate, working in place, never sees. Touched only from
+   * the rank's own thread (pl_backend_vt contract). */
+  struct blk *free_list;
 };
 
 struct cpu_be {
@@ -85,6 +100,14 @@ void pl_backend_cpu_close(void *be)
     pthread_cond_destroy(&b->box[i].cv);
   }
   pthread_mutex_destroy(&b->abort_mu);
+  for (int i = 0; i < b->p; i++) {
+    struct blk *k = b->rk[i].free_list;
+    while (k) {
+      struct blk *n = k->next;
+      free(k);
+      k = n;
+    }
+  }
   pl_free(b->box);
   pl_free(b->rk);
   pl_free(b);
@@ -105,18 +128,38 @@ static void cpu_rank_leave(void *be, int rank)
   (void)rank;
 }
 
-static void *cpu_alloc(void *be, int rank, size_t bytes)
+static void *cpu_alloc(void *be, int rank, size_t bytes, int zero)
 {
-  (void)be;
-  (void)rank;
-  return pl_calloc(1, bytes ? bytes : 1);
+  struct cpu_rank *rk = &((struct cpu_be *)be)->rk[rank];
+  struct blk **pp = &rk->free_list, *k = NULL;
+  for (; *pp; pp = &(*pp)->next)
+    if ((*pp)->bytes == bytes) {
+      k = *pp;
+      *pp = k->next;
+      break;
+    }
+  if (!k) {
+    void *mem = NULL;
+    if (bytes > SIZE_MAX - BLK_HDR ||
+        posix_memalign(&mem, BLK_HDR, BLK_HDR + (bytes ? bytes : 1)))
+      return NULL;
+    k = mem;
+    k->bytes = bytes;
+  }
+  char *data = (char *)k + BLK_HDR;
+  if (zero)
+    memset(data, 0, bytes);
+  return data;
 }
 
 static void cpu_free(void *be, int rank, void *p)
 {
-  (void)be;
-  (void)rank;
-  pl_free(p);
+  if (!p)
+    return;
+  struct cpu_rank *rk = &((struct cpu_be *)be)->rk[rank];
+  struct blk *k = (struct blk *)((char *)p - BLK_HDR);
+  k->next = rk->free_list;
+  rk->free_list = k;
 }
 
 static int cpu_to_host(void *be, int rank, void *dst, const void *src,

@@ -56,6 +56,7 @@ struct rt {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int entered, ready_fail, released;
+  int iter_arrived, iter_gen; /* barrier between iterations */
   int failed;
   int lo, hi; /* ranks run by this process */
 };
@@ -69,6 +70,7 @@ static void fail_all(struct rt *r)
 {
   pthread_mutex_lock(&r->mu);
   r->failed = 1;
+  pthread_cond_broadcast(&r->cv); /* wakes the iteration barrier */
   pthread_mutex_unlock(&r->mu);
   r->vt->abort(r->be);
 }
@@ -78,8 +80,10 @@ static int act_alloc(struct rt *r, struct rank_state *st, int g, int mb)
   struct stash *sh = &r->stash[(size_t)g * r->m + mb];
   size_t wn = (size_t)r->L * r->wpart_n;
   size_t bn = (size_t)r->L * r->bpart_n + (g == r->S - 1 ? r->msg_n : 0);
-  sh->wpart = r->vt->alloc(r->be, st->rank, wn * sizeof(double));
-  sh->bpart = r->vt->alloc(r->be, st->rank, bn * sizeof(double));
+  /* Not zeroed: F writes every element (kernels.h), the last stage's loss
+   * gradient slot is written by the loss. */
+  sh->wpart = r->vt->alloc(r->be, st->rank, wn * sizeof(double), 0);
+  sh->bpart = r->vt->alloc(r->be, st->rank, bn * sizeof(double), 0);
   if (!sh->wpart || !sh->bpart)
     return pl_errf(&st->eb, PL_ENOMEM,
                    "rank %d: out of memory for the activations of stage %d",
@@ -335,7 +339,7 @@ static int run_ops(struct rt *r, struct rank_state *st)
 static void *xalloc(struct rt *r, struct rank_state *st, size_t n_doubles,
                     int *bad)
 {
-  void *p = r->vt->alloc(r->be, st->rank, n_doubles * sizeof(double));
+  void *p = r->vt->alloc(r->be, st->rank, n_doubles * sizeof(double), 1);
   if (!p)
     *bad = 1;
   return p;
@@ -407,6 +411,52 @@ struct rank_arg {
   int have_loss;
 };
 
+/* Between a warm-up iteration and the next: wait for every local rank to
+ * finish (so that no message or time of one iteration leaks into the next),
+ * clear the rank's records, zero its gradients (no optimizer step runs, so
+ * every iteration computes the same ones), note the loss so far, and let the
+ * last rank to arrive restart the backend's clock. Buffers stay in the
+ * backend's cache: the measured iteration sees the steady state of a
+ * training loop, not first-touch page faults and cold caches. */
+static int next_iteration(struct rt *r, struct rank_state *st,
+                          double *loss_before)
+{
+  const pl_backend_vt *vt = r->vt;
+  int rc = PL_OK;
+  for (int g = 0; g < r->S && !rc; g++) {
+    if (pl_sched_stage_rank(r->s, g) != st->rank)
+      continue;
+    size_t bytes = (size_t)r->L * r->lp * sizeof(double);
+    vt->free(r->be, st->rank, r->grads[g]);
+    r->grads[g] = vt->alloc(r->be, st->rank, bytes, 1);
+    if (!r->grads[g])
+      rc = pl_errf(&st->eb, PL_ENOMEM, "rank %d: out of memory for the "
+                   "gradients", st->rank);
+  }
+  if (!rc && pl_sched_stage_rank(r->s, r->S - 1) == st->rank &&
+      (rc = vt->loss_total(r->be, st->rank, loss_before)))
+    pl_errf(&st->eb, rc, "rank %d: cannot read the loss", st->rank);
+  st->n_rec = st->n_mem = 0;
+  st->busy = 0;
+  st->peak = st->live; /* 0: a finished iteration frees every stash */
+  pthread_mutex_lock(&r->mu);
+  int gen = r->iter_gen;
+  if (rc)
+    r->failed = 1;
+  if (++r->iter_arrived == r->hi - r->lo) {
+    r->iter_arrived = 0;
+    r->iter_gen++;
+    if (!r->failed)
+      vt->start(r->be);
+    pthread_cond_broadcast(&r->cv);
+  }
+  while (gen == r->iter_gen && !r->failed)
+    pthread_cond_wait(&r->cv, &r->mu);
+  int failed = r->failed;
+  pthread_mutex_unlock(&r->mu);
+  return rc ? rc : failed ? PL_EINTR : PL_OK;
+}
+
 static void *rank_main(void *arg)
 {
   struct rank_arg *ra = arg;
@@ -429,8 +479,12 @@ static void *rank_main(void *arg)
   pthread_mutex_unlock(&r->mu);
   if (!rc && failed)
     rc = PL_EINTR;
-  if (!rc)
+  double loss_before = 0;
+  for (int it = 0; !rc && it <= r->o->warmup; it++) {
+    if (it > 0 && (rc = next_iteration(r, st, &loss_before)))
+      break;
     rc = run_ops(r, st);
+  }
   if (rc)
     fail_all(r);
   if (!rc && ra->grads) {
@@ -441,6 +495,7 @@ static void *rank_main(void *arg)
                             r->grads[g], (size_t)r->L * r->lp * sizeof(double));
     if (!rc && pl_sched_stage_rank(r->s, r->S - 1) == st->rank) {
       rc = r->vt->loss_total(r->be, st->rank, &ra->loss);
+      ra->loss -= loss_before; /* the backend sums over every iteration */
       ra->have_loss = 1;
     }
     if (rc && !st->eb.code)
@@ -615,6 +670,9 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   if (!(o->timeout_s > 0))
     return pl_errf(eb, PL_EINVAL, "watchdog timeout must be positive, got %g",
                    o->timeout_s);
+  if (o->warmup < 0 || o->warmup > 1000)
+    return pl_errf(eb, PL_EINVAL, "warm-up iterations must be 0 to 1000, "
+                   "got %d", o->warmup);
   r.L = r.w.layers / r.S;
   r.T = pl_wl_tokens(&r.w);
   r.H = (size_t)r.w.hidden;

@@ -267,7 +267,7 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
   double *ratio = NULL;
   size_t n = 0;
   int rc = pl__db_samples(db, gpu, m->name, layer_kind, op_kind, m->hidden,
-                          cfg->tp, &pts, &n, eb);
+                          cfg->tp, "bf16", 0, &pts, &n, NULL, eb);
   if (rc)
     return rc;
   if (n == 0) {
@@ -292,6 +292,94 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
   *us = r * analytic_us(m, cfg, op_kind, ctx);
   pl_free(pts);
   pl_free(ratio);
+  return PL_OK;
+}
+
+/* One workload op from the samples of (device, kind, op, hidden, dtype):
+ * time per token interpolated over the stored (mb, seq) points. */
+static int wl_lookup(pl_db *db, const char *device, const char *dtype,
+                     const char *layer_kind, int op_kind, int hidden, int mb,
+                     int seq, double *us, int *source, int64_t *calib_id,
+                     struct pl_errbuf *eb)
+{
+  struct pl__point *pts = NULL;
+  size_t n = 0;
+  int rc = pl__db_samples(db, device, NULL, layer_kind, op_kind, hidden, 1,
+                          dtype, 1, &pts, &n, calib_id, eb);
+  if (rc)
+    return rc;
+  if (n == 0) {
+    pl_free(pts);
+    return PL_ENOTFOUND;
+  }
+  double *ratio = pl_malloc(n * sizeof *ratio);
+  if (!ratio) {
+    pl_free(pts);
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++)
+    ratio[i] = pts[i].us / (pts[i].b * pts[i].s);
+  double r = pl__interp_ratio(pts, ratio, n, mb, seq, source);
+  *us = r * (double)mb * (double)seq;
+  pl_free(pts);
+  pl_free(ratio);
+  return PL_OK;
+}
+
+int pl_db_workload_costs(pl_db *db, const char *device, const char *dtype,
+                         int hidden, int mb_size, int seq, pl_wl_costs *out,
+                         struct pl_errbuf *eb)
+{
+  memset(out, 0, sizeof *out);
+  if (!db || !device || !dtype || hidden < 1 || mb_size < 1 || seq < 1)
+    return pl_errf(eb, PL_EINVAL, "workload costs: bad arguments");
+  int have[PL_OP_NKINDS] = {0}, rc, src;
+  int64_t cid = 0;
+  for (int k = PL_OP_F; k <= PL_OP_BW; k++) {
+    rc = wl_lookup(db, device, dtype, "transformer", k, hidden, mb_size, seq,
+                   &out->t[k], &out->source[k], k == PL_OP_F ? &cid : NULL,
+                   eb);
+    if (rc == PL_OK)
+      have[k] = 1;
+    else if (rc != PL_ENOTFOUND)
+      return rc;
+  }
+  if (!have[PL_OP_F] || !have[PL_OP_B] || !have[PL_OP_W])
+    return pl_errf(eb, PL_ENOTFOUND,
+                   "no measured %s %s transformer samples for hidden %d on "
+                   "'%s' in '%s'; run `pipelab calibrate --hidden %d --db "
+                   "<file> --gpu %s` first",
+                   dtype, !have[PL_OP_F] ? "F" : !have[PL_OP_B] ? "B" : "W",
+                   hidden, device, pl_db_path(db), hidden, device);
+  if (!have[PL_OP_BW]) {
+    out->t[PL_OP_BW] = out->t[PL_OP_B] + out->t[PL_OP_W];
+    out->source[PL_OP_BW] = out->source[PL_OP_B] > out->source[PL_OP_W]
+                                ? out->source[PL_OP_B]
+                                : out->source[PL_OP_W];
+  }
+  out->calibration_id = cid;
+  rc = wl_lookup(db, device, dtype, "embedding", PL_OP_F, hidden, mb_size,
+                 seq, &out->input_us, &src, NULL, eb);
+  if (rc && rc != PL_ENOTFOUND)
+    return rc;
+  rc = wl_lookup(db, device, dtype, "lm_head", PL_OP_F, hidden, mb_size, seq,
+                 &out->loss_us, &src, NULL, eb);
+  if (rc && rc != PL_ENOTFOUND)
+    return rc;
+  double lat = 0, bw = 0;
+  struct pl_errbuf e2 = PL_ERRBUF_INIT;
+  rc = pl_db_link_cost(db, device, "local", &lat, &bw, &e2);
+  if (rc == PL_OK) {
+    out->have_link = 1;
+    out->latency_us = lat;
+    /* bytes/s -> bytes/us; >= 1e17 bytes/s is calibrate's "no measurable
+     * size dependence" marker */
+    out->bytes_per_us = bw >= 1e17 ? 0 : bw / 1e6;
+  } else if (rc != PL_ENOTFOUND) {
+    if (eb)
+      *eb = e2;
+    return rc;
+  }
   return PL_OK;
 }
 

@@ -332,7 +332,7 @@ int pl_db_schema_version(pl_db *db)
 #define GPU_COLS                                                             \
   "name, full_name, bf16_dense_flops, hbm_bytes, hbm_bytes_per_s, "          \
   "scaleup_bytes_per_s, scaleout_bytes_per_s, default_mfu, p2p_latency_us, " \
-  "source"
+  "source, kind = 'cpu'"
 #define MODEL_COLS                                                           \
   "name, full_name, arch, layers, hidden, heads, kv_heads, ffn, vocab, "     \
   "seq_len, tied_embeddings, learned_pos, coalesce(published_params, 0), "   \
@@ -351,6 +351,7 @@ static void row_gpu(sqlite3_stmt *st, pl_gpu_spec *g)
   g->mfu = sqlite3_column_double(st, 7);
   g->p2p_latency_us = sqlite3_column_double(st, 8);
   copy_text(g->source, sizeof g->source, sqlite3_column_text(st, 9));
+  g->is_cpu = sqlite3_column_int(st, 10);
 }
 
 static void row_model(sqlite3_stmt *st, pl_model_spec *m)
@@ -670,20 +671,24 @@ int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
 
 int pl__db_samples(pl_db *db, const char *gpu, const char *model,
                    const char *layer_kind, int op_kind, int hidden, int tp,
-                   struct pl__point **out, size_t *n, struct pl_errbuf *eb)
+                   const char *dtype, int per_point, struct pl__point **out,
+                   size_t *n, int64_t *calib_id, struct pl_errbuf *eb)
 {
-  /* The newest calibration with samples for the key wins; repeated points
-   * inside it are averaged, weighted by their counts. */
+  /* The newest calibration with samples for the key wins (per_point: the
+   * newest one per (mb_size, seq_len) point); repeated points inside it are
+   * averaged, weighted by their counts. */
   static const char sql[] =
       "WITH k AS (SELECT s.* FROM samples s "
       "  JOIN calibrations c ON c.id = s.calibration_id "
       "  JOIN gpus g ON g.id = c.gpu_id "
       "  WHERE g.name = ?1 COLLATE NOCASE AND s.layer_kind = ?2 "
       "  AND s.op_kind = ?3 AND s.hidden = ?4 AND s.tp = ?5 "
-      "  AND s.dtype = 'bf16' "
+      "  AND s.dtype = ?7 "
       "  AND (s.model_name IS NULL OR s.model_name = ?6 COLLATE NOCASE)) "
-      "SELECT mb_size, seq_len, sum(mean_us * count) / sum(count) FROM k "
-      "WHERE calibration_id = (SELECT max(calibration_id) FROM k) "
+      "SELECT mb_size, seq_len, sum(mean_us * count) / sum(count), "
+      "  max(calibration_id) FROM k "
+      "WHERE calibration_id = (SELECT max(calibration_id) FROM k k2 "
+      "  WHERE ?8 = 0 OR (k2.mb_size = k.mb_size AND k2.seq_len = k.seq_len)) "
       "GROUP BY mb_size, seq_len ORDER BY seq_len, mb_size";
   sqlite3_stmt *st = NULL;
   struct pl__point *pts = NULL;
@@ -698,7 +703,11 @@ int pl__db_samples(pl_db *db, const char *gpu, const char *model,
     sqlite3_bind_int(st, 4, hidden);
     sqlite3_bind_int(st, 5, tp);
     sqlite3_bind_text(st, 6, model ? model : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, dtype, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 8, per_point);
   }
+  if (calib_id)
+    *calib_id = 0;
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (cnt == cap) {
       size_t nc = cap ? cap * 2 : 16;
@@ -714,6 +723,8 @@ int pl__db_samples(pl_db *db, const char *gpu, const char *model,
     pts[cnt].b = sqlite3_column_double(st, 0);
     pts[cnt].s = sqlite3_column_double(st, 1);
     pts[cnt].us = sqlite3_column_double(st, 2);
+    if (calib_id && sqlite3_column_int64(st, 3) > *calib_id)
+      *calib_id = sqlite3_column_int64(st, 3);
     cnt++;
     rc = SQLITE_OK;
   }
@@ -893,8 +904,9 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
     if (!bad && idx[COL_DTYPE] >= 0) {
       s.dtype = f[idx[COL_DTYPE]];
       if (strcmp(s.dtype, "bf16") && strcmp(s.dtype, "fp16") &&
-          strcmp(s.dtype, "fp32") && strcmp(s.dtype, "fp8"))
-        bad = "dtype must be bf16, fp16, fp32 or fp8";
+          strcmp(s.dtype, "fp32") && strcmp(s.dtype, "fp8") &&
+          strcmp(s.dtype, "fp64"))
+        bad = "dtype must be bf16, fp16, fp32, fp8 or fp64";
     }
     if (!bad && idx[COL_TP] >= 0 &&
         parse_int_field(f[idx[COL_TP]], 1, 1 << 16, &s.tp))

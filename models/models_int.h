@@ -10,10 +10,14 @@ struct pl__point {
 };
 
 /* Samples of the newest calibration for (gpu, layer kind, op, hidden, tp,
- * bf16), model-specific or generic; *out pl_malloc'ed. */
+ * dtype), model-specific or generic; with per_point, of the newest
+ * calibration per (mb_size, seq_len) point instead (a calibrate run measures
+ * one point; several runs build the grid). *out pl_malloc'ed; *calib_id (may
+ * be NULL) receives the newest calibration id used (0 when none). */
 int pl__db_samples(pl_db *db, const char *gpu, const char *model,
                    const char *layer_kind, int op_kind, int hidden, int tp,
-                   struct pl__point **out, size_t *n, struct pl_errbuf *eb);
+                   const char *dtype, int per_point, struct pl__point **out,
+                   size_t *n, int64_t *calib_id, struct pl_errbuf *eb);
 
 /* SQLite result code -> pl_err with a message naming the database file. */
 int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb);

@@ -107,7 +107,9 @@ static void test_catalog(void **state)
   pl_db *db = open_ok(":memory:");
   assert_int_equal(pl_db_schema_version(db), PL_DB_SCHEMA_VERSION);
   assert_int_equal(count(db, "PRAGMA application_id"), PL_DB_APPLICATION_ID);
-  assert_int_equal(count(db, "SELECT count(*) FROM gpus"), 5);
+  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'gpu'"), 5);
+  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'cpu' "
+                             "AND name = 'cpu'"), 1);
   assert_int_equal(count(db, "SELECT count(*) FROM models"), 18);
   assert_int_equal(count(db, "SELECT count(*) FROM models WHERE source = ''"),
                    0);
@@ -140,7 +142,7 @@ static void test_catalog(void **state)
   assert_true(g.hbm_bandwidth == 4.8e12);
   assert_int_equal(pl_db_get_gpu(db, "v100", &g, &eb), PL_ENOTFOUND);
   assert_non_null(strstr(eb.msg, "unknown GPU 'v100'"));
-  assert_non_null(strstr(eb.msg, "a100, b200, h100, h200, mi300x"));
+  assert_non_null(strstr(eb.msg, "a100, b200, cpu, h100, h200, mi300x"));
   pl_model_spec m;
   assert_int_equal(pl_db_get_model(db, "Llama-3 70B", &m, NULL), PL_OK);
   assert_string_equal(m.name, "llama3-70b");
@@ -156,8 +158,10 @@ static void test_catalog(void **state)
   pl_model_spec *ml = NULL;
   size_t n = 0;
   assert_int_equal(pl_db_list_gpus(db, &gl, &n, NULL), PL_OK);
-  assert_int_equal(n, 5);
+  assert_int_equal(n, 6); /* 5 GPUs and the cpu device, by name */
   assert_string_equal(gl[0].name, "a100");
+  assert_string_equal(gl[2].name, "cpu");
+  assert_true(gl[2].is_cpu && !gl[0].is_cpu);
   pl_free(gl);
   assert_int_equal(pl_db_list_models(db, &ml, &n, NULL), PL_OK);
   assert_int_equal(n, 18);
@@ -209,6 +213,17 @@ static void test_migration_from_v1(void **state)
                              "1234.5 AND count = 5"), 1);
   assert_int_equal(count(db, "SELECT count(*) FROM calibrations WHERE host "
                              "= 'old'"), 1);
+  /* Version 3 rebuilt samples: the old row kept its id and values, fp64 is
+   * allowed, and the lookup index is back. */
+  assert_int_equal(count(db, "SELECT id FROM samples WHERE mean_us = 1234.5"),
+                   1);
+  assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type "
+                             "= 'index' AND name = 'samples_key'"), 1);
+  assert_int_equal(sqlite3_exec(pl_db_sqlite(db), "INSERT INTO samples "
+                   "(calibration_id, op_kind, layer_kind, mb_size, seq_len, "
+                   "hidden, dtype, mean_us) VALUES (1, 'F', 'transformer', 1, "
+                   "64, 128, 'fp64', 10)", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(count(db, "SELECT count(*) FROM samples"), 2);
   assert_int_equal(count(db, "SELECT count(*) FROM runs"), 0);
   assert_int_equal(
       sqlite3_exec(pl_db_sqlite(db),
@@ -229,7 +244,9 @@ static void test_migration_from_v1(void **state)
   pl_db_close(db);
   /* Opening again does nothing more. */
   db = open_ok(path);
-  assert_int_equal(count(db, "SELECT count(*) FROM gpus"), 5);
+  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'gpu'"), 5);
+  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'cpu' "
+                             "AND name = 'cpu'"), 1);
   pl_db_close(db);
 }
 
@@ -453,6 +470,114 @@ static void test_calibration_api(void **state)
   /* An unknown GPU. */
   ci.gpu = "tpu";
   assert_int_equal(pl_db_calibration_begin(db, &ci, NULL, &eb), PL_ENOTFOUND);
+  pl_db_close(db);
+}
+
+
+/* The executor workload's calibrations (schema 3): fp64 samples under the
+ * cpu device, the newest calibration per (mb, seq) point, time per token
+ * interpolated between points and held past them. */
+static void wl_add(pl_db *db, const char *kind, int op, int mb, int seq,
+                   double us)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_sample x = PL_SAMPLE_INIT;
+  x.op_kind = op;
+  x.layer_kind = kind;
+  x.mb_size = mb;
+  x.seq_len = seq;
+  x.hidden = 128;
+  x.dtype = "fp64";
+  x.mean_us = us;
+  assert_int_equal(pl_db_calibration_add_sample(db, &x, &eb), PL_OK);
+}
+
+static void test_workload_costs(void **state)
+{
+  (void)state;
+  pl_db *db = open_ok(":memory:");
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_gpu_spec g;
+  assert_int_equal(pl_db_get_gpu(db, "cpu", &g, &eb), PL_OK);
+  assert_true(g.is_cpu);
+  assert_int_equal(pl_db_get_gpu(db, "h100", &g, &eb), PL_OK);
+  assert_false(g.is_cpu);
+  pl_calib_info ci = PL_CALIB_INFO_INIT;
+  ci.gpu = "cpu";
+  ci.method = "pipelab calibrate --backend cpu";
+  /* Calibration 1: (mb 1, seq 64), every op, input, loss and the link. */
+  assert_int_equal(pl_db_calibration_begin(db, &ci, NULL, &eb), PL_OK);
+  wl_add(db, "transformer", PL_OP_F, 1, 64, 100);
+  wl_add(db, "transformer", PL_OP_B, 1, 64, 110);
+  wl_add(db, "transformer", PL_OP_W, 1, 64, 40);
+  wl_add(db, "transformer", PL_OP_BW, 1, 64, 150);
+  wl_add(db, "embedding", PL_OP_F, 1, 64, 5);
+  wl_add(db, "lm_head", PL_OP_F, 1, 64, 7);
+  pl_link_cost l = {"local", 3, 1e9};
+  assert_int_equal(pl_db_calibration_add_link(db, &l, &eb), PL_OK);
+  assert_int_equal(pl_db_calibration_commit(db, &eb), PL_OK);
+  /* Calibration 2: (mb 1, seq 128), no BW. */
+  assert_int_equal(pl_db_calibration_begin(db, &ci, NULL, &eb), PL_OK);
+  wl_add(db, "transformer", PL_OP_F, 1, 128, 220);
+  wl_add(db, "transformer", PL_OP_B, 1, 128, 240);
+  wl_add(db, "transformer", PL_OP_W, 1, 128, 90);
+  assert_int_equal(pl_db_calibration_commit(db, &eb), PL_OK);
+  /* An fp64 sample of another hidden size under a GPU never mixes in. */
+  ci.gpu = "h100";
+  assert_int_equal(pl_db_calibration_begin(db, &ci, NULL, &eb), PL_OK);
+  wl_add(db, "transformer", PL_OP_F, 1, 64, 1);
+  assert_int_equal(pl_db_calibration_commit(db, &eb), PL_OK);
+
+  pl_wl_costs wc;
+  /* Exact point of the older calibration: still measured (newest per
+   * point, not newest overall). */
+  assert_int_equal(pl_db_workload_costs(db, "cpu", "fp64", 128, 1, 64, &wc,
+                                        &eb), PL_OK);
+  assert_true(wc.t[PL_OP_F] == 100 && wc.t[PL_OP_B] == 110 &&
+              wc.t[PL_OP_W] == 40 && wc.t[PL_OP_BW] == 150);
+  assert_int_equal(wc.source[PL_OP_F], PL_SRC_MEASURED);
+  assert_int_equal(wc.source[PL_OP_BW], PL_SRC_MEASURED);
+  assert_true(wc.input_us == 5 && wc.loss_us == 7);
+  assert_true(wc.have_link && wc.latency_us == 3 && wc.bytes_per_us == 1000);
+  assert_int_equal(wc.calibration_id, 2);
+  /* seq 96: time per token halfway between 100/64 and 220/128. */
+  assert_int_equal(pl_db_workload_costs(db, "cpu", "fp64", 128, 1, 96, &wc,
+                                        &eb), PL_OK);
+  assert_float_equal(wc.t[PL_OP_F], 96 * (100.0 / 64 + 220.0 / 128) / 2,
+                     1e-9);
+  assert_float_equal(wc.t[PL_OP_B], 96 * (110.0 / 64 + 240.0 / 128) / 2,
+                     1e-9);
+  assert_int_equal(wc.source[PL_OP_F], PL_SRC_INTERPOLATED);
+  /* seq 128: F measured; BW only at seq 64, held per token: 150 / 64 x 128. */
+  assert_int_equal(pl_db_workload_costs(db, "cpu", "fp64", 128, 1, 128, &wc,
+                                        &eb), PL_OK);
+  assert_true(wc.t[PL_OP_F] == 220);
+  assert_float_equal(wc.t[PL_OP_BW], 300, 1e-9);
+  assert_int_equal(wc.source[PL_OP_BW], PL_SRC_EXTRAPOLATED);
+  assert_float_equal(wc.input_us, 10, 1e-9);
+  /* mb 2 at seq 64: twice the tokens, the per-token time of mb 1. */
+  assert_int_equal(pl_db_workload_costs(db, "cpu", "fp64", 128, 2, 64, &wc,
+                                        &eb), PL_OK);
+  assert_float_equal(wc.t[PL_OP_F], 200, 1e-9);
+  assert_int_equal(wc.source[PL_OP_F], PL_SRC_EXTRAPOLATED);
+  /* Nothing for hidden 256, nor in bf16: a message that says what to run. */
+  assert_int_equal(pl_db_workload_costs(db, "cpu", "fp64", 256, 1, 64, &wc,
+                                        &eb), PL_ENOTFOUND);
+  assert_non_null(strstr(eb.msg, "hidden 256"));
+  assert_non_null(strstr(eb.msg, "pipelab calibrate"));
+  assert_int_equal(pl_db_workload_costs(db, "cpu", "bf16", 128, 1, 64, &wc,
+                                        &eb), PL_ENOTFOUND);
+  /* The GPU's fp64 sample has F only: B and W are missing. */
+  assert_int_equal(pl_db_workload_costs(db, "h100", "fp64", 128, 1, 64, &wc,
+                                        &eb), PL_ENOTFOUND);
+  /* Only the five dtypes are stored. */
+  assert_int_equal(pl_db_calibration_begin(db, &ci, NULL, &eb), PL_OK);
+  pl_sample x = PL_SAMPLE_INIT;
+  x.seq_len = x.hidden = 64;
+  x.mean_us = 1;
+  x.dtype = "fp63";
+  assert_int_equal(pl_db_calibration_add_sample(db, &x, &eb), PL_EINVAL);
+  pl_db_calibration_rollback(db);
   pl_db_close(db);
 }
 
@@ -743,6 +868,7 @@ int main(void)
     cmocka_unit_test(test_unwritable_location),
     cmocka_unit_test(test_calibration_api),
     cmocka_unit_test(test_measured_costs),
+    cmocka_unit_test(test_workload_costs),
     cmocka_unit_test(test_import_csv),
     cmocka_unit_test(test_concurrent_writers),
     cmocka_unit_test(test_run_save),

@@ -49,8 +49,11 @@ typedef struct pl_exec_opts {
   int backend;       /* enum pl_backend_kind */
   double timeout_s;  /* watchdog: longest wait for one message (default 60) */
   unsigned flags;    /* enum pl_exec_flags */
+  int warmup;        /* iterations run and discarded before the measured one
+                        (0..1000; same buffers, caches warm); the result,
+                        loss and gradients are the measured iteration's */
 } pl_exec_opts;
-#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0}
+#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0, 0}
 
 /* Loss and all weight gradients of one iteration, on the host, laid out
  * layer after layer (pl_wl_layer_params doubles each). */
@@ -138,8 +141,10 @@ typedef struct pl_backend_vt {
   /* Binds the calling thread to rank (device, BLAS threads, streams). */
   int (*rank_enter)(void *be, int rank, struct pl_errbuf *eb);
   void (*rank_leave)(void *be, int rank);
-  /* Zero-filled buffer, or NULL. */
-  void *(*alloc)(void *be, int rank, size_t bytes);
+  /* A buffer, or NULL; zero-filled when zero != 0. Activation stashes are
+   * allocated with zero = 0 (F writes all of them) so that F is timed as
+   * calibrate times it, without a memset of M_B bytes. */
+  void *(*alloc)(void *be, int rank, size_t bytes, int zero);
   void (*free)(void *be, int rank, void *p);
   int (*to_host)(void *be, int rank, void *dst, const void *src, size_t n);
   /* Workload (kernels.h semantics). */
@@ -166,7 +171,8 @@ typedef struct pl_backend_vt {
               double timeout_us, struct pl_errbuf *eb);
   void (*abort)(void *be);
   /* Clock: op_begin marks the start of an op, op_end its end and returns
-   * both in microseconds since `start` (called once, all ranks entered). */
+   * both in microseconds since `start` (called before each iteration, every
+   * local rank at the barrier, none inside an op). */
   void (*start)(void *be);
   int (*op_begin)(void *be, int rank);
   int (*op_end)(void *be, int rank, double *t0, double *t1);

@@ -36,6 +36,9 @@ typedef struct pl_gpu_spec {
   double mfu;               /* default achievable fraction of peak per op */
   double p2p_latency_us;    /* default latency of one P2P message */
   char source[256];
+  int is_cpu;               /* kind 'cpu' (schema 3): the host CPU the CPU
+                               backend calibrates; measured samples only,
+                               never priced analytically */
 } pl_gpu_spec;
 
 /* Architectures: GPT (LayerNorm with biases, GeLU FFN of width f, learned
@@ -59,7 +62,7 @@ typedef struct pl_model_spec {
 /* PRAGMA application_id of every pipelab database ("PLAB"). */
 #define PL_DB_APPLICATION_ID 0x504C4142
 /* PRAGMA user_version this binary creates and upgrades to. */
-#define PL_DB_SCHEMA_VERSION 2
+#define PL_DB_SCHEMA_VERSION 3
 /* Default busy timeout of pl_db_open (ms). */
 #define PL_DB_BUSY_TIMEOUT_MS 5000
 
@@ -140,7 +143,7 @@ typedef struct pl_sample {
   const char *model;      /* catalog model it was measured for; NULL = any
                              layer with this hidden size */
   int mb_size, seq_len, hidden, tp;
-  const char *dtype;      /* "bf16" */
+  const char *dtype;      /* "bf16", "fp16", "fp32", "fp8", "fp64" */
   double mean_us, stddev_us;
   int count;
 } pl_sample;
@@ -191,6 +194,35 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
 int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
                     double *latency_us, double *bandwidth,
                     struct pl_errbuf *eb);
+
+/* Per-layer costs of the executor's workload (kernels/) measured by
+ * `pipelab calibrate` and stored under a device: transformer samples give F,
+ * B, W, BW per layer; an 'embedding' F sample the first stage's input load;
+ * an 'lm_head' F sample the last stage's loss; the 'local' link the P2P
+ * latency and bandwidth. */
+typedef struct pl_wl_costs {
+  double t[PL_OP_NKINDS];   /* per layer, us: [PL_OP_F .. PL_OP_BW] */
+  int source[PL_OP_NKINDS]; /* PL_SRC_MEASURED / _INTERPOLATED / _EXTRAPOLATED */
+  double input_us, loss_us; /* 0 when not stored */
+  double latency_us;        /* one P2P message */
+  double bytes_per_us;      /* 0 = size-independent (all latency) */
+  int have_link;            /* a 'local' link row was found */
+  int64_t calibration_id;   /* newest calibration the F samples came from */
+} pl_wl_costs;
+
+/* Looks up the workload costs for (device, dtype, hidden) at microbatch size
+ * mb_size and sequence length seq. Each stored (mb_size, seq) point comes
+ * from the newest calibration that measured it (one calibrate run measures
+ * one point; several build the grid).
+ * An exact (mb_size, seq) point is "measured"; otherwise the time per token
+ * (us / (mb_size * seq)) is interpolated linearly between the stored points,
+ * or held constant past them ("extrapolated"), because the workload's cost
+ * is linear in tokens (no attention). hidden must match exactly.
+ * PL_ENOTFOUND (naming the device, dtype and hidden) when no F sample exists;
+ * a missing BW is B + W, a missing B or W fails with PL_ENOTFOUND. */
+int pl_db_workload_costs(pl_db *db, const char *device, const char *dtype,
+                         int hidden, int mb_size, int seq, pl_wl_costs *out,
+                         struct pl_errbuf *eb);
 
 /* --------------------------------------------------------------- runs --- */
 

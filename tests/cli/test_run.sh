@@ -86,9 +86,64 @@ check "calibrate json: F/B/W/BW with 3 reps, p2p latency, 384-byte messages (got
 $P calibrate $W --reps 1 >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 2 ]
 check "calibrate --reps 1: exit 2" $?
-$P calibrate $W --db "$T/x.db" >/dev/null 2>"$T/e"; rc=$?
+
+# Calibrate into the database (schema 3: fp64 samples under the cpu device),
+# then simulate prices the same workload from it.
+$P calibrate $W --reps 3 --warmup 1 --db "$T/x.db" >/dev/null 2>"$T/e"
+check "calibrate --db (device defaults to cpu) exits 0" $?
+grep -q "stored calibration 1 in" "$T/e"; check "calibrate says which calibration it stored" $?
+v=$(python3 - "$T/x.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("""SELECT group_concat(s.layer_kind || ':' || s.op_kind, ' ')
+  FROM (SELECT * FROM samples ORDER BY id) s JOIN calibrations k ON k.id = s.calibration_id
+  JOIN gpus g ON g.id = k.gpu_id WHERE g.name = 'cpu' AND s.dtype = 'fp64'
+  AND s.hidden = 8 AND s.seq_len = 3 AND s.mb_size = 2 AND s.count = 3""").fetchone()[0],
+  c.execute("SELECT count(*) FROM p2p_links WHERE link_kind = 'local'").fetchone()[0])
+PY
+)
+[ "$v" = "transformer:F transformer:B transformer:W transformer:BW embedding:F lm_head:F 1" ]
+check "calibrate stored F/B/W/BW, input, loss and the local link (got $v)" $?
+out=$($P simulate --schedule 1f1b --stages 2 --microbatches 4 $W --layers 2 --gpu cpu --db "$T/x.db" --format json 2>"$T/e")
+check "simulate --gpu cpu with the workload flags exits 0" $?
+v=$(echo "$out" | python3 -c '
+import json, sqlite3, sys
+d = json.load(sys.stdin)
+c = sqlite3.connect(sys.argv[1])
+t = dict(c.execute("SELECT layer_kind || op_kind, mean_us FROM samples").fetchall())
+lat, bw = c.execute("SELECT latency_us, bytes_per_s FROM p2p_links").fetchone()
+k = d["costs"]
+comm = lat + 384 / (bw / 1e6) if bw < 1e17 else lat
+print(d["time_unit"], k["source"], k["tf"] == t["transformerF"] + t["embeddingF"],
+      k["tb"] == t["transformerB"], k["tw"] == t["transformerW"],
+      abs(k["comm"] - comm) <= 1e-9 * comm, [r["peak_activation_bytes"] for r in d["ranks"]])' "$T/x.db")
+[ "$v" = "us measured True True True True [7776, 4272]" ]
+check "simulate uses the calibration: stage 0 F = layer F + input, B, W, comm; run's bytes (got $v)" $?
+v=$($P simulate --schedule 1f1b --stages 2 --microbatches 4 --hidden 8 --seq 6 --mb-size 2 --layers 2 --gpu cpu --db "$T/x.db" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["costs"]["source"])')
+[ "$v" = "extrapolated" ]; check "an uncalibrated seq is flagged extrapolated (got $v)" $?
+$P simulate --schedule 1f1b --stages 2 --microbatches 4 --hidden 16 --layers 2 --gpu cpu --db "$T/x.db" >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "pipelab calibrate --hidden 16" "$T/e"
+check "simulate with an uncalibrated hidden: exit 2, one line naming the calibrate command" $?
+$P calibrate $W --db "$T/x.db" --gpu h100 >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "cannot be filed under GPU device 'h100'" "$T/e"
+check "calibrate --backend cpu --gpu h100: exit 2, one line" $?
+$P calibrate $W --db "$T/x.db" --gpu v100 >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ]
-check "calibrate --db without --gpu: exit 2, one line" $?
+check "calibrate --gpu v100 (unknown): exit 2, one line" $?
+$P simulate --model gpt3-1.3b --gpu cpu --stages 2 --microbatches 4 --db "$T/x.db" >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ] && grep -q "calibration device" "$T/e"
+check "simulate --model with the cpu device: exit 2" $?
+$P calibrate $W --backend cuda --db "$T/x.db" >/dev/null 2>"$T/e"; rc=$?
+{ [ $rc = 2 ] || [ $rc = 5 ]; } && [ "$(wc -l <"$T/e")" = 1 ]
+check "calibrate --backend cuda --db without --gpu: one line, exit 2 (or 5 without a GPU)" $?
+
+# Warm-up iterations: the result is the measured iteration's.
+v=$($P run --schedule 1f1b --stages 2 --microbatches 4 $W --layers 2 --warmup 2 --verify --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["warmup_iterations"], d["gradient_check"]["passed"], [r["ops"] for r in d["ranks"]], [r["peak_activation_bytes"] for r in d["ranks"]])')
+[ "$v" = "2 True [8, 8] [7776, 4272]" ]
+check "run --warmup 2: gradients of one iteration, 8 ops per rank, same peaks (got $v)" $?
+$P run --schedule 1f1b --stages 2 --microbatches 4 $W --warmup -1 >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ]
+check "run --warmup -1: exit 2, one line" $?
 
 echo "$((n-fail))/$n passed"
 [ $fail = 0 ]
