@@ -63,6 +63,9 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo,
                double hi, double *out);
 /* Parses "80GiB", "1.5e9", "512MB", "4096" (bytes). */
 int cli_bytes(const char *cmd, const char *opt, const char *s, double *out);
+/* Parses --mem-limit: a plain number is activation units (*is_bytes = 0),
+ * a number with a byte suffix ("80GiB") bytes (*is_bytes = 1). */
+int cli_mem_limit(const char *cmd, const char *s, double *out, int *is_bytes);
 /* Parses --format; allowed is a mask of 1<<CLI_FMT_*. */
 int cli_format(const char *cmd, const char *s, unsigned allowed,
                enum cli_format *out);

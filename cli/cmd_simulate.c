@@ -277,11 +277,11 @@ int cmd_simulate(int argc, char **argv)
     goto out;
   }
   if (trace) {
-    double scale = strcmp(o.time_unit, "unit") == 0 ? 1000.0
-                   : strcmp(o.time_unit, "ms") == 0 ? 1000.0
-                   : strcmp(o.time_unit, "s") == 0  ? 1e6
-                   : strcmp(o.time_unit, "ns") == 0 ? 1e-3
-                                                      : 1.0;
+    /* The trace is in µs; a unitless "unit" is drawn as 1 ms so that
+     * Perfetto's zoom levels suit unit-time schedules. */
+    double us = pl_time_unit_us(o.time_unit);
+    double scale = us > 0 ? us : strcmp(o.time_unit, "unit") == 0 ? 1000.0
+                                                                   : 1.0;
     rc = pl_trace_write_chrome(&res, s, c, scale, trace, &eb);
     if (rc) {
       rc = cli_fail_eb(&eb, rc);

@@ -68,17 +68,9 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
   case OPT_MSG_BYTES: return cli_bytes(cmd, "--msg-bytes", arg, &o->msg_bytes);
   case OPT_MEM_W_FRAC:
     return cli_double(cmd, "--mem-w-frac", arg, 0, 1, &o->mem_w_frac);
-  case OPT_MEM_LIMIT: {
-    /* A plain number is activation units; a number with a byte suffix is
-     * bytes (needs a model's sizes, issue 4). */
-    char *end;
-    double v = strtod(arg, &end);
-    if (end != arg && *end == 0)
-      return cli_double(cmd, "--mem-limit", arg, 0, big, &o->mem_limit);
-    (void)v;
-    o->mem_limit_bytes = 1;
-    return cli_bytes(cmd, "--mem-limit", arg, &o->mem_limit);
-  }
+  case OPT_MEM_LIMIT:
+    /* Bytes need a model's sizes (modelopts converts them). */
+    return cli_mem_limit(cmd, arg, &o->mem_limit, &o->mem_limit_bytes);
   case OPT_DIALECT:
     if (!strcmp(arg, "auto")) o->dialect = PL_DIALECT_AUTO;
     else if (!strcmp(arg, "current")) o->dialect = PL_DIALECT_CURRENT;

@@ -111,13 +111,13 @@ int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
     return 0;
   }
   if (limit) {
-    char *end;
-    double v = strtod(limit, &end);
-    if (end == limit || *end)
+    double v;
+    int is_bytes;
+    if ((rc = cli_mem_limit(cmd, limit, &v, &is_bytes)))
+      return rc;
+    if (is_bytes)
       return cli_usage(cmd, "--mem-limit without --model is in activation "
                             "units (a plain number), got '%s'", limit);
-    if (cli_double(cmd, "--mem-limit", limit, 0, 1e300, &v))
-      return CLI_EXIT_USAGE;
     sp->mem_limit = v;
   }
   return 0;

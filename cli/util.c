@@ -132,6 +132,16 @@ bad:
                         "'%s'", opt, s);
 }
 
+int cli_mem_limit(const char *cmd, const char *s, double *out, int *is_bytes)
+{
+  char *end;
+  (void)strtod(s, &end);
+  *is_bytes = !(end != s && *end == 0);
+  if (!*is_bytes)
+    return cli_double(cmd, "--mem-limit", s, 0, 1e300, out);
+  return cli_bytes(cmd, "--mem-limit", s, out);
+}
+
 int cli_format(const char *cmd, const char *s, unsigned allowed,
                enum cli_format *out)
 {

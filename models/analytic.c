@@ -312,6 +312,15 @@ static int wl_lookup(pl_db *db, const char *device, const char *dtype,
     pl_free(pts);
     return PL_ENOTFOUND;
   }
+  for (size_t i = 0; i < n; i++)
+    if (pts[i].b == mb && pts[i].s == seq) {
+      /* the stored figure itself, not us / tokens * tokens (which can
+       * differ in the last bit) */
+      *us = pts[i].us;
+      *source = PL_SRC_MEASURED;
+      pl_free(pts);
+      return PL_OK;
+    }
   double *ratio = pl_malloc(n * sizeof *ratio);
   if (!ratio) {
     pl_free(pts);

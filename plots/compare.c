@@ -12,14 +12,7 @@
 #include "plot_int.h"
 
 /* Seconds per unit for the time units that convert; 0 for others. */
-static double unit_seconds(const char *u)
-{
-  if (!strcmp(u, "ns")) return 1e-9;
-  if (!strcmp(u, "us")) return 1e-6;
-  if (!strcmp(u, "ms")) return 1e-3;
-  if (!strcmp(u, "s")) return 1.0;
-  return 0;
-}
+static double unit_seconds(const char *u) { return pl_time_unit_us(u) * 1e-6; }
 
 int pl_plot_compare(const pl_result *const *pred, const pl_result *const *real,
                     size_t n, const pl_plot_opts *o, const char *path,

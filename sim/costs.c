@@ -6,6 +6,21 @@
 
 #include "pipelab/pipelab.h"
 
+double pl_time_unit_us(const char *u)
+{
+  if (!u)
+    return 0;
+  if (!strcmp(u, "us"))
+    return 1;
+  if (!strcmp(u, "ms"))
+    return 1e3;
+  if (!strcmp(u, "s"))
+    return 1e6;
+  if (!strcmp(u, "ns"))
+    return 1e-3;
+  return 0;
+}
+
 const char *pl_cost_source_name(int src)
 {
   switch (src) {

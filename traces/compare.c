@@ -9,19 +9,6 @@
 
 #include "traces_int.h"
 
-static double unit_us(const char *u)
-{
-  if (!strcmp(u, "us"))
-    return 1;
-  if (!strcmp(u, "ms"))
-    return 1e3;
-  if (!strcmp(u, "s"))
-    return 1e6;
-  if (!strcmp(u, "ns"))
-    return 1e-3;
-  return 0;
-}
-
 static int cmp_key(const pl_op_rec *a, const pl_op_rec *b)
 {
 #define CMP(f)                                                              \
@@ -79,7 +66,8 @@ int pl_compare_results(const pl_result *pred, const pl_result *real,
   memset(c, 0, sizeof *c);
   c->time_factor = 1;
   if (strcmp(pred->time_unit, real->time_unit) != 0) {
-    double a = unit_us(pred->time_unit), b = unit_us(real->time_unit);
+    double a = pl_time_unit_us(pred->time_unit),
+           b = pl_time_unit_us(real->time_unit);
     if (a == 0 || b == 0)
       return pl_errf(eb, PL_EINVAL, "time units differ: predicted in '%s', "
                      "real in '%s' (simulate with costs in the real unit, "

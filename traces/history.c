@@ -22,19 +22,6 @@ static int db_err(sqlite3 *s, int rc, const char *what, struct pl_errbuf *eb)
                  s ? sqlite3_errmsg(s) : sqlite3_errstr(rc));
 }
 
-static double time_us(const char *u)
-{
-  if (!strcmp(u, "us"))
-    return 1;
-  if (!strcmp(u, "ms"))
-    return 1e3;
-  if (!strcmp(u, "s"))
-    return 1e6;
-  if (!strcmp(u, "ns"))
-    return 1e-3;
-  return 0;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
   if (s)
@@ -314,7 +301,7 @@ int pl_history_list(struct pl_db *db, const pl_history_query *q,
       x->baseline = q->baseline;
       ref = base_ms;
       if (strcmp(base_unit, x->time_unit)) {
-        double a = time_us(base_unit), b = time_us(x->time_unit);
+        double a = pl_time_unit_us(base_unit), b = pl_time_unit_us(x->time_unit);
         f = a > 0 && b > 0 ? b / a : NAN;
       }
     } else {

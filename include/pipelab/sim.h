@@ -365,6 +365,12 @@ enum pl_cost_source {
 };
 const char *pl_cost_source_name(int src);
 
+/* Microseconds per one of the time unit labels that convert ("ns", "us",
+ * "ms", "s"); 0 for any other label ("unit", "cycles", ...), which only
+ * compares with itself. The one conversion table that traces, history and
+ * plots share. */
+double pl_time_unit_us(const char *unit);
+
 typedef struct pl_costs {
   int n_stages, n_ranks;
   pl_stage_cost *stage; /* [n_stages] */
