@@ -14,11 +14,14 @@ static const char usage[] =
   "       pipelab db show <name | calibration-id> [--format (table|json|csv)]\n"
   "       pipelab db import <file.csv> [--gpu <name>] [--host <h>] [--method <m>]\n"
   "                         [--driver <v>] [--cuda <v>] [--nccl <v>] [--notes <t>]\n"
-  "       pipelab db export [--format (csv|json)]\n\n"
+  "       pipelab db export [--format (csv|json)]\n"
+  "       pipelab db check [--format (table|json)]\n\n"
   "The cost database: a GPU and model catalog (built in), calibration runs\n"
   "with measured per-layer times and P2P link costs, and saved runs. Created\n"
   "on first use at $PIPELAB_DB, else $XDG_DATA_HOME/pipelab/pipelab.db, else\n"
   "~/.local/share/pipelab/pipelab.db.\n\n"
+  "'db check' runs SQLite's integrity check and the foreign-key check and\n"
+  "exits 3 when the file is damaged (the first problems are printed).\n\n"
   "options:\n"
   "  --db <path>           database file (':memory:' for a throw-away one)\n"
   "  --format <f>          table (default; csv for export), json or csv\n"
@@ -246,6 +249,60 @@ static int query_print(pl_db *db, const char *sql, const char *arg,
   return 0;
 }
 
+/* -------------------------------------------------------------- check --- */
+
+static int cmd_check(pl_db *db, enum cli_format fmt)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  char report[2048];
+  int problems = 0;
+  int rc = pl_db_check(db, &problems, report, sizeof report, &eb);
+  if (rc)
+    return cli_fail_eb(&eb, rc);
+  if (fmt == CLI_FMT_JSON) {
+    json_t *o = json_object();
+    json_object_set_new(o, "path", json_string(pl_db_path(db)));
+    json_object_set_new(o, "schema_version",
+                        json_integer(pl_db_schema_version(db)));
+    json_object_set_new(o, "ok", json_boolean(problems == 0));
+    json_object_set_new(o, "problems", json_integer(problems));
+    json_t *a = json_array();
+    for (char *line = report, *nl; problems && line && *line; line = nl) {
+      nl = strchr(line, '\n');
+      if (nl)
+        *nl++ = 0;
+      json_array_append_new(a, json_string(line));
+    }
+    json_object_set_new(o, "report", a);
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(o);
+  } else if (problems == 0) {
+    printf("database %s: ok (schema version %d; integrity check and foreign "
+           "keys clean)\n", pl_db_path(db), pl_db_schema_version(db));
+  } else {
+    /* The first 10 lines; the JSON lists up to SQLite's 100. */
+    char *line = report;
+    for (int i = 0; i < 10 && line && *line; i++) {
+      char *nl = strchr(line, '\n');
+      if (nl)
+        *nl++ = 0;
+      printf("%s\n", line);
+      line = nl;
+    }
+    if (line && *line)
+      printf("... (more: --format json lists up to 100)\n");
+  }
+  if (problems) {
+    fprintf(stderr, "pipelab db: database '%s' is damaged: %d problem%s "
+                    "(restore a backup, or re-import: 'pipelab db export' "
+                    "reads what is left)\n", pl_db_path(db), problems,
+            problems == 1 ? "" : "s");
+    return CLI_EXIT_DATA;
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------ queries --- */
 
 static const char sql_gpus[] =
@@ -457,20 +514,22 @@ int cmd_db(int argc, char **argv)
     }
   }
   if (optind >= argc)
-    return cli_usage(cmd, "missing subcommand: init, list, show, import or "
-                          "export");
+    return cli_usage(cmd, "missing subcommand: init, list, show, import, "
+                          "export or check");
   const char *sub = argv[optind];
   int npos = argc - optind - 1;
   char **pos = argv + optind + 1;
   int is_import = !strcmp(sub, "import"), is_export = !strcmp(sub, "export");
+  int is_check = !strcmp(sub, "check");
   if (strcmp(sub, "init") && strcmp(sub, "list") && strcmp(sub, "show") &&
-      !is_import && !is_export)
-    return cli_usage(cmd, "unknown subcommand '%s' (init, list, show, import "
-                          "or export)", sub);
+      !is_import && !is_export && !is_check)
+    return cli_usage(cmd, "unknown subcommand '%s' (init, list, show, import, "
+                          "export or check)", sub);
   if (fmt_arg) {
     if (!strcmp(sub, "init") || is_import)
       return cli_usage(cmd, "--format does not apply to 'db %s'", sub);
-    if ((rc = cli_format(cmd, fmt_arg, is_export ? 6 : 7, &fmt)))
+    if ((rc = cli_format(cmd, fmt_arg, is_export ? 6 : is_check ? 3 : 7,
+                         &fmt)))
       return rc;
   } else if (is_export) {
     fmt = CLI_FMT_CSV;
@@ -518,6 +577,8 @@ int cmd_db(int argc, char **argv)
              t.cells[3], t.cells[4]);
       table_free(&t);
     }
+  } else if (is_check) {
+    rc = cmd_check(db, fmt);
   } else if (what) {
     rc = query_print(db, what, NULL, fmt, NULL);
   } else if (!strcmp(sub, "show")) {

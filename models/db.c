@@ -327,6 +327,41 @@ int pl_db_schema_version(pl_db *db)
   return (int)v;
 }
 
+/* --------------------------------------------------------------- check --- */
+
+int pl_db_check(pl_db *db, int *problems, char *report, size_t len,
+                struct pl_errbuf *eb)
+{
+  static const char *const sql[2] = {
+      "PRAGMA integrity_check(100)",
+      "SELECT 'foreign key: ' || \"table\" || ' row ' || coalesce(rowid, '?') "
+      "|| ' refers to a missing ' || parent FROM pragma_foreign_key_check"};
+  struct pl_buf b;
+  int n = 0, rc = PL_OK;
+  pl_buf_init(&b, PL_BUF_MAX_DEFAULT); /* truncated when copied out */
+  for (int i = 0; i < 2 && !rc; i++) {
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->db, sql[i], -1, &st, NULL);
+    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+      const char *t = (const char *)sqlite3_column_text(st, 0);
+      src = SQLITE_OK;
+      if (i == 0 && t && !strcmp(t, "ok"))
+        continue; /* integrity_check's single "ok" row */
+      n++;
+      pl_buf_addf(&b, "%s%s", b.len ? "\n" : "", t ? t : "(null)");
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+      rc = pl__db_fail(db, src, "cannot check", eb);
+  }
+  if (report && len) {
+    snprintf(report, len, "%s", b.buf ? b.buf : "");
+  }
+  pl_buf_free(&b);
+  *problems = n;
+  return rc;
+}
+
 /* ------------------------------------------------------------- catalog --- */
 
 #define GPU_COLS                                                             \

@@ -581,6 +581,38 @@ static void test_workload_costs(void **state)
   pl_db_close(db);
 }
 
+
+/* pl_db_check: clean on a fresh database; a row whose parent is missing
+ * (written with foreign keys off, as an old tool might) is reported. Page
+ * damage is covered end to end by tests/cli/test_db.sh. */
+static void test_check(void **state)
+{
+  (void)state;
+  pl_db *db = open_ok(":memory:");
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  char report[512];
+  int problems = -1;
+  assert_int_equal(pl_db_check(db, &problems, report, sizeof report, &eb),
+                   PL_OK);
+  assert_int_equal(problems, 0);
+  assert_string_equal(report, "");
+  assert_int_equal(sqlite3_exec(pl_db_sqlite(db), "PRAGMA foreign_keys = OFF; "
+                   "INSERT INTO samples (calibration_id, op_kind, layer_kind, "
+                   "mb_size, seq_len, hidden, dtype, mean_us) VALUES (999, "
+                   "'F', 'transformer', 1, 64, 128, 'fp64', 10); PRAGMA "
+                   "foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(pl_db_check(db, &problems, report, sizeof report, &eb),
+                   PL_OK);
+  assert_int_equal(problems, 1);
+  assert_string_equal(report, "foreign key: samples row 1 refers to a "
+                              "missing calibrations");
+  /* A short report buffer truncates, never overflows. */
+  char tiny[8];
+  assert_int_equal(pl_db_check(db, &problems, tiny, sizeof tiny, &eb), PL_OK);
+  assert_string_equal(tiny, "foreign");
+  pl_db_close(db);
+}
+
 /* Measured times override the analytic ones, interpolated and flagged. */
 static void test_measured_costs(void **state)
 {
@@ -869,6 +901,7 @@ int main(void)
     cmocka_unit_test(test_calibration_api),
     cmocka_unit_test(test_measured_costs),
     cmocka_unit_test(test_workload_costs),
+    cmocka_unit_test(test_check),
     cmocka_unit_test(test_import_csv),
     cmocka_unit_test(test_concurrent_writers),
     cmocka_unit_test(test_run_save),

@@ -104,6 +104,15 @@ const char *pl_db_path(const pl_db *db);
 struct sqlite3 *pl_db_sqlite(pl_db *db);
 /* PRAGMA user_version of the open database. */
 int pl_db_schema_version(pl_db *db);
+/* Checks a database end to end: SQLite's PRAGMA integrity_check (every page,
+ * index and constraint) and PRAGMA foreign_key_check. *problems receives the
+ * number of problems found (0 = healthy) and report (may be NULL) a
+ * NUL-terminated summary of the first ones, one per line, truncated to len.
+ * Returns PL_OK when the checks ran (whatever they found), or an error when
+ * they could not run (PL_EDB naming the file). Reads only. */
+int pl_db_check(pl_db *db, int *problems, char *report, size_t len,
+                struct pl_errbuf *eb);
+
 /* Embedded SQL of migration `version` (1 .. PL_DB_SCHEMA_VERSION), a static
  * string, or NULL. Migration 1 creates the first schema and its seed. */
 const char *pl_db_migration_sql(int version);

@@ -230,5 +230,28 @@ echo "$out" | grep -q "^zb-v "; check "whatif lists zb-v" $?
 [ "$("$P" whatif --model llama3-8b --gpu h100 --stages 4 --microbatches 16 --format json | json_get 'all("fits" in s and "mfu" in s for s in d["schedules"] if "error" not in s)')" = True ]
 check "whatif json has fits and mfu per schedule" $?
 
+# ---- db check ----
+"$P" db check --db "$T/copy.db" >"$T/chk" 2>&1; check "db check on a healthy database exits 0" $?
+grep -q "^database .*copy.db: ok (schema version 3" "$T/chk"; check "db check says ok with the schema version" $?
+cp "$T/copy.db" "$T/damaged.db"
+python3 - "$T/damaged.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+root = c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'models'").fetchone()[0]
+size = c.execute("PRAGMA page_size").fetchone()[0]
+c.close()
+with open(sys.argv[1], "r+b") as f:   # zero the cell pointers of the models table's page
+    f.seek((root - 1) * size + 8)
+    f.write(bytes(10))
+PY
+"$P" db check --db "$T/damaged.db" >"$T/chk" 2>"$T/e"; rc=$?
+[ $rc = 3 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "damaged.db' is damaged" "$T/e" && [ "$(wc -l <"$T/chk")" -le 11 ]
+check "db check on a damaged page: exit 3, one stderr line naming the file, at most 11 report lines" $?
+[ "$("$P" db check --db "$T/damaged.db" --format json 2>/dev/null | json_get 'd["ok"], d["problems"] > 0, len(d["report"]) > 0')" = "(False, True, True)" ]
+check "db check --format json reports the problems" $?
+"$P" db check --db "$T/copy.db" --format csv >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ]; check "db check --format csv: usage error" $?
+
 echo "$n checks, $fail failed"
 [ $fail = 0 ]
