@@ -10,6 +10,7 @@
 
 #include "pipelab/pipelab.h"
 #include "pl_config.h"
+#include "pl_gitrev.h"
 
 const char *pl_strerror(int err)
 {
