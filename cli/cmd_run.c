@@ -15,7 +15,8 @@ static const char usage[] =
   "usage: pipelab run (--schedule <name> | --schedule-file <f.csv>)\n"
   "                   --stages <p> --microbatches <m> [--chunks <v>]\n"
   "                   [--backend cpu|cuda] [--layers <n>] [--hidden <h>]\n"
-  "                   [--seq <s>] [--mb-size <b>] [--seed <n>] [--verify]\n"
+  "                   [--seq <s>] [--mb-size <b>] [--seed <n>] [--attention]\n"
+  "                   [--verify]\n"
   "                   [--warmup <n>] [--timeout <s>]\n"
   "                   [--format (table|json|csv)]\n"
   "                   [--trace <file.json>] [--save <result.json>]\n\n"
@@ -57,8 +58,10 @@ static void print_table(const pl_sched *s, const pl_result *r,
          "placement)\n",
          r->schedule, r->source, r->stages, r->microbatches, r->chunks,
          pl_placement_name(pl_sched_placement(s)));
-  printf("workload       %d layers, hidden %d, seq %d, mb-size %d, fp64\n",
-         w->layers, w->hidden, w->seq, w->mb_size);
+  printf("workload       %d layers, hidden %d, seq %d, mb-size %d, %s, "
+         "fp64\n",
+         w->layers, w->hidden, w->seq, w->mb_size,
+         w->attention ? "causal attention + MLP" : "MLP only");
   printf("makespan       %s us   (first start to last end)\n",
          cli_num(r->makespan));
   printf("max rank span  %s us\n", cli_num(r->max_rank_span));
@@ -153,6 +156,10 @@ int cmd_run(int argc, char **argv)
     return rc;
   if (xo.backend == PL_BACKEND_CUDA) {
     const char *why;
+    /* Before the device check: the answer must not depend on the machine. */
+    if (wo.attention)
+      return cli_fail(PL_EINVAL, "--backend cuda: attention is not "
+                                 "implemented on the CUDA backend yet");
     if (pl_cuda_devices(&why) == 0)
       return cli_fail(PL_ENODEV, "--backend cuda: no GPU: %s", why);
   }
@@ -202,6 +209,7 @@ int cmd_run(int argc, char **argv)
   json_object_set_new(wj, "seq", json_integer(w.seq));
   json_object_set_new(wj, "mb_size", json_integer(w.mb_size));
   json_object_set_new(wj, "seed", json_integer((json_int_t)w.seed));
+  json_object_set_new(wj, "attention", json_boolean(w.attention));
   json_object_set_new(wj, "dtype", json_string("fp64"));
   json_object_set_new(j, "workload", wj);
   if (verify) {

@@ -131,6 +131,7 @@ int cmd_simulate(int argc, char **argv)
     {"layers", required_argument, NULL, 5001},
     {"hidden", required_argument, NULL, 5002},
     {"seed", required_argument, NULL, 5003},
+    {"attention", no_argument, NULL, 5004},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
@@ -155,6 +156,7 @@ int cmd_simulate(int argc, char **argv)
              "workload (predict the activation bytes `pipelab run` measures):\n"
              "  --layers <n> --hidden <h> --seed <s>  with --mb-size and --seq, the\n"
              "                            executor's transformer-block stack\n"
+             "  --attention               its blocks start with causal self-attention\n"
              "  --record                  store the run in the database's history\n"
              "                            (--db, $PIPELAB_DB or the XDG default)\n");
       return 0;
@@ -178,9 +180,11 @@ int cmd_simulate(int argc, char **argv)
       record = 1;
       continue;
     }
-    if (opt >= 5001 && opt <= 5003) {
-      int wopt = opt == 5001 ? OPT_WL_LAYERS
-                 : opt == 5002 ? OPT_WL_HIDDEN : OPT_WL_SEED;
+    if (opt >= 5001 && opt <= 5004) {
+      int wopt = opt == 5001   ? OPT_WL_LAYERS
+                 : opt == 5002 ? OPT_WL_HIDDEN
+                 : opt == 5003 ? OPT_WL_SEED
+                               : OPT_WL_ATTENTION;
       if ((rc = workloadopts_handle(&wl, wopt, optarg)))
         return rc;
       continue;
@@ -210,6 +214,12 @@ int cmd_simulate(int argc, char **argv)
         return cli_usage(cmd, "--gpu prices the workload from its "
                               "calibration; drop --tf/--tb/--tw/--comm/"
                               "--bandwidth/--msg-bytes/--mem-w-frac");
+      /* Stored calibrations are of the MLP-only block (calibrate refuses
+       * --attention with --db), so they cannot price attention. */
+      if (wl.attention)
+        return cli_usage(cmd, "--attention with --gpu: stored workload "
+                              "calibrations are of the MLP-only block; give "
+                              "--tf/--tb/--tw or drop --gpu");
       wl_device = mo.gpu;
       mo.gpu = NULL;
     }

@@ -7,13 +7,17 @@
 
 const char workloadopts_help[] =
   "workload (the executor's model: pre-LN blocks with layer norm, a GELU MLP\n"
-  "of width 4*hidden and a residual; MSE loss on the last stage; fp64):\n"
+  "of width 4*hidden and a residual, optionally preceded by causal\n"
+  "self-attention; MSE loss on the last stage; fp64):\n"
   "  --layers <n>              blocks in total, a multiple of stages x chunks\n"
   "                            (default: one per virtual stage)\n"
   "  --hidden <h>              hidden size (default 256)\n"
   "  --seq <s>                 sequence length (default 128)\n"
   "  --mb-size <b>             sequences per microbatch (default 1)\n"
-  "  --seed <n>                initialisation seed (default 1)\n";
+  "  --seed <n>                initialisation seed (default 1)\n"
+  "  --attention               prepend pre-LN single-head causal\n"
+  "                            self-attention with a residual to every block\n"
+  "                            (per sequence of --seq tokens)\n";
 
 void workloadopts_init(struct workload_opts *w, const char *cmd)
 {
@@ -54,6 +58,10 @@ int workloadopts_handle(struct workload_opts *w, int opt, const char *arg)
     rc = 0;
     break;
   }
+  case OPT_WL_ATTENTION:
+    w->attention = 1;
+    rc = 0;
+    break;
   default:
     return -1;
   }
@@ -72,6 +80,7 @@ int workloadopts_get(const struct workload_opts *w, int n_stages, int m,
   out->mb_size = w->mb_size;
   out->microbatches = m > 0 ? m : 1;
   out->seed = (uint64_t)w->seed;
+  out->attention = w->attention;
   if (pl_wl_check(out, &eb))
     return cli_usage(w->cmd, "%s", eb.msg);
   if (n_stages > 0 && out->layers % n_stages)

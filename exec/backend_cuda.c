@@ -204,6 +204,11 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
                          struct pl_errbuf *eb)
 {
   *out = NULL;
+  /* Refused before looking for a device: computing the MLP-only block
+   * instead would silently run a different model than asked for. */
+  if (w->attention)
+    return pl_errf(eb, PL_EINVAL,
+                   "attention is not implemented on the CUDA backend yet");
   const char *why;
   int ndev = pl_cuda_devices(&why);
   if (ndev == 0)

@@ -57,14 +57,14 @@ static int measure_compute(struct cal *c)
   const pl_backend_vt *vt = c->vt;
   void *be = c->be;
   const pl_workload *w = &c->w;
-  size_t T = pl_wl_tokens(w), H = (size_t)w->hidden, F = pl_wl_ffn(w);
+  size_t T = pl_wl_tokens(w), H = (size_t)w->hidden;
   size_t lp = pl_wl_layer_params(w);
   size_t wn = pl_wl_layer_wpart(w), bn = pl_wl_layer_bpart(w) + T * H;
   double *params = vt->alloc(be, 0, lp * 8, 1), *grads = vt->alloc(be, 0, lp * 8, 1);
   double *x = vt->alloc(be, 0, T * H * 8, 1), *y = vt->alloc(be, 0, T * H * 8, 1);
   double *dx = vt->alloc(be, 0, T * H * 8, 1), *t = vt->alloc(be, 0, T * H * 8, 1);
   double *wps[CAL_ROT] = {NULL}, *bps[CAL_ROT] = {NULL};
-  double *sc = vt->alloc(be, 0, T * F * 8, 1);
+  double *sc = vt->alloc(be, 0, pl_wl_scratch(w) * 8, 1);
   double *v = pl_malloc((size_t)c->reps * M_N * sizeof *v);
   int rc = PL_OK, have = params && grads && x && y && dx && t && sc && v;
   for (int i = 0; i < CAL_ROT; i++) {
@@ -275,6 +275,9 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
     if (pl_backend_cpu_open(2, &c.w, &c.be))
       return pl_errf(eb, PL_ENOMEM, "out of memory");
   } else {
+    if (c.w.attention) /* see pl_exec_run: never time a different model */
+      return pl_errf(eb, PL_EINVAL,
+                     "attention is not implemented on the CUDA backend yet");
 #ifdef PL_HAVE_CUDA
     const char *why;
     if (pl_cuda_devices(&why) == 0)

@@ -357,7 +357,7 @@ static int rank_setup(struct rt *r, struct rank_state *st)
   st->da = xalloc(r, st, r->msg_n, &bad);
   st->db = xalloc(r, st, r->msg_n, &bad);
   st->target = xalloc(r, st, r->msg_n, &bad);
-  st->scratch = xalloc(r, st, r->T * r->F, &bad);
+  st->scratch = xalloc(r, st, pl_wl_scratch(&r->w), &bad);
   for (int g = 0; g < r->S && !bad; g++) {
     if (pl_sched_stage_rank(r->s, g) != st->rank)
       continue;
@@ -689,6 +689,11 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
     if (pl_backend_cpu_open(r.p, &r.w, &r.be))
       return pl_errf(eb, PL_ENOMEM, "out of memory");
   } else if (o->backend == PL_BACKEND_CUDA) {
+    /* Checked before the device so the answer does not depend on the
+     * machine: running the MLP-only block instead would be a silent lie. */
+    if (r.w.attention)
+      return pl_errf(eb, PL_EINVAL,
+                     "attention is not implemented on the CUDA backend yet");
 #ifdef PL_HAVE_CUDA
     const char *why;
     if (pl_cuda_devices(&why) == 0)
@@ -804,7 +809,7 @@ int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
   if (rc)
     return rc;
   size_t lp = pl_wl_layer_params(&w), L = (size_t)w.layers;
-  size_t T = pl_wl_tokens(&w), H = (size_t)w.hidden, F = pl_wl_ffn(&w);
+  size_t T = pl_wl_tokens(&w), H = (size_t)w.hidden;
   size_t wn = pl_wl_layer_wpart(&w), bn = pl_wl_layer_bpart(&w);
   pl_exec_grads_free(out);
   double *params = pl_malloc(L * lp * sizeof *params);
@@ -812,7 +817,7 @@ int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
   double *bp = pl_malloc(L * bn * sizeof *bp);
   double *xa = pl_malloc(T * H * sizeof *xa), *xb = pl_malloc(T * H * sizeof *xb);
   double *t = pl_malloc(T * H * sizeof *t), *dl = pl_malloc(T * H * sizeof *dl);
-  double *sc = pl_malloc(T * F * sizeof *sc);
+  double *sc = pl_malloc(pl_wl_scratch(&w) * sizeof *sc);
   out->g = pl_calloc(L * lp, sizeof *out->g);
   out->n = L * lp;
   out->loss = 0;

@@ -30,6 +30,13 @@ int pl_wl_check(const pl_workload *w, struct pl_errbuf *eb)
                    "workload too large: %.0f tokens x hidden %d exceeds the "
                    "2e9-element tensor limit; reduce --seq, --mb-size or "
                    "--hidden", T, w->hidden);
+  /* The attention probabilities of a microbatch are T*seq doubles. */
+  if (w->attention && T * (double)w->seq > 2e9)
+    return pl_errf(eb, PL_EINVAL,
+                   "workload too large: attention over %d sequences of %d "
+                   "tokens stores %.0f probabilities, over the 2e9-element "
+                   "tensor limit; reduce --seq or --mb-size",
+                   w->mb_size, w->seq, T * (double)w->seq);
   return PL_OK;
 }
 
@@ -40,10 +47,20 @@ size_t pl_wl_tokens(const pl_workload *w)
 
 size_t pl_wl_ffn(const pl_workload *w) { return 4 * (size_t)w->hidden; }
 
+/* Elements of each tensor of one layer (attention tensors 0 without it). */
+static void tensor_sizes(const pl_workload *w, size_t n[PL_WL_NTENSORS])
+{
+  size_t H = (size_t)w->hidden, F = pl_wl_ffn(w), A = w->attention ? 1 : 0;
+  size_t sizes[PL_WL_NTENSORS] = {H,     H,     H * F,         F,
+                                  F * H, H,     A * H,         A * H,
+                                  A * 3 * H * H, A * 3 * H, A * H * H, A * H};
+  memcpy(n, sizes, sizeof sizes);
+}
+
 size_t pl_wl_param_offset(const pl_workload *w, int tensor)
 {
-  size_t H = (size_t)w->hidden, F = pl_wl_ffn(w);
-  size_t sizes[PL_WL_NTENSORS] = {H, H, H * F, F, F * H, H};
+  size_t sizes[PL_WL_NTENSORS];
+  tensor_sizes(w, sizes);
   size_t off = 0;
   for (int i = 0; i < tensor && i < PL_WL_NTENSORS; i++)
     off += sizes[i];
@@ -57,10 +74,30 @@ size_t pl_wl_layer_params(const pl_workload *w)
 
 size_t pl_wl_layer_wpart(const pl_workload *w)
 {
-  return pl_wl_tokens(w) * (2 * (size_t)w->hidden + 2 * pl_wl_ffn(w));
+  /* MLP: xhat, y [T,H], h1, a [T,F]; attention: xhat_a, y0, o [T,H] and
+   * qkv [T,3H]. */
+  size_t H = (size_t)w->hidden;
+  return pl_wl_tokens(w) *
+         (2 * H + 2 * pl_wl_ffn(w) + (w->attention ? 6 * H : 0));
 }
 
-size_t pl_wl_layer_bpart(const pl_workload *w) { return pl_wl_tokens(w); }
+size_t pl_wl_layer_bpart(const pl_workload *w)
+{
+  /* rstd [T]; attention: rstd_a [T] and P [mb_size, seq, seq]. */
+  return pl_wl_tokens(w) * (w->attention ? (size_t)w->seq + 2 : 1);
+}
+
+size_t pl_wl_scratch(const pl_workload *w)
+{
+  /* MLP backward: dA [T,F]. Attention backward runs after it and needs
+   * do [T,H] + dP [seq,seq] + dqkv of one sequence [seq,3H], which is at
+   * most T*F + seq*seq because T*H + 3*seq*H <= 4*T*H. The attention
+   * backward walks the microbatch one sequence at a time, so the
+   * workspace grows with seq^2, not with mb_size*seq^2 (the probabilities
+   * themselves are stash, counted in the B-part). */
+  size_t T = pl_wl_tokens(w), s = (size_t)w->seq;
+  return T * pl_wl_ffn(w) + (w->attention ? s * s : 0);
+}
 
 size_t pl_wl_msg_bytes(const pl_workload *w)
 {
@@ -125,14 +162,22 @@ double pl_wl_rand(uint64_t seed, uint64_t stream, uint64_t index)
 void pl_kern_init_layer(const pl_workload *w, int l, double *params)
 {
   size_t H = (size_t)w->hidden, F = pl_wl_ffn(w);
-  size_t n[PL_WL_NTENSORS] = {H, H, H * F, F, F * H, H};
+  size_t n[PL_WL_NTENSORS];
+  tensor_sizes(w, n);
   /* gamma ~ 1 + 0.1u, beta/biases ~ 0.1u, W ~ u*sqrt(3/fan_in). */
-  double scale[PL_WL_NTENSORS] = {0.1, 0.1, sqrt(3.0 / (double)H), 0.1,
-                                  sqrt(3.0 / (double)F), 0.1};
-  double base[PL_WL_NTENSORS] = {1, 0, 0, 0, 0, 0};
+  double sh = sqrt(3.0 / (double)H);
+  double scale[PL_WL_NTENSORS] = {0.1, 0.1, sh,  0.1, sqrt(3.0 / (double)F),
+                                  0.1, 0.1, 0.1, sh,  0.1, sh, 0.1};
+  double base[PL_WL_NTENSORS] = {1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
   double *p = params;
   for (int t = 0; t < PL_WL_NTENSORS; t++) {
-    uint64_t stream = PL_WL_STREAM_PARAM + (uint64_t)l * 8 + (uint64_t)t;
+    /* Attention tensors use their own streams: stride 8 per layer leaves
+     * no room after the six MLP tensors. */
+    uint64_t stream =
+        t < PL_WL_NTENSORS_MLP
+            ? PL_WL_STREAM_PARAM + (uint64_t)l * 8 + (uint64_t)t
+            : PL_WL_STREAM_ATTN + (uint64_t)l * 8 +
+                  (uint64_t)(t - PL_WL_GAMMA_A);
     for (size_t i = 0; i < n[t]; i++)
       p[i] = base[t] + scale[t] * pl_wl_rand(w->seed, stream, i);
     p += n[t];
@@ -183,12 +228,17 @@ void pl_kern_dgemm(int ta, int tb, int M, int N, int K, double alpha,
 #endif
 }
 
-/* Stash layout of one layer's W-part: xhat | y | h1 | a. */
+/* Stash layout of one layer's W-part: xhat | y | h1 | a, then with
+ * attention xa | y0 | qkv | o. B-part: rstd, then with attention rstd_a |
+ * P. */
 struct stash {
   double *xhat, *y, *h1, *a;
+  double *xa, *y0, *qkv, *o;
+  double *rstd, *rstd_a, *P;
 };
 
-static struct stash stash_of(const pl_workload *w, double *wpart)
+static struct stash stash_of(const pl_workload *w, double *wpart,
+                             double *bpart)
 {
   size_t T = pl_wl_tokens(w), H = (size_t)w->hidden, F = pl_wl_ffn(w);
   struct stash s;
@@ -196,22 +246,20 @@ static struct stash stash_of(const pl_workload *w, double *wpart)
   s.y = s.xhat + T * H;
   s.h1 = s.y + T * H;
   s.a = s.h1 + T * F;
+  s.xa = s.a + T * F;
+  s.y0 = s.xa + T * H;
+  s.qkv = s.y0 + T * H;
+  s.o = s.qkv + 3 * T * H;
+  s.rstd = bpart;
+  s.rstd_a = bpart ? bpart + T : NULL;
+  s.P = bpart ? bpart + 2 * T : NULL;
   return s;
 }
 
-void pl_kern_layer_fwd(const pl_workload *w, const double *params,
-                       const double *x, double *out, double *wpart,
-                       double *bpart)
+/* Layer norm of T rows of width H: xhat, y = gamma*xhat + beta, rstd. */
+static void ln_fwd(int T, int H, const double *x, const double *gamma,
+                   const double *beta, double *xhat, double *y, double *rstd)
 {
-  const int T = (int)pl_wl_tokens(w), H = w->hidden, F = (int)pl_wl_ffn(w);
-  const double *gamma = params + pl_wl_param_offset(w, PL_WL_GAMMA);
-  const double *beta = params + pl_wl_param_offset(w, PL_WL_BETA);
-  const double *W1 = params + pl_wl_param_offset(w, PL_WL_W1);
-  const double *b1 = params + pl_wl_param_offset(w, PL_WL_B1);
-  const double *W2 = params + pl_wl_param_offset(w, PL_WL_W2);
-  const double *b2 = params + pl_wl_param_offset(w, PL_WL_B2);
-  struct stash s = stash_of(w, wpart);
-  double *rstd = bpart;
   for (int t = 0; t < T; t++) {
     const double *xr = x + (size_t)t * H;
     double mean = 0, var = 0;
@@ -223,28 +271,126 @@ void pl_kern_layer_fwd(const pl_workload *w, const double *params,
     var /= H;
     double r = 1.0 / sqrt(var + LN_EPS);
     rstd[t] = r;
-    double *xh = s.xhat + (size_t)t * H, *yr = s.y + (size_t)t * H;
+    double *xh = xhat + (size_t)t * H, *yr = y + (size_t)t * H;
     for (int j = 0; j < H; j++) {
       xh[j] = (xr[j] - mean) * r;
       yr[j] = gamma[j] * xh[j] + beta[j];
     }
   }
+}
+
+/* Layer-norm backward of row t: dyr [H] (the gradient w.r.t. y) becomes
+ * the gradient w.r.t. the layer norm's input plus res[j] (the residual
+ * branch); accumulates dgamma, dbeta. */
+static void ln_bwd_row(int H, double *dyr, const double *xh, double rstd,
+                       const double *gamma, const double *res,
+                       double *dgamma, double *dbeta)
+{
+  double m1 = 0, m2 = 0;
+  for (int j = 0; j < H; j++) {
+    double g = dyr[j] * gamma[j];
+    m1 += g;
+    m2 += g * xh[j];
+    dgamma[j] += dyr[j] * xh[j];
+    dbeta[j] += dyr[j];
+  }
+  m1 /= H;
+  m2 /= H;
+  for (int j = 0; j < H; j++) {
+    double g = dyr[j] * gamma[j];
+    dyr[j] = rstd * (g - m1 - xh[j] * m2) + res[j];
+  }
+}
+
+/* The MLP sub-block's forward; out may equal x (every row of x is read
+ * before the matching row of out is written). */
+static void mlp_fwd(const pl_workload *w, const double *params,
+                    const double *x, double *out, struct stash *s)
+{
+  const int T = (int)pl_wl_tokens(w), H = w->hidden, F = (int)pl_wl_ffn(w);
+  const double *gamma = params + pl_wl_param_offset(w, PL_WL_GAMMA);
+  const double *beta = params + pl_wl_param_offset(w, PL_WL_BETA);
+  const double *W1 = params + pl_wl_param_offset(w, PL_WL_W1);
+  const double *b1 = params + pl_wl_param_offset(w, PL_WL_B1);
+  const double *W2 = params + pl_wl_param_offset(w, PL_WL_W2);
+  const double *b2 = params + pl_wl_param_offset(w, PL_WL_B2);
+  ln_fwd(T, H, x, gamma, beta, s->xhat, s->y, s->rstd);
   for (int t = 0; t < T; t++)
-    memcpy(s.h1 + (size_t)t * F, b1, (size_t)F * sizeof *b1);
-  pl_kern_dgemm(0, 0, T, F, H, 1.0, s.y, H, W1, F, 1.0, s.h1, F);
+    memcpy(s->h1 + (size_t)t * F, b1, (size_t)F * sizeof *b1);
+  pl_kern_dgemm(0, 0, T, F, H, 1.0, s->y, H, W1, F, 1.0, s->h1, F);
   for (size_t i = 0; i < (size_t)T * F; i++) {
-    double v = s.h1[i];
-    s.a[i] = 0.5 * v * (1.0 + tanh(GELU_K * (v + GELU_C * v * v * v)));
+    double v = s->h1[i];
+    s->a[i] = 0.5 * v * (1.0 + tanh(GELU_K * (v + GELU_C * v * v * v)));
   }
   for (int t = 0; t < T; t++)
     for (int j = 0; j < H; j++)
       out[(size_t)t * H + j] = x[(size_t)t * H + j] + b2[j];
-  pl_kern_dgemm(0, 0, T, H, F, 1.0, s.a, F, W2, H, 1.0, out, H);
+  pl_kern_dgemm(0, 0, T, H, F, 1.0, s->a, F, W2, H, 1.0, out, H);
 }
 
-void pl_kern_layer_bwd_b(const pl_workload *w, const double *params,
-                         const double *dout, double *dx, double *wpart,
-                         const double *bpart, double *grads, double *scratch)
+/* The attention sub-block's forward: x [T,H] -> x1 [T,H] (x1 != x). */
+static void attn_fwd(const pl_workload *w, const double *params,
+                     const double *x, double *x1, struct stash *s)
+{
+  const int T = (int)pl_wl_tokens(w), H = w->hidden, S = w->seq;
+  const double *gamma = params + pl_wl_param_offset(w, PL_WL_GAMMA_A);
+  const double *beta = params + pl_wl_param_offset(w, PL_WL_BETA_A);
+  const double *Wqkv = params + pl_wl_param_offset(w, PL_WL_WQKV);
+  const double *bqkv = params + pl_wl_param_offset(w, PL_WL_BQKV);
+  const double *Wo = params + pl_wl_param_offset(w, PL_WL_WO);
+  const double *bo = params + pl_wl_param_offset(w, PL_WL_BO);
+  const double scale = 1.0 / sqrt((double)H);
+  ln_fwd(T, H, x, gamma, beta, s->xa, s->y0, s->rstd_a);
+  for (int t = 0; t < T; t++)
+    memcpy(s->qkv + (size_t)t * 3 * H, bqkv, (size_t)3 * H * sizeof *bqkv);
+  pl_kern_dgemm(0, 0, T, 3 * H, H, 1.0, s->y0, H, Wqkv, 3 * H, 1.0, s->qkv,
+                3 * H);
+  for (int b = 0; b < w->mb_size; b++) {
+    const double *q = s->qkv + (size_t)b * S * 3 * H, *k = q + H, *v = q + 2 * H;
+    double *P = s->P + (size_t)b * S * S;
+    /* S = q k^T / sqrt(H); the masked upper triangle is computed and then
+     * zeroed, which keeps the GEMM simple. */
+    pl_kern_dgemm(0, 1, S, S, H, scale, q, 3 * H, k, 3 * H, 0.0, P, S);
+    for (int i = 0; i < S; i++) {
+      double *row = P + (size_t)i * S, mx = row[0], sum = 0;
+      for (int j = 1; j <= i; j++)
+        mx = row[j] > mx ? row[j] : mx;
+      for (int j = 0; j <= i; j++) {
+        row[j] = exp(row[j] - mx);
+        sum += row[j];
+      }
+      for (int j = 0; j <= i; j++)
+        row[j] /= sum;
+      for (int j = i + 1; j < S; j++)
+        row[j] = 0;
+    }
+    pl_kern_dgemm(0, 0, S, H, S, 1.0, P, S, v, 3 * H, 0.0,
+                  s->o + (size_t)b * S * H, H);
+  }
+  for (int t = 0; t < T; t++)
+    for (int j = 0; j < H; j++)
+      x1[(size_t)t * H + j] = x[(size_t)t * H + j] + bo[j];
+  pl_kern_dgemm(0, 0, T, H, H, 1.0, s->o, H, Wo, H, 1.0, x1, H);
+}
+
+void pl_kern_layer_fwd(const pl_workload *w, const double *params,
+                       const double *x, double *out, double *wpart,
+                       double *bpart)
+{
+  struct stash s = stash_of(w, wpart, bpart);
+  if (w->attention) {
+    /* x1 lives in out; the MLP then runs in place on it. */
+    attn_fwd(w, params, x, out, &s);
+    mlp_fwd(w, params, out, out, &s);
+  } else {
+    mlp_fwd(w, params, x, out, &s);
+  }
+}
+
+/* The MLP sub-block's input backward: dout -> dx (dx != dout). */
+static void mlp_bwd_b(const pl_workload *w, const double *params,
+                      const double *dout, double *dx, struct stash *s,
+                      double *grads, double *scratch)
 {
   const int T = (int)pl_wl_tokens(w), H = w->hidden, F = (int)pl_wl_ffn(w);
   const double *gamma = params + pl_wl_param_offset(w, PL_WL_GAMMA);
@@ -252,50 +398,104 @@ void pl_kern_layer_bwd_b(const pl_workload *w, const double *params,
   const double *W2 = params + pl_wl_param_offset(w, PL_WL_W2);
   double *dgamma = grads + pl_wl_param_offset(w, PL_WL_GAMMA);
   double *dbeta = grads + pl_wl_param_offset(w, PL_WL_BETA);
-  struct stash s = stash_of(w, wpart);
-  const double *rstd = bpart;
   double *dA = scratch; /* [T,F] */
   /* dA = dh2 W2^T with dh2 = dout. */
   pl_kern_dgemm(0, 1, T, F, H, 1.0, dout, H, W2, H, 0.0, dA, F);
   /* dh1 = dA * gelu'(h1), written over h1. */
   for (size_t i = 0; i < (size_t)T * F; i++) {
-    double v = s.h1[i];
+    double v = s->h1[i];
     double u = GELU_K * (v + GELU_C * v * v * v);
     double th = tanh(u);
     double d = 0.5 * (1.0 + th) +
                0.5 * v * (1.0 - th * th) * GELU_K * (1.0 + 3.0 * GELU_C * v * v);
-    s.h1[i] = dA[i] * d;
+    s->h1[i] = dA[i] * d;
   }
   /* dy = dh1 W1^T into dx (used as scratch for dy, then overwritten row by
    * row with the layer-norm backward plus the residual). */
-  pl_kern_dgemm(0, 1, T, H, F, 1.0, s.h1, F, W1, F, 0.0, dx, H);
-  for (int t = 0; t < T; t++) {
-    double *dyr = dx + (size_t)t * H;
-    const double *xh = s.xhat + (size_t)t * H;
-    double m1 = 0, m2 = 0;
-    for (int j = 0; j < H; j++) {
-      double g = dyr[j] * gamma[j];
-      m1 += g;
-      m2 += g * xh[j];
-      dgamma[j] += dyr[j] * xh[j];
-      dbeta[j] += dyr[j];
-    }
-    m1 /= H;
-    m2 /= H;
-    for (int j = 0; j < H; j++) {
-      double g = dyr[j] * gamma[j];
-      dyr[j] = rstd[t] * (g - m1 - xh[j] * m2) + dout[(size_t)t * H + j];
-    }
-  }
+  pl_kern_dgemm(0, 1, T, H, F, 1.0, s->h1, F, W1, F, 0.0, dx, H);
+  for (int t = 0; t < T; t++)
+    ln_bwd_row(H, dx + (size_t)t * H, s->xhat + (size_t)t * H, s->rstd[t],
+               gamma, dout + (size_t)t * H, dgamma, dbeta);
   /* W needs dh2 = dout: keep it where xhat was. */
-  memcpy(s.xhat, dout, (size_t)T * H * sizeof *dout);
+  memcpy(s->xhat, dout, (size_t)T * H * sizeof *dout);
+}
+
+/* The attention sub-block's input backward, in place: dx holds dx1 (the
+ * gradient w.r.t. the attention block's output) on entry and the
+ * gradient w.r.t. its input on return. Leaves dx1 over xa and dqkv over
+ * qkv for W. scratch: do [T,H] | dP [seq,seq] | dqkv of one sequence
+ * [seq,3H]. */
+static void attn_bwd_b(const pl_workload *w, const double *params, double *dx,
+                       struct stash *s, double *grads, double *scratch)
+{
+  const int T = (int)pl_wl_tokens(w), H = w->hidden, S = w->seq;
+  const double *gamma = params + pl_wl_param_offset(w, PL_WL_GAMMA_A);
+  const double *Wqkv = params + pl_wl_param_offset(w, PL_WL_WQKV);
+  const double *Wo = params + pl_wl_param_offset(w, PL_WL_WO);
+  double *dgamma = grads + pl_wl_param_offset(w, PL_WL_GAMMA_A);
+  double *dbeta = grads + pl_wl_param_offset(w, PL_WL_BETA_A);
+  const double scale = 1.0 / sqrt((double)H);
+  double *dO = scratch, *dP = dO + (size_t)T * H, *dq = dP + (size_t)S * S;
+  /* do = dx1 Wo^T. */
+  pl_kern_dgemm(0, 1, T, H, H, 1.0, dx, H, Wo, H, 0.0, dO, H);
+  for (int b = 0; b < w->mb_size; b++) {
+    double *q = s->qkv + (size_t)b * S * 3 * H, *k = q + H, *v = q + 2 * H;
+    const double *P = s->P + (size_t)b * S * S, *dOb = dO + (size_t)b * S * H;
+    /* dP = do v^T, dv = P^T do. */
+    pl_kern_dgemm(0, 1, S, S, H, 1.0, dOb, H, v, 3 * H, 0.0, dP, S);
+    pl_kern_dgemm(1, 0, S, H, S, 1.0, P, S, dOb, H, 0.0, dq + 2 * H, 3 * H);
+    /* Softmax backward, scaled: dS = P * (dP - rowsum(P*dP)) / sqrt(H);
+     * masked entries have P = 0 and so dS = 0. */
+    for (int i = 0; i < S; i++) {
+      const double *pr = P + (size_t)i * S;
+      double *dr = dP + (size_t)i * S, r = 0;
+      for (int j = 0; j <= i; j++)
+        r += pr[j] * dr[j];
+      for (int j = 0; j < S; j++)
+        dr[j] = j <= i ? pr[j] * (dr[j] - r) * scale : 0.0;
+    }
+    /* dq = dS k, dk = dS^T q; q and k are read before they are replaced. */
+    pl_kern_dgemm(0, 0, S, H, S, 1.0, dP, S, k, 3 * H, 0.0, dq, 3 * H);
+    pl_kern_dgemm(1, 0, S, H, S, 1.0, dP, S, q, 3 * H, 0.0, dq + H, 3 * H);
+    memcpy(q, dq, (size_t)S * 3 * H * sizeof *dq);
+  }
+  /* dy0 = dqkv Wqkv^T, over do (no longer needed). */
+  double *dy0 = dO;
+  pl_kern_dgemm(0, 1, T, H, 3 * H, 1.0, s->qkv, 3 * H, Wqkv, 3 * H, 0.0, dy0,
+                H);
+  for (int t = 0; t < T; t++) {
+    double *dyr = dy0 + (size_t)t * H, *dxr = dx + (size_t)t * H;
+    double *xh = s->xa + (size_t)t * H;
+    ln_bwd_row(H, dyr, xh, s->rstd_a[t], gamma, dxr, dgamma, dbeta);
+    /* xhat_a of this row is used up: keep dx1 there for W. */
+    memcpy(xh, dxr, (size_t)H * sizeof *dxr);
+    memcpy(dxr, dyr, (size_t)H * sizeof *dyr);
+  }
+}
+
+void pl_kern_layer_bwd_b(const pl_workload *w, const double *params,
+                         const double *dout, double *dx, double *wpart,
+                         const double *bpart, double *grads, double *scratch)
+{
+  struct stash s = stash_of(w, wpart, (double *)bpart);
+  mlp_bwd_b(w, params, dout, dx, &s, grads, scratch);
+  if (w->attention)
+    attn_bwd_b(w, params, dx, &s, grads, scratch);
+}
+
+/* Accumulates the column sums of a [T,N] matrix into g [N]. */
+static void colsum(int T, int N, const double *a, double *g)
+{
+  for (int t = 0; t < T; t++)
+    for (int j = 0; j < N; j++)
+      g[j] += a[(size_t)t * N + j];
 }
 
 void pl_kern_layer_bwd_w(const pl_workload *w, const double *wpart,
                          double *grads)
 {
   const int T = (int)pl_wl_tokens(w), H = w->hidden, F = (int)pl_wl_ffn(w);
-  struct stash s = stash_of(w, (double *)wpart);
+  struct stash s = stash_of(w, (double *)wpart, NULL);
   const double *dh2 = s.xhat, *dh1 = s.h1;
   double *dW1 = grads + pl_wl_param_offset(w, PL_WL_W1);
   double *db1 = grads + pl_wl_param_offset(w, PL_WL_B1);
@@ -309,6 +509,18 @@ void pl_kern_layer_bwd_w(const pl_workload *w, const double *wpart,
     for (int j = 0; j < H; j++)
       db2[j] += dh2[(size_t)t * H + j];
   }
+  if (!w->attention)
+    return;
+  const double *dqkv = s.qkv, *dx1 = s.xa;
+  double *dWqkv = grads + pl_wl_param_offset(w, PL_WL_WQKV);
+  double *dbqkv = grads + pl_wl_param_offset(w, PL_WL_BQKV);
+  double *dWo = grads + pl_wl_param_offset(w, PL_WL_WO);
+  double *dbo = grads + pl_wl_param_offset(w, PL_WL_BO);
+  pl_kern_dgemm(1, 0, H, 3 * H, T, 1.0, s.y0, H, dqkv, 3 * H, 1.0, dWqkv,
+                3 * H);
+  pl_kern_dgemm(1, 0, H, H, T, 1.0, s.o, H, dx1, H, 1.0, dWo, H);
+  colsum(T, 3 * H, dqkv, dbqkv);
+  colsum(T, H, dx1, dbo);
 }
 
 double pl_kern_loss(const pl_workload *w, const double *out, const double *t,

@@ -225,7 +225,8 @@ extern "C" int pl_cuk_init_layer(const pl_workload *w, int l, double *params,
                                   sqrt(3.0 / (double)F), 0.1};
   double base[PL_WL_NTENSORS] = {1, 0, 0, 0, 0, 0};
   double *p = params;
-  for (int t = 0; t < PL_WL_NTENSORS; t++) {
+  /* MLP tensors only: pl_backend_cuda_open refuses attention. */
+  for (int t = 0; t < PL_WL_NTENSORS_MLP; t++) {
     uint64_t stream_id = PL_WL_STREAM_PARAM + (uint64_t)l * 8 + (uint64_t)t;
     k_fill_rand<<<grid_for(n[t]), 256, 0, s>>>(p, n[t], w->seed, stream_id,
                                                base[t], scale[t]);

@@ -5,8 +5,10 @@
  * summation order of the microbatch accumulation differs), the measured
  * per-rank peak activation bytes equal the simulator's prediction for the
  * same workload exactly, every rank ends at 0 bytes, and the executed op
- * order per rank equals the schedule's. Plus the watchdog on a deadlocking
- * hand-built schedule, and error paths. */
+ * order per rank equals the schedule's. The same for 1f1b, zb-h1,
+ * interleaved (v = 2) and zb-v at p = 2 and 4 with the causal attention
+ * sub-block in every layer. Plus the watchdog on a deadlocking hand-built
+ * schedule, and error paths. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +36,8 @@ static pl_workload small_workload(int layers, int m)
 /* Runs one generated schedule and checks gradients, memory and order.
  * Returns 1 if the schedule was generated and checked, 0 if the generator
  * refused the shape. */
-static int check_schedule(const pl_gen_info *gi, int p, int m, int v)
+static int check_schedule_wl(const pl_gen_info *gi, int p, int m, int v,
+                             int attention)
 {
   pl_gen_params gp = PL_GEN_PARAMS_INIT;
   gp.p = p;
@@ -52,6 +55,7 @@ static int check_schedule(const pl_gen_info *gi, int p, int m, int v)
   }
   int S = pl_sched_stages(s);
   pl_workload w = small_workload(S * (S <= 4 ? 2 : 1), m);
+  w.attention = attention;
 
   pl_exec_opts o = PL_EXEC_OPTS_INIT;
   o.flags = PL_EXEC_RECORD_OPS | PL_EXEC_RECORD_MEM;
@@ -113,12 +117,41 @@ static int check_schedule(const pl_gen_info *gi, int p, int m, int v)
   pl_result_free(&res);
   pl_exec_grads_free(&g);
   pl_exec_grads_free(&ref);
-  fprintf(stderr, "checked %s p=%d m=%d v=%d (%d layers): rel err %.2g, "
+  fprintf(stderr, "checked %s p=%d m=%d v=%d (%d layers%s): rel err %.2g, "
           "peak bytes rank 0 %.0f\n", gi->name, p, m, pl_sched_chunks(s),
-          w.layers, gc.max_rel_error, sim.ranks[0].peak_mem);
+          w.layers, attention ? ", attention" : "", gc.max_rel_error,
+          sim.ranks[0].peak_mem);
   pl_result_free(&sim);
   pl_sched_destroy(s);
   return 1;
+}
+
+static int check_schedule(const pl_gen_info *gi, int p, int m, int v)
+{
+  return check_schedule_wl(gi, p, m, v, 0);
+}
+
+/* With attention: the zero-bubble split (B leaves dqkv and dx1 for W) and
+ * the larger stash are exercised by schedules that defer W (zb-h1, zb-v)
+ * and by chunked placements (interleaved, zb-v). */
+static void test_attention_schedules(void **state)
+{
+  (void)state;
+  static const char *const names[] = {"1f1b", "zb-h1", "interleaved", "zb-v"};
+  int checked = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const pl_gen_info *gi = pl_gen_list();
+    while (gi->name && strcmp(gi->name, names[i]))
+      gi++;
+    assert_non_null(gi->name);
+    for (int p = 2; p <= 4; p += 2) {
+      int v = gi->default_chunks > 1 ? 2 : 0;
+      int ok = check_schedule_wl(gi, p, 2 * p, v, 1);
+      assert_true(ok);
+      checked += ok;
+    }
+  }
+  assert_int_equal(checked, 8);
 }
 
 static void test_every_schedule(void **state)
@@ -184,6 +217,38 @@ static void test_1f1b_bytes(void **state)
   assert_true(res.makespan > 0);
   assert_true(res.bubble_ratio >= 0 && res.bubble_ratio < 1);
   pl_result_free(&res);
+  pl_sched_destroy(s);
+}
+
+/* The same with attention, by hand (hidden 8, seq 3, mb-size 2: T = 6,
+ * F = 32): W-part 6*(8*8 + 2*32) = 768 doubles, B-part 6*(3+2) = 30, so
+ * M_B0 = 8*798 = 6384 bytes; the last stage adds the loss gradient 48
+ * doubles: 8*846 = 6768. Rank 0 holds 2 microbatches, rank 1 one. */
+static void test_1f1b_bytes_attention(void **state)
+{
+  (void)state;
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = 2;
+  gp.m = 4;
+  pl_sched *s;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_sched_gen("1f1b", &gp, &s, &eb), 0);
+  pl_workload w = small_workload(2, 4);
+  w.attention = 1;
+  pl_result res = PL_RESULT_INIT;
+  assert_int_equal(pl_exec_run(s, &w, NULL, &res, NULL, &eb), 0);
+  assert_true(res.ranks[0].peak_activation_bytes == 2 * 6384.0);
+  assert_true(res.ranks[1].peak_activation_bytes == 6768.0);
+  pl_result_free(&res);
+  /* Attention changes the loss (the option is not ignored). */
+  pl_exec_grads a = PL_EXEC_GRADS_INIT, b = PL_EXEC_GRADS_INIT;
+  assert_int_equal(pl_exec_reference(&w, &a, &eb), 0);
+  w.attention = 0;
+  assert_int_equal(pl_exec_reference(&w, &b, &eb), 0);
+  assert_true(a.n > b.n);
+  assert_true(a.loss != b.loss);
+  pl_exec_grads_free(&a);
+  pl_exec_grads_free(&b);
   pl_sched_destroy(s);
 }
 
@@ -258,6 +323,11 @@ static void test_errors(void **state)
     assert_int_equal(pl_exec_run(s, &w, &o, &res, NULL, &eb), PL_ENODEV);
     assert_non_null(strstr(eb.msg, "no GPU"));
   }
+  /* Attention on CUDA is refused, GPU or not, rather than run as MLP. */
+  w.attention = 1;
+  assert_int_equal(pl_exec_run(s, &w, &o, &res, NULL, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "attention is not implemented on the CUDA"));
+  w.attention = 0;
   assert_int_equal(pl_backend_parse("cpu"), PL_BACKEND_CPU);
   assert_int_equal(pl_backend_parse("CUDA"), PL_BACKEND_CUDA);
   assert_int_equal(pl_backend_parse("tpu"), -1);
@@ -291,6 +361,8 @@ int main(void)
     cmocka_unit_test(test_stage_mem_formula),
     cmocka_unit_test(test_1f1b_bytes),
     cmocka_unit_test(test_every_schedule),
+    cmocka_unit_test(test_1f1b_bytes_attention),
+    cmocka_unit_test(test_attention_schedules),
     cmocka_unit_test(test_watchdog),
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_grad_compare),

@@ -6,6 +6,7 @@
 # = 3888 bytes, last stage + 8*6*8 = 4272), the JSON carries the simulate
 # contract, usage errors exit 2 with one line, --backend cuda without a GPU
 # exits 5 with one line, and calibrate prints F/B/W/BW and P2P figures.
+# The same with --attention (byte counts derived below).
 set -u
 P=${PIPELAB:?set PIPELAB to the pipelab binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/pl_run.XXXXXX") || exit 1
@@ -27,6 +28,38 @@ check "run 1f1b --verify exits 0" $?
 v=$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); g=d["gradient_check"]; print(d["source"], d["time_unit"], d["mem_unit"], [r["peak_activation_bytes"] for r in d["ranks"]], [r["end_activation_bytes"] for r in d["ranks"]], g["passed"], g["max_rel_error"] <= 1e-9, d["makespan"] > 0, [r["ops"] for r in d["ranks"]])')
 [ "$v" = "cpu us bytes [7776, 4272] [0, 0] True True True [8, 8]" ]
 check "1f1b p=2 m=4: peaks 2*3888 and 4272 bytes, gradient check passed (got $v)" $?
+
+# --attention (kernels.h): per layer the W-part is T*(8H+2F) = 6*(64+64) =
+# 768 doubles and the B-part T*(seq+2) = 6*5 = 30, so with one layer per
+# stage M_B = 8*798 = 6384 bytes and the last stage 8*(798+6*8) = 6768;
+# 1f1b p=2 keeps two microbatches on rank 0: [12768, 6768]. Simulate with
+# the same flags predicts the same bytes.
+out=$($P run --schedule 1f1b --stages 2 --microbatches 4 $W --layers 2 --attention --verify --format json 2>"$T/err")
+check "run --attention --verify exits 0" $?
+v=$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["workload"]["attention"], d["gradient_check"]["passed"], [r["peak_activation_bytes"] for r in d["ranks"]])')
+[ "$v" = "True True [12768, 6768]" ]
+check "run --attention: gradient check passed, peaks 2*6384 and 6768 bytes (got $v)" $?
+v=$($P simulate --schedule 1f1b --stages 2 --microbatches 4 $W --layers 2 --attention --format json | python3 -c 'import json,sys; print([r["peak_activation_bytes"] for r in json.load(sys.stdin)["ranks"]])')
+[ "$v" = "[12768, 6768]" ]
+check "simulate --attention predicts [12768, 6768] (got $v)" $?
+v=$($P run --schedule 1f1b --stages 2 --microbatches 4 $W --layers 2 --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["workload"]["attention"])')
+[ "$v" = "False" ]; check "run without --attention reports attention false (got $v)" $?
+for s in zb-h1 zb-v interleaved; do
+  r=$($P run --schedule $s --stages 2 --microbatches 4 $W --layers 4 --attention --verify --format json 2>"$T/err" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["gradient_check"]["passed"], [r["peak_activation_bytes"] for r in d["ranks"]])')
+  m=$($P simulate --schedule $s --stages 2 --microbatches 4 $W --layers 4 --attention --format json | python3 -c 'import json,sys; print(True, [r["peak_activation_bytes"] for r in json.load(sys.stdin)["ranks"]])')
+  [ -n "$r" ] && [ "$r" = "$m" ]
+  check "run $s --attention --verify passes and its peaks equal simulate's (run $r, simulate $m)" $?
+done
+$P run --schedule 1f1b --stages 2 --microbatches 4 $W --layers 2 --attention --backend cuda >/dev/null 2>"$T/e"; rc=$?
+[ $rc != 0 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "attention is not implemented on the CUDA backend yet" "$T/e"
+check "run --attention --backend cuda: refused with one line (rc $rc)" $?
+v=$($P calibrate $W --attention --reps 2 --warmup 0 --format json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["workload"]["attention"], all(d["per_layer"][k]["mean_us"] > 0 for k in d["per_layer"]))')
+[ "$v" = "True True" ]; check "calibrate --attention json says attention true (got $v)" $?
+$P calibrate $W --attention --reps 2 >"$T/t" 2>/dev/null && grep -q "causal attention" "$T/t"
+check "calibrate --attention table names the attention block" $?
+$P calibrate $W --attention --reps 2 --db "$T/att.db" >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ] && [ ! -s "$T/att.db" ]
+check "calibrate --attention --db: exit 2, one line, nothing stored (rc $rc)" $?
 
 # Every schedule of the table at p = 2 runs and verifies.
 for s in $($P schedules --format csv 2>/dev/null | tail -n +2 | cut -d, -f1); do

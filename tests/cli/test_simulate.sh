@@ -93,6 +93,18 @@ for sch in 1f1b zb-h1 interleaved zb-v; do
   meas=$($P run --backend cpu --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --format json 2>/dev/null | peaks)
   [ -n "$pred" ] && [ "$pred" = "$meas" ]; check "$sch: predicted peak bytes $pred = measured $meas" $?
 done
+# The same with --attention (its stash includes the [seq, seq]
+# probabilities, so seq 16 at mb-size 2 weighs on the B-part), and it
+# really changes the prediction.
+for sch in 1f1b zb-v; do
+  pred=$($P simulate --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --mb-size 2 --attention --format json 2>/dev/null | peaks)
+  meas=$($P run --backend cpu --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --mb-size 2 --attention --format json 2>/dev/null | peaks)
+  plain=$($P simulate --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --mb-size 2 --format json 2>/dev/null | peaks)
+  [ -n "$pred" ] && [ "$pred" = "$meas" ] && [ "$pred" != "$plain" ]
+  check "$sch --attention: predicted peak bytes $pred = measured $meas (without: $plain)" $?
+done
+$P simulate --schedule 1f1b --stages 2 --microbatches 4 --layers 2 --attention --gpu cpu >/dev/null 2>&1; [ $? = 2 ]
+check "--attention with a calibrated --gpu: usage error" $?
 $P simulate --schedule 1f1b --stages 2 --microbatches 4 --layers 3 >/dev/null 2>&1; [ $? = 2 ]
 check "layers not divisible by stages: usage error" $?
 
