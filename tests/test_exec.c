@@ -196,12 +196,10 @@ static void test_stage_mem_formula(void **state)
   assert_non_null(strstr(eb.msg, "not divisible"));
 }
 
-/* 1F1B at p = 2, m = 4 by hand: rank 0 holds at most p = 2 microbatches of
- * stage 0 (M_B0 = 8*486 = 3888 bytes each), rank 1 one microbatch of the
- * last stage (8*534 = 4272 bytes). */
-static void test_1f1b_bytes(void **state)
+/* Runs 1F1B at p = 2, m = 4 on the small workload and checks the measured
+ * per-rank peaks against hand-computed byte counts. */
+static void check_1f1b_peaks(int attention, double rank0, double rank1)
 {
-  (void)state;
   pl_gen_params gp = PL_GEN_PARAMS_INIT;
   gp.p = 2;
   gp.m = 4;
@@ -209,15 +207,25 @@ static void test_1f1b_bytes(void **state)
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   assert_int_equal(pl_sched_gen("1f1b", &gp, &s, &eb), 0);
   pl_workload w = small_workload(2, 4);
+  w.attention = attention;
   pl_result res = PL_RESULT_INIT;
   assert_int_equal(pl_exec_run(s, &w, NULL, &res, NULL, &eb), 0);
-  assert_true(res.ranks[0].peak_activation_bytes == 2 * 3888.0);
-  assert_true(res.ranks[1].peak_activation_bytes == 4272.0);
-  assert_true(res.peak_mem == 2 * 3888.0);
+  assert_true(res.ranks[0].peak_activation_bytes == rank0);
+  assert_true(res.ranks[1].peak_activation_bytes == rank1);
+  assert_true(res.peak_mem == rank0);
   assert_true(res.makespan > 0);
   assert_true(res.bubble_ratio >= 0 && res.bubble_ratio < 1);
   pl_result_free(&res);
   pl_sched_destroy(s);
+}
+
+/* 1F1B at p = 2, m = 4 by hand: rank 0 holds at most p = 2 microbatches of
+ * stage 0 (M_B0 = 8*486 = 3888 bytes each), rank 1 one microbatch of the
+ * last stage (8*534 = 4272 bytes). */
+static void test_1f1b_bytes(void **state)
+{
+  (void)state;
+  check_1f1b_peaks(0, 2 * 3888.0, 4272.0);
 }
 
 /* The same with attention, by hand (hidden 8, seq 3, mb-size 2: T = 6,
@@ -227,20 +235,11 @@ static void test_1f1b_bytes(void **state)
 static void test_1f1b_bytes_attention(void **state)
 {
   (void)state;
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = 2;
-  gp.m = 4;
-  pl_sched *s;
+  check_1f1b_peaks(1, 2 * 6384.0, 6768.0);
+  /* Attention changes the loss (the option is not ignored). */
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_sched_gen("1f1b", &gp, &s, &eb), 0);
   pl_workload w = small_workload(2, 4);
   w.attention = 1;
-  pl_result res = PL_RESULT_INIT;
-  assert_int_equal(pl_exec_run(s, &w, NULL, &res, NULL, &eb), 0);
-  assert_true(res.ranks[0].peak_activation_bytes == 2 * 6384.0);
-  assert_true(res.ranks[1].peak_activation_bytes == 6768.0);
-  pl_result_free(&res);
-  /* Attention changes the loss (the option is not ignored). */
   pl_exec_grads a = PL_EXEC_GRADS_INIT, b = PL_EXEC_GRADS_INIT;
   assert_int_equal(pl_exec_reference(&w, &a, &eb), 0);
   w.attention = 0;
@@ -249,7 +248,6 @@ static void test_1f1b_bytes_attention(void **state)
   assert_true(a.loss != b.loss);
   pl_exec_grads_free(&a);
   pl_exec_grads_free(&b);
-  pl_sched_destroy(s);
 }
 
 /* A hand-built deadlock, passed without validation: each rank's first op
