@@ -55,8 +55,7 @@ struct rt {
   struct rank_state *rs;    /* [p] */
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int entered, ready_fail, released;
-  int iter_arrived, iter_gen; /* barrier between iterations */
+  int arrived, gen; /* barrier(): ranks arrived, generation */
   int failed;
   int lo, hi; /* ranks run by this process */
 };
@@ -70,7 +69,7 @@ static void fail_all(struct rt *r)
 {
   pthread_mutex_lock(&r->mu);
   r->failed = 1;
-  pthread_cond_broadcast(&r->cv); /* wakes the iteration barrier */
+  pthread_cond_broadcast(&r->cv); /* wakes barrier() */
   pthread_mutex_unlock(&r->mu);
   r->vt->abort(r->be);
 }
@@ -411,6 +410,30 @@ struct rank_arg {
   int have_loss;
 };
 
+/* The one barrier of the local ranks, before every iteration: the last rank
+ * to arrive (re)starts the backend's clock. A failure (rc here, or
+ * r->failed from any rank or from pl_exec_run) releases everyone at once.
+ * Returns rc, PL_EINTR when another party failed, or PL_OK. */
+static int barrier(struct rt *r, int rc)
+{
+  pthread_mutex_lock(&r->mu);
+  int gen = r->gen;
+  if (rc)
+    r->failed = 1;
+  if (++r->arrived == r->hi - r->lo) {
+    r->arrived = 0;
+    r->gen++;
+    if (!r->failed)
+      r->vt->start(r->be);
+    pthread_cond_broadcast(&r->cv);
+  }
+  while (gen == r->gen && !r->failed)
+    pthread_cond_wait(&r->cv, &r->mu);
+  int failed = r->failed;
+  pthread_mutex_unlock(&r->mu);
+  return rc ? rc : failed ? PL_EINTR : PL_OK;
+}
+
 /* Between a warm-up iteration and the next: wait for every local rank to
  * finish (so that no message or time of one iteration leaks into the next),
  * clear the rank's records, zero its gradients (no optimizer step runs, so
@@ -439,22 +462,7 @@ static int next_iteration(struct rt *r, struct rank_state *st,
   st->n_rec = st->n_mem = 0;
   st->busy = 0;
   st->peak = st->live; /* 0: a finished iteration frees every stash */
-  pthread_mutex_lock(&r->mu);
-  int gen = r->iter_gen;
-  if (rc)
-    r->failed = 1;
-  if (++r->iter_arrived == r->hi - r->lo) {
-    r->iter_arrived = 0;
-    r->iter_gen++;
-    if (!r->failed)
-      vt->start(r->be);
-    pthread_cond_broadcast(&r->cv);
-  }
-  while (gen == r->iter_gen && !r->failed)
-    pthread_cond_wait(&r->cv, &r->mu);
-  int failed = r->failed;
-  pthread_mutex_unlock(&r->mu);
-  return rc ? rc : failed ? PL_EINTR : PL_OK;
+  return barrier(r, rc);
 }
 
 static void *rank_main(void *arg)
@@ -462,23 +470,8 @@ static void *rank_main(void *arg)
   struct rank_arg *ra = arg;
   struct rank_state *st = ra->st;
   struct rt *r = st->rt;
-  int rc = rank_setup(r, st);
-  /* Start barrier: every local rank set up (or one failed). */
-  pthread_mutex_lock(&r->mu);
-  if (rc)
-    r->failed = 1;
-  if (++r->entered == r->hi - r->lo) {
-    if (!r->failed)
-      r->vt->start(r->be);
-    r->released = 1;
-    pthread_cond_broadcast(&r->cv);
-  }
-  while (!r->released)
-    pthread_cond_wait(&r->cv, &r->mu);
-  int failed = r->failed;
-  pthread_mutex_unlock(&r->mu);
-  if (!rc && failed)
-    rc = PL_EINTR;
+  /* Every local rank set up (or one failed) before the first op. */
+  int rc = barrier(r, rank_setup(r, st));
   double loss_before = 0;
   for (int it = 0; !rc && it <= r->o->warmup; it++) {
     if (it > 0 && (rc = next_iteration(r, st, &loss_before)))
@@ -751,16 +744,8 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   for (int i = r.lo; i < r.hi; i++) {
     ra[i].grads = grads;
     if (pthread_create(&th[i], NULL, rank_main, &ra[i]) != 0) {
-      /* Let the started ones through the barrier with failed set. */
-      pthread_mutex_lock(&r.mu);
-      r.failed = 1;
-      r.entered += r.hi - i;
-      if (r.entered == r.hi - r.lo) {
-        r.released = 1;
-        pthread_cond_broadcast(&r.cv);
-      }
-      pthread_mutex_unlock(&r.mu);
-      r.vt->abort(r.be);
+      /* Releases the started ones from the barrier with failed set. */
+      fail_all(&r);
       rc = pl_errf(eb, PL_ENOMEM, "cannot start the thread of rank %d", i);
       break;
     }
