@@ -256,6 +256,54 @@ double pl__interp_ratio(const struct pl__point *pts, const double *ratio,
   return r;
 }
 
+/* The time at (b, s) from measured points, shared by the model and the
+ * workload lookups: an exact point is returned as stored (not as
+ * us / ref * ref, which can differ in the last bit); otherwise the ratio
+ * measured / ref(point) is interpolated (pl__interp_ratio) and scaled by
+ * ref_target, the reference time at (b, s). */
+static int scaled_time(const struct pl__point *pts, size_t n, double b,
+                       double s, double (*ref)(const struct pl__point *p,
+                                               void *ctx),
+                       void *ctx, double ref_target, double *us, int *source,
+                       struct pl_errbuf *eb)
+{
+  for (size_t i = 0; i < n; i++)
+    if (pts[i].b == b && pts[i].s == s) {
+      *us = pts[i].us;
+      *source = PL_SRC_MEASURED;
+      return PL_OK;
+    }
+  double *ratio = pl_malloc(n * sizeof *ratio);
+  if (!ratio)
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    double a = ref(&pts[i], ctx);
+    ratio[i] = a > 0 ? pts[i].us / a : 1.0;
+  }
+  *us = pl__interp_ratio(pts, ratio, n, b, s, source) * ref_target;
+  pl_free(ratio);
+  return PL_OK;
+}
+
+struct analytic_ref {
+  const pl_model_spec *m;
+  const pl_train_cfg *cfg;
+  int op_kind;
+  double (*fn)(const pl_model_spec *m, const pl_train_cfg *cfg, int op_kind,
+               void *ctx);
+  void *ctx;
+};
+
+/* The analytic time at a measured point's (mb, seq). */
+static double analytic_at(const struct pl__point *p, void *ctx)
+{
+  const struct analytic_ref *a = ctx;
+  pl_train_cfg c2 = *a->cfg;
+  c2.mb_size = (int)p->b;
+  c2.seq_len = (int)p->s;
+  return a->fn(a->m, &c2, a->op_kind, a->ctx);
+}
+
 int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
                    const char *layer_kind, int op_kind, const pl_train_cfg *cfg,
                    double (*analytic_us)(const pl_model_spec *m,
@@ -264,7 +312,6 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
                    void *ctx, double *us, int *source, struct pl_errbuf *eb)
 {
   struct pl__point *pts = NULL;
-  double *ratio = NULL;
   size_t n = 0;
   int rc = pl__db_samples(db, gpu, m->name, layer_kind, op_kind, m->hidden,
                           cfg->tp, "bf16", 0, &pts, &n, NULL, eb);
@@ -275,24 +322,18 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
     return pl_errf(eb, PL_ENOTFOUND, "no measured %s %s samples for %s on %s",
                    layer_kind, pl_op_kind_name(op_kind), m->name, gpu);
   }
-  ratio = pl_malloc(n * sizeof *ratio);
-  if (!ratio) {
-    pl_free(pts);
-    return pl_errf(eb, PL_ENOMEM, "out of memory");
-  }
-  for (size_t i = 0; i < n; i++) {
-    pl_train_cfg c2 = *cfg;
-    c2.mb_size = (int)pts[i].b;
-    c2.seq_len = (int)pts[i].s;
-    double a = analytic_us(m, &c2, op_kind, ctx);
-    ratio[i] = a > 0 ? pts[i].us / a : 1.0;
-  }
-  double r = pl__interp_ratio(pts, ratio, n, cfg->mb_size, seq_of(m, cfg),
-                              source);
-  *us = r * analytic_us(m, cfg, op_kind, ctx);
+  struct analytic_ref a = {m, cfg, op_kind, analytic_us, ctx};
+  rc = scaled_time(pts, n, cfg->mb_size, seq_of(m, cfg), analytic_at, &a,
+                   analytic_us(m, cfg, op_kind, ctx), us, source, eb);
   pl_free(pts);
-  pl_free(ratio);
-  return PL_OK;
+  return rc;
+}
+
+/* Tokens of a measured point: the workload's cost is linear in them. */
+static double tokens_at(const struct pl__point *p, void *ctx)
+{
+  (void)ctx;
+  return p->b * p->s;
 }
 
 /* One workload op from the samples of (device, kind, op, hidden, dtype):
@@ -312,27 +353,10 @@ static int wl_lookup(pl_db *db, const char *device, const char *dtype,
     pl_free(pts);
     return PL_ENOTFOUND;
   }
-  for (size_t i = 0; i < n; i++)
-    if (pts[i].b == mb && pts[i].s == seq) {
-      /* the stored figure itself, not us / tokens * tokens (which can
-       * differ in the last bit) */
-      *us = pts[i].us;
-      *source = PL_SRC_MEASURED;
-      pl_free(pts);
-      return PL_OK;
-    }
-  double *ratio = pl_malloc(n * sizeof *ratio);
-  if (!ratio) {
-    pl_free(pts);
-    return pl_errf(eb, PL_ENOMEM, "out of memory");
-  }
-  for (size_t i = 0; i < n; i++)
-    ratio[i] = pts[i].us / (pts[i].b * pts[i].s);
-  double r = pl__interp_ratio(pts, ratio, n, mb, seq, source);
-  *us = r * (double)mb * (double)seq;
+  rc = scaled_time(pts, n, mb, seq, tokens_at, NULL, (double)mb * seq, us,
+                   source, eb);
   pl_free(pts);
-  pl_free(ratio);
-  return PL_OK;
+  return rc;
 }
 
 int pl_db_workload_costs(pl_db *db, const char *device, const char *dtype,
@@ -420,7 +444,7 @@ static int measured_times(pl_db *db, const pl_gpu_spec *g,
   int have[PL_OP_NKINDS] = {0};
   for (int k = PL_OP_F; k <= PL_OP_BW; k++) {
     double t = 0;
-    int sc, rc;
+    int sc = PL_SRC_MEASURED, rc; /* set by every successful lookup */
     struct pl_errbuf e2 = PL_ERRBUF_INIT;
     rc = pl_cost_lookup(db, g->name, m, kind, k, cfg, analytic_cb, x, &t, &sc,
                         &e2);
