@@ -106,43 +106,38 @@ static int store(const char *path, const char *gpu, const char *notes,
                                "attention), fp64";
   int64_t id = 0;
   rc = pl_db_calibration_begin(db, &info, &id, &eb);
-  static const int kinds[4] = {PL_OP_F, PL_OP_B, PL_OP_W, PL_OP_BW};
-  for (int i = 0; i < 4 && !rc; i++) {
-    pl_sample s = PL_SAMPLE_INIT;
-    s.op_kind = kinds[i];
-    s.layer_kind = "transformer";
-    s.mb_size = cal->w.mb_size;
-    s.seq_len = cal->w.seq;
-    s.hidden = cal->w.hidden;
-    s.tp = 1;
-    s.dtype = "fp64";
-    s.mean_us = cal->t[kinds[i]].mean;
-    s.stddev_us = cal->t[kinds[i]].stddev;
-    s.count = cal->t[kinds[i]].reps;
-    rc = pl_db_calibration_add_sample(db, &s, &eb);
-  }
-  /* The first stage's input load and the last stage's loss are stored as
-   * the workload's 'embedding' and 'lm_head' forward (docs/database.md). */
-  const pl_calib_stat *extra[2] = {&cal->input, &cal->loss};
-  static const char *extra_kind[2] = {"embedding", "lm_head"};
-  for (int i = 0; i < 2 && !rc; i++) {
-    if (!(extra[i]->mean > 0))
+  /* One layer's F/B/W/BW, then the first stage's input load and the last
+   * stage's loss as the workload's 'embedding' and 'lm_head' forward
+   * (docs/database.md), stored when measured. */
+  const struct {
+    const char *layer_kind;
+    int op_kind, optional;
+    const pl_calib_stat *stat;
+  } rows[6] = {{"transformer", PL_OP_F, 0, &cal->t[PL_OP_F]},
+               {"transformer", PL_OP_B, 0, &cal->t[PL_OP_B]},
+               {"transformer", PL_OP_W, 0, &cal->t[PL_OP_W]},
+               {"transformer", PL_OP_BW, 0, &cal->t[PL_OP_BW]},
+               {"embedding", PL_OP_F, 1, &cal->input},
+               {"lm_head", PL_OP_F, 1, &cal->loss}};
+  for (int i = 0; i < 6 && !rc; i++) {
+    if (rows[i].optional && !(rows[i].stat->mean > 0))
       continue;
     pl_sample s = PL_SAMPLE_INIT;
-    s.op_kind = PL_OP_F;
-    s.layer_kind = extra_kind[i];
+    s.op_kind = rows[i].op_kind;
+    s.layer_kind = rows[i].layer_kind;
     s.mb_size = cal->w.mb_size;
     s.seq_len = cal->w.seq;
     s.hidden = cal->w.hidden;
     s.dtype = "fp64";
-    s.mean_us = extra[i]->mean;
-    s.stddev_us = extra[i]->stddev;
-    s.count = extra[i]->reps;
+    s.mean_us = rows[i].stat->mean;
+    s.stddev_us = rows[i].stat->stddev;
+    s.count = rows[i].stat->reps;
     rc = pl_db_calibration_add_sample(db, &s, &eb);
   }
   if (!rc) {
     pl_link_cost l = {"local", cal->p2p_latency_us,
-                      cal->p2p_bandwidth > 0 ? cal->p2p_bandwidth * 1e6 : 1e18};
+                      cal->p2p_bandwidth > 0 ? cal->p2p_bandwidth * 1e6
+                                              : PL_LINK_NO_BANDWIDTH};
     rc = pl_db_calibration_add_link(db, &l, &eb);
   }
   if (!rc)

@@ -405,9 +405,8 @@ int pl_db_workload_costs(pl_db *db, const char *device, const char *dtype,
   if (rc == PL_OK) {
     out->have_link = 1;
     out->latency_us = lat;
-    /* bytes/s -> bytes/us; >= 1e17 bytes/s is calibrate's "no measurable
-     * size dependence" marker */
-    out->bytes_per_us = bw >= 1e17 ? 0 : bw / 1e6;
+    /* bytes/s -> bytes/us; the marker means all of it is latency */
+    out->bytes_per_us = bw >= PL_LINK_NO_BANDWIDTH ? 0 : bw / 1e6;
   } else if (rc != PL_ENOTFOUND) {
     if (eb)
       *eb = e2;

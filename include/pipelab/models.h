@@ -163,8 +163,11 @@ typedef struct pl_sample {
 typedef struct pl_link_cost {
   const char *link_kind;
   double latency_us;
-  double bandwidth; /* bytes/s */
+  double bandwidth; /* bytes/s; PL_LINK_NO_BANDWIDTH = not size-dependent */
 } pl_link_cost;
+/* Stored as bytes_per_s (which must be > 0) when a link's time showed no
+ * measurable dependence on the message size: all of it is latency. */
+#define PL_LINK_NO_BANDWIDTH 1e18
 
 /*
  * Writing a calibration run (used by `pipelab calibrate` and `db import`):
