@@ -367,7 +367,12 @@ int pl_db_check(pl_db *db, int *problems, char *report, size_t len,
 #define GPU_COLS                                                             \
   "name, full_name, bf16_dense_flops, hbm_bytes, hbm_bytes_per_s, "          \
   "scaleup_bytes_per_s, scaleout_bytes_per_s, default_mfu, p2p_latency_us, " \
-  "source, kind = 'cpu'"
+  "source, kind = 'cpu', coalesce(fp8_dense_flops, 0), "                      \
+  "coalesce(fp4_dense_flops, 0), coalesce(host_link_bytes_per_s, 0), "        \
+  "sm_count, gemm_efficiency, attn_efficiency, hbm_efficiency, "              \
+  "kernel_launch_us, scaleup_domain, gpus_per_node, scaleup_latency_us, "     \
+  "scaleout_latency_us, scaleup_coll_efficiency, scaleout_coll_efficiency, "  \
+  "vendor, aliases"
 #define MODEL_COLS                                                           \
   "name, full_name, arch, layers, hidden, heads, kv_heads, ffn, vocab, "     \
   "seq_len, tied_embeddings, learned_pos, coalesce(published_params, 0), "   \
@@ -387,6 +392,22 @@ static void row_gpu(sqlite3_stmt *st, pl_gpu_spec *g)
   g->p2p_latency_us = sqlite3_column_double(st, 8);
   copy_text(g->source, sizeof g->source, sqlite3_column_text(st, 9));
   g->is_cpu = sqlite3_column_int(st, 10);
+  g->fp8_flops = sqlite3_column_double(st, 11);
+  g->fp4_flops = sqlite3_column_double(st, 12);
+  g->host_bandwidth = sqlite3_column_double(st, 13);
+  g->sm_count = sqlite3_column_int(st, 14);
+  g->gemm_eff = sqlite3_column_double(st, 15);
+  g->attn_eff = sqlite3_column_double(st, 16);
+  g->hbm_eff = sqlite3_column_double(st, 17);
+  g->launch_us = sqlite3_column_double(st, 18);
+  g->scaleup_domain = sqlite3_column_int(st, 19);
+  g->gpus_per_node = sqlite3_column_int(st, 20);
+  g->scaleup_latency_us = sqlite3_column_double(st, 21);
+  g->scaleout_latency_us = sqlite3_column_double(st, 22);
+  g->scaleup_coll_eff = sqlite3_column_double(st, 23);
+  g->scaleout_coll_eff = sqlite3_column_double(st, 24);
+  copy_text(g->vendor, sizeof g->vendor, sqlite3_column_text(st, 25));
+  copy_text(g->aliases, sizeof g->aliases, sqlite3_column_text(st, 26));
 }
 
 static void row_model(sqlite3_stmt *st, pl_model_spec *m)
@@ -432,11 +453,16 @@ static int get_one(pl_db *db, const char *table, const char *cols,
                    const char *kind, const char *name, void *out,
                    void (*row)(sqlite3_stmt *, void *), struct pl_errbuf *eb)
 {
-  char sql[512];
+  char sql[2048];
   sqlite3_stmt *st = NULL;
+  /* GPUs also answer to their aliases (schema 4), after name and full name */
   snprintf(sql, sizeof sql,
            "SELECT %s FROM %s WHERE name = ?1 COLLATE NOCASE OR "
-           "full_name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1", cols, table);
+           "full_name = ?1 COLLATE NOCASE%s ORDER BY (name = ?1 COLLATE "
+           "NOCASE) DESC, id LIMIT 1", cols, table,
+           strcmp(table, "gpus") ? ""
+                                 : " OR instr(',' || lower(aliases) || ',', "
+                                   "',' || lower(?1) || ',') > 0");
   int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);

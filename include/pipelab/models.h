@@ -39,6 +39,23 @@ typedef struct pl_gpu_spec {
   int is_cpu;               /* kind 'cpu' (schema 3): the host CPU the CPU
                                backend calibrates; measured samples only,
                                never priced analytically */
+  /* Schema 4 (docs/hardware.md): */
+  double fp8_flops;         /* dense FP8 FLOP/s; 0 = not supported */
+  double fp4_flops;         /* dense FP4 FLOP/s; 0 = not supported */
+  double host_bandwidth;    /* bytes/s per direction (PCIe / C2C); 0 = unknown */
+  int sm_count;             /* SMs / CUs: GEMM tiles per wave */
+  double gemm_eff;          /* fraction of dense peak large GEMMs reach */
+  double attn_eff;          /* fraction of dense peak flash attention's
+                               forward reaches */
+  double hbm_eff;           /* fraction of HBM bandwidth a stream reaches */
+  double launch_us;         /* per-kernel floor (launch + tail) */
+  int scaleup_domain;       /* GPUs per scale-up (NVLink/xGMI) domain */
+  int gpus_per_node;        /* GPUs per node (per NIC group) */
+  double scaleup_latency_us, scaleout_latency_us; /* per collective step */
+  double scaleup_coll_eff;  /* NCCL bus bandwidth / scale-up link bandwidth */
+  double scaleout_coll_eff; /* NCCL bus bandwidth / NIC bandwidth */
+  char vendor[32];
+  char aliases[128];        /* comma-separated other names */
 } pl_gpu_spec;
 
 /* Architectures: GPT (LayerNorm with biases, GeLU FFN of width f, learned
@@ -62,7 +79,7 @@ typedef struct pl_model_spec {
 /* PRAGMA application_id of every pipelab database ("PLAB"). */
 #define PL_DB_APPLICATION_ID 0x504C4142
 /* PRAGMA user_version this binary creates and upgrades to. */
-#define PL_DB_SCHEMA_VERSION 3
+#define PL_DB_SCHEMA_VERSION 4
 /* Default busy timeout of pl_db_open (ms). */
 #define PL_DB_BUSY_TIMEOUT_MS 5000
 
@@ -206,6 +223,31 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
 int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
                     double *latency_us, double *bandwidth,
                     struct pl_errbuf *eb);
+
+/* Collective operations of the measured-collectives table (nccl-tests). */
+enum pl_coll_op {
+  PL_COLL_ALL_REDUCE = 0,
+  PL_COLL_REDUCE_SCATTER = 1,
+  PL_COLL_ALL_GATHER = 2,
+  PL_COLL_SENDRECV = 3,
+  PL_COLL_NOPS = 4
+};
+/* "all_reduce", "reduce_scatter", "all_gather", "sendrecv"; NULL if bad. */
+const char *pl_coll_op_name(int op);
+
+/*
+ * Measured bus bandwidth (bytes/s, nccl-tests' busbw convention) of collective
+ * op over n_ranks GPUs on n_nodes nodes for a buffer of size_bytes (nccl-tests'
+ * "size"). From the newest calibration of gpu that has rows of op with the
+ * same scope (one node, or several); among its runs the one whose rank count
+ * is closest to n_ranks (ties: the larger); busbw interpolated linearly in
+ * log2(size) between the neighbouring sizes and held beyond the measured
+ * range. *n_used receives the rank count of the run used (may be NULL).
+ * PL_ENOTFOUND when nothing matches.
+ */
+int pl_db_collective_busbw(pl_db *db, const char *gpu, int op, int n_ranks,
+                           int n_nodes, double size_bytes, double *busbw,
+                           int *n_used, struct pl_errbuf *eb);
 
 /* Per-layer costs of the executor's workload (kernels/) measured by
  * `pipelab calibrate` and stored under a device: transformer samples give F,
