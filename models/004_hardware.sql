@@ -38,30 +38,30 @@ ALTER TABLE gpus ADD COLUMN aliases TEXT NOT NULL DEFAULT '';
 -- The seeded GPUs of version 1 (the CPU row keeps the defaults: it is never
 -- priced analytically).
 UPDATE gpus SET aliases = 'a100-80gb,a100-sxm4-80gb', sm_count = 108,
-  gemm_efficiency = 0.80, attn_efficiency = 0.60, hbm_efficiency = 0.85,
+  gemm_efficiency = 0.859, attn_efficiency = 0.60, hbm_efficiency = 0.85,
   scaleup_coll_efficiency = 0.77, scaleout_coll_efficiency = 0.90,
   source = 'NVIDIA A100 Tensor Core GPU datasheet (2020): 312 TFLOP/s dense FP16/BF16, 2039 GB/s HBM2e, NVLink3 600 GB/s total; DGX A100: 8 HDR 200 Gb/s NICs'
   WHERE name = 'a100';
 UPDATE gpus SET aliases = 'h100-sxm,h100-sxm5', fp8_dense_flops = 1978.9e12,
-  sm_count = 132, gemm_efficiency = 0.75, attn_efficiency = 0.55,
+  sm_count = 132, gemm_efficiency = 0.801, attn_efficiency = 0.55,
   hbm_efficiency = 0.88, scaleup_coll_efficiency = 0.80,
   scaleout_coll_efficiency = 0.90,
   source = 'NVIDIA H100 Tensor Core GPU datasheet (SXM5): 989.4 TFLOP/s dense BF16, 1978.9 dense FP8, 3.35 TB/s HBM3, NVLink4 900 GB/s total; DGX H100: 8 ConnectX-7 NDR 400 Gb/s'
   WHERE name = 'h100';
 UPDATE gpus SET aliases = 'h200-sxm', fp8_dense_flops = 1978.9e12,
-  bf16_dense_flops = 989.4e12, sm_count = 132, gemm_efficiency = 0.75,
+  bf16_dense_flops = 989.4e12, sm_count = 132, gemm_efficiency = 0.801,
   attn_efficiency = 0.55, hbm_efficiency = 0.88,
   scaleup_coll_efficiency = 0.80, scaleout_coll_efficiency = 0.90,
   source = 'NVIDIA H200 datasheet (SXM): same GH100 compute as H100 SXM (989.4 TFLOP/s dense BF16, 1978.9 FP8), 141 GB HBM3e at 4.8 TB/s, NVLink4 900 GB/s total'
   WHERE name = 'h200';
 UPDATE gpus SET aliases = 'b200-hgx', fp8_dense_flops = 4500e12,
-  fp4_dense_flops = 9000e12, sm_count = 148, gemm_efficiency = 0.70,
+  fp4_dense_flops = 9000e12, sm_count = 148, gemm_efficiency = 0.75,
   attn_efficiency = 0.50, hbm_efficiency = 0.85,
   scaleup_coll_efficiency = 0.80, scaleout_coll_efficiency = 0.90,
   source = 'NVIDIA HGX B200 datasheet (1000 W): 2.25 PFLOP/s dense BF16, 4.5 FP8, 9 FP4 per GPU; 8 TB/s HBM3e, ~180 GB usable; NVLink5 1.8 TB/s total; ConnectX-7 400 Gb/s'
   WHERE name = 'b200';
 UPDATE gpus SET aliases = 'mi300', fp8_dense_flops = 2614.9e12,
-  sm_count = 304, gemm_efficiency = 0.50, attn_efficiency = 0.35,
+  sm_count = 304, gemm_efficiency = 0.601, attn_efficiency = 0.35,
   hbm_efficiency = 0.80, scaleup_coll_efficiency = 0.70,
   scaleout_coll_efficiency = 0.85, kernel_launch_us = 6,
   source = 'AMD Instinct MI300X datasheet: 1307.4 TFLOP/s dense BF16, 2614.9 FP8, 192 GB HBM3 at 5.3 TB/s, 7 Infinity Fabric links x 64 GB/s per direction, 304 CUs'
@@ -77,32 +77,32 @@ INSERT INTO gpus (name, full_name, vendor, bf16_dense_flops, hbm_bytes,
  ('a100-40gb', 'NVIDIA A100 SXM4 40GB', 'NVIDIA', 312e12, 42949672960,
   1.555e12, 300e9, 25e9, 32e9, 0.60, 10,
   'NVIDIA A100 Tensor Core GPU datasheet (2020): 312 TFLOP/s dense FP16/BF16, 40 GB HBM2 at 1555 GB/s, NVLink3 600 GB/s total; DGX A100 8 HDR NICs',
-  'gpu', NULL, NULL, 108, 0.80, 0.60, 0.85, 4, 8, 8, 2, 6, 0.77, 0.90,
+  'gpu', NULL, NULL, 108, 0.859, 0.60, 0.85, 4, 8, 8, 2, 6, 0.77, 0.90,
   'a100-sxm4-40gb'),
  ('b300', 'NVIDIA B300 HGX (Blackwell Ultra)', 'NVIDIA', 2250e12,
   309237645312, 8e12, 900e9, 100e9, 64e9, 0.45, 10,
   'NVIDIA HGX B300 / Blackwell Ultra pages: 288 GB HBM3e at 8 TB/s, NVLink5 1.8 TB/s total, ConnectX-8 800 Gb/s; dense BF16/FP8 as B200, FP4 1.5x B200 [estimated per-GPU split]',
-  'gpu', 4500e12, 13500e12, 148, 0.70, 0.50, 0.85, 4, 8, 8, 2, 6, 0.80,
+  'gpu', 4500e12, 13500e12, 148, 0.75, 0.50, 0.85, 4, 8, 8, 2, 6, 0.80,
   0.90, 'b300-hgx'),
  ('gb200', 'NVIDIA GB200 NVL72 (per GPU)', 'NVIDIA', 2500e12, 199715979264,
   8e12, 900e9, 50e9, 450e9, 0.45, 10,
   'NVIDIA GB200 NVL72 datasheet: per GPU 2.5 PFLOP/s dense BF16, 5 FP8, 10 FP4, 186 GB HBM3e at 8 TB/s, NVLink5 1.8 TB/s total in a 72-GPU domain, 4 GPUs per compute tray, NVLink-C2C 900 GB/s to Grace, ConnectX-7 400 Gb/s',
-  'gpu', 5000e12, 10000e12, 148, 0.70, 0.50, 0.85, 4, 72, 4, 2.5, 6, 0.80,
+  'gpu', 5000e12, 10000e12, 148, 0.75, 0.50, 0.85, 4, 72, 4, 2.5, 6, 0.80,
   0.90, 'gb200-nvl72'),
  ('gb300', 'NVIDIA GB300 NVL72 (per GPU)', 'NVIDIA', 2500e12, 309237645312,
   8e12, 900e9, 100e9, 450e9, 0.45, 10,
   'NVIDIA GB300 NVL72 page: 288 GB HBM3e per GPU at 8 TB/s, NVLink5 1.8 TB/s total in a 72-GPU domain, ConnectX-8 800 Gb/s; BF16/FP8 as GB200, FP4 1.5x GB200 [estimated per-GPU split]',
-  'gpu', 5000e12, 15000e12, 148, 0.70, 0.50, 0.85, 4, 72, 4, 2.5, 6, 0.80,
+  'gpu', 5000e12, 15000e12, 148, 0.75, 0.50, 0.85, 4, 72, 4, 2.5, 6, 0.80,
   0.90, 'gb300-nvl72'),
  ('mi325x', 'AMD Instinct MI325X', 'AMD', 1307.4e12, 274877906944, 6e12,
   448e9, 50e9, 64e9, 0.40, 10,
   'AMD Instinct MI325X datasheet: 1307.4 TFLOP/s dense BF16, 2614.9 FP8, 256 GB HBM3E at 6 TB/s, 7 Infinity Fabric links x 64 GB/s per direction, 304 CUs',
-  'gpu', 2614.9e12, NULL, 304, 0.50, 0.35, 0.80, 6, 8, 8, 2.5, 6, 0.70,
+  'gpu', 2614.9e12, NULL, 304, 0.601, 0.35, 0.80, 6, 8, 8, 2.5, 6, 0.70,
   0.85, ''),
  ('mi355x', 'AMD Instinct MI355X', 'AMD', 2516.6e12, 309237645312, 8e12,
   537.6e9, 50e9, 64e9, 0.40, 10,
   'AMD Instinct MI355X datasheet: 2.5 PFLOP/s dense BF16, 5.0 FP8, 10 MXFP4, 288 GB HBM3E at 8 TB/s, 256 CUs; Infinity Fabric 7 x 76.8 GB/s per direction [estimated]',
-  'gpu', 5033.2e12, 10066.3e12, 256, 0.55, 0.40, 0.80, 6, 8, 8, 2.5, 6,
+  'gpu', 5033.2e12, 10066.3e12, 256, 0.60, 0.40, 0.80, 6, 8, 8, 2.5, 6,
   0.70, 0.85, '');
 
 -- Measured collective performance: one row per message size of one

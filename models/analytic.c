@@ -194,8 +194,17 @@ void pl_model_plan_free(pl_model_plan *plan)
     return;
   pl_free(plan->layers);
   pl_free(plan->rank);
+  pl_free(plan->part);
+  pl_free(plan->dp_us);
+  pl_free(plan->dp_window_us);
+  pl_free(plan->dp_bucket_us);
+  pl_free(plan->optim_us);
+  pl_free(plan->embed_us);
   plan->layers = NULL;
   plan->rank = NULL;
+  plan->part = NULL;
+  plan->dp_us = plan->dp_window_us = plan->dp_bucket_us = NULL;
+  plan->optim_us = plan->embed_us = NULL;
 }
 
 /* ------------------------------------------------------ measured costs --- */
@@ -418,19 +427,31 @@ int pl_db_workload_costs(pl_db *db, const char *device, const char *dtype,
 /* ------------------------------------------------------------- builder --- */
 
 struct an_ctx {
-  double flops_per_us; /* peak * efficiency / 1e6 */
+  double flops_per_us; /* flat model: peak * efficiency / 1e6; 0 = kernels */
   int head;            /* LM head instead of a transformer layer */
+  pl_db *db;           /* kernel model: measured collectives */
+  const pl_gpu_spec *g;
+  const pl_layout *l;
 };
 
+/* The analytic time of one op at cfg's (b, s): the reference that measured
+ * samples are interpolated against. */
 static double analytic_cb(const pl_model_spec *m, const pl_train_cfg *cfg,
                           int op_kind, void *p)
 {
   struct an_ctx *x = p;
-  pl_layer_cost lc;
-  if (pl_cost_layer(m, cfg, x->head ? NULL : &lc, x->head ? &lc : NULL, NULL,
-                    NULL))
+  if (x->flops_per_us > 0) {
+    pl_layer_cost lc;
+    if (pl_cost_layer(m, cfg, x->head ? NULL : &lc, x->head ? &lc : NULL,
+                      NULL, NULL))
+      return 0;
+    return lc.flops[op_kind] / x->flops_per_us;
+  }
+  pl_op_price pr;
+  if (pl_price_layer(x->db, m, x->g, cfg, x->l, x->head ? NULL : &pr,
+                     x->head ? &pr : NULL, NULL, NULL))
     return 0;
-  return lc.flops[op_kind] / x->flops_per_us;
+  return pr.t[op_kind];
 }
 
 /* Measured times override the analytic ones op kind by op kind; a missing
@@ -470,11 +491,93 @@ static int measured_times(pl_db *db, const pl_gpu_spec *g,
   return PL_OK;
 }
 
+/* Megatron's default DDP bucket: max(40M, 1M x data-parallel size)
+ * parameters. */
+static double bucket_params(int dp)
+{
+  double b = 1e6 * dp;
+  return b > 40e6 ? b : 40e6;
+}
+
+/* Bytes the mixed-precision optimizer step streams per parameter (of its
+ * shard), kernel by kernel as Megatron runs them: unscale + inf check of the
+ * fp32 main gradient (read + write, 8), the global gradient norm (read, 4),
+ * clipping (read + write, 8), fused Adam (reads weight, gradient, momentum,
+ * variance and writes weight, momentum, variance: 28), the copy of the fp32
+ * master weights into the 16-bit model weights (6) and zeroing the gradient
+ * buffer for the next iteration (4). */
+#define OPTIM_BYTES_PER_PARAM 58.0
+
+/* Per-rank fixed costs of the iteration: DP gradient reduce (and the
+ * distributed optimizer's parameter all-gather unless overlapped), the
+ * tied-embedding all-reduce between the end stages and the optimizer step. */
+static void rank_costs(pl_db *db, const pl_model_spec *m,
+                       const pl_gpu_spec *g, const pl_train_cfg *cfg,
+                       const pl_sched *s, const pl_costs *c,
+                       pl_model_plan *plan)
+{
+  const pl_layout *l = &plan->layout;
+  int S = plan->n_stages, n = l->dp * l->cp, k = l->dp_per_domain;
+  double gb = cfg->grad_reduce_bytes > 0
+                  ? cfg->grad_reduce_bytes
+                  : (cfg->precision == PL_PREC_FP16 ? 2 : 4);
+  double hbm = g->hbm_bandwidth * (g->hbm_eff > 0 ? g->hbm_eff : 1);
+  for (int r = 0; r < plan->n_ranks; r++) {
+    double P = plan->rank[r].params, dp = 0, bucket;
+    double bp = bucket_params(n) < P ? bucket_params(n) : P;
+    if (cfg->distributed_optimizer) {
+      dp = pl_coll_time_us(g, PL_COLL_REDUCE_SCATTER, P * gb, n, k, 0);
+      bucket = pl_coll_time_us(g, PL_COLL_REDUCE_SCATTER, bp * gb, n, k, 0);
+      if (!cfg->overlap_param_gather)
+        dp += pl_coll_time_us(g, PL_COLL_ALL_GATHER, P * 2, n, k, 0);
+    } else {
+      dp = pl_coll_time_us(g, PL_COLL_ALL_REDUCE, P * gb, n, k, 0);
+      bucket = pl_coll_time_us(g, PL_COLL_ALL_REDUCE, bp * gb, n, k, 0);
+    }
+    if (db && n > 1) {
+      /* measured collectives win: scale by measured / modelled bus time */
+      double mb = 0;
+      int op = cfg->distributed_optimizer ? PL_COLL_REDUCE_SCATTER
+                                          : PL_COLL_ALL_REDUCE;
+      int nodes = (n + k - 1) / k;
+      if (pl_db_collective_busbw(db, g->name, op, n, nodes, P * gb, &mb, NULL,
+                                 NULL) == PL_OK && mb > 0) {
+        double model = pl_coll_time_us(g, op, P * gb, n, k, 0);
+        double meas = pl_coll_time_us(g, op, P * gb, n, k, mb);
+        if (model > 0) {
+          dp += meas - model;
+          bucket *= meas / model;
+        }
+      }
+    }
+    plan->dp_us[r] = dp;
+    plan->dp_bucket_us[r] = bucket < dp ? bucket : dp;
+    double opt_params = P / (cfg->distributed_optimizer ? (double)n : 1.0);
+    plan->optim_us[r] = opt_params * OPTIM_BYTES_PER_PARAM / hbm * 1e6;
+    double win = 0;
+    for (int i = 0; i < S; i++)
+      if (pl_sched_stage_rank(s, i) == r)
+        win += c->stage[i].t[PL_OP_BW];
+    plan->dp_window_us[r] = cfg->overlap_grad_reduce ? win : 0;
+  }
+  /* Tied embeddings on a pipeline: the first and last stage hold copies
+   * whose gradients are all-reduced after the backward. */
+  int r0 = pl_sched_stage_rank(s, 0), r1 = pl_sched_stage_rank(s, S - 1);
+  if (m->tied_embeddings && r0 != r1) {
+    double bytes = (double)m->vocab * m->hidden / l->tp * gb;
+    int intra = pl_layout_pp_intra(l, r0, r1);
+    double t = pl_coll_time_us(g, PL_COLL_ALL_REDUCE, bytes, 2, intra ? 2 : 1,
+                               0);
+    plan->embed_us[r0] = plan->embed_us[r1] = t;
+  }
+}
+
 int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
                   const pl_train_cfg *cfg, const pl_sched *s, pl_costs **costs,
                   pl_model_plan *plan, struct pl_errbuf *eb)
 {
   pl_layer_cost layer, head, embed;
+  pl_op_price lp, hp, ep;
   pl_costs *c = NULL;
   int rc, S = pl_sched_stages(s), p = pl_sched_ranks(s);
   int mbs = pl_sched_microbatches(s);
@@ -483,31 +586,59 @@ int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
     return rc;
   if (g->bf16_flops <= 0)
     return pl_errf(eb, PL_EINVAL, "GPU '%s' has no peak FLOP/s", g->name);
-  double eff = cfg->mfu > 0 ? cfg->mfu : g->mfu;
+  int cp = cfg->cp > 0 ? cfg->cp : 1;
+  if (cfg->precision < PL_PREC_BF16 || cfg->precision > PL_PREC_FP4)
+    return pl_errf(eb, PL_EINVAL, "unknown precision %d", cfg->precision);
+  int flat = cfg->mfu > 0;
+  double eff = flat ? cfg->mfu : g->mfu;
   if (!(eff > 0 && eff <= 1))
     return pl_errf(eb, PL_EINVAL, "efficiency must be in (0, 1], got %g", eff);
+  double sq = seq_of(m, cfg), b = cfg->mb_size;
+  if (cp > 1 && (long)sq % (2L * cp))
+    return pl_errf(eb, PL_EINVAL, "sequence length %g is not divisible by "
+                                  "2 x cp = %d (ring attention splits every "
+                                  "sequence into 2 x cp chunks)", sq, 2 * cp);
   if (m->layers < S && !cfg->layers_per_stage)
     return pl_errf(eb, PL_EINVAL, "model '%s' has %d layers, fewer than the "
                                   "%d virtual stages of the schedule",
                    m->name, m->layers, S);
+  int domain = cfg->gpus_per_node > 0 ? cfg->gpus_per_node
+               : g->scaleup_domain > 0 ? g->scaleup_domain : 8;
+  pl_layout_make(cfg->tp, cp, cfg->dp, p, domain, &plan->layout);
+  if (!flat && (rc = pl_price_layer(db, m, g, cfg, &plan->layout, &lp, &hp,
+                                    &ep, eb)))
+    return rc;
   plan->n_stages = S;
   plan->n_ranks = p;
+  plan->flat = flat;
+  plan->precision = cfg->precision;
   plan->layers = pl_calloc((size_t)S, sizeof *plan->layers);
   plan->rank = pl_calloc((size_t)p, sizeof *plan->rank);
-  if (!plan->layers || !plan->rank) {
+  plan->part = pl_calloc((size_t)S, sizeof *plan->part);
+  plan->dp_us = pl_calloc((size_t)p, sizeof(double));
+  plan->dp_window_us = pl_calloc((size_t)p, sizeof(double));
+  plan->dp_bucket_us = pl_calloc((size_t)p, sizeof(double));
+  plan->optim_us = pl_calloc((size_t)p, sizeof(double));
+  plan->embed_us = pl_calloc((size_t)p, sizeof(double));
+  if (!plan->layers || !plan->rank || !plan->part || !plan->dp_us ||
+      !plan->dp_window_us || !plan->dp_bucket_us || !plan->optim_us ||
+      !plan->embed_us) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto fail;
   }
-  struct an_ctx lx = {g->bf16_flops * eff / 1e6, 0};
-  struct an_ctx hx = {g->bf16_flops * eff / 1e6, 1};
-  double lt[PL_OP_NKINDS] = {0}, ht[PL_OP_NKINDS] = {0};
+  struct an_ctx lx = {flat ? g->bf16_flops * eff / 1e6 : 0, 0, db, g,
+                      &plan->layout};
+  struct an_ctx hx = lx;
+  hx.head = 1;
+  double lt[PL_OP_NKINDS] = {0}, ht[PL_OP_NKINDS] = {0}, et[PL_OP_NKINDS] = {0};
   int lsrc[PL_OP_NKINDS], hsrc[PL_OP_NKINDS];
   for (int k = 0; k < PL_OP_NKINDS; k++) {
-    lt[k] = layer.flops[k] / lx.flops_per_us;
-    ht[k] = head.flops[k] / hx.flops_per_us;
+    lt[k] = flat ? layer.flops[k] / lx.flops_per_us : lp.t[k];
+    ht[k] = flat ? head.flops[k] / hx.flops_per_us : hp.t[k];
+    et[k] = flat ? 0 : ep.t[k];
     lsrc[k] = hsrc[k] = PL_SRC_ANALYTIC;
   }
-  lt[PL_OP_FB] = ht[PL_OP_FB] = 0;
+  lt[PL_OP_FB] = ht[PL_OP_FB] = et[PL_OP_FB] = 0;
   if (db) {
     if ((rc = measured_times(db, g, m, cfg, "transformer", &lx, lt, lsrc, eb)) ||
         (rc = measured_times(db, g, m, cfg, "lm_head", &hx, ht, hsrc, eb)))
@@ -531,72 +662,116 @@ int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
   } else {
     double lsum = lt[PL_OP_F] + lt[PL_OP_B] + lt[PL_OP_W];
     double hsum = ht[PL_OP_F] + ht[PL_OP_B] + ht[PL_OP_W];
-    pl_cost_partition(m->layers, S, 0, lsum > 0 ? hsum / lsum : 0,
-                      plan->layers);
+    double esum = et[PL_OP_F] + et[PL_OP_B] + et[PL_OP_W];
+    pl_cost_partition(m->layers, S, lsum > 0 ? esum / lsum : 0,
+                      lsum > 0 ? hsum / lsum : 0, plan->layers);
   }
   if ((rc = pl_costs_create(S, p, &c))) {
     rc = pl_errf(eb, rc, "out of memory");
     goto fail;
   }
-  double sq = seq_of(m, cfg), b = cfg->mb_size;
+  /* P2P: one message per microbatch and boundary, 16-bit activations of
+   * this GPU's tokens split over the TP ranks (Megatron's scatter/gather);
+   * each boundary's link is NVLink/xGMI inside a scale-up domain, else one
+   * NIC. Measured link costs win. */
+  double lat_up = g->p2p_latency_us, lat_out = g->p2p_latency_us;
+  double bw_up = g->scaleup_bandwidth, bw_out = g->scaleout_bandwidth;
+  if (db) {
+    const char *kinds_up[] = {"nvlink", "xgmi", NULL};
+    const char *kinds_out[] = {"ib", "roce", "ethernet", NULL};
+    for (int i = 0; kinds_up[i]; i++) {
+      double ml, mb;
+      if (pl_db_link_cost(db, g->name, kinds_up[i], &ml, &mb, NULL) == PL_OK) {
+        lat_up = ml;
+        bw_up = mb;
+        break;
+      }
+    }
+    for (int i = 0; kinds_out[i]; i++) {
+      double ml, mb;
+      if (pl_db_link_cost(db, g->name, kinds_out[i], &ml, &mb, NULL) == PL_OK) {
+        lat_out = ml;
+        bw_out = mb;
+        break;
+      }
+    }
+  }
+  int all_intra = 1;
+  double msg = 2 * b * (sq / cp) * m->hidden / cfg->tp;
   for (int i = 0; i < S; i++) {
     pl_stage_cost *sc = &c->stage[i];
     double n = plan->layers[i];
-    for (int k = PL_OP_F; k <= PL_OP_BW; k++)
-      sc->t[k] = n * lt[k] + (i == S - 1 ? ht[k] : 0);
+    int first = i == 0, last = i == S - 1;
+    for (int k = PL_OP_F; k <= PL_OP_BW; k++) {
+      sc->t[k] = n * lt[k] + (last ? ht[k] : 0) + (first ? et[k] : 0);
+      if (flat)
+        continue;
+      /* parts in the analytic proportions, scaled to measured times */
+      double ls = lp.t[k] > 0 ? lt[k] / lp.t[k] : 1;
+      double hs = hp.t[k] > 0 ? ht[k] / hp.t[k] : 1;
+      for (int q = 0; q < PL_PART_N; q++)
+        plan->part[i][k][q] = n * lp.part[k][q] * ls +
+                              (last ? hp.part[k][q] * hs : 0) +
+                              (first ? ep.part[k][q] : 0);
+    }
     sc->t[PL_OP_FB] = 0;
-    sc->mem_b = n * layer.mem_b + (i == 0 ? embed.mem_b : 0) +
-                (i == S - 1 ? head.mem_b : 0);
-    sc->mem_w = n * layer.mem_w + (i == 0 ? embed.mem_w : 0) +
-                (i == S - 1 ? head.mem_w : 0);
-    /* bf16 activation (or its gradient) per TP rank: Megatron's
-     * scatter/gather or sequence parallelism sends 1/t of it. */
-    sc->msg_bytes = 2 * b * sq * m->hidden / cfg->tp;
+    sc->mem_b = n * layer.mem_b + (first ? embed.mem_b : 0) +
+                (last ? head.mem_b : 0);
+    sc->mem_w = n * layer.mem_w + (first ? embed.mem_w : 0) +
+                (last ? head.mem_w : 0);
+    sc->msg_bytes = msg;
     int r = pl_sched_stage_rank(s, i);
+    if (i + 1 < S) {
+      int r2 = pl_sched_stage_rank(s, i + 1);
+      int intra = pl_layout_pp_intra(&plan->layout, r, r2);
+      if (r != r2 && !intra)
+        all_intra = 0;
+      sc->has_link = 1;
+      sc->link_latency = intra ? lat_up : lat_out;
+      sc->link_bandwidth = (intra ? bw_up : bw_out) / 1e6;
+    }
     plan->rank[r].layers += plan->layers[i];
-    plan->rank[r].params += n * layer.params + (i == 0 ? embed.params : 0) +
-                            (i == S - 1 ? head.params : 0);
+    plan->rank[r].params += n * layer.params + (first ? embed.params : 0) +
+                            (last ? head.params : 0);
   }
   for (int r = 0; r < p; r++) {
     pl_rank_plan *rp = &plan->rank[r];
     rp->weight_bytes = 2 * rp->params;
     rp->grad_bytes = (cfg->fp32_grads ? 4 : 2) * rp->params;
     rp->optim_bytes = 12 * rp->params /
-                      (cfg->distributed_optimizer ? (double)cfg->dp : 1.0);
+                      (cfg->distributed_optimizer ? (double)cfg->dp * cp : 1.0);
     rp->static_bytes = rp->weight_bytes + rp->grad_bytes + rp->optim_bytes;
   }
-  /* P2P link: inside one node (scale-up) when the whole job fits in a node,
-   * else one NIC per GPU (scale-out). Measured link costs win. */
-  int gpn = cfg->gpus_per_node > 0 ? cfg->gpus_per_node : 8;
-  double n_gpus = (double)p * cfg->tp * cfg->dp;
-  plan->link_scaleup = n_gpus <= gpn;
-  double lat = g->p2p_latency_us;
-  double bw = plan->link_scaleup ? g->scaleup_bandwidth : g->scaleout_bandwidth;
-  if (db) {
-    const char *kinds_up[] = {"nvlink", "xgmi", NULL};
-    const char *kinds_out[] = {"ib", "roce", "ethernet", NULL};
-    const char **kinds = plan->link_scaleup ? kinds_up : kinds_out;
-    for (int i = 0; kinds[i]; i++) {
-      double ml, mb;
-      if (pl_db_link_cost(db, g->name, kinds[i], &ml, &mb, NULL) == PL_OK) {
-        lat = ml;
-        bw = mb;
-        break;
-      }
-    }
-  }
-  c->comm_latency = lat;
-  c->comm_bandwidth = bw / 1e6; /* bytes per µs */
+  plan->link_scaleup = all_intra;
+  c->comm_latency = all_intra ? lat_up : lat_out;
+  c->comm_bandwidth = (all_intra ? bw_up : bw_out) / 1e6; /* bytes per µs */
   for (int k = 0; k < PL_OP_NKINDS; k++)
     c->source[k] = k == PL_OP_FB ? PL_SRC_ANALYTIC : lsrc[k];
   snprintf(c->time_unit, sizeof c->time_unit, "us");
   snprintf(c->mem_unit, sizeof c->mem_unit, "bytes");
+  if (!flat)
+    rank_costs(db, m, g, cfg, s, c, plan);
+  double n_gpus = (double)p * cfg->tp * cp * cfg->dp;
   plan->hbm_bytes = g->hbm_bytes;
   plan->peak_flops = g->bf16_flops;
   plan->mfu_op = eff;
   plan->n_gpus = n_gpus;
   plan->tokens_per_iter = (double)mbs * b * sq * cfg->dp;
   plan->model_flops_iter = pl_model_flops_iter(m, cfg, (double)mbs * b * cfg->dp);
+  if (flat) {
+    double rec = cfg->recompute == PL_RECOMPUTE_FULL ? 4.0 / 3.0 : 1.0;
+    plan->hw_flops_iter = plan->model_flops_iter * rec;
+  } else {
+    double per_gpu = 0;
+    for (int i = 0; i < S; i++) {
+      double n = plan->layers[i];
+      int k3[3] = {PL_OP_F, PL_OP_B, PL_OP_W};
+      for (int j = 0; j < 3; j++)
+        per_gpu += n * lp.flops[k3[j]] + (i == S - 1 ? hp.flops[k3[j]] : 0);
+    }
+    /* every pipeline rank's GPUs run their stages' ops for each microbatch */
+    plan->hw_flops_iter = per_gpu * mbs * cfg->tp * cp * cfg->dp;
+  }
   plan->params_total = pl_model_params(m);
   plan->layer_mem_b = layer.mem_b;
   plan->layer_mem_w = layer.mem_w;
@@ -608,6 +783,91 @@ fail:
   pl_costs_destroy(c);
   pl_model_plan_free(plan);
   return rc;
+}
+
+/* DP time rank i cannot hide: all of it, or with overlap_grad_reduce (a
+ * non-zero window) what its last backward cannot cover, at least the last
+ * bucket. */
+static double dp_exposed(const pl_model_plan *plan, int i)
+{
+  double dp = plan->dp_us[i], win = plan->dp_window_us[i];
+  if (win <= 0)
+    return dp;
+  double ex = dp - win, bucket = plan->dp_bucket_us[i];
+  if (ex < bucket)
+    ex = bucket;
+  return ex < dp ? ex : dp;
+}
+
+int pl_model_breakdown(const pl_model_plan *plan, const pl_sched *s,
+                       const pl_result *r, const pl_result *r0,
+                       pl_breakdown *out)
+{
+  memset(out, 0, sizeof *out);
+  if (!plan || !s || !r || !r->ranks || r->stages != plan->n_ranks ||
+      pl_sched_ranks(s) != plan->n_ranks)
+    return PL_EINVAL;
+  int p = plan->n_ranks, best = 0, fixed = !plan->flat && plan->dp_us;
+  double best_end = -1;
+  for (int i = 0; i < p; i++) {
+    double end = r->ranks[i].last_end;
+    if (fixed)
+      end += dp_exposed(plan, i) + plan->embed_us[i] + plan->optim_us[i];
+    if (end > best_end) {
+      best_end = end;
+      best = i;
+    }
+  }
+  out->rank = best;
+  out->iteration_us = best_end;
+  const pl_rank_result *rr = &r->ranks[best];
+  /* The critical rank's busy time by part, from its op list. */
+  double part[PL_PART_N] = {0}, sum = 0;
+  if (plan->part) {
+    size_t n;
+    const pl_op *ops = pl_sched_rank_ops(s, best, &n);
+    for (size_t j = 0; j < n; j++) {
+      const pl_op *op = &ops[j];
+      for (int q = 0; q < PL_PART_N; q++) {
+        if (op->kind == PL_OP_FB)
+          part[q] += plan->part[op->stage][PL_OP_F][q] +
+                     plan->part[op->stage2][op->kind2][q];
+        else
+          part[q] += plan->part[op->stage][op->kind][q];
+      }
+    }
+    for (int q = 0; q < PL_PART_N; q++)
+      sum += part[q];
+  }
+  /* Scale to the simulated busy time (rank speeds, fused-op overlap). */
+  double scale = sum > 0 ? rr->busy / sum : 0;
+  out->gemm_us = part[PL_PART_GEMM] * scale;
+  out->attn_us = part[PL_PART_ATTN] * scale;
+  out->mem_us = part[PL_PART_MEM] * scale;
+  out->tp_us = part[PL_PART_TP] * scale;
+  out->cp_us = part[PL_PART_CP] * scale;
+  out->compute_us = out->gemm_us + out->attn_us + out->mem_us;
+  if (sum <= 0)
+    out->compute_us = rr->busy;
+  double idle = rr->last_end - rr->busy;
+  if (idle < 0)
+    idle = 0;
+  double pp = r0 ? r->makespan - r0->makespan : 0;
+  if (pp < 0)
+    pp = 0;
+  out->pp_us = pp < idle ? pp : idle;
+  out->bubble_us = idle - out->pp_us;
+  if (fixed) {
+    out->dp_us = dp_exposed(plan, best) + plan->embed_us[best];
+    out->optimizer_us = plan->optim_us[best];
+  }
+  double t = out->iteration_us / 1e6;
+  if (t > 0 && plan->n_gpus > 0 && plan->peak_flops > 0) {
+    out->mfu = plan->model_flops_iter / (t * plan->n_gpus * plan->peak_flops);
+    out->hfu = plan->hw_flops_iter / (t * plan->n_gpus * plan->peak_flops);
+    out->tokens_per_s_gpu = plan->tokens_per_iter / t / plan->n_gpus;
+  }
+  return PL_OK;
 }
 
 void pl_model_throughput(const pl_model_plan *plan, double iteration_us,

@@ -93,6 +93,11 @@ int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
 
 double pl_costs_comm(const pl_costs *c, int stage)
 {
+  if (stage >= 0 && stage < c->n_stages && c->stage[stage].has_link) {
+    const pl_stage_cost *sc = &c->stage[stage];
+    return sc->link_latency +
+           (sc->link_bandwidth > 0 ? sc->msg_bytes / sc->link_bandwidth : 0);
+  }
   double t = c->comm_latency;
   if (c->comm_bandwidth > 0 && stage >= 0 && stage < c->n_stages)
     t += c->stage[stage].msg_bytes / c->comm_bandwidth;

@@ -334,9 +334,95 @@ typedef struct pl_train_cfg {
   double causal_discount; /* fraction of the s^2 FLOPs skipped (0..1) */
   double mfu;         /* per-op fraction of peak; 0 = the GPU's default */
   const int *layers_per_stage; /* [virtual stages] or NULL = balanced */
-  int gpus_per_node;  /* for the P2P link choice; 0 = 8 */
+  int gpus_per_node;  /* GPUs per scale-up domain (which collectives and P2P
+                         stay on NVLink/xGMI); 0 = the GPU's scaleup_domain */
+  /* 3D layout and the kernel-level model (docs/cost-model.md): */
+  int cp;             /* context-parallel degree; 0 or 1 = none */
+  int pp;             /* pipeline ranks; 0 = the schedule's */
+  int precision;      /* enum pl_precision of the GEMMs */
+  int no_causal;      /* encoder: flash attention computes all of s^2 */
+  int overlap_grad_reduce;  /* DP reduce in buckets during the backward */
+  int overlap_param_gather; /* distributed optimizer's all-gather hidden
+                               behind the next forward */
+  int tp_comm_overlap;      /* TP collectives overlapped with the GEMMs */
+  int grad_reduce_bytes;    /* 2 or 4 bytes per gradient element in the DP
+                               reduce; 0 = 2 for fp16, else 4 (Megatron) */
+  int no_grad_accum_fusion; /* the weight-gradient GEMM writes a 16-bit
+                               gradient that a second kernel adds into the
+                               fp32 main gradient (Megatron before its
+                               gradient-accumulation fusion) */
 } pl_train_cfg;
-#define PL_TRAIN_CFG_INIT {1, 0, 1, 1, 1, PL_RECOMPUTE_NONE, 0, 0, 0, 0.0, 0.0, NULL, 0}
+#define PL_TRAIN_CFG_INIT {1, 0, 1, 1, 1, PL_RECOMPUTE_NONE, 0, 0, 0, 0.0, 0.0, NULL, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/* Numeric precision of the GEMMs; everything else runs in 16 bits, as
+ * Transformer Engine does. */
+enum pl_precision {
+  PL_PREC_BF16 = 0,
+  PL_PREC_FP16 = 1,
+  PL_PREC_FP8 = 2,
+  PL_PREC_FP4 = 3
+};
+/* "bf16", "fp16", "fp8", "fp4"; pl_precision_parse returns -1 if unknown. */
+const char *pl_precision_name(int p);
+int pl_precision_parse(const char *s);
+/* Dense peak of the GPU at a precision (FLOP/s); 0 when the part lacks it. */
+double pl_gpu_peak(const pl_gpu_spec *g, int precision);
+
+/* Where an op's time goes (docs/cost-model.md, "Where the time goes"). */
+enum pl_part {
+  PL_PART_GEMM = 0,  /* matrix multiplications */
+  PL_PART_ATTN = 1,  /* attention core (flash kernel or bmm + softmax) */
+  PL_PART_MEM = 2,   /* memory-bound kernels (norms, activations, ...) */
+  PL_PART_TP = 3,    /* exposed tensor-parallel collectives */
+  PL_PART_CP = 4,    /* exposed context-parallel KV exchange */
+  PL_PART_N = 5
+};
+const char *pl_part_name(int part);
+
+/* Priced ops of one transformer layer (or the LM head, or the embedding)
+ * for one microbatch on one GPU: t[op][part] in µs; t[op] sums over parts. */
+typedef struct pl_op_price {
+  double part[PL_OP_NKINDS][PL_PART_N];
+  double t[PL_OP_NKINDS];
+  double flops[PL_OP_NKINDS]; /* executed FLOPs (recompute included) */
+  int kernels[PL_OP_NKINDS];  /* kernel launches */
+} pl_op_price;
+
+/* Which collectives of the layout stay in a scale-up domain. Ranks are laid
+ * out as Megatron does: tp fastest, then cp, dp, pp. */
+typedef struct pl_layout {
+  int tp, cp, dp, pp, domain;  /* domain: GPUs per scale-up domain */
+  int tp_per_domain;           /* members of a TP group in one domain */
+  int cp_per_domain, dp_per_domain; /* of a CP, DP (x CP) group */
+  int pp_stride;               /* tp * cp * dp */
+} pl_layout;
+/* Fills l from the degrees and the domain size (members per domain:
+ * the group's stride s = 1, tp, tp*cp; min(n, domain / s), at least 1). */
+void pl_layout_make(int tp, int cp, int dp, int pp, int domain, pl_layout *l);
+/* Whether the P2P link between pipeline ranks r1 and r2 (0 .. pp-1) stays
+ * inside a scale-up domain. */
+int pl_layout_pp_intra(const pl_layout *l, int r1, int r2);
+
+/*
+ * Time of one collective (µs) of `bytes` per rank (nccl-tests' size: the
+ * all-reduce buffer, the all-gather output, the reduce-scatter input) over
+ * n ranks of which k share each scale-up domain: alpha-beta ring model,
+ * steps * latency + bytes * factor / busbw, with factor 2(n-1)/n for the
+ * all-reduce and (n-1)/n for reduce-scatter / all-gather (NCCL's bus
+ * bandwidth convention), busbw = scale-up link * efficiency inside one
+ * domain, else min(that, k * NIC * efficiency). A measured busbw (> 0)
+ * replaces the computed one.
+ */
+double pl_coll_time_us(const pl_gpu_spec *g, int op, double bytes, int n,
+                       int k, double measured_busbw);
+
+/* Prices one transformer layer, the LM head + loss (head) and the input
+ * embedding (embed) with the kernel-level model; any may be NULL. db (may
+ * be NULL) supplies measured collective bandwidths. */
+int pl_price_layer(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
+                   const pl_train_cfg *cfg, const pl_layout *l,
+                   pl_op_price *layer, pl_op_price *head, pl_op_price *embed,
+                   struct pl_errbuf *eb);
 
 /* Per-layer analytic figures for one microbatch on one GPU (TP applied). */
 typedef struct pl_layer_cost {
@@ -385,8 +471,47 @@ typedef struct pl_model_plan {
   double layer_mem_b, layer_mem_w; /* bytes per layer per microbatch */
   int link_scaleup;     /* P2P over the scale-up link (else scale-out) */
   int source[PL_OP_NKINDS]; /* enum pl_cost_source per op kind */
+  /* Kernel-level model (zero with the flat --mfu model): */
+  pl_layout layout;
+  int precision;
+  double (*part)[PL_OP_NKINDS][PL_PART_N]; /* [n_stages] µs per op and part */
+  double *dp_us;        /* [n_ranks] DP gradient reduce (+ param gather), total */
+  double *dp_window_us; /* [n_ranks] backward it can hide behind (overlap) */
+  double *dp_bucket_us; /* [n_ranks] one bucket: never hidden */
+  double *optim_us;     /* [n_ranks] optimizer step */
+  double *embed_us;     /* [n_ranks] tied-embedding gradient all-reduce */
+  double hw_flops_iter; /* executed FLOPs (recompute included), all GPUs */
+  int flat;             /* priced by the flat --mfu model */
 } pl_model_plan;
-#define PL_MODEL_PLAN_INIT {0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0}}
+
+/* Where one iteration's time goes, on the rank that ends last (µs). The
+ * parts add up to iteration_us. */
+typedef struct pl_breakdown {
+  int rank;               /* the critical rank */
+  double iteration_us;
+  double compute_us;      /* GEMMs + attention + memory-bound kernels */
+  double gemm_us, attn_us, mem_us;
+  double tp_us, cp_us;    /* exposed TP / CP communication */
+  double pp_us;           /* how much P2P transfers lengthen the pipeline */
+  double bubble_us;       /* pipeline idle time without transfers */
+  double dp_us;           /* exposed DP communication (+ tied embedding) */
+  double optimizer_us;
+  double mfu, hfu;        /* model / hardware FLOPs utilisation */
+  double tokens_per_s_gpu;
+} pl_breakdown;
+
+/*
+ * The whole iteration from a pipeline simulation: each rank's last op end,
+ * plus its exposed DP reduce (all of it, or with overlap_grad_reduce the
+ * part its last microbatch's backward cannot hide, at least one bucket),
+ * the tied-embedding all-reduce and the optimizer step; the iteration is
+ * the latest rank. r is the run with the plan's costs, r0 (may be NULL) the
+ * same schedule with free P2P transfers (to tell transfers from bubbles).
+ */
+int pl_model_breakdown(const pl_model_plan *plan, const pl_sched *s,
+                       const pl_result *r, const pl_result *r0,
+                       pl_breakdown *out);
+#define PL_MODEL_PLAN_INIT {0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0, 0}, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}
 void pl_model_plan_free(pl_model_plan *plan);
 
 /*

@@ -353,6 +353,12 @@ typedef struct pl_stage_cost {
   double mem_w;           /* kept after B until W (M_W / v) */
   double msg_bytes;       /* P2P message out of this stage (activation or
                              gradient; same size both ways) */
+  /* The link between this stage and the next (both directions) when it
+   * differs from the table's default (e.g. inside a node vs across nodes):
+   * used when has_link is set, else comm_latency / comm_bandwidth. */
+  int has_link;
+  double link_latency;    /* per message, time unit */
+  double link_bandwidth;  /* bytes per time unit; 0 = infinite */
 } pl_stage_cost;
 
 /* Where a cost came from (docs/cost-model.md §10). */
