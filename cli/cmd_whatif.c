@@ -28,6 +28,7 @@ struct row {
   pl_result res;
   double iter;
   pl_model_plan plan; /* --model only */
+  pl_breakdown bd;    /* --model only: where the time goes */
 };
 
 int cmd_whatif(int argc, char **argv)
@@ -186,6 +187,10 @@ int cmd_whatif(int argc, char **argv)
     if (!e && mo.model) {
       if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0)
         e = pl_sim_run(s, c, flags, &r->res, &eb);
+      if (!e && (e = modelopts_breakdown(&r->plan, s, c, &r->res,
+                                         simopts_iteration_time(&o, &r->res),
+                                         &r->bd)) != 0)
+        snprintf(eb.msg, sizeof eb.msg, "cannot break the iteration down");
     } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
       pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
                        o.mem_w_frac);
@@ -196,7 +201,8 @@ int cmd_whatif(int argc, char **argv)
       snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));
     else {
       r->ok = 1;
-      r->iter = simopts_iteration_time(&o, &r->res);
+      r->iter = mo.model ? r->bd.iteration_us
+                         : simopts_iteration_time(&o, &r->res);
       if (plots) {
         /* One timeline figure per schedule, as in the papers. A plotting
          * failure (no gnuplot) is reported once and stops further plots,
@@ -229,8 +235,11 @@ int cmd_whatif(int argc, char **argv)
       if (rows[i].ok) {
         j = pl_result_to_json(&rows[i].res);
         json_object_set_new(j, "iteration_time", json_real(rows[i].iter));
-        if (mo.model)
+        if (mo.model) {
+          mo.bd = &rows[i].bd;
           modelopts_json(&mo, &rows[i].plan, &rows[i].res, rows[i].iter, j);
+          mo.bd = NULL;
+        }
       } else {
         j = json_object();
         json_object_set_new(j, "schedule", json_string(rows[i].name));
@@ -250,7 +259,8 @@ int cmd_whatif(int argc, char **argv)
     json_decref(top);
   } else if (fmt == CLI_FMT_CSV && mo.model) {
     printf("schedule,chunks,iteration_seconds,tokens_per_second,mfu,"
-           "bubble_ratio,max_peak_bytes,hbm_bytes,fits,error\n");
+           "bubble_ratio,max_peak_bytes,hbm_bytes,fits,error,compute_s,"
+           "tp_cp_comm_s,pp_p2p_s,dp_comm_s,optimizer_s,bubble_s,hfu\n");
     for (size_t i = 0; i < nr; i++) {
       struct row *r = &rows[i];
       double it, tok, mfu, peak = 0;
@@ -262,16 +272,23 @@ int cmd_whatif(int argc, char **argv)
       for (int k = 0; k < r->plan.n_ranks; k++)
         if (modelopts_peak_bytes(&r->plan, &r->res, k) > peak)
           peak = modelopts_peak_bytes(&r->plan, &r->res, k);
-      printf("%s,%d,%.9g,%.9g,%.6g,%.6g,%.0f,%.0f,%s,\n", r->name,
+      const pl_breakdown *b = &r->bd;
+      printf("%s,%d,%.9g,%.9g,%.6g,%.6g,%.0f,%.0f,%s,,%.9g,%.9g,%.9g,%.9g,"
+             "%.9g,%.9g,%.6g\n", r->name,
              r->res.chunks, it, tok, mfu, r->res.bubble_ratio, peak,
-             r->plan.hbm_bytes, peak <= r->plan.hbm_bytes ? "true" : "false");
+             r->plan.hbm_bytes, peak <= r->plan.hbm_bytes ? "true" : "false",
+             b->compute_us / 1e6, (b->tp_us + b->cp_us) / 1e6, b->pp_us / 1e6,
+             b->dp_us / 1e6, b->optimizer_us / 1e6, b->bubble_us / 1e6,
+             b->hfu);
     }
   } else if (fmt == CLI_FMT_TABLE && mo.model) {
     int sq = mo.cfg.seq_len > 0 ? mo.cfg.seq_len : mo.m.seq_len;
-    printf("what-if: %s on %d x %s (tp=%d dp=%d), m=%d microbatches of b=%d, "
-           "s=%d; recompute %s%s; optimizer %s\n\n",
-           mo.m.name, o.p * mo.cfg.tp * mo.cfg.dp, mo.g.name, mo.cfg.tp,
-           mo.cfg.dp, o.m, mo.cfg.mb_size, sq,
+    int cpd = mo.cfg.cp > 1 ? mo.cfg.cp : 1;
+    printf("what-if: %s on %d x %s (tp=%d cp=%d pp=%d dp=%d), m=%d "
+           "microbatches of b=%d, s=%d; %s; recompute %s%s; optimizer %s\n\n",
+           mo.m.name, o.p * mo.cfg.tp * cpd * mo.cfg.dp, mo.g.name, mo.cfg.tp,
+           cpd, o.p, mo.cfg.dp, o.m, mo.cfg.mb_size, sq,
+           pl_precision_name(mo.cfg.precision),
            pl_recompute_name(mo.cfg.recompute),
            mo.cfg.flash_attn ? ", flash attention" : "",
            simopts_optimizer_name(o.optimizer));
@@ -301,10 +318,24 @@ int cmd_whatif(int argc, char **argv)
              100 * r->res.bubble_ratio, peak / 1073741824.0,
              peak <= r->plan.hbm_bytes ? "yes" : "NO", speed);
     }
-    printf("\nseconds per iteration (optimizer %s), MFU = model FLOPs / (GPUs "
-           "x peak);\nmax GiB/rank = weights + gradients + optimizer state + "
-           "activations at peak\non the fullest rank, against %.0f GiB of HBM "
-           "per %s. Cost sources: %s.\n",
+    printf("\nwhere the time goes (seconds on the rank that ends last)\n");
+    printf("%-12s %9s %9s %9s %9s %9s %9s %9s\n", "schedule", "compute",
+           "TP/CP", "PP p2p", "bubble", "DP comm", "optimizer", "HFU");
+    for (size_t i = 0; i < nr; i++) {
+      const struct row *r = &rows[i];
+      if (!r->ok)
+        continue;
+      const pl_breakdown *b = &r->bd;
+      printf("%-12s %9.4g %9.4g %9.4g %9.4g %9.4g %9.4g %8.1f%%\n", r->name,
+             b->compute_us / 1e6, (b->tp_us + b->cp_us) / 1e6, b->pp_us / 1e6,
+             b->bubble_us / 1e6, b->dp_us / 1e6, b->optimizer_us / 1e6,
+             100 * b->hfu);
+    }
+    printf("\nseconds per iteration (optimizer %s; the pipeline, then the "
+           "exposed DP reduce and\nthe optimizer step), MFU = model FLOPs / "
+           "(GPUs x peak), HFU with recomputation;\nmax GiB/rank = weights + "
+           "gradients + optimizer state + activations at peak\non the fullest "
+           "rank, against %.0f GiB of HBM per %s. Cost sources: %s.\n",
            simopts_optimizer_name(o.optimizer), mo.g.hbm_bytes / 1073741824.0,
            mo.g.name, nr && rows[0].ok ? modelopts_source_summary(rows[0].plan.source)
                                        : "analytic");

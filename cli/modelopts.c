@@ -23,7 +23,21 @@ const char modelopts_help[] =
   "  --layers-per-stage <list> layers per virtual stage ('9,10,...,9' or one\n"
   "                            number for all); default balanced, with the\n"
   "                            LM head counted on the last stage\n"
-  "  --mfu <x>                 per-op fraction of peak (default: the GPU's)\n"
+  "  --cp <c>                  context-parallel degree (ring attention; default 1)\n"
+  "  --gpus-per-node <n>       GPUs per scale-up domain (default: the GPU's, 8\n"
+  "                            for HGX, 72 for NVL72); ranks are laid out tp,\n"
+  "                            cp, dp, pp (Megatron's order)\n"
+  "  --precision <p>           GEMM precision: bf16 (default), fp16, fp8, fp4\n"
+  "  --no-causal               encoder attention: flash computes all of s^2\n"
+  "  --overlap-grad-reduce     DP gradient reduce overlapped with the backward\n"
+  "  --overlap-param-gather    distributed optimizer: all-gather hidden\n"
+  "  --tp-comm-overlap         TP collectives overlapped with the GEMMs\n"
+  "  --no-grad-accum-fusion    weight gradients added to the fp32 main gradient\n"
+  "                            by a separate kernel (older Megatron)\n"
+  "  --grad-reduce-dtype <t>   fp32 or bf16/fp16 gradients in the DP reduce\n"
+  "                            (default: fp16 with --precision fp16, else fp32)\n"
+  "  --mfu <x>                 flat model: every op at this fraction of peak,\n"
+  "                            no communication (default: the kernel model)\n"
   "  --mem-limit <bytes>       with --model: HBM budget per rank (80GiB) for\n"
   "                            zb-auto\n"
   "  --db <path>               database (default $PIPELAB_DB, else\n"
@@ -71,6 +85,37 @@ int modelopts_handle(struct model_opts *mo, const char *cmd, int opt,
     return 0;
   case OPT_MFU: mo->other_given = 1;
     return cli_double(cmd, "--mfu", arg, 1e-3, 1, &mo->cfg.mfu);
+  case OPT_CP: mo->other_given = 1;
+    return cli_int(cmd, "--cp", arg, 1, 1024, &mo->cfg.cp);
+  case OPT_GPUS_PER_NODE: mo->other_given = 1;
+    return cli_int(cmd, "--gpus-per-node", arg, 1, 1 << 16,
+                   &mo->cfg.gpus_per_node);
+  case OPT_PRECISION: mo->other_given = 1;
+    if ((mo->cfg.precision = pl_precision_parse(arg)) < 0)
+      return cli_usage(cmd, "--precision must be bf16, fp16, fp8 or fp4, got "
+                            "'%s'", arg);
+    return 0;
+  case OPT_NO_CAUSAL: mo->other_given = 1; mo->cfg.no_causal = 1; return 0;
+  case OPT_OVERLAP_GRAD: mo->other_given = 1;
+    mo->cfg.overlap_grad_reduce = 1;
+    return 0;
+  case OPT_OVERLAP_PARAM: mo->other_given = 1;
+    mo->cfg.overlap_param_gather = 1;
+    return 0;
+  case OPT_TP_OVERLAP: mo->other_given = 1; mo->cfg.tp_comm_overlap = 1;
+    return 0;
+  case OPT_NO_GA_FUSION: mo->other_given = 1;
+    mo->cfg.no_grad_accum_fusion = 1;
+    return 0;
+  case OPT_GRAD_REDUCE_DTYPE: mo->other_given = 1;
+    if (!strcmp(arg, "fp32"))
+      mo->cfg.grad_reduce_bytes = 4;
+    else if (!strcmp(arg, "bf16") || !strcmp(arg, "fp16"))
+      mo->cfg.grad_reduce_bytes = 2;
+    else
+      return cli_usage(cmd, "--grad-reduce-dtype must be fp32, bf16 or fp16, "
+                            "got '%s'", arg);
+    return 0;
   default: return -1;
   }
 }
@@ -266,6 +311,8 @@ int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
            (size_t)nc->n_ranks * sizeof *nc->rank_speed);
   pl_costs_destroy(*c);
   *c = nc;
+  mo->sched = s;
+  mo->costs = nc;
   if (o) {
     double tf = 0, tb = 0, tw = 0, mb = 0, mw = 0;
     for (int g = 0; g < nc->n_stages; g++) {
@@ -308,10 +355,93 @@ static json_t *jnum(double x)
   return json_real(x);
 }
 
+int modelopts_breakdown(const pl_model_plan *plan, const pl_sched *s,
+                        const pl_costs *c, const pl_result *r,
+                        double iteration_us, pl_breakdown *bd)
+{
+  pl_costs *c0 = NULL;
+  pl_result r0 = PL_RESULT_INIT;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_costs_create(c->n_stages, c->n_ranks, &c0);
+  if (rc)
+    return rc;
+  memcpy(c0->stage, c->stage, (size_t)c->n_stages * sizeof *c0->stage);
+  memcpy(c0->rank_speed, c->rank_speed, (size_t)c->n_ranks * sizeof(double));
+  for (int i = 0; i < c0->n_stages; i++)
+    c0->stage[i].has_link = 0;
+  c0->comm_latency = c0->comm_bandwidth = 0;
+  c0->fb_overlap = c->fb_overlap;
+  rc = pl_sim_run(s, c0, 0, &r0, &eb);
+  if (!rc)
+    rc = pl_model_breakdown(plan, s, r, &r0, bd);
+  pl_result_free(&r0);
+  pl_costs_destroy(c0);
+  if (rc)
+    return rc;
+  /* --optimizer post-validate: the iteration is the longest rank span, not
+   * the makespan; the difference is pipeline idle time. */
+  double delta = iteration_us - r->makespan;
+  if (delta < 0 && bd->iteration_us + delta > 0) {
+    double old = bd->iteration_us;
+    bd->iteration_us += delta;
+    bd->bubble_us += delta;
+    if (bd->bubble_us < 0) {
+      bd->pp_us += bd->bubble_us;
+      bd->bubble_us = 0;
+      if (bd->pp_us < 0)
+        bd->pp_us = 0;
+    }
+    double k = old / bd->iteration_us;
+    bd->mfu *= k;
+    bd->hfu *= k;
+    bd->tokens_per_s_gpu *= k;
+  }
+  return PL_OK;
+}
+
+/* The breakdown for json/print: the caller's, else one computed from the
+ * schedule and costs modelopts_costs kept. 0 when neither is available. */
+static int current_bd(const struct model_opts *mo, const pl_model_plan *plan,
+                      const pl_result *r, double iteration_us,
+                      pl_breakdown *bd)
+{
+  if (mo->bd) {
+    *bd = *mo->bd;
+    return 1;
+  }
+  if (mo->sched && mo->costs &&
+      modelopts_breakdown(plan, mo->sched, mo->costs, r, iteration_us, bd) ==
+          PL_OK)
+    return 1;
+  return 0;
+}
+
+static json_t *breakdown_json(const pl_breakdown *bd)
+{
+  json_t *b = json_object();
+  json_object_set_new(b, "iteration_s", json_real(bd->iteration_us / 1e6));
+  json_object_set_new(b, "critical_rank", json_integer(bd->rank));
+  json_object_set_new(b, "compute_s", json_real(bd->compute_us / 1e6));
+  json_object_set_new(b, "gemm_s", json_real(bd->gemm_us / 1e6));
+  json_object_set_new(b, "attention_s", json_real(bd->attn_us / 1e6));
+  json_object_set_new(b, "memory_bound_s", json_real(bd->mem_us / 1e6));
+  json_object_set_new(b, "tp_comm_s", json_real(bd->tp_us / 1e6));
+  json_object_set_new(b, "cp_comm_s", json_real(bd->cp_us / 1e6));
+  json_object_set_new(b, "pp_p2p_s", json_real(bd->pp_us / 1e6));
+  json_object_set_new(b, "dp_comm_s", json_real(bd->dp_us / 1e6));
+  json_object_set_new(b, "optimizer_s", json_real(bd->optimizer_us / 1e6));
+  json_object_set_new(b, "bubble_s", json_real(bd->bubble_us / 1e6));
+  return b;
+}
+
 void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
                     const pl_result *r, double iteration_us, json_t *j)
 {
   double it_s, tok_s, mfu;
+  pl_breakdown bd;
+  int have_bd = current_bd(mo, plan, r, iteration_us, &bd);
+  if (have_bd)
+    iteration_us = bd.iteration_us;
   pl_model_throughput(plan, iteration_us, &it_s, &tok_s, &mfu);
   json_object_set_new(j, "iteration_seconds", json_real(it_s));
   json_object_set_new(j, "tokens_per_second", json_real(tok_s));
@@ -321,6 +451,12 @@ void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
     json_object_set_new(src, pl_op_kind_name(k),
                         json_string(pl_cost_source_name(plan->source[k])));
   json_object_set_new(j, "cost_sources", src);
+  if (have_bd) {
+    json_object_set_new(j, "hfu", json_real(bd.hfu));
+    json_object_set_new(j, "tokens_per_second_per_gpu",
+                        json_real(bd.tokens_per_s_gpu));
+    json_object_set_new(j, "breakdown", breakdown_json(&bd));
+  }
   json_t *m = json_object();
   json_object_set_new(m, "name", json_string(mo->m.name));
   json_object_set_new(m, "gpu", json_string(mo->g.name));
@@ -331,6 +467,14 @@ void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
                                                      : mo->m.seq_len));
   json_object_set_new(m, "tp", json_integer(mo->cfg.tp));
   json_object_set_new(m, "dp", json_integer(mo->cfg.dp));
+  json_object_set_new(m, "cp", json_integer(plan->layout.cp > 0
+                                                ? plan->layout.cp : 1));
+  json_object_set_new(m, "pp", json_integer(plan->n_ranks));
+  json_object_set_new(m, "gpus_per_node", json_integer(plan->layout.domain));
+  json_object_set_new(m, "precision",
+                      json_string(pl_precision_name(plan->precision)));
+  json_object_set_new(m, "cost_model", json_string(plan->flat ? "flat"
+                                                               : "kernel"));
   json_object_set_new(m, "gpus", jnum(plan->n_gpus));
   json_object_set_new(m, "recompute",
                       json_string(pl_recompute_name(mo->cfg.recompute)));
@@ -395,17 +539,45 @@ int modelopts_warn_fit(const struct model_opts *mo, const pl_model_plan *plan,
   return bad;
 }
 
+static const char *pct(double part, double whole, char *buf, size_t len)
+{
+  snprintf(buf, len, "%.1f%%", whole > 0 ? 100 * part / whole : 0);
+  return buf;
+}
+
+/* Two lines: where the iteration's time goes on the critical rank. */
+static void print_breakdown(const pl_breakdown *bd)
+{
+  char a[16], b[16], c[16], d[16], e[16], f[16], g[16], h[16], i2[16];
+  double it = bd->iteration_us;
+  printf("time     compute %s (GEMM %s, attention %s, memory-bound %s), TP/CP "
+         "comm %s,\n         PP transfers %s, bubble %s, DP comm %s, "
+         "optimizer %s  (rank %d)\n",
+         pct(bd->compute_us, it, a, sizeof a), pct(bd->gemm_us, it, b, sizeof b),
+         pct(bd->attn_us, it, c, sizeof c), pct(bd->mem_us, it, d, sizeof d),
+         pct(bd->tp_us + bd->cp_us, it, e, sizeof e),
+         pct(bd->pp_us, it, f, sizeof f), pct(bd->bubble_us, it, g, sizeof g),
+         pct(bd->dp_us, it, h, sizeof h),
+         pct(bd->optimizer_us, it, i2, sizeof i2), bd->rank);
+}
+
 int modelopts_print(const struct model_opts *mo, const pl_model_plan *plan,
                     const pl_result *r, double iteration_us)
 {
   double it_s, tok_s, mfu;
+  pl_breakdown bd;
+  int have_bd = current_bd(mo, plan, r, iteration_us, &bd);
+  if (have_bd)
+    iteration_us = bd.iteration_us;
   pl_model_throughput(plan, iteration_us, &it_s, &tok_s, &mfu);
   int sq = mo->cfg.seq_len > 0 ? mo->cfg.seq_len : mo->m.seq_len;
-  printf("\nmodel    %s (%.2fB params) on %s x%s: p=%d tp=%d dp=%d, b=%d, "
-         "s=%d, recompute %s%s%s%s\n",
+  printf("\nmodel    %s (%.2fB params) on %s x%s: p=%d tp=%d cp=%d dp=%d, "
+         "b=%d, s=%d, %s, recompute %s%s%s%s\n",
          mo->m.name, plan->params_total / 1e9, mo->g.name,
-         cli_num(plan->n_gpus), plan->n_ranks, mo->cfg.tp, mo->cfg.dp,
-         mo->cfg.mb_size, sq, pl_recompute_name(mo->cfg.recompute),
+         cli_num(plan->n_gpus), plan->n_ranks, mo->cfg.tp,
+         mo->cfg.cp > 1 ? mo->cfg.cp : 1, mo->cfg.dp, mo->cfg.mb_size, sq,
+         pl_precision_name(plan->precision),
+         pl_recompute_name(mo->cfg.recompute),
          mo->cfg.flash_attn ? ", flash attention" : "",
          mo->cfg.tp > 1 && mo->cfg.seq_parallel ? ", sequence parallel" : "",
          mo->cfg.distributed_optimizer ? ", distributed optimizer" : "");
@@ -413,16 +585,35 @@ int modelopts_print(const struct model_opts *mo, const pl_model_plan *plan,
   for (int i = 0; i < plan->n_stages; i++)
     printf("%s%d", i ? "," : "", plan->layers[i]);
   printf(" per virtual stage (LM head on the last, embedding on the first)\n");
-  printf("sources  F %s, B %s, W %s, BW %s; per-op efficiency %.0f%% of %s "
-         "TFLOP/s; P2P over %s\n",
-         pl_cost_source_name(plan->source[PL_OP_F]),
-         pl_cost_source_name(plan->source[PL_OP_B]),
-         pl_cost_source_name(plan->source[PL_OP_W]),
-         pl_cost_source_name(plan->source[PL_OP_BW]), 100 * plan->mfu_op,
-         cli_num(plan->peak_flops / 1e12),
-         plan->link_scaleup ? "the scale-up link" : "the scale-out NIC");
-  printf("iteration %s s   tokens/s %s   MFU %.1f%%\n\n", cli_num(it_s),
-         cli_num(tok_s), 100 * mfu);
+  if (plan->flat)
+    printf("sources  F %s, B %s, W %s, BW %s; flat model: every op at %.0f%% "
+           "of %s TFLOP/s, no communication; P2P over %s\n",
+           pl_cost_source_name(plan->source[PL_OP_F]),
+           pl_cost_source_name(plan->source[PL_OP_B]),
+           pl_cost_source_name(plan->source[PL_OP_W]),
+           pl_cost_source_name(plan->source[PL_OP_BW]), 100 * plan->mfu_op,
+           cli_num(plan->peak_flops / 1e12),
+           plan->link_scaleup ? "the scale-up link" : "the scale-out NIC");
+  else
+    printf("sources  F %s, B %s, W %s, BW %s; kernel model (GEMM roofline, "
+           "attention, memory-bound kernels, collectives); %d GPUs per "
+           "scale-up domain; P2P over %s\n",
+           pl_cost_source_name(plan->source[PL_OP_F]),
+           pl_cost_source_name(plan->source[PL_OP_B]),
+           pl_cost_source_name(plan->source[PL_OP_W]),
+           pl_cost_source_name(plan->source[PL_OP_BW]), plan->layout.domain,
+           plan->link_scaleup ? "the scale-up link" : "the scale-out NIC");
+  if (have_bd)
+    printf("iteration %s s   tokens/s %s (%s per GPU)   MFU %.1f%%   HFU "
+           "%.1f%%\n",
+           cli_num(it_s), cli_num(tok_s), cli_num(bd.tokens_per_s_gpu),
+           100 * mfu, 100 * bd.hfu);
+  else
+    printf("iteration %s s   tokens/s %s   MFU %.1f%%\n", cli_num(it_s),
+           cli_num(tok_s), 100 * mfu);
+  if (have_bd)
+    print_breakdown(&bd);
+  printf("\n");
   printf("%4s %7s %10s %10s %10s %12s %10s %8s %5s\n", "rank", "layers",
          "weights", "grads", "optimizer", "activations", "total", "HBM",
          "fits");

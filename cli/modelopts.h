@@ -13,7 +13,9 @@
 enum {
   OPT_MODEL = 1100, OPT_GPU, OPT_MB_SIZE, OPT_SEQ, OPT_TP, OPT_DP,
   OPT_RECOMPUTE, OPT_FLASH_ATTN, OPT_DIST_OPT, OPT_LAYERS_PER_STAGE, OPT_DB,
-  OPT_MFU, OPT_NO_SEQ_PARALLEL, OPT_MODELOPTS_END
+  OPT_MFU, OPT_NO_SEQ_PARALLEL, OPT_CP, OPT_GPUS_PER_NODE, OPT_PRECISION,
+  OPT_NO_CAUSAL, OPT_OVERLAP_GRAD, OPT_OVERLAP_PARAM, OPT_TP_OVERLAP,
+  OPT_NO_GA_FUSION, OPT_GRAD_REDUCE_DTYPE, OPT_MODELOPTS_END
 };
 
 #define MODELOPTS_LONG                                                      \
@@ -29,6 +31,15 @@ enum {
   {"layers-per-stage", required_argument, NULL, OPT_LAYERS_PER_STAGE},      \
   {"mfu", required_argument, NULL, OPT_MFU},                                \
   {"no-sequence-parallel", no_argument, NULL, OPT_NO_SEQ_PARALLEL},         \
+  {"cp", required_argument, NULL, OPT_CP},                                  \
+  {"gpus-per-node", required_argument, NULL, OPT_GPUS_PER_NODE},            \
+  {"precision", required_argument, NULL, OPT_PRECISION},                    \
+  {"no-causal", no_argument, NULL, OPT_NO_CAUSAL},                          \
+  {"overlap-grad-reduce", no_argument, NULL, OPT_OVERLAP_GRAD},             \
+  {"overlap-param-gather", no_argument, NULL, OPT_OVERLAP_PARAM},           \
+  {"tp-comm-overlap", no_argument, NULL, OPT_TP_OVERLAP},                   \
+  {"no-grad-accum-fusion", no_argument, NULL, OPT_NO_GA_FUSION},            \
+  {"grad-reduce-dtype", required_argument, NULL, OPT_GRAD_REDUCE_DTYPE},    \
   {"db", required_argument, NULL, OPT_DB}
 
 struct model_opts {
@@ -41,6 +52,11 @@ struct model_opts {
   pl_gpu_spec g;
   int *lps; /* parsed --layers-per-stage (per virtual stage) */
   int n_lps;
+  /* Set by modelopts_costs (borrowed, for the breakdown of the run that
+   * follows) or by the caller before modelopts_json / modelopts_print: */
+  const pl_sched *sched;
+  const pl_costs *costs;
+  const pl_breakdown *bd;
 };
 
 void modelopts_init(struct model_opts *mo);
@@ -66,6 +82,15 @@ int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
 /* The same without printing: a pl_err code and eb (whatif keeps going). */
 int modelopts_build_eb(struct model_opts *mo, const pl_sched *s, pl_costs **c,
                        pl_model_plan *plan, struct pl_errbuf *eb);
+/*
+ * Where the iteration's time goes (pl_model_breakdown): simulates s once
+ * more with free P2P transfers to tell transfers from bubbles, and applies
+ * the caller's iteration rule (iteration_us differs from the makespan under
+ * --optimizer post-validate). Returns a pl_err code.
+ */
+int modelopts_breakdown(const pl_model_plan *plan, const pl_sched *s,
+                        const pl_costs *c, const pl_result *r,
+                        double iteration_us, pl_breakdown *bd);
 /* Adds iteration_seconds, tokens_per_second, mfu, cost_sources, model and per
  * rank peak_bytes / hbm_bytes / fits (into j["ranks"]) to a result object. */
 void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,

@@ -758,19 +758,17 @@ int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
   plan->n_gpus = n_gpus;
   plan->tokens_per_iter = (double)mbs * b * sq * cfg->dp;
   plan->model_flops_iter = pl_model_flops_iter(m, cfg, (double)mbs * b * cfg->dp);
-  if (flat) {
-    double rec = cfg->recompute == PL_RECOMPUTE_FULL ? 4.0 / 3.0 : 1.0;
-    plan->hw_flops_iter = plan->model_flops_iter * rec;
-  } else {
-    double per_gpu = 0;
-    for (int i = 0; i < S; i++) {
-      double n = plan->layers[i];
-      int k3[3] = {PL_OP_F, PL_OP_B, PL_OP_W};
-      for (int j = 0; j < 3; j++)
-        per_gpu += n * lp.flops[k3[j]] + (i == S - 1 ? hp.flops[k3[j]] : 0);
-    }
-    /* every pipeline rank's GPUs run their stages' ops for each microbatch */
-    plan->hw_flops_iter = per_gpu * mbs * cfg->tp * cp * cfg->dp;
+  {
+    /* HFU counts the recomputation too (PaLM's definition): one more
+     * forward of every layer under full recomputation, the attention core
+     * under selective recomputation without flash attention; with the same
+     * full-s^2 convention as the model FLOPs. */
+    double seqs = (double)mbs * b * cfg->dp, h = m->hidden;
+    double lin = 2 * sq * n_lin(m), att = 4 * sq * sq * h;
+    double rec = cfg->recompute == PL_RECOMPUTE_FULL ? lin + att
+                 : cfg->recompute == PL_RECOMPUTE_SELECTIVE && !cfg->flash_attn
+                     ? att : 0;
+    plan->hw_flops_iter = plan->model_flops_iter + seqs * m->layers * rec;
   }
   plan->params_total = pl_model_params(m);
   plan->layer_mem_b = layer.mem_b;

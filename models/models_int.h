@@ -28,4 +28,9 @@ int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb);
 double pl__interp_ratio(const struct pl__point *pts, const double *ratio,
                         size_t n, double b, double s, int *source);
 
+/* One GEMM of (M x K) . (K x N), batch times, at `peak` FLOP/s with
+ * in_bytes per input element: the kernel model's roofline (price.c). */
+double pl__gemm_us(const pl_gpu_spec *g, double M, double N, double K,
+                   double batch, double peak, double in_bytes);
+
 #endif

@@ -139,6 +139,9 @@ struct hw {
   double launch;  /* µs */
 };
 
+static double gemm_us(const struct hw *x, double M, double N, double K,
+                      double batch, double peak, double in_bytes);
+
 /* Tile of the large GEMM kernels (NVIDIA's matrix-multiplication guide:
  * 256 x 128 thread-block tiles on Ampere/Hopper-class parts). */
 #define TILE_LONG 256.0
@@ -159,6 +162,17 @@ struct hw {
  * tiles over the SMs, against the bytes of its operands and output at HBM
  * bandwidth; at least the launch floor.
  */
+double pl__gemm_us(const pl_gpu_spec *g, double M, double N, double K,
+                   double batch, double peak, double in_bytes)
+{
+  struct hw x;
+  memset(&x, 0, sizeof x);
+  x.g = g;
+  x.hbm = g->hbm_bandwidth * (g->hbm_eff > 0 ? g->hbm_eff : 1);
+  x.launch = g->launch_us;
+  return gemm_us(&x, M, N, K, batch, peak, in_bytes);
+}
+
 static double gemm_us(const struct hw *x, double M, double N, double K,
                       double batch, double peak, double in_bytes)
 {

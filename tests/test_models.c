@@ -178,6 +178,7 @@ static double iteration_flops(const pl_model_spec *m, pl_train_cfg *cfg,
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), PL_OK);
+  cfg->mfu = g.mfu; /* the flat model: FLOPs / (peak x efficiency) */
   int rc = pl_cost_build(NULL, m, &g, cfg, s, &c, &plan, &eb);
   if (rc)
     fprintf(stderr, "%s\n", eb.msg);
@@ -338,6 +339,7 @@ static void test_static_and_p2p(void **state)
   assert_int_equal(pl_sched_gen("1f1b", &gp, &s, NULL), PL_OK);
   pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
   cfg.dp = 4;
+  cfg.mfu = 0.5; /* the flat model (test_price.c covers the kernel model) */
   assert_int_equal(pl_cost_build(NULL, &m, &g, &cfg, s, &c, &plan, NULL),
                    PL_OK);
   /* 32 layers over 4 stages: the LM head is V / (12h + 2s) = 0.94 layers
