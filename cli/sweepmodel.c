@@ -16,7 +16,8 @@ const char sweepmodel_help[] =
   "  --recompute <r>       none (default), selective or full\n"
   "  --flash-attn          no s^2 attention activations stored\n"
   "  --distributed-optimizer  optimizer state sharded over data parallel\n"
-  "  --mfu <x>             per-op fraction of peak FLOP/s (default: the GPU's)\n"
+  "  --mfu <x>             flat model: every op at this fraction of peak, no\n"
+  "                        communication (default: the kernel model)\n"
   "  --db <path>           cost database (default $PIPELAB_DB or XDG data dir)\n";
 
 void sweepmodel_init(struct sweepmodel *sm)
@@ -62,9 +63,13 @@ static void sm_finish(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
   struct sweepmodel *sm = ctx;
   const pl_model_plan *plan = &tl_plan;
   (void)pt;
-  (void)s;
   (void)c;
-  double secs = r->makespan / 1e6; /* model costs are in microseconds */
+  /* The whole iteration: the pipeline, then each rank's exposed DP reduce,
+   * tied-embedding reduce and optimizer step (model costs are in µs). */
+  pl_breakdown bd;
+  double us = pl_model_breakdown(plan, s, r, NULL, &bd) == PL_OK
+                  ? bd.iteration_us : r->makespan;
+  double secs = us / 1e6;
   double peak = 0;
   for (int k = 0; k < r->stages; k++) {
     double b = modelopts_peak_bytes(plan, r, k);
