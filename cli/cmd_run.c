@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pipelab/exec.h"
+#include "pipelab/models.h"
 #include "pipelab/traces.h"
 #include "simopts.h"
 #include "workloadopts.h"
@@ -175,10 +176,31 @@ int cmd_run(int argc, char **argv)
   pl_grad_check gc;
   json_t *j = NULL;
   if ((rc = workloadopts_get(&wo, pl_sched_stages(s), pl_sched_microbatches(s),
-                             &w)) ||
-      (rc = workloadopts_apply_costs(&wo, c)))
+                             &w)))
     goto out;
-  snprintf(c->time_unit, sizeof c->time_unit, "us");
+  {
+    /* The trace's cost table, from the library's cost provider: the
+     * constants in microseconds with the workload's activation bytes. */
+    pl_cost_request rq = PL_COST_REQUEST_INIT;
+    pl_costs *wc = NULL;
+    rq.tf = o.tf;
+    rq.tb = o.tb;
+    rq.tw = o.tw;
+    rq.comm = o.comm;
+    rq.mem_w_frac = o.mem_w_frac;
+    rq.bandwidth = o.bandwidth;
+    rq.msg_bytes = o.msg_bytes;
+    rq.time_unit = "us";
+    rq.workload = &w;
+    rq.rank_speed = c->rank_speed;
+    if ((rc = pl_cost_provide(&rq, s, &wc, NULL, &eb))) {
+      rc = rc == PL_EINVAL ? cli_usage(cmd, "%s", eb.msg)
+                           : cli_fail_eb(&eb, rc);
+      goto out;
+    }
+    pl_costs_destroy(c);
+    c = wc;
+  }
   if (trace || save)
     xo.flags = PL_EXEC_RECORD_OPS | PL_EXEC_RECORD_MEM;
   rc = pl_exec_run(s, &w, &xo, &res, verify ? &g : NULL, &eb);

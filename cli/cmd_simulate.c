@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipelab/exec.h"
 #include "pipelab/traces.h"
 #include "modelopts.h"
 #include "workloadopts.h"
@@ -59,60 +58,61 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
   }
 }
 
-/* Prices the executor's workload from the newest calibration stored under
- * `device` (pipelab calibrate --db): per-layer F/B/W/BW times layers per
- * stage, the input load on the first stage, the loss on the last, the
- * measured P2P link; memory in the bytes `pipelab run` measures. o->tf/tb/tw
- * become the per-stage times of stage 0 (what the table prints) and
- * *source the least exact source among F, B, W. */
-static int workload_calibrated_costs(const struct workload_opts *wo,
-                                     const char *device, const char *db_path,
-                                     pl_costs *c, struct sim_opts *o,
-                                     int *source)
+/* The cost table of every mode but --model, from the library's cost
+ * provider (pl_cost_provide): the constants (--tf ... --time-unit), memory
+ * in the bytes `pipelab run` measures when workload flags are given, or,
+ * with a calibration device, the workload priced from the newest
+ * calibration stored under it (pipelab calibrate --db). Replaces *c
+ * (simopts_build's table, whose --rank-speed multipliers it keeps). With a
+ * device, o->tf/tb/tw become the per-stage times of stage 0 (what the
+ * table prints) and *source the least exact source among F, B, W. */
+static int provided_costs(const struct workload_opts *wo, const char *device,
+                          const char *db_path, const pl_sched *s, pl_costs **c,
+                          struct sim_opts *o, int *source)
 {
-  pl_db *db = NULL;
-  pl_gpu_spec g;
-  pl_wl_costs wc;
-  pl_workload w;
+  pl_cost_request rq = PL_COST_REQUEST_INIT;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  int rc = workloadopts_get(wo, c->n_stages, 1, &w);
-  if (rc)
-    return rc;
-  if ((rc = cli_db_open(db_path, 0, &db)))
-    return rc;
-  rc = pl_db_get_gpu(db, device, &g, &eb);
-  if (!rc)
-    rc = pl_db_workload_costs(db, g.name, "fp64", w.hidden, w.mb_size, w.seq,
-                              &wc, &eb);
+  pl_workload w;
+  pl_db *db = NULL;
+  pl_costs *nc = NULL;
+  int rc;
+  rq.tf = o->tf;
+  rq.tb = o->tb;
+  rq.tw = o->tw;
+  rq.comm = o->comm;
+  rq.mem_w_frac = o->mem_w_frac;
+  rq.bandwidth = o->bandwidth;
+  rq.msg_bytes = o->msg_bytes;
+  rq.time_unit = o->time_unit;
+  rq.rank_speed = (*c)->rank_speed;
+  if (wo->given) {
+    if ((rc = workloadopts_get(wo, pl_sched_stages(s), 1, &w)))
+      return rc;
+    rq.workload = &w;
+  }
+  if (device) {
+    rq.kind = PL_COSTS_WORKLOAD;
+    rq.device = device;
+    rq.dtype = "fp64";
+    if ((rc = cli_db_open(db_path, 0, &db)))
+      return rc;
+    rq.db = db;
+  }
+  rc = pl_cost_provide(&rq, s, &nc, NULL, &eb);
   pl_db_close(db);
-  if (rc == PL_ENOTFOUND)
+  if (rc == PL_ENOTFOUND || rc == PL_EINVAL)
     return cli_usage("simulate", "%s", eb.msg);
   if (rc)
     return cli_fail_eb(&eb, rc);
-  pl_calib cal;
-  memset(&cal, 0, sizeof cal);
-  for (int k = PL_OP_F; k <= PL_OP_BW; k++)
-    cal.t[k].mean = wc.t[k];
-  cal.input.mean = wc.input_us;
-  cal.loss.mean = wc.loss_us;
-  cal.p2p_latency_us = wc.have_link ? wc.latency_us : g.p2p_latency_us;
-  cal.p2p_bandwidth = wc.bytes_per_us;
-  cal.p2p_msg.mean = cal.p2p_latency_us;
-  cal.msg_bytes = 0; /* pl_wl_apply_mem_costs sets the activation size */
-  if ((rc = pl_calib_apply_costs(&cal, &w, c, &eb)))
-    return cli_usage("simulate", "%s", eb.msg);
-  int worst = PL_SRC_MEASURED;
-  for (int k = PL_OP_F; k <= PL_OP_BW; k++) {
-    c->source[k] = wc.source[k];
-    if (k != PL_OP_BW && wc.source[k] > worst)
-      worst = wc.source[k];
+  pl_costs_destroy(*c);
+  *c = nc;
+  if (device) {
+    *source = nc->source[PL_OP_FB];
+    o->tf = nc->stage[0].t[PL_OP_F];
+    o->tb = nc->stage[0].t[PL_OP_B];
+    o->tw = nc->stage[0].t[PL_OP_W];
+    o->time_unit = "us";
   }
-  c->source[PL_OP_FB] = worst;
-  *source = worst;
-  o->tf = c->stage[0].t[PL_OP_F];
-  o->tb = c->stage[0].t[PL_OP_B];
-  o->tw = c->stage[0].t[PL_OP_W];
-  o->time_unit = "us";
   return 0;
 }
 
@@ -265,11 +265,8 @@ int cmd_simulate(int argc, char **argv)
     modelopts_close(&mo);
     return rc;
   }
-  if (wl_device)
-    rc = workload_calibrated_costs(&wl, wl_device, mo.db_path, c, &o,
-                                   &wl_source);
-  else if (wl.given)
-    rc = workloadopts_apply_costs(&wl, c);
+  if (!mo.model)
+    rc = provided_costs(&wl, wl_device, mo.db_path, s, &c, &o, &wl_source);
   if (rc) {
     pl_sched_destroy(s);
     pl_costs_destroy(c);

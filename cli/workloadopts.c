@@ -89,15 +89,3 @@ int workloadopts_get(const struct workload_opts *w, int n_stages, int m,
                      out->layers, n_stages, n_stages);
   return 0;
 }
-
-int workloadopts_apply_costs(const struct workload_opts *w, pl_costs *c)
-{
-  pl_workload wl;
-  int rc = workloadopts_get(w, c->n_stages, 1, &wl);
-  if (rc)
-    return rc;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  if ((rc = pl_wl_apply_mem_costs(&wl, c, &eb)))
-    return cli_usage(w->cmd, "%s", eb.msg);
-  return 0;
-}

@@ -40,11 +40,8 @@ int workloadopts_handle(struct workload_opts *w, int opt, const char *arg);
  * n_stages. */
 int workloadopts_get(const struct workload_opts *w, int n_stages, int m,
                      pl_workload *out);
-/* Sets c->stage[g].mem_b / mem_w to the workload's activation bytes per
- * virtual stage (c->n_stages of them), msg_bytes where unset, and
- * c->mem_unit = "bytes". Returns 0, or CLI_EXIT_USAGE after one usage line
- * (layers not divisible by the virtual stages). */
-int workloadopts_apply_costs(const struct workload_opts *w, pl_costs *c);
+/* (The workload's activation bytes in a cost table come from the library's
+ * cost provider: pl_cost_provide with pl_cost_request.workload set.) */
 
 extern const char workloadopts_help[];
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pipelab/exec.h"
+#include "pipelab/models.h"
 
 struct cal {
   const pl_backend_vt *vt;
@@ -321,31 +322,25 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
 int pl_calib_apply_costs(const pl_calib *cal, const pl_workload *w,
                          pl_costs *c, struct pl_errbuf *eb)
 {
-  int S = c->n_stages;
-  if (S < 1 || w->layers % S)
-    return pl_errf(eb, PL_EINVAL,
-                   "--layers %d is not divisible by the %d virtual stages",
-                   w->layers, S);
-  double L = (double)(w->layers / S);
-  for (int g = 0; g < S; g++) {
-    pl_stage_cost *sc = &c->stage[g];
-    for (int k = 0; k < PL_OP_FB; k++)
-      sc->t[k] = L * cal->t[k].mean;
-    if (g == 0)
-      sc->t[PL_OP_F] += cal->input.mean;
-    if (g == S - 1)
-      sc->t[PL_OP_F] += cal->loss.mean;
-    sc->msg_bytes = cal->msg_bytes;
+  /* The cost-applying logic lives in models/ (pl_cost_from_calibration,
+   * shared with pl_cost_provide's stored calibrations); here only the
+   * measurement is translated. A bandwidth that showed no size dependence
+   * makes the activation-sized message's time the latency. */
+  pl_wl_costs wc;
+  memset(&wc, 0, sizeof wc);
+  for (int k = PL_OP_F; k < PL_OP_FB; k++) {
+    wc.t[k] = cal->t[k].mean;
+    wc.source[k] = PL_SRC_MEASURED;
   }
-  c->comm_latency = cal->p2p_latency_us;
-  c->comm_bandwidth = cal->p2p_bandwidth;
-  if (!(c->comm_bandwidth > 0)) {
-    /* no measurable size dependence: all of it is latency */
-    c->comm_bandwidth = 0;
-    c->comm_latency = cal->p2p_msg.mean;
+  wc.input_us = cal->input.mean;
+  wc.loss_us = cal->loss.mean;
+  if (cal->p2p_bandwidth > 0) {
+    wc.latency_us = cal->p2p_latency_us;
+    wc.bytes_per_us = cal->p2p_bandwidth;
+  } else {
+    wc.latency_us = cal->p2p_msg.mean;
+    wc.bytes_per_us = 0;
   }
-  for (int k = 0; k < PL_OP_NKINDS; k++)
-    c->source[k] = PL_SRC_MEASURED;
-  snprintf(c->time_unit, sizeof c->time_unit, "us");
-  return pl_wl_apply_mem_costs(w, c, eb);
+  wc.have_link = 1;
+  return pl_cost_from_calibration(&wc, cal->msg_bytes, w, c, eb);
 }

@@ -107,7 +107,8 @@ static void test_catalog(void **state)
   pl_db *db = open_ok(":memory:");
   assert_int_equal(pl_db_schema_version(db), PL_DB_SCHEMA_VERSION);
   assert_int_equal(count(db, "PRAGMA application_id"), PL_DB_APPLICATION_ID);
-  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'gpu'"), 5);
+  /* 5 GPUs of schema 1 + 6 of schema 4 */
+  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'gpu'"), 11);
   assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'cpu' "
                              "AND name = 'cpu'"), 1);
   assert_int_equal(count(db, "SELECT count(*) FROM models"), 18);
@@ -142,7 +143,8 @@ static void test_catalog(void **state)
   assert_true(g.hbm_bandwidth == 4.8e12);
   assert_int_equal(pl_db_get_gpu(db, "v100", &g, &eb), PL_ENOTFOUND);
   assert_non_null(strstr(eb.msg, "unknown GPU 'v100'"));
-  assert_non_null(strstr(eb.msg, "a100, b200, cpu, h100, h200, mi300x"));
+  assert_non_null(strstr(eb.msg, "a100, a100-40gb, b200, b300, cpu, gb200, "
+                                 "gb300, h100, h200, mi300x, mi325x, mi355x"));
   pl_model_spec m;
   assert_int_equal(pl_db_get_model(db, "Llama-3 70B", &m, NULL), PL_OK);
   assert_string_equal(m.name, "llama3-70b");
@@ -158,10 +160,10 @@ static void test_catalog(void **state)
   pl_model_spec *ml = NULL;
   size_t n = 0;
   assert_int_equal(pl_db_list_gpus(db, &gl, &n, NULL), PL_OK);
-  assert_int_equal(n, 6); /* 5 GPUs and the cpu device, by name */
+  assert_int_equal(n, 12); /* 11 GPUs and the cpu device, by name */
   assert_string_equal(gl[0].name, "a100");
-  assert_string_equal(gl[2].name, "cpu");
-  assert_true(gl[2].is_cpu && !gl[0].is_cpu);
+  assert_string_equal(gl[4].name, "cpu");
+  assert_true(gl[4].is_cpu && !gl[0].is_cpu);
   pl_free(gl);
   assert_int_equal(pl_db_list_models(db, &ml, &n, NULL), PL_OK);
   assert_int_equal(n, 18);
@@ -244,7 +246,7 @@ static void test_migration_from_v1(void **state)
   pl_db_close(db);
   /* Opening again does nothing more. */
   db = open_ok(path);
-  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'gpu'"), 5);
+  assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'gpu'"), 11);
   assert_int_equal(count(db, "SELECT count(*) FROM gpus WHERE kind = 'cpu' "
                              "AND name = 'cpu'"), 1);
   pl_db_close(db);

@@ -125,7 +125,10 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
 /* Fills a cost table (time unit "us", memory in bytes) for c->n_stages
  * virtual stages from a calibration: stage time = layers per stage x
  * per-layer time, plus the input load on the first stage's F and the loss
- * on the last stage's F; comm = latency, bandwidth and msg_bytes. */
+ * on the last stage's F; comm = latency, bandwidth and msg_bytes (no
+ * measurable bandwidth: the activation message's time is the latency).
+ * A thin wrapper over pl_cost_from_calibration (pipelab/models.h), which
+ * pl_cost_provide also uses for calibrations stored in a database. */
 int pl_calib_apply_costs(const pl_calib *cal, const pl_workload *w,
                          pl_costs *c, struct pl_errbuf *eb);
 

@@ -559,6 +559,97 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
                                          void *ctx),
                    void *ctx, double *us, int *source, struct pl_errbuf *eb);
 
+/* ------------------------------------------------------ cost provider --- */
+
+/*
+ * The one cost provider: every cost table the engine runs on is built by
+ * pl_cost_provide from a request of one of three kinds.
+ *   PL_COSTS_CONSTANT  per-rank constants as the CLI takes them (--tf --tb
+ *                      --tw --comm --mem-w-frac --bandwidth --msg-bytes
+ *                      --time-unit): a chunk op costs 1/v of them
+ *                      (pl_costs_uniform); bandwidth > 0 adds msg_bytes /
+ *                      bandwidth to every message. With a workload, memory
+ *                      is in the bytes `pipelab run` measures
+ *                      (pl_wl_apply_mem_costs) instead of units of M_B.
+ *   PL_COSTS_MODEL     the analytic / measured transformer model: exactly
+ *                      pl_cost_build(db, model, gpu, cfg, ...).
+ *   PL_COSTS_WORKLOAD  the executor's workload priced from the newest
+ *                      calibration stored under `device`
+ *                      (pl_db_workload_costs, then pl_cost_from_calibration):
+ *                      time unit "us", memory in bytes.
+ */
+enum pl_cost_kind {
+  PL_COSTS_CONSTANT = 0,
+  PL_COSTS_MODEL = 1,
+  PL_COSTS_WORKLOAD = 2
+};
+
+struct pl_workload; /* pipelab/kernels.h */
+
+typedef struct pl_cost_request {
+  int kind;                     /* enum pl_cost_kind */
+  /* PL_COSTS_CONSTANT: per-rank times (a chunk op costs 1/v), P2P latency,
+   * fraction of M_B kept from B until W, bandwidth (bytes per time unit,
+   * 0 = infinite) with the bytes of one message, and the time unit label
+   * (NULL = "unit"; 1 to 7 characters). workload (may be NULL) switches the
+   * memory to its bytes. */
+  double tf, tb, tw, comm, mem_w_frac, bandwidth, msg_bytes;
+  const char *time_unit;
+  /* PL_COSTS_MODEL */
+  const pl_model_spec *model;
+  const pl_gpu_spec *gpu;
+  const pl_train_cfg *cfg;
+  /* PL_COSTS_WORKLOAD: the workload (layers a multiple of the schedule's
+   * virtual stages), the calibration device (catalog name, e.g. "cpu") and
+   * the samples' dtype (NULL = "fp64", what the executor computes in) */
+  const struct pl_workload *workload;
+  const char *device;
+  const char *dtype;
+  pl_db *db;                    /* borrowed; required for WORKLOAD; may be
+                                   NULL for CONSTANT and for MODEL (analytic
+                                   only) */
+  const double *rank_speed;     /* [ranks of the schedule] time multipliers
+                                   (> 0) copied into the table; NULL = 1 */
+} pl_cost_request;
+#define PL_COST_REQUEST_INIT                                                 \
+  {PL_COSTS_CONSTANT, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0.0, NULL, NULL, NULL,   \
+   NULL, NULL, NULL, NULL, NULL, NULL}
+
+/*
+ * Builds the cost table of schedule s (its virtual stages and ranks) for
+ * the request. *costs is owned by the caller (pl_costs_destroy; NULL on
+ * error). plan (may be NULL for CONSTANT and WORKLOAD) is filled for MODEL
+ * (init with PL_MODEL_PLAN_INIT, free with pl_model_plan_free).
+ * For WORKLOAD, source[F..BW] are the lookup's per op kind and
+ * source[PL_OP_FB] the least exact of F, B and W (the table's summary);
+ * without a stored 'local' link the device's catalog P2P latency is used.
+ * Errors: PL_EINVAL (bad request, with the reason; an unknown kind, a
+ * missing model / workload / device / db, layers not divisible by the
+ * virtual stages), PL_ENOTFOUND (unknown device, listing the known ones;
+ * or no calibration for the workload's shape: the message names the device
+ * and says which `pipelab calibrate` command to run), PL_ENOMEM, and the
+ * database errors of the lookups.
+ */
+int pl_cost_provide(const pl_cost_request *rq, const pl_sched *s,
+                    pl_costs **costs, pl_model_plan *plan,
+                    struct pl_errbuf *eb);
+
+/*
+ * Applies measured per-layer figures of the executor's workload w to c
+ * (c->n_stages virtual stages, w->layers a multiple of them, else
+ * PL_EINVAL): stage time = layers per stage x wc->t[k] for F, B, W, BW,
+ * plus wc->input_us on the first stage's F and wc->loss_us on the last
+ * stage's F; msg_bytes on every stage (0 = the workload's activation
+ * message); comm latency wc->latency_us and bandwidth wc->bytes_per_us
+ * (<= 0: none, all of it is latency); source[F..BW] = wc->source,
+ * source[PL_OP_FB] = the least exact of F, B, W (at least MEASURED); time
+ * unit "us"; memory in bytes (pl_wl_apply_mem_costs). wc->have_link and
+ * wc->calibration_id are not read: the caller resolves the link.
+ */
+int pl_cost_from_calibration(const pl_wl_costs *wc, double msg_bytes,
+                             const struct pl_workload *w, pl_costs *c,
+                             struct pl_errbuf *eb);
+
 #ifdef __cplusplus
 }
 #endif
