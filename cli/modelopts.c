@@ -209,7 +209,13 @@ int modelopts_build_eb(struct model_opts *mo, const pl_sched *s, pl_costs **c,
   if ((rc = parse_lps(mo, pl_sched_stages(s), eb)))
     return rc;
   mo->cfg.layers_per_stage = mo->lps;
-  return pl_cost_build(mo->db, &mo->m, &mo->g, &mo->cfg, s, c, plan, eb);
+  pl_cost_request rq = PL_COST_REQUEST_INIT;
+  rq.kind = PL_COSTS_MODEL;
+  rq.model = &mo->m;
+  rq.gpu = &mo->g;
+  rq.cfg = &mo->cfg;
+  rq.db = mo->db;
+  return pl_cost_provide(&rq, s, c, plan, eb);
 }
 
 static int build(struct model_opts *mo, const char *cmd, const pl_sched *s,

@@ -50,8 +50,13 @@ static int sm_costs(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
   cfg.layers_per_stage = NULL;
   pl_model_plan_free(&tl_plan);
   tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
-  int rc = pl_cost_build(sm->mo.db, &sm->mo.m, &sm->mo.g, &cfg, s, out,
-                         &tl_plan, eb);
+  pl_cost_request rq = PL_COST_REQUEST_INIT;
+  rq.kind = PL_COSTS_MODEL;
+  rq.model = &sm->mo.m;
+  rq.gpu = &sm->mo.g;
+  rq.cfg = &cfg;
+  rq.db = sm->mo.db;
+  int rc = pl_cost_provide(&rq, s, out, &tl_plan, eb);
   pthread_mutex_unlock(&build_mu);
   return rc;
 }

@@ -626,6 +626,9 @@ static void test_measured_costs(void **state)
   assert_int_equal(pl_db_get_gpu(db, "h100", &g, NULL), PL_OK);
   pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
   cfg.flash_attn = 1;
+  /* The flat model's times (FLOPs / (peak x efficiency)) are the reference
+   * here: closed forms; the kernel model interpolates the same way. */
+  cfg.mfu = g.mfu;
   pl_gen_params gp = PL_GEN_PARAMS_INIT;
   gp.p = 4;
   gp.m = 8;
