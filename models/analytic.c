@@ -713,6 +713,7 @@ int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
         plan->part[i][k][q] = n * lp.part[k][q] * ls +
                               (last ? hp.part[k][q] * hs : 0) +
                               (first ? ep.part[k][q] : 0);
+      sc->coll[k] = plan->part[i][k][PL_PART_TP] + plan->part[i][k][PL_PART_CP];
     }
     sc->t[PL_OP_FB] = 0;
     sc->mem_b = n * layer.mem_b + (first ? embed.mem_b : 0) +

@@ -416,6 +416,53 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
     }
   }
 
+  /* Collectives: the exposed TP/CP communication of each op (the cost
+   * table's coll[] share) as one slice at the end of the op, on its own
+   * "collectives" track (tid 1000) of the rank. */
+  if (c && !rc) {
+    unsigned char *named = pl_calloc((size_t)(r->stages > 0 ? r->stages : 1), 1);
+    if (!named)
+      rc = PL_ENOMEM;
+    for (size_t i = 0; i < r->n_ops && !rc; i++) {
+      const pl_op_rec *o = &r->ops[i];
+      if (o->op.stage < 0 || o->op.stage >= c->n_stages || o->op.kind > PL_OP_FB)
+        continue;
+      double cl = c->stage[o->op.stage].coll[o->op.kind];
+      if (o->op.kind == PL_OP_FB && o->op.stage2 >= 0 &&
+          o->op.stage2 < c->n_stages && o->op.kind2 < PL_OP_NKINDS)
+        cl = c->stage[o->op.stage].coll[PL_OP_F] +
+             c->stage[o->op.stage2].coll[o->op.kind2];
+      double dur = o->end - o->start;
+      if (!(cl > 0) || !isfinite(cl) || !(dur > 0))
+        continue;
+      if (cl > dur)
+        cl = dur;
+      if (o->rank >= 0 && o->rank < r->stages && !named[o->rank]) {
+        named[o->rank] = 1;
+        rc = write_meta(b, "thread_name", o->rank, 1000, "name", "collectives",
+                        0);
+        if (!rc)
+          rc = write_meta(b, "thread_sort_index", o->rank, 1000, "sort_index",
+                          NULL, 1000);
+      }
+      char name[48];
+      op_name(&o->op, name, sizeof name);
+      if (!rc)
+        rc = pl_buf_addf(b, ",\n{\"name\":\"TP/CP %s\",\"cat\":\"collective\","
+                            "\"cname\":\"yellow\",\"ph\":\"X\",\"pid\":%d,"
+                            "\"tid\":1000,\"ts\":",
+                         name, o->rank);
+      if (!rc) rc = add_us(b, to_ns(o->end - cl, sc));
+      if (!rc) rc = ADDS(b, ",\"dur\":");
+      if (!rc) rc = add_us(b, to_ns(o->end, sc) - to_ns(o->end - cl, sc));
+      if (!rc) rc = ADDS(b, ",\"args\":{\"op_index\":");
+      if (!rc) rc = pl_buf_addf(b, "%d,\"time\":", o->index);
+      if (!rc) rc = add_num(b, cl);
+      if (!rc) rc = ADDS(b, "}}");
+    }
+    pl_free(named);
+  }
+
   /* Activation memory: one counter track per rank. */
   for (size_t i = 0; i < r->n_mem && !rc; i++) {
     const pl_mem_point *m = &r->mem[i];

@@ -359,6 +359,9 @@ typedef struct pl_stage_cost {
   int has_link;
   double link_latency;    /* per message, time unit */
   double link_bandwidth;  /* bytes per time unit; 0 = infinite */
+  /* Of t[k], the time the op spends in exposed collectives (tensor- and
+   * context-parallel), for the trace's collectives track; 0 = none. */
+  double coll[PL_OP_NKINDS];
 } pl_stage_cost;
 
 /* Where a cost came from (docs/cost-model.md §10). */
