@@ -187,14 +187,8 @@ static int predict(pl_db *db, const struct row *rw, pl_breakdown *bd,
       (rc = pl_sim_run(s, c, 0, &r, eb)))
     goto out;
   /* the same pipeline with free transfers: tells P2P from bubbles */
-  if ((rc = pl_costs_create(c->n_stages, c->n_ranks, &c0)))
+  if ((rc = pl_costs_clone(c, 1, &c0)))
     goto out;
-  for (int i = 0; i < c->n_stages; i++) {
-    c0->stage[i] = c->stage[i];
-    c0->stage[i].has_link = 0;
-  }
-  c0->comm_latency = 0;
-  c0->comm_bandwidth = 0;
   if ((rc = pl_sim_run(s, c0, 0, &r0, eb)) ||
       (rc = pl_model_breakdown(&plan, s, &r, &r0, bd)))
     goto out;

@@ -2,6 +2,7 @@
  * shared by simulate, whatif and sweep. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,9 +51,31 @@ void modelopts_init(struct model_opts *mo)
   mo->cfg = (pl_train_cfg)PL_TRAIN_CFG_INIT;
 }
 
+/* The switches: each sets one int of the training configuration. */
+static const struct {
+  int opt;
+  size_t off;
+  int value;
+} switches[] = {
+  {OPT_FLASH_ATTN, offsetof(pl_train_cfg, flash_attn), 1},
+  {OPT_DIST_OPT, offsetof(pl_train_cfg, distributed_optimizer), 1},
+  {OPT_NO_SEQ_PARALLEL, offsetof(pl_train_cfg, seq_parallel), 0},
+  {OPT_NO_CAUSAL, offsetof(pl_train_cfg, no_causal), 1},
+  {OPT_OVERLAP_GRAD, offsetof(pl_train_cfg, overlap_grad_reduce), 1},
+  {OPT_OVERLAP_PARAM, offsetof(pl_train_cfg, overlap_param_gather), 1},
+  {OPT_TP_OVERLAP, offsetof(pl_train_cfg, tp_comm_overlap), 1},
+  {OPT_NO_GA_FUSION, offsetof(pl_train_cfg, no_grad_accum_fusion), 1},
+};
+
 int modelopts_handle(struct model_opts *mo, const char *cmd, int opt,
                      const char *arg)
 {
+  for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++)
+    if (switches[i].opt == opt) {
+      mo->other_given = 1;
+      *(int *)((char *)&mo->cfg + switches[i].off) = switches[i].value;
+      return 0;
+    }
   switch (opt) {
   case OPT_MODEL: mo->model = arg; return 0;
   case OPT_GPU: mo->gpu = arg; return 0;
@@ -73,13 +96,6 @@ int modelopts_handle(struct model_opts *mo, const char *cmd, int opt,
       return cli_usage(cmd, "--recompute must be none, selective or full, "
                             "got '%s'", arg);
     return 0;
-  case OPT_FLASH_ATTN: mo->other_given = 1; mo->cfg.flash_attn = 1; return 0;
-  case OPT_DIST_OPT: mo->other_given = 1;
-    mo->cfg.distributed_optimizer = 1;
-    return 0;
-  case OPT_NO_SEQ_PARALLEL: mo->other_given = 1;
-    mo->cfg.seq_parallel = 0;
-    return 0;
   case OPT_LAYERS_PER_STAGE: mo->other_given = 1;
     mo->layers_per_stage = arg;
     return 0;
@@ -94,18 +110,6 @@ int modelopts_handle(struct model_opts *mo, const char *cmd, int opt,
     if ((mo->cfg.precision = pl_precision_parse(arg)) < 0)
       return cli_usage(cmd, "--precision must be bf16, fp16, fp8 or fp4, got "
                             "'%s'", arg);
-    return 0;
-  case OPT_NO_CAUSAL: mo->other_given = 1; mo->cfg.no_causal = 1; return 0;
-  case OPT_OVERLAP_GRAD: mo->other_given = 1;
-    mo->cfg.overlap_grad_reduce = 1;
-    return 0;
-  case OPT_OVERLAP_PARAM: mo->other_given = 1;
-    mo->cfg.overlap_param_gather = 1;
-    return 0;
-  case OPT_TP_OVERLAP: mo->other_given = 1; mo->cfg.tp_comm_overlap = 1;
-    return 0;
-  case OPT_NO_GA_FUSION: mo->other_given = 1;
-    mo->cfg.no_grad_accum_fusion = 1;
     return 0;
   case OPT_GRAD_REDUCE_DTYPE: mo->other_given = 1;
     if (!strcmp(arg, "fp32"))
@@ -368,15 +372,9 @@ int modelopts_breakdown(const pl_model_plan *plan, const pl_sched *s,
   pl_costs *c0 = NULL;
   pl_result r0 = PL_RESULT_INIT;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  int rc = pl_costs_create(c->n_stages, c->n_ranks, &c0);
+  int rc = pl_costs_clone(c, 1, &c0);
   if (rc)
     return rc;
-  memcpy(c0->stage, c->stage, (size_t)c->n_stages * sizeof *c0->stage);
-  memcpy(c0->rank_speed, c->rank_speed, (size_t)c->n_ranks * sizeof(double));
-  for (int i = 0; i < c0->n_stages; i++)
-    c0->stage[i].has_link = 0;
-  c0->comm_latency = c0->comm_bandwidth = 0;
-  c0->fb_overlap = c->fb_overlap;
   rc = pl_sim_run(s, c0, 0, &r0, &eb);
   if (!rc)
     rc = pl_model_breakdown(plan, s, r, &r0, bd);

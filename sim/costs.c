@@ -91,6 +91,33 @@ int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
   return PL_OK;
 }
 
+int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out)
+{
+  pl_costs *n = NULL;
+  *out = NULL;
+  int rc = pl_costs_create(c->n_stages, c->n_ranks, &n);
+  if (rc)
+    return rc;
+  memcpy(n->stage, c->stage, (size_t)c->n_stages * sizeof *n->stage);
+  memcpy(n->rank_speed, c->rank_speed, (size_t)c->n_ranks * sizeof *n->rank_speed);
+  n->comm_latency = c->comm_latency;
+  n->comm_bandwidth = c->comm_bandwidth;
+  n->fb_overlap = c->fb_overlap;
+  memcpy(n->source, c->source, sizeof n->source);
+  memcpy(n->time_unit, c->time_unit, sizeof n->time_unit);
+  memcpy(n->mem_unit, c->mem_unit, sizeof n->mem_unit);
+  if (free_transfers) {
+    for (int i = 0; i < n->n_stages; i++) {
+      n->stage[i].has_link = 0;
+      n->stage[i].msg_bytes = 0;
+    }
+    n->comm_latency = 0;
+    n->comm_bandwidth = 0;
+  }
+  *out = n;
+  return PL_OK;
+}
+
 double pl_costs_comm(const pl_costs *c, int stage)
 {
   if (stage >= 0 && stage < c->n_stages && c->stage[stage].has_link) {

@@ -405,6 +405,12 @@ void pl_costs_destroy(pl_costs *c);
 int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
                      double comm, double mem_w_frac);
 
+/* Deep copy of a cost table (*out owned by the caller: pl_costs_destroy).
+ * With free_transfers every P2P message costs nothing (no latency, no
+ * per-stage links): the same pipeline without transfers, to tell the time
+ * transfers add from the bubbles. PL_ENOMEM. */
+int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out);
+
 /* P2P time of a message out of stage g (latency + bytes / bandwidth). */
 double pl_costs_comm(const pl_costs *c, int stage);
 /* Duration of op on rank, including the rank's speed multiplier. */
