@@ -2,7 +2,7 @@
 # README command (a): install what is missing, build, and run the main job:
 # a what-if that compares every built-in schedule, first for the Zero Bubble
 # paper's measured 1.5B costs (reproduces its published bubble rates), then
-# for Llama-3 8B on 4 H100s priced by the embedded default cost database
+# for Llama-3 8B on one 8-GPU H100 node (tp 2 x pp 4) priced by the kernel-level cost model
 # (created on first use at $PIPELAB_DB or the XDG data directory). Writes the
 # pipeline timeline of each schedule of the first case to out/timelines/.
 set -euo pipefail
@@ -12,5 +12,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPL_BUILD_TESTS=OFF -DPL_BUILD_B
 cmake --build build -j"$(nproc)" >/dev/null
 ./build/pipelab whatif --plots out/timelines "$@"
 echo
-./build/pipelab whatif --model llama3-8b --gpu h100 --stages 4 --microbatches 32 \
+./build/pipelab whatif --model llama3-8b --gpu h100 --tp 2 --stages 4 --microbatches 32 \
   --seq 4096 --flash-attn "$@"
