@@ -1,4 +1,4 @@
-/* bench_sim.c: simulator speed (issue 2): simulated ops per second for 1F1B
+/* bench_sim.c: simulator speed: simulated ops per second for 1F1B
  * and interleaved at p=64, m=1024 and for a loop of small cases (p=8, m=32),
  * trace output off; and peak heap bytes per op, measured through the
  * allocator hook. Prints figures; asserts nothing (docs/performance.md). */

@@ -87,7 +87,7 @@ CREATE TABLE p2p_links (
   UNIQUE (calibration_id, link_kind)
 ) STRICT;
 
--- GPU catalog: ../shared/docs/cost-model.md §8.1. HBM "GB" of the datasheets
+-- GPU catalog (docs/hardware.md). HBM "GB" of the datasheets
 -- is stored as GiB (80 GB = 81920 MiB as nvidia-smi reports); B200 stores the
 -- ~180 GB usable on HGX/DGX. scale-up = per direction; scale-out = one NIC
 -- per GPU, per direction (HDR 25 GB/s on A100 systems, NDR 50 GB/s on
@@ -113,7 +113,7 @@ INSERT INTO gpus (name, full_name, vendor, bf16_dense_flops, hbm_bytes,
   5.3e12, 448e9, 50e9, 64e9, 0.40, 10,
   'AMD MI300X datasheet, recalled [unverified]; Infinity Fabric 896 GB/s aggregate both directions; MFU unverified');
 
--- Model catalog: ../shared/docs/cost-model.md §9. GPT: FFN 4h, GPT-2 BPE
+-- Model catalog (docs/cost-model.md, published shapes). GPT: FFN 4h, GPT-2 BPE
 -- vocabulary 50257, context 2048, learned positions, tied embeddings.
 -- LLaMA: SwiGLU, RMSNorm, RoPE, untied embeddings.
 INSERT INTO models (name, full_name, arch, layers, hidden, heads, kv_heads,

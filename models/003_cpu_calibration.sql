@@ -1,4 +1,4 @@
--- Schema version 3: calibrations of the executor's CPU backend (issue 5).
+-- Schema version 3: calibrations of the executor's CPU backend.
 -- `pipelab calibrate --backend cpu` measures the executor's workload in fp64
 -- on the host CPU and files it under a catalog device; versions 1-2 had no
 -- such device and no fp64 dtype. Applied inside the same BEGIN IMMEDIATE

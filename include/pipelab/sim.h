@@ -13,7 +13,7 @@
  * - pl_result is a public struct whose arrays it owns: filled by pl_sim_run
  *   (or the executor), freed by pl_result_free.
  *
- * Semantics follow ../shared/docs/schedules.md (docs/schedules.md here): an op
+ * Semantics (docs/architecture.md, docs/zero-bubble.md): an op
  * starts when its rank is free and its one data predecessor has ended (plus a
  * P2P cost when that predecessor ran on another rank).
  */
