@@ -146,6 +146,55 @@ int pl_db_list_gpus(pl_db *db, pl_gpu_spec **out, size_t *n,
 int pl_db_list_models(pl_db *db, pl_model_spec **out, size_t *n,
                       struct pl_errbuf *eb);
 
+/*
+ * Adding to the catalog (`pipelab db add`, catalog imports; models/catalog.c).
+ * The spec is copied; nothing is kept. Every field is checked before
+ * anything is written (PL_EINVAL naming the column and what it allows,
+ * nothing stored); the row is written in one BEGIN IMMEDIATE transaction.
+ * A name that exists fails with PL_EDB ("already exists", nothing stored)
+ * unless replace is set: then the row is updated in place and keeps its id
+ * (calibrations keep referring to it). Names are 1 to 31 characters, not a
+ * number, without commas; a GPU name or alias must not be another GPU's
+ * name or alias.
+ *
+ * pl_db_add_gpu stores a GPU (kind 'gpu'; the CPU device cannot be
+ * replaced). Required: name, bf16_flops, hbm_bytes (rounded to whole bytes),
+ * hbm_bandwidth, scaleup_bandwidth, scaleout_bandwidth (> 0). Optional
+ * fields take the table's default (docs/database.md) when 0: sm_count,
+ * gemm_eff, attn_eff, hbm_eff, scaleup_domain, gpus_per_node,
+ * scaleup_coll_eff, scaleout_coll_eff; mfu 0 = 0.5; fp8_flops, fp4_flops,
+ * host_bandwidth 0 = none / unknown (NULL). The times launch_us,
+ * scaleup_latency_us, scaleout_latency_us and p2p_latency_us may be 0 and
+ * take the default (4, 2, 6 and 10 µs) when negative. Empty full_name = name,
+ * empty vendor = "unknown", empty source = "user-defined". aliases: comma-
+ * separated, spaces around names dropped. is_cpu is ignored.
+ *
+ * pl_db_add_model stores a model: layers, hidden, heads, ffn, vocab, seq_len
+ * > 0; kv_heads 0 = heads, else it must divide heads; hidden divisible by
+ * heads; arch PL_ARCH_GPT or PL_ARCH_LLAMA; tied_embeddings and learned_pos
+ * 0 or 1, or -1 for the default (tied for GPT, untied for LLaMA; no learned
+ * positions); published_params 0 = none.
+ *
+ * Both: PL_EMISUSE while a calibration is open on db, PL_EDBLOCKED, PL_EDB.
+ */
+int pl_db_add_gpu(pl_db *db, const pl_gpu_spec *g, int replace,
+                  struct pl_errbuf *eb);
+int pl_db_add_model(pl_db *db, const pl_model_spec *m, int replace,
+                    struct pl_errbuf *eb);
+/*
+ * Imports a catalog file (docs/database.md "Catalog files"): a CSV whose
+ * header names gpus-table or models-table columns, or a JSON object
+ * {"gpus": [...], "models": [...]} or array of objects whose keys are those
+ * columns; values in the stored (SI) units. Every row goes through
+ * pl_db_add_gpu / pl_db_add_model's checks and all rows are written in one
+ * transaction: a bad row (PL_EPARSE naming the file, the CSV line or JSON
+ * array index, and the column) stores nothing. *n_gpus and *n_models (may
+ * be NULL) receive the numbers of rows stored.
+ */
+int pl_db_import_catalog(pl_db *db, const char *path, int replace,
+                         size_t *n_gpus, size_t *n_models,
+                         struct pl_errbuf *eb);
+
 /* -------------------------------------------------------- calibration --- */
 
 /* Metadata of one calibration run. Strings are copied; NULL = unknown. */
@@ -217,6 +266,42 @@ void pl_db_calibration_rollback(pl_db *db);
  */
 int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
                      size_t *n_rows, int64_t *calib_id, struct pl_errbuf *eb);
+
+/*
+ * Imports an nccl-tests log (all_reduce_perf, reduce_scatter_perf,
+ * all_gather_perf, sendrecv_perf output; models/nccl.c) as one calibration
+ * run of info->gpu (required; method defaults to "nccl-tests", host, device
+ * name and NCCL version to the log's) with one collectives row per message
+ * size: nccl-tests' out-of-place time (µs), algbw and busbw (GB/s in the
+ * log, stored in bytes/s). op is an enum pl_coll_op, or -1 to detect it from
+ * the log ("# Collective test starting: all_reduce_perf" or the command
+ * line). The rank count and the node count (distinct host names) come from
+ * the log's rank lines; ranks / nodes > 0 override them. Both table layouts
+ * of nccl-tests 2.x (with and without the redop and root columns) are read;
+ * rows of size 0 are skipped. Everything is parsed before anything is
+ * written, in one transaction: no data rows, a truncated or non-numeric row,
+ * a size listed twice, two tests in one file, no rank lines and no override
+ * fail with PL_EPARSE naming the file and line, and store nothing.
+ * PL_EINVAL without info->gpu, PL_ENOTFOUND for an unknown GPU. *n_rows and
+ * *calib_id (may be NULL) receive the rows stored and the calibration id.
+ */
+int pl_db_import_nccl(pl_db *db, const char *path, const pl_calib_info *info,
+                      int op, int ranks, int nodes, size_t *n_rows,
+                      int64_t *calib_id, struct pl_errbuf *eb);
+
+/* What `pipelab db import` reads from a file (pl_db_import_kind): a
+ * measured-samples CSV (pl_db_import_csv), a catalog CSV or JSON file
+ * (pl_db_import_catalog) or an nccl-tests log (pl_db_import_nccl). */
+enum pl_import_kind {
+  PL_IMPORT_SAMPLES = 0,
+  PL_IMPORT_CATALOG = 1,
+  PL_IMPORT_NCCL = 2
+};
+/* Decides the kind from the contents: JSON ('{' or '[' first), an
+ * nccl-tests log (its rank lines, table header or test banner), a CSV whose
+ * header names catalog columns; anything else is a samples CSV. PL_EIO when
+ * the file cannot be read. */
+int pl_db_import_kind(const char *path, int *kind, struct pl_errbuf *eb);
 
 /* Most recent measured P2P link cost for a GPU and link kind (from the
  * newest calibration that has one): PL_ENOTFOUND if none. */
