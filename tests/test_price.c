@@ -145,6 +145,49 @@ static void test_collectives(void **state)
   assert_true(pl_coll_time_us(&g, PL_COLL_ALL_REDUCE, 0, 8, 8, 0) == 0);
 }
 
+/* Measured collectives replace the model: the TP all-reduces of a layer
+ * take S * 2(n-1)/n / busbw at the bus bandwidth the imported nccl-tests
+ * log gives for that size. */
+static void test_measured_collectives(void **state)
+{
+  (void)state;
+  pl_db *mdb = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_db_open(":memory:", 0, 0, &mdb, &eb), PL_OK);
+  pl_calib_info ci = PL_CALIB_INFO_INIT;
+  ci.gpu = "a100";
+  size_t rows = 0;
+  int rc = pl_db_import_nccl(mdb, PL_TEST_DATA "/nccl/all_reduce_8rank_1node.txt",
+                             &ci, -1, 0, 0, &rows, NULL, &eb);
+  if (rc)
+    fprintf(stderr, "%s\n", eb.msg);
+  assert_int_equal(rc, PL_OK);
+  assert_true(rows > 0);
+  pl_gpu_spec g = gpu("a100");
+  pl_model_spec m = gpt(48, 6144, 64);
+  pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
+  cfg.mb_size = 4;
+  cfg.tp = 8;
+  cfg.seq_parallel = 0;
+  pl_layout l;
+  pl_layout_make(8, 1, 1, 1, 8, &l);
+  pl_op_price meas, model;
+  assert_int_equal(pl_price_layer(mdb, &m, &g, &cfg, &l, &meas, NULL, NULL,
+                                  NULL), PL_OK);
+  assert_int_equal(pl_price_layer(NULL, &m, &g, &cfg, &l, &model, NULL, NULL,
+                                  NULL), PL_OK);
+  double S = 4.0 * 2048 * 6144 * 2, busbw = 0;
+  assert_int_equal(pl_db_collective_busbw(mdb, "a100", PL_COLL_ALL_REDUCE, 8,
+                                          1, S, &busbw, NULL, NULL), PL_OK);
+  assert_rel(meas.part[PL_OP_F][PL_PART_TP], 2 * S * 2 * 7 / 8 / busbw * 1e6,
+             1e-12);
+  assert_true(meas.part[PL_OP_F][PL_PART_TP] != model.part[PL_OP_F][PL_PART_TP]);
+  /* Everything but the collectives is unchanged. */
+  assert_rel(meas.part[PL_OP_F][PL_PART_GEMM], model.part[PL_OP_F][PL_PART_GEMM],
+             1e-12);
+  pl_db_close(mdb);
+}
+
 /* --------------------------------------------------------------- layout -- */
 
 static void test_layout(void **state)
@@ -460,6 +503,7 @@ int main(void)
     cmocka_unit_test(test_gemm),
     cmocka_unit_test(test_collectives),
     cmocka_unit_test(test_layout),
+    cmocka_unit_test(test_measured_collectives),
     cmocka_unit_test(test_layer_flops_and_comm),
     cmocka_unit_test(test_context_parallel),
     cmocka_unit_test(test_iteration),

@@ -104,5 +104,16 @@ names=[e['args']['name'] for e in d['traceEvents'] if e.get('ph')=='M' and e.get
 import sys; sys.exit(0 if names==['collectives','collectives'] else 1)"
 check "trace: collectives track named on both ranks" $?
 
+# Measured collectives win: an imported nccl-tests all_reduce log replaces
+# the modelled bus bandwidth of the TP all-reduces (no SP: all-reduce).
+D="${PL_TEST_DATA:-$(dirname "$0")/../data}"
+$P db import "$D/nccl/all_reduce_8rank_1node.txt" --gpu a100 --db "$tmp/n.db" >/dev/null
+check "db import of an nccl-tests log" $?
+tp() { $P simulate --model gpt3-175b --gpu a100 --tp 8 --stages 8 --microbatches 16 \
+         --no-sequence-parallel --db "$1" --format json 2>/dev/null | json_get 'd["breakdown"]["tp_comm_s"]'; }
+t0=$(tp :memory:); t1=$(tp "$tmp/n.db")
+python3 -c "import sys; sys.exit(0 if 0 < float('$t1') < float('$t0') else 1)"
+check "measured all-reduce bus bandwidth changes the exposed TP time ($t0 -> $t1 s)" $?
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
