@@ -699,6 +699,29 @@ void pl_db_calibration_rollback(pl_db *db)
   db->in_calib = 0;
 }
 
+int pl_db_has_measurements(pl_db *db, const char *gpu, int *yes,
+                           struct pl_errbuf *eb)
+{
+  sqlite3_stmt *st = NULL;
+  *yes = 0;
+  int rc = sqlite3_prepare_v2(
+      db->db,
+      "SELECT EXISTS (SELECT 1 FROM calibrations c JOIN gpus g "
+      "ON g.id = c.gpu_id WHERE g.name = ?1 COLLATE NOCASE)",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, gpu, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+  }
+  if (rc == SQLITE_ROW) {
+    *yes = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return PL_OK;
+  }
+  sqlite3_finalize(st);
+  return pl__db_fail(db, rc, "cannot read", eb);
+}
+
 int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,
                     double *latency_us, double *bandwidth,
                     struct pl_errbuf *eb)

@@ -10,12 +10,35 @@
 
 #include "pipelab/pipelab.h"
 
-static void reject(pl_sweep_eval *ev, const char *fmt, const char *a, long x,
-                   long y)
+const char *pl_sweep_why_name(int why)
+{
+  static const char *const n[PL_WHY_N] = {"none", "layout", "global batch",
+                                          "schedule constraint",
+                                          "out of memory", "cost model"};
+  return why >= 0 && why < PL_WHY_N ? n[why] : "unknown";
+}
+
+static void reject(pl_sweep_eval *ev, int why, const char *fmt, long x,
+                   long y, long z)
 {
   ev->status = PL_SWEEP_REJECTED;
-  snprintf(ev->reason, sizeof ev->reason, fmt, a, x, y);
+  ev->why = why;
+  snprintf(ev->reason, sizeof ev->reason, fmt, x, y, z);
 }
+
+/* A knob list, or the single default value. */
+struct axis {
+  const int *v;
+  int n;
+  int def;
+};
+
+static int axis_at(const struct axis *a, int i)
+{
+  return a->v && a->n > 0 ? a->v[i] : a->def;
+}
+
+static int axis_len(const struct axis *a) { return a->v && a->n > 0 ? a->n : 1; }
 
 int pl_sweep_enumerate(const pl_sweep_spec *spec, pl_sweep_point **pts,
                        pl_sweep_eval **evs, size_t *n, struct pl_errbuf *eb)
@@ -31,6 +54,10 @@ int pl_sweep_enumerate(const pl_sweep_spec *spec, pl_sweep_point **pts,
     return pl_errf(eb, PL_EINVAL, "microbatch range %d..%d (step %d) is "
                                   "empty", spec->m_lo, spec->m_hi,
                    spec->m_step);
+  if (spec->shard_n > 1 && (spec->shard_k < 0 || spec->shard_k >= spec->shard_n))
+    return pl_errf(eb, PL_EINVAL, "shard %d/%d: the shard number must be "
+                                  "0 .. %d", spec->shard_k, spec->shard_n,
+                   spec->shard_n - 1);
   /* Resolve the schedule list. */
   const pl_gen_info *all = pl_gen_list();
   size_t n_all = 0;
@@ -55,17 +82,22 @@ int pl_sweep_enumerate(const pl_sweep_spec *spec, pl_sweep_point **pts,
       gens[ng++] = g;
     }
   }
+  struct axis tp = {spec->tps, spec->n_tps, 1}, cp = {spec->cps, spec->n_cps, 1};
+  struct axis rc = {spec->recomputes, spec->n_recomputes, 0};
+  struct axis dopt = {spec->dist_opts, spec->n_dist_opts, 0};
   int m_count = spec->global_batch > 0
                     ? 1
                     : (spec->m_hi - spec->m_lo) / spec->m_step + 1;
   int v_count = spec->n_chunks > 0 ? spec->n_chunks : 1;
-  size_t cap = ng * (size_t)spec->n_stages * (size_t)spec->n_mb *
-               (size_t)m_count * (size_t)v_count;
-  if (cap > (size_t)50 * 1000 * 1000) {
+  double capd = (double)ng * spec->n_stages * spec->n_mb * m_count * v_count *
+                axis_len(&tp) * axis_len(&cp) * axis_len(&rc) *
+                axis_len(&dopt);
+  if (capd > 50e6) {
     pl_free(gens);
-    return pl_errf(eb, PL_EINVAL, "the sweep has %zu points; narrow it "
-                                  "below 50 million", cap);
+    return pl_errf(eb, PL_EINVAL, "the sweep has %.0f points; narrow it "
+                                  "below 50 million", capd);
   }
+  size_t cap = (size_t)capd;
   pl_sweep_point *P = pl_malloc((cap ? cap : 1) * sizeof *P);
   pl_sweep_eval *E = pl_calloc(cap ? cap : 1, sizeof *E);
   if (!P || !E) {
@@ -80,40 +112,58 @@ int pl_sweep_enumerate(const pl_sweep_spec *spec, pl_sweep_point **pts,
     int takes_chunks = g->placement == PL_PLACE_LOOP;
     for (int si = 0; si < spec->n_stages; si++) {
       int p = spec->stages[si];
-      for (int bi = 0; bi < spec->n_mb; bi++) {
-        int mb = spec->mb_sizes[bi];
-        for (int mi = 0; mi < m_count; mi++) {
-          int m = spec->m_lo + mi * spec->m_step;
-          int dp = p > 0 && spec->gpus % p == 0 ? spec->gpus / p : 0;
-          int m_bad = 0;
-          if (spec->global_batch > 0) {
-            long per = (long)(dp > 0 ? dp : 1) * mb;
-            m = (int)(spec->global_batch / per);
-            m_bad = spec->global_batch % per != 0 || m < 1;
-          }
-          for (int vi = 0; vi < (takes_chunks ? v_count : 1); vi++) {
-            pl_sweep_point *pt = &P[k];
-            pl_sweep_eval *ev = &E[k];
-            k++;
-            pt->schedule = g->name;
-            pt->p = p;
-            pt->m = m;
-            pt->mb_size = mb;
-            pt->dp = dp;
-            pt->v = takes_chunks ? (spec->n_chunks ? spec->chunks[vi] : 2)
-                                 : g->default_chunks;
-            if (p < 1)
-              reject(ev, "%sstages must be at least 1, got %ld", "", p, 0);
-            else if (dp == 0)
-              reject(ev, "%s%ld GPUs are not a multiple of %ld stages", "",
-                     spec->gpus, p);
-            else if (m_bad)
-              reject(ev, "%sglobal batch %ld is not a multiple of dp x "
-                         "mb-size = %ld",
-                     "", spec->global_batch, (long)dp * mb);
+      for (int ti = 0; ti < axis_len(&tp); ti++)
+        for (int ci = 0; ci < axis_len(&cp); ci++) {
+          int t = axis_at(&tp, ti), c = axis_at(&cp, ci);
+          long tcp = (long)t * c * p;
+          int dp = p > 0 && t > 0 && c > 0 && spec->gpus % tcp == 0
+                       ? (int)(spec->gpus / tcp) : 0;
+          for (int bi = 0; bi < spec->n_mb; bi++) {
+            int mb = spec->mb_sizes[bi];
+            for (int mi = 0; mi < m_count; mi++) {
+              int m = spec->m_lo + mi * spec->m_step;
+              int m_bad = 0;
+              if (spec->global_batch > 0) {
+                long per = (long)(dp > 0 ? dp : 1) * mb;
+                m = (int)(spec->global_batch / per);
+                m_bad = spec->global_batch % per != 0 || m < 1;
+              }
+              for (int vi = 0; vi < (takes_chunks ? v_count : 1); vi++)
+                for (int ri = 0; ri < axis_len(&rc); ri++)
+                  for (int di = 0; di < axis_len(&dopt); di++) {
+                    pl_sweep_point *pt = &P[k];
+                    pl_sweep_eval *ev = &E[k];
+                    pt->schedule = g->name;
+                    pt->p = p;
+                    pt->m = m;
+                    pt->mb_size = mb;
+                    pt->dp = dp;
+                    pt->tp = t;
+                    pt->cp = c;
+                    pt->recompute = axis_at(&rc, ri);
+                    pt->dist_opt = axis_at(&dopt, di);
+                    pt->v = takes_chunks ? (spec->n_chunks ? spec->chunks[vi] : 2)
+                                         : g->default_chunks;
+                    if (spec->shard_n > 1 &&
+                        (long)(k % (size_t)spec->shard_n) != spec->shard_k)
+                      ev->status = PL_SWEEP_SKIPPED;
+                    else if (p < 1)
+                      reject(ev, PL_WHY_LAYOUT,
+                             "stages must be at least 1, got %ld", p, 0, 0);
+                    else if (dp == 0)
+                      reject(ev, PL_WHY_LAYOUT,
+                             "%ld GPUs are not a multiple of tp x cp x p = %ld",
+                             spec->gpus, tcp, 0);
+                    else if (m_bad)
+                      reject(ev, PL_WHY_BATCH,
+                             "global batch %ld is not a multiple of dp x "
+                             "mb-size = %ld",
+                             spec->global_batch, (long)dp * mb, 0);
+                    k++;
+                  }
+            }
           }
         }
-      }
     }
   }
   pl_free(gens);
@@ -129,10 +179,92 @@ struct job {
   const pl_sweep_point *pts;
   pl_sweep_eval *evs;
   size_t n;
+  const size_t *order; /* evaluation order (NULL = index order) */
+  void (*fn)(struct job *j, pl_sim *sim, size_t i);
   atomic_size_t next, done;
   volatile const int *stop;
   atomic_int err;
+  /* Pruning: the best top_n throughputs so far, ascending. */
+  pthread_mutex_t mu;
+  double *top;
+  int n_top;
 };
+
+/* The throughput a point must beat to enter the top N (0 until N points
+ * are in). */
+static double threshold(struct job *j)
+{
+  pthread_mutex_lock(&j->mu);
+  double t = j->n_top >= j->spec->top_n ? j->top[0] : 0;
+  pthread_mutex_unlock(&j->mu);
+  return t;
+}
+
+static void offer(struct job *j, double x)
+{
+  pthread_mutex_lock(&j->mu);
+  int cap = j->spec->top_n, i;
+  if (j->n_top < cap) {
+    i = j->n_top++;
+  } else if (x > j->top[0]) {
+    i = 0;
+    /* drop the smallest: shift the others down */
+    for (; i + 1 < cap && j->top[i + 1] < x; i++)
+      j->top[i] = j->top[i + 1];
+    j->top[i] = x;
+    pthread_mutex_unlock(&j->mu);
+    return;
+  } else {
+    pthread_mutex_unlock(&j->mu);
+    return;
+  }
+  /* insert at the end and bubble down into ascending order */
+  while (i > 0 && j->top[i - 1] > x) {
+    j->top[i] = j->top[i - 1];
+    i--;
+  }
+  j->top[i] = x;
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void set_reason(pl_sweep_eval *ev, int why, const struct pl_errbuf *eb,
+                       int rc)
+{
+  ev->status = PL_SWEEP_REJECTED;
+  ev->why = why;
+  snprintf(ev->reason, sizeof ev->reason, "%.*s", (int)sizeof ev->reason - 1,
+           eb->msg[0] ? eb->msg : pl_strerror(rc));
+}
+
+/* Phase 1 with a bound callback: reject points whose memory lower bound is
+ * over the limit, and record the throughput upper bound of the others. */
+static void bound_one(struct job *j, pl_sim *sim, size_t i)
+{
+  (void)sim;
+  const pl_sweep_spec *sp = j->spec;
+  const pl_sweep_point *pt = &j->pts[i];
+  pl_sweep_eval *ev = &j->evs[i];
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  double t_lb = 0, m_lb = 0;
+  int rc = j->model->bound(j->model->ctx, pt, &t_lb, &m_lb, &eb);
+  if (rc) {
+    /* the model refuses shapes it cannot lay out (layers, heads, sequence) */
+    set_reason(ev, rc == PL_EINVAL ? PL_WHY_LAYOUT : PL_WHY_MODEL, &eb, rc);
+    return;
+  }
+  if (sp->mem_limit > 0 && m_lb > sp->mem_limit) {
+    ev->status = PL_SWEEP_REJECTED;
+    ev->why = PL_WHY_MEMORY;
+    ev->fits = 0;
+    ev->peak_mem = m_lb;
+    ev->over = m_lb / sp->mem_limit - 1;
+    snprintf(ev->reason, sizeof ev->reason,
+             "out of memory: static memory and one microbatch's activations "
+             "already need %.6g > limit %.6g per GPU", m_lb, sp->mem_limit);
+    return;
+  }
+  ev->bound = t_lb > 0 ? (double)pt->m * pt->mb_size * pt->dp / t_lb : 0;
+}
 
 static void eval_one(struct job *j, pl_sim *sim, size_t i)
 {
@@ -140,6 +272,21 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   const pl_sweep_point *pt = &j->pts[i];
   pl_sweep_eval *ev = &j->evs[i];
   struct pl_errbuf eb = PL_ERRBUF_INIT;
+  /* Pruned: its upper bound cannot beat the N-th best found so far. The
+   * bound is in sequences per time unit; the model's throughput is that
+   * times the tokens per sequence, so compare ratios of the same kind. */
+  if (sp->top_n > 0 && ev->bound > 0 && j->model && j->model->bound) {
+    double th = threshold(j);
+    /* a relative margin: the bound and the simulated rate are computed
+     * differently, and a point that ties must still be simulated (ties
+     * rank by memory) */
+    if (th > 0 && ev->bound < th * (1 - 1e-9)) {
+      ev->status = PL_SWEEP_PRUNED;
+      snprintf(ev->reason, sizeof ev->reason,
+               "pruned: cannot enter the top %d", sp->top_n);
+      return;
+    }
+  }
   pl_gen_params gp = PL_GEN_PARAMS_INIT;
   gp.p = pt->p;
   gp.m = pt->m;
@@ -156,13 +303,16 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   pl_result r = PL_RESULT_INIT;
   int rc = pl_sched_gen(pt->schedule, &gp, &s, &eb);
   if (rc) {
-    ev->status = PL_SWEEP_REJECTED;
-    snprintf(ev->reason, sizeof ev->reason, "%.*s",
-             (int)sizeof ev->reason - 1, eb.msg);
+    set_reason(ev, PL_WHY_SCHEDULE, &eb, rc);
     return;
   }
   if (j->model && j->model->costs) {
-    rc = j->model->costs(j->model->ctx, pt, s, &c, &eb);
+    if ((rc = j->model->costs(j->model->ctx, pt, s, &c, &eb))) {
+      set_reason(ev, rc == PL_EINVAL ? PL_WHY_LAYOUT : PL_WHY_MODEL, &eb, rc);
+      if (rc == PL_ENOMEM)
+        atomic_store(&j->err, rc);
+      goto out;
+    }
   } else if ((rc = pl_costs_create(pl_sched_stages(s), pt->p, &c)) == 0) {
     pl_costs_uniform(c, pl_sched_chunks(s), gp.tf, gp.tb, gp.tw, sp->comm,
                      sp->mem_w_frac);
@@ -176,9 +326,7 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   if (!rc)
     rc = pl_sim_run2(sim, s, c, 0, &r, &eb);
   if (rc) {
-    ev->status = PL_SWEEP_REJECTED;
-    snprintf(ev->reason, sizeof ev->reason, "%.*s",
-             (int)sizeof ev->reason - 1, eb.msg[0] ? eb.msg : pl_strerror(rc));
+    set_reason(ev, PL_WHY_SCHEDULE, &eb, rc);
     if (rc == PL_ENOMEM)
       atomic_store(&j->err, rc);
     goto out;
@@ -191,19 +339,31 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   ev->throughput = r.makespan > 0 ? (double)pt->m * pt->mb_size * pt->dp /
                                         r.makespan
                                   : 0;
-  if (j->model && j->model->finish)
+  double seq_rate = ev->throughput; /* sequences per time unit */
+  if (j->model && j->model->finish) {
     j->model->finish(j->model->ctx, pt, s, c, &r, ev);
+    seq_rate = ev->iteration_time > 0
+                   ? (double)pt->m * pt->mb_size * pt->dp / ev->iteration_time
+                   : 0;
+  }
   if (ev->status == PL_SWEEP_OK && sp->mem_limit > 0 &&
       ev->peak_mem > sp->mem_limit) {
     ev->fits = 0;
   }
   if (ev->status == PL_SWEEP_OK && !ev->fits) {
     ev->status = PL_SWEEP_REJECTED;
+    ev->why = PL_WHY_MEMORY;
+    if (sp->mem_limit > 0)
+      ev->over = ev->peak_mem / sp->mem_limit - 1;
     if (!ev->reason[0])
       snprintf(ev->reason, sizeof ev->reason,
                "out of memory: peak %.6g > limit %.6g per rank", ev->peak_mem,
                sp->mem_limit);
+  } else if (ev->status != PL_SWEEP_OK && !ev->why) {
+    ev->why = PL_WHY_MODEL;
   }
+  if (ev->status == PL_SWEEP_OK && sp->top_n > 0)
+    offer(j, seq_rate);
 out:
   pl_result_free(&r);
   pl_costs_destroy(c);
@@ -221,15 +381,68 @@ static void *worker(void *arg)
   for (;;) {
     if (j->stop && *j->stop)
       break;
-    size_t i = atomic_fetch_add(&j->next, 1);
-    if (i >= j->n)
+    size_t k = atomic_fetch_add(&j->next, 1);
+    if (k >= j->n)
       break;
-    if (j->evs[i].status != PL_SWEEP_REJECTED)
-      eval_one(j, sim, i);
+    size_t i = j->order ? j->order[k] : k;
+    if (j->evs[i].status == PL_SWEEP_OK)
+      j->fn(j, sim, i);
     atomic_fetch_add(&j->done, 1);
   }
   pl_sim_destroy(sim);
   return NULL;
+}
+
+/* Runs fn over the points (in j->order) on spec->jobs threads; the calling
+ * thread works too and reports progress. */
+static void parallel(struct job *j, void (*progress)(void *, size_t, size_t),
+                     void *pctx, size_t base, size_t total)
+{
+  int jobs = j->spec->jobs > 0 ? j->spec->jobs : 1;
+  if (jobs > 256)
+    jobs = 256;
+  pthread_t th[256];
+  int started = 0;
+  atomic_store(&j->next, 0);
+  atomic_store(&j->done, 0);
+  for (int t = 1; t < jobs; t++) {
+    if (pthread_create(&th[started], NULL, worker, j) != 0)
+      break; /* fewer threads still finish the work */
+    started++;
+  }
+  pl_sim *sim = NULL;
+  if (pl_sim_create(&sim))
+    atomic_store(&j->err, PL_ENOMEM);
+  size_t step = j->n / 100 + 1, last = 0;
+  while (sim) {
+    if (j->stop && *j->stop)
+      break;
+    size_t k = atomic_fetch_add(&j->next, 1);
+    if (k >= j->n)
+      break;
+    size_t i = j->order ? j->order[k] : k;
+    if (j->evs[i].status == PL_SWEEP_OK)
+      j->fn(j, sim, i);
+    size_t d = atomic_fetch_add(&j->done, 1) + 1;
+    if (progress && d - last >= step) {
+      last = d;
+      progress(pctx, base + d, total);
+    }
+  }
+  pl_sim_destroy(sim);
+  for (int t = 0; t < started; t++)
+    pthread_join(th[t], NULL);
+}
+
+static const pl_sweep_eval *bound_evs;
+
+static int cmp_bound(const void *a, const void *b)
+{
+  size_t i = *(const size_t *)a, k = *(const size_t *)b;
+  double x = bound_evs[i].bound, y = bound_evs[k].bound;
+  if (x != y)
+    return x > y ? -1 : 1;
+  return i < k ? -1 : i > k ? 1 : 0;
 }
 
 int pl_sweep_run(const pl_sweep_spec *spec, const pl_sweep_model *model,
@@ -238,7 +451,9 @@ int pl_sweep_run(const pl_sweep_spec *spec, const pl_sweep_model *model,
                  void *progress_ctx, volatile const int *stop,
                  struct pl_errbuf *eb)
 {
+  static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
   struct job j;
+  memset(&j, 0, sizeof j);
   j.spec = spec;
   j.model = model;
   j.pts = pts;
@@ -248,40 +463,45 @@ int pl_sweep_run(const pl_sweep_spec *spec, const pl_sweep_model *model,
   atomic_init(&j.done, 0);
   atomic_init(&j.err, 0);
   j.stop = stop;
-  int jobs = spec->jobs > 0 ? spec->jobs : 1;
-  if (jobs > 256)
-    jobs = 256;
-  pthread_t th[256];
-  int started = 0;
-  for (int t = 1; t < jobs; t++) {
-    if (pthread_create(&th[started], NULL, worker, &j) != 0)
-      break; /* fewer threads still finish the work */
-    started++;
-  }
-  /* The calling thread works too, and reports progress between points. */
-  pl_sim *sim = NULL;
-  if (pl_sim_create(&sim))
-    atomic_store(&j.err, PL_ENOMEM);
-  size_t step = n / 100 + 1, last = 0;
-  while (sim) {
-    if (stop && *stop)
-      break;
-    size_t i = atomic_fetch_add(&j.next, 1);
-    if (i >= n)
-      break;
-    if (evs[i].status != PL_SWEEP_REJECTED)
-      eval_one(&j, sim, i);
-    size_t d = atomic_fetch_add(&j.done, 1) + 1;
-    if (progress && d - last >= step) {
-      last = d;
-      progress(progress_ctx, d, n);
+  pthread_mutex_init(&j.mu, NULL);
+  size_t *order = NULL;
+  int two = model && model->bound;
+  size_t total = two ? 2 * n : n;
+  if (spec->top_n > 0) {
+    j.top = pl_calloc((size_t)spec->top_n, sizeof *j.top);
+    if (!j.top) {
+      pthread_mutex_destroy(&j.mu);
+      return pl_errf(eb, PL_ENOMEM, "out of memory");
     }
   }
-  pl_sim_destroy(sim);
-  for (int t = 0; t < started; t++)
-    pthread_join(th[t], NULL);
+  if (two) {
+    /* Phase 1: bounds; then evaluate the most promising points first so
+     * that the top-N threshold rises fast and prunes the rest. */
+    j.fn = bound_one;
+    parallel(&j, progress, progress_ctx, 0, total);
+    order = pl_malloc((n ? n : 1) * sizeof *order);
+    if (!order)
+      atomic_store(&j.err, PL_ENOMEM);
+    else {
+      for (size_t i = 0; i < n; i++)
+        order[i] = i;
+      pthread_mutex_lock(&sort_mu);
+      bound_evs = evs;
+      qsort(order, n, sizeof *order, cmp_bound);
+      bound_evs = NULL;
+      pthread_mutex_unlock(&sort_mu);
+    }
+  }
+  if (!atomic_load(&j.err) && !(stop && *stop)) {
+    j.fn = eval_one;
+    j.order = order;
+    parallel(&j, progress, progress_ctx, two ? n : 0, total);
+  }
   if (progress)
-    progress(progress_ctx, atomic_load(&j.done), n);
+    progress(progress_ctx, total, total);
+  pl_free(order);
+  pl_free(j.top);
+  pthread_mutex_destroy(&j.mu);
   if (stop && *stop)
     return pl_errf(eb, PL_EINTR, "sweep interrupted");
   int err = atomic_load(&j.err);
@@ -300,6 +520,8 @@ static int cmp_rank(const void *a, const void *b)
     return x->status == PL_SWEEP_OK ? -1 : 1;
   if (x->status == PL_SWEEP_OK && x->throughput != y->throughput)
     return x->throughput > y->throughput ? -1 : 1;
+  if (x->status == PL_SWEEP_OK && x->peak_mem != y->peak_mem)
+    return x->peak_mem < y->peak_mem ? -1 : 1;
   return i < k ? -1 : i > k ? 1 : 0;
 }
 

@@ -303,6 +303,11 @@ enum pl_import_kind {
  * the file cannot be read. */
 int pl_db_import_kind(const char *path, int *kind, struct pl_errbuf *eb);
 
+/* *yes = 1 when any calibration run (samples, links, collectives) is
+ * filed under the GPU: whether pricing it can find measurements. */
+int pl_db_has_measurements(pl_db *db, const char *gpu, int *yes,
+                           struct pl_errbuf *eb);
+
 /* Most recent measured P2P link cost for a GPU and link kind (from the
  * newest calibration that has one): PL_ENOTFOUND if none. */
 int pl_db_link_cost(pl_db *db, const char *gpu, const char *link_kind,

@@ -519,12 +519,31 @@ int pl_sched_mem_peaks(const pl_sched *s, const pl_costs *c, double *peaks);
 typedef struct pl_sweep_point {
   const char *schedule; /* generator name (static storage of pl_gen_list) */
   int p, m, v, mb_size, dp;
+  /* Model knobs, passed through to the model callback (the sim module
+   * does not interpret them; a constant-cost sweep has tp = cp = 1 and
+   * recompute = dist_opt = 0). GPUs = tp * cp * p * dp. */
+  int tp, cp, recompute, dist_opt;
 } pl_sweep_point;
 
 enum pl_sweep_status {
   PL_SWEEP_OK = 0,       /* evaluated and within the memory limit */
-  PL_SWEEP_REJECTED = 1  /* invalid shape, generator constraint, or OOM */
+  PL_SWEEP_REJECTED = 1, /* invalid shape, generator constraint, or OOM */
+  PL_SWEEP_PRUNED = 2,   /* not simulated: its throughput bound cannot
+                            enter the top spec->top_n */
+  PL_SWEEP_SKIPPED = 3   /* not evaluated here: another shard's point */
 };
+
+/* Why a point was rejected (pl_sweep_eval.why). */
+enum pl_sweep_why {
+  PL_WHY_NONE = 0,
+  PL_WHY_LAYOUT = 1,   /* GPUs, heads or sequence do not divide */
+  PL_WHY_BATCH = 2,    /* global batch not a multiple of dp x mb-size */
+  PL_WHY_SCHEDULE = 3, /* the generator's constraint (m, v, p) */
+  PL_WHY_MEMORY = 4,   /* out of memory (bound or simulated peak) */
+  PL_WHY_MODEL = 5,    /* the cost model refused the point */
+  PL_WHY_N = 6
+};
+const char *pl_sweep_why_name(int why);
 
 typedef struct pl_sweep_eval {
   int status;            /* enum pl_sweep_status */
@@ -535,6 +554,13 @@ typedef struct pl_sweep_eval {
   double peak_mem;       /* max over ranks: bytes for models, else units */
   double mfu;            /* model FLOP utilisation, 0 when unknown */
   int fits;              /* peak_mem within the limit */
+  int why;               /* enum pl_sweep_why when rejected */
+  double over;           /* out of memory: peak / limit - 1 (> 0) */
+  double bound;          /* throughput upper bound (pruning), 0 = none */
+  /* Where the time goes (seconds, models only; filled by the callback):
+   * compute, exposed TP/CP, pipeline idle (bubble and transfers), exposed
+   * DP reduce, optimizer. */
+  double t_compute, t_tp, t_idle, t_dp, t_optim;
 } pl_sweep_eval;
 
 typedef struct pl_sweep_model {
@@ -548,11 +574,17 @@ typedef struct pl_sweep_model {
    * throughput = m*mb_size*dp / makespan, peak = result peak. */
   void (*finish)(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
                  const pl_costs *c, const pl_result *r, pl_sweep_eval *ev);
+  /* Optional, for pruning before simulating: a lower bound on the point's
+   * iteration time (*time_lb, same unit as iteration_time) and on its peak
+   * memory (*mem_lb, same unit as peak_mem). Return 0, or a pl_err code
+   * with the reason in eb (the point is then rejected as the model's). */
+  int (*bound)(void *ctx, const pl_sweep_point *pt, double *time_lb,
+               double *mem_lb, struct pl_errbuf *eb);
   void *ctx;
 } pl_sweep_model;
 
 typedef struct pl_sweep_spec {
-  int gpus;               /* N: data parallel dp = N / p (tensor parallel 1) */
+  int gpus;               /* N: data parallel dp = N / (tp * cp * p) */
   const int *stages;      /* candidate p values */
   int n_stages;
   int m_lo, m_hi, m_step; /* microbatch range (step >= 1) */
@@ -562,6 +594,15 @@ typedef struct pl_sweep_spec {
   int n_chunks;
   const char *const *schedules; /* generator names; NULL = all */
   int n_schedules;
+  /* Model knobs (NULL = the single value 1 for tp/cp, 0 for the others):
+   * tensor- and context-parallel degrees, recompute modes and distributed
+   * optimizer off/on; dp = gpus / (tp * cp * p). */
+  const int *tps, *cps, *recomputes, *dist_opts;
+  int n_tps, n_cps, n_recomputes, n_dist_opts;
+  int top_n;              /* > 0 with a bound callback: prune points that
+                             cannot enter the best top_n */
+  int shard_k, shard_n;   /* shard_n > 1: evaluate only points whose index
+                             is shard_k mod shard_n (others SKIPPED) */
   long global_batch;      /* > 0: m = global_batch / (dp * mb_size) */
   double mem_limit;       /* per rank, in the model's memory unit; 0 = none */
   /* Constant costs when no model callback is given: one microbatch through
@@ -572,7 +613,8 @@ typedef struct pl_sweep_spec {
   int jobs;               /* worker threads; 0 = 1 */
 } pl_sweep_spec;
 #define PL_SWEEP_SPEC_INIT                                                  \
-  {0, NULL, 0, 0, 0, 1, NULL, 0, NULL, 0, NULL, 0, 0, 0, 1, 1, 1, 0, 0.5, 1}
+  {0, NULL, 0, 0, 0, 1, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL,    \
+   0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0.5, 1}
 
 /*
  * Enumerates every point of spec in a fixed order (schedule, p, mb_size, m,
@@ -599,8 +641,9 @@ int pl_sweep_run(const pl_sweep_spec *spec, const pl_sweep_model *model,
 
 /*
  * Indices of the points sorted best first: accepted points by throughput
- * (descending), then rejected ones in enumeration order; ties keep the
- * enumeration order. *order is pl_malloc'ed (n entries).
+ * (descending), ties by peak memory (ascending: more headroom first), then
+ * enumeration order; then the others in enumeration order. *order is
+ * pl_malloc'ed (n entries).
  */
 int pl_sweep_rank(const pl_sweep_eval *evs, size_t n, size_t **order);
 

@@ -5,6 +5,7 @@ set -u
 P=${PIPELAB:?}
 fail=0; n=0
 check() { n=$((n+1)); if [ "$2" != 0 ]; then echo "FAIL: $1"; fail=$((fail+1)); else echo "ok: $1"; fi; }
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,gpipe \
       --tf 8 --tb 8 --tw 8 --mem-limit 1 --all --format json 2>/dev/null)
@@ -41,7 +42,7 @@ grep -q "out of memory" /tmp/pl_sw.$$; check "rejection reason printed" $?
 grep -q "no configuration is valid" /tmp/pl_sw.$$; check "says nothing is valid" $?
 
 $P sweep --gpus 6 --stages 4 --microbatches 8 --all --schedules 1f1b >/tmp/pl_sw.$$ 2>&1
-grep -q "not a multiple of 4 stages" /tmp/pl_sw.$$; check "gpus not divisible reason" $?
+grep -q "not a multiple of tp x cp x p = 4" /tmp/pl_sw.$$; check "gpus not divisible reason" $?
 rm -f /tmp/pl_sw.$$
 
 for args in "--stages 4" "--gpus 0" "--gpus 8 --microbatches 9..3" "--gpus 8 --schedules nope" \
@@ -71,6 +72,36 @@ check "gpus not a multiple of tp: usage error" $?
 $P sweep --model nosuch --gpu h100 --gpus 8 >/dev/null 2>&1; [ $? = 2 ]; check "unknown model: usage error" $?
 rm -f "$PIPELAB_DB" "$PIPELAB_DB"-wal "$PIPELAB_DB"-shm
 unset PIPELAB_DB
+
+# The 3D sweep at a fixed global batch: pruning finds the same top 10 as
+# the exhaustive search, shards merge to the same ranking, the counts add
+# up to the space, and the top rows keep TP inside the node.
+S="--model llama3-8b --gpu h100 --gpus 16 --global-batch 64 --seq 4096 --db :memory: --format json"
+pr=$($P sweep $S 2>/dev/null); ex=$($P sweep $S --exhaustive 2>/dev/null)
+key='[(r["schedule"],r["tp"],r["stages"],r["dp"],r["mb_size"],r["chunks"],r["recompute"],r["distributed_optimizer"]) for r in d["rows"]]'
+a=$(echo "$pr" | json_get "$key"); b=$(echo "$ex" | json_get "$key")
+[ -n "$a" ] && [ "$a" = "$b" ]
+check "pruned top 10 = exhaustive top 10" $?
+echo "$pr" | python3 -c '
+import json,sys; d=json.load(sys.stdin); r=d["rows"]
+sys.exit(0 if len(r)==10 and all(x["tp"]<=8 and x["status"]=="ok" and x["tp"]*x["cp"]*x["stages"]*x["dp"]==16 for x in r) else 1)'
+check "top rows: ok, tp within the node, GPUs add up" $?
+all=$($P sweep $S --all 2>/dev/null)
+echo "$all" | python3 -c '
+import json,sys; d=json.load(sys.stdin)
+sys.exit(0 if len(d["rows"])==d["points"] else 1)'
+check "--all lists every point (accepted + rejected + pruned = space)" $?
+tmp=$(mktemp -d)
+for k in 0 1 2; do $P sweep $S --all --shard $k/3 > "$tmp/s$k.json" 2>/dev/null; done
+mg=$($P sweep merge "$tmp/s0.json" "$tmp/s1.json" "$tmp/s2.json" --format json)
+a=$(echo "$mg" | json_get "$key"); b=$(echo "$pr" | json_get "$key")
+[ -n "$a" ] && [ "$a" = "$b" ]
+check "shards 0..2 merged = the unsharded top 10" $?
+$P sweep $S --format table --explain 1 2>/dev/null | grep -q "^row 1:"
+check "--explain 1 prints the row's breakdown" $?
+$P sweep --model llama3-8b --gpu h100 --gpus 16 --shard 3/3 >/dev/null 2>&1; [ $? = 2 ]
+check "--shard 3/3: usage error" $?
+rm -rf "$tmp"
 
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
