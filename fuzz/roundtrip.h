@@ -193,9 +193,11 @@ static inline int rt_kineto(json_t *const *docs, size_t n_docs, char *why, size_
   return rc;
 }
 
-/* A schedule CSV read (any dialect) into a schedule, written back
- * (pl_sched_write_csv: the current dialect) and read again: the same ops on
- * the same ranks and stages. */
+/* A schedule CSV read (any dialect) into a schedule that validates (what
+ * simulate accepts), written back (pl_sched_write_csv: compute ops in the
+ * current dialect) and read again: the same ops on the same ranks and
+ * stages. (An invalid schedule may name microbatches only in comm cells,
+ * which the schedule does not keep.) */
 static inline int rt_sched_csv(const char *data, size_t len, char *why, size_t wl)
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
@@ -203,6 +205,10 @@ static inline int rt_sched_csv(const char *data, size_t len, char *why, size_t w
   int rc = 0;
   if (pl_sched_read_csv(data, len, PL_DIALECT_AUTO, &s, NULL, &eb))
     return 0;
+  if (pl_sched_validate(s, &eb)) {
+    pl_sched_destroy(s);
+    return 0;
+  }
   struct pl_buf b;
   pl_buf_init(&b, 0);
   if (pl_sched_write_csv(s, &b)) {

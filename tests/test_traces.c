@@ -777,6 +777,28 @@ static void test_roundtrip_edges(void **state)
   pl_result_free(&r);
   pl_sched_destroy(s);
   pl_costs_destroy(c);
+  /* The fuzz seeds (a result in bytes with per-rank peaks, a fused op, a
+   * trace in ns). */
+  static const char *const seeds[] = {"fused.json", "interleaved.json",
+                                      "zbh1_trace.json"};
+  for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+    char path[512], *t = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/fuzz/result/%s", PL_TEST_DATA, seeds[k]);
+    assert_int_equal(pl_read_file(path, &t, &n, &eb), 0);
+    json_t *sj = json_loadb(t, n, 0, NULL);
+    assert_non_null(sj);
+    pl_result sr = PL_RESULT_INIT;
+    int rc = json_object_get(sj, "traceEvents") ? pl_result_from_chrome(sj, &sr, &eb)
+                                                : pl_result_from_json(sj, &sr, &eb);
+    if (rc)
+      fail_msg("%s: %s", seeds[k], eb.msg);
+    pl_result_free(&sr);
+    json_decref(sj);
+    if (rt_result_text(t, n, why, sizeof why))
+      fail_msg("%s: %s", seeds[k], why);
+    pl_free(t);
+  }
   /* And the Kineto example, imported and saved. */
   char *text = NULL;
   size_t len = 0;

@@ -110,16 +110,17 @@ static int read_rank(const json_t *x, const char *where, const char *mkey,
       (rc = pl__jget_num(x, where, ekey, 1, &rr->end_mem, eb)) ||
       (rc = pl__jget_int(x, where, "ops", 1, 0, (long long)1 << 40, &nops, eb)))
     return rc;
-  if (strcmp(mkey, "peak_activation_units") == 0 &&
-      (rc = pl__jget_num(x, where, "peak_activation_bytes", 1,
-                         &rr->peak_activation_bytes, eb)))
-    return rc;
-  /* Bytes; -1 (the key absent) means unknown, and is how it reads back. */
-  if (rr->peak_activation_bytes < 0 &&
-      json_object_get(x, "peak_activation_bytes") &&
-      !json_is_null(json_object_get(x, "peak_activation_bytes")))
-    return pl_errf(eb, PL_EPARSE, "%s.peak_activation_bytes: must be >= 0",
-                   where);
+  if (strcmp(mkey, "peak_activation_units") == 0) {
+    /* Bytes next to units; -1 (the key absent) means unknown, and is how a
+     * negative value would read back. */
+    if ((rc = pl__jget_num(x, where, "peak_activation_bytes", 1,
+                           &rr->peak_activation_bytes, eb)))
+      return rc;
+    if (rr->peak_activation_bytes < 0 &&
+        json_is_number(json_object_get(x, "peak_activation_bytes")))
+      return pl_errf(eb, PL_EPARSE, "%s.peak_activation_bytes: must be >= 0",
+                     where);
+  }
   rr->n_ops = (size_t)nops;
   return PL_OK;
 }
