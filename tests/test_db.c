@@ -788,6 +788,20 @@ static void test_import_csv(void **state)
   pl_db_close(db);
 }
 
+/* A new database NAME.db (path) and a CSV file NAME.csv (csv, 512 bytes
+ * each) holding text. */
+static pl_db *import_fixture(const char *name, const char *text, char *path,
+                             char *csv)
+{
+  char db_name[64], csv_name[64];
+  snprintf(db_name, sizeof db_name, "%s.db", name);
+  snprintf(csv_name, sizeof csv_name, "%s.csv", name);
+  tmp_path(path, 512, db_name);
+  tmp_path(csv, 512, csv_name);
+  write_file(csv, text, strlen(text));
+  return open_ok(path);
+}
+
 /* A byte order mark before the header (a spreadsheet's "CSV UTF-8") is
  * skipped, not read as part of the column name 'op'; text in memory is
  * imported the same way as a file. */
@@ -795,12 +809,9 @@ static void test_import_bom(void **state)
 {
   (void)state;
   char path[512], csv[512];
-  tmp_path(path, sizeof path, "bom.db");
-  tmp_path(csv, sizeof csv, "bom.csv");
   static const char text[] = "\xef\xbb\xbf" "op,mb_size,seq_len,hidden,mean_us\r\n"
                              "F,1,4096,4096,1000\r\n";
-  write_file(csv, text, sizeof text - 1);
-  pl_db *db = open_ok(path);
+  pl_db *db = import_fixture("bom", text, path, csv);
   pl_calib_info ci = PL_CALIB_INFO_INIT;
   ci.gpu = "h100";
   size_t n = 0;
@@ -827,12 +838,8 @@ static void test_import_error_message(void **state)
 {
   (void)state;
   char path[512], csv[512];
-  tmp_path(path, sizeof path, "refuse.db");
-  tmp_path(csv, sizeof csv, "refuse.csv");
-  static const char text[] = "op,mb_size,seq_len,hidden,mean_us\n"
-                             "F,1,4096,4096,1000\n";
-  write_file(csv, text, sizeof text - 1);
-  pl_db *db = open_ok(path);
+  pl_db *db = import_fixture("refuse", "op,mb_size,seq_len,hidden,mean_us\n"
+                                       "F,1,4096,4096,1000\n", path, csv);
   assert_int_equal(sqlite3_exec(pl_db_sqlite(db),
                                 "CREATE TEMP TRIGGER no_samples BEFORE INSERT "
                                 "ON main.samples BEGIN SELECT RAISE(ABORT, "
