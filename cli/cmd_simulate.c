@@ -1,4 +1,5 @@
 /* cmd_simulate.c: `pipelab simulate`: predict one iteration of a schedule. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,40 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
     o->tw = nc->stage[0].t[PL_OP_W];
     o->time_unit = "us";
   }
+  return 0;
+}
+
+/* Costs or speeds so large that times overflow, or exceed what a result
+ * holds (PL_TIME_MAX, what compare and plot read back), are refused before
+ * anything is written, as a usage error naming the flags: no output ever
+ * holds null or infinite times. With trace_scale > 0 (µs per time unit) the
+ * times must also fit a Chrome trace. */
+static int check_times(const char *cmd, const struct sim_opts *o,
+                       const pl_costs *c, const pl_result *r,
+                       double trace_scale)
+{
+  double last = 0, it = simopts_iteration_time(o, r);
+  int finite = isfinite(pl_costs_comm(c, 0));
+  for (int i = 0; i < r->stages; i++) {
+    double x = r->ranks[i].last_end;
+    finite &= isfinite(x);
+    if (x > last)
+      last = x;
+  }
+  /* "!(a <= b)" is also true for NaN. */
+  if (!finite || !(fabs(r->makespan) <= PL_TIME_MAX) ||
+      !(last <= PL_TIME_MAX) || !(fabs(it) <= PL_TIME_MAX))
+    return cli_usage(cmd, "the costs make an iteration of %s %s, beyond the "
+                     "largest time a result may hold (%g); lower --tf/--tb/"
+                     "--tw/--comm/--optimizer-time or the --rank-speed "
+                     "multipliers, or raise --bandwidth",
+                     cli_num(isfinite(it) && it > r->makespan ? it
+                                                                : r->makespan),
+                     r->time_unit, PL_TIME_MAX);
+  if (trace_scale > 0 && !(last * trace_scale <= 9e15))
+    return cli_usage(cmd, "--trace: times up to %s %s are beyond what a "
+                     "Chrome trace holds (9e15 us); lower the costs or use "
+                     "a smaller --time-unit", cli_num(last), r->time_unit);
   return 0;
 }
 
@@ -283,12 +318,14 @@ int cmd_simulate(int argc, char **argv)
     rc = cli_fail_eb(&eb, rc);
     goto out;
   }
+  /* The trace is in µs; a unitless "unit" is drawn as 1 ms so that
+   * Perfetto's zoom levels suit unit-time schedules. */
+  double us = pl_time_unit_us(o.time_unit);
+  double scale = us > 0 ? us : strcmp(o.time_unit, "unit") == 0 ? 1000.0
+                                                                 : 1.0;
+  if ((rc = check_times(cmd, &o, c, &res, trace ? scale : 0)))
+    goto out;
   if (trace) {
-    /* The trace is in µs; a unitless "unit" is drawn as 1 ms so that
-     * Perfetto's zoom levels suit unit-time schedules. */
-    double us = pl_time_unit_us(o.time_unit);
-    double scale = us > 0 ? us : strcmp(o.time_unit, "unit") == 0 ? 1000.0
-                                                                   : 1.0;
     rc = pl_trace_write_chrome(&res, s, c, scale, trace, &eb);
     if (rc) {
       rc = cli_fail_eb(&eb, rc);
@@ -348,8 +385,9 @@ int cmd_simulate(int argc, char **argv)
                         json_string(simopts_optimizer_name(o.optimizer)));
     double it = simopts_iteration_time(&o, &res);
     json_object_set_new(j, "iteration_time",
-                        it == (double)(long long)it ? json_integer((json_int_t)it)
-                                                    : json_real(it));
+                        it == floor(it) && fabs(it) < 9e15
+                            ? json_integer((json_int_t)it)
+                            : json_real(it));
     json_t *costs = json_object();
     json_object_set_new(costs, "tf", json_real(o.tf));
     json_object_set_new(costs, "tb", json_real(o.tb));

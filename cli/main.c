@@ -1,5 +1,6 @@
 /* main.c: `pipelab` entry point: global options and the subcommand table
  * (git's builtin table: adding a command is one row plus one file). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,7 +58,31 @@ static const struct cmd *find(const char *name)
   return NULL;
 }
 
-int main(int argc, char **argv)
+/* Data that could not be written is an error: output to a full disk or a
+ * closed descriptor must not exit 0 with the output lost. Flushes and closes
+ * stdout; when that fails and nothing else did, says so in one line and
+ * returns the data error code. A reader that went away (EPIPE) chose to stop
+ * reading and is not reported. */
+static int finish_stdout(int rc)
+{
+  errno = 0;
+  int bad = fflush(stdout) != 0 || ferror(stdout);
+  int e = errno;
+  if (fclose(stdout) != 0 && !bad) {
+    bad = 1;
+    e = errno;
+  }
+  if (!bad || e == EPIPE)
+    return rc;
+  if (rc == CLI_EXIT_OK) {
+    fprintf(stderr, "error: cannot write to standard output: %s\n",
+            strerror(e ? e : EIO));
+    rc = CLI_EXIT_DATA;
+  }
+  return rc;
+}
+
+static int run(int argc, char **argv)
 {
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
@@ -123,3 +148,5 @@ int main(int argc, char **argv)
   opterr = 0;
   return c->fn(argc - i, argv + i);
 }
+
+int main(int argc, char **argv) { return finish_stdout(run(argc, argv)); }

@@ -150,17 +150,31 @@ const char *pl_db_migration_sql(int version)
 }
 
 /* Checks application_id / user_version / emptiness. *fresh = 1 for an empty
- * database that we may initialise. */
+ * database that we may initialise. The three values come from ONE statement,
+ * which SQLite runs in one read transaction: a database that another process
+ * is creating at this moment is seen either empty or complete, never with
+ * its tables but without its application_id. */
 static int check_identity(pl_db *db, int64_t *uv, int *fresh,
                           struct pl_errbuf *eb)
 {
+  static const char sql[] =
+      "SELECT (SELECT application_id FROM pragma_application_id), "
+      "(SELECT user_version FROM pragma_user_version), "
+      "(SELECT count(*) FROM sqlite_master)";
   int64_t app = 0, n = 0;
-  int rc;
+  sqlite3_stmt *st = NULL;
   *fresh = 0;
-  if ((rc = query_int(db, "PRAGMA application_id", &app, eb)) ||
-      (rc = query_int(db, "PRAGMA user_version", uv, eb)) ||
-      (rc = query_int(db, "SELECT count(*) FROM sqlite_master", &n, eb)))
-    return rc;
+  *uv = 0;
+  int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    app = sqlite3_column_int64(st, 0);
+    *uv = sqlite3_column_int64(st, 1);
+    n = sqlite3_column_int64(st, 2);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK)
+    return pl__db_fail(db, rc, "cannot read", eb);
   if (app == 0 && *uv == 0 && n == 0) {
     *fresh = 1;
     return PL_OK;
@@ -180,6 +194,26 @@ static int check_identity(pl_db *db, int64_t *uv, int *fresh,
   return PL_OK;
 }
 
+/* Switches the journal mode of a new file. That needs the file to itself,
+ * and SQLite answers SQLITE_BUSY at once, without the busy handler, while
+ * another process has it open (creating the same database, say): retried
+ * with short sleeps until the busy timeout. */
+static int set_journal_mode(pl_db *db, const char *sql, struct pl_errbuf *eb)
+{
+  double t0 = pl_now_us();
+  int nap = 1;
+  for (;;) {
+    int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+      return PL_OK;
+    if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+        pl_now_us() - t0 >= 1e3 * db->busy_ms)
+      return pl__db_fail(db, rc, "cannot initialise", eb);
+    sqlite3_sleep(nap);
+    nap = nap < 32 ? 2 * nap : 50;
+  }
+}
+
 static int migrate(pl_db *db, struct pl_errbuf *eb)
 {
   int64_t uv = 0;
@@ -187,7 +221,9 @@ static int migrate(pl_db *db, struct pl_errbuf *eb)
   if (sqlite3_db_readonly(db->db, "main") == 1)
     return pl_errf(eb, PL_EIO, "cannot initialise database '%s': the file is "
                                "read-only", db->path);
-  rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  /* The whole schema in one exclusive transaction: other processes see
+   * the file before or after, never half-created. */
+  rc = sqlite3_exec(db->db, "BEGIN EXCLUSIVE", NULL, NULL, NULL);
   if (rc != SQLITE_OK)
     return pl__db_fail(db, rc, "cannot initialise", eb);
   /* Another process may have migrated while we waited for the lock. */
@@ -290,7 +326,7 @@ int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
   if (fresh && !memory) {
     const char *jm = (flags & PL_DB_JOURNAL_DELETE) ? "PRAGMA journal_mode=DELETE"
                                                     : "PRAGMA journal_mode=WAL";
-    if ((rc = exec_sql(db, jm, "cannot initialise", eb)))
+    if ((rc = set_journal_mode(db, jm, eb)))
       goto fail;
   }
   if ((rc = exec_sql(db, "PRAGMA synchronous=NORMAL", "cannot open", eb)))
@@ -886,8 +922,27 @@ static int parse_dbl_field(const char *s, double lo, double *out)
 int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
                      size_t *n_rows, int64_t *calib_id, struct pl_errbuf *eb)
 {
+  char *text = NULL;
+  size_t len = 0;
+  if (n_rows)
+    *n_rows = 0;
+  if (calib_id)
+    *calib_id = 0;
+  int rc = pl_read_file(path, &text, &len, eb);
+  if (rc)
+    return rc;
+  rc = pl_db_import_csv_text(db, path, text, len, info, n_rows, calib_id, eb);
+  pl_free(text);
+  return rc;
+}
+
+int pl_db_import_csv_text(pl_db *db, const char *path, const char *data,
+                          size_t len, const pl_calib_info *info,
+                          size_t *n_rows, int64_t *calib_id,
+                          struct pl_errbuf *eb)
+{
   char *text = NULL, gpu[64] = "";
-  size_t len = 0, rows = 0;
+  size_t rows = 0;
   int idx[NCOLS], rc, line_no = 0, header = 1, begun = 0;
   pl_calib_info ci = *info;
   if (n_rows)
@@ -899,12 +954,22 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
                    db->path);
   if (!ci.method)
     ci.method = "import";
-  if ((rc = pl_read_file(path, &text, &len, eb)))
-    return rc;
-  if (memchr(text, 0, len)) {
-    pl_free(text);
+  if (!data && len)
+    return pl_errf(eb, PL_EINVAL, "no text");
+  if (len && memchr(data, 0, len))
     return pl_errf(eb, PL_EPARSE, "'%s': binary data, not a CSV file", path);
+  /* A UTF-8 byte order mark (spreadsheets write one) is not part of the
+   * first column's name. */
+  if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+    data += 3;
+    len -= 3;
   }
+  /* The lines are split in place: a private NUL-terminated copy. */
+  if (!(text = pl_malloc(len + 1)))
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  if (len)
+    memcpy(text, data, len);
+  text[len] = 0;
   for (int i = 0; i < NCOLS; i++)
     idx[i] = -1;
   char *save = NULL;
@@ -1023,8 +1088,12 @@ int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
       begun = 1;
     }
     if ((rc = pl_db_calibration_add_sample(db, &s, eb))) {
-      if (rc == PL_EINVAL)
-        rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line_no, eb->msg);
+      if (rc == PL_EINVAL) {
+        /* eb->msg is both the destination and an argument: copy it. */
+        char why[PL_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", eb ? eb->msg : "invalid sample");
+        rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line_no, why);
+      }
       goto fail;
     }
     rows++;

@@ -3,7 +3,8 @@
  * gnuplot runs there with that directory as its working directory, so the
  * script names its files without any path and user-controlled paths never
  * reach the script. The figure is then copied to its destination through
- * pl_write_file_atomic (path.tmp + rename): a failed run leaves nothing. */
+ * pl_write_file_atomic (a unique temporary file + rename): a failed run
+ * leaves nothing. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>

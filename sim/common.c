@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +185,70 @@ char *pl_buf_take(struct pl_buf *b)
   return s;
 }
 
+/* Writes data to an open stream and closes it; 0 or -1 with errno set. */
+static int write_close(FILE *f, const char *data, size_t len)
+{
+  size_t w = fwrite(data, 1, len, f);
+  int e = w == len && fflush(f) == 0 ? 0 : (errno ? errno : EIO);
+  if (fclose(f) != 0 && !e)
+    e = errno ? errno : EIO;
+  errno = e;
+  return e ? -1 : 0;
+}
+
+/* Follows a chain of symbolic links from path to the name of the file it
+ * finally designates (which need not exist yet: a dangling link is written
+ * through, as fopen would). Returns a pl_malloc'ed path, or NULL with errno
+ * set. */
+static char *follow_links(const char *path)
+{
+  char *cur = pl_strdup(path);
+  for (int depth = 0; cur && depth < 40; depth++) {
+    struct stat st;
+    if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+      return cur;
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 256;
+    char *t = NULL;
+    ssize_t n;
+    for (;;) {
+      char *nt = pl_realloc(t, cap);
+      if (!nt)
+        goto nomem;
+      t = nt;
+      if ((n = readlink(cur, t, cap)) < 0)
+        goto fail;
+      if ((size_t)n < cap)
+        break;
+      cap *= 2;
+    }
+    t[n] = 0;
+    if (t[0] != '/') { /* relative to the link's directory */
+      const char *slash = strrchr(cur, '/');
+      size_t dl = slash ? (size_t)(slash - cur) + 1 : 0;
+      char *abs = pl_malloc(dl + (size_t)n + 1);
+      if (!abs)
+        goto nomem;
+      memcpy(abs, cur, dl);
+      memcpy(abs + dl, t, (size_t)n + 1);
+      pl_free(t);
+      t = abs;
+    }
+    pl_free(cur);
+    cur = t;
+    continue;
+  nomem:
+    errno = ENOMEM;
+  fail:
+    pl_free(t);
+    pl_free(cur);
+    return NULL;
+  }
+  if (cur)
+    errno = ELOOP;
+  pl_free(cur);
+  return NULL;
+}
+
 int pl_write_file_atomic(const char *path, const char *data, size_t len,
                          struct pl_errbuf *eb)
 {
@@ -193,31 +258,81 @@ int pl_write_file_atomic(const char *path, const char *data, size_t len,
                      strerror(errno));
     return PL_OK;
   }
-  size_t n = strlen(path) + 8;
-  char *tmp = pl_malloc(n);
-  if (!tmp)
-    return pl_errf(eb, PL_ENOMEM, "out of memory");
-  snprintf(tmp, n, "%s.tmp", path);
-  int rc = PL_OK;
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
+  /* The standard streams by name go through the streams themselves: a
+   * second descriptor on a file the shell opened would start at offset 0
+   * and overwrite what the stream writes. */
+  static const char *const std_names[2][3] = {
+      {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"},
+      {"/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"}};
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < 3; i++)
+      if (strcmp(path, std_names[k][i]) == 0) {
+        FILE *f = k ? stderr : stdout;
+        if (fwrite(data, 1, len, f) != len || fflush(f) != 0)
+          return pl_errf(eb, PL_EIO, "cannot write '%s': %s", path,
+                         strerror(errno));
+        return PL_OK;
+      }
+  /* Only a regular file is replaced by a rename: a FIFO, a device, a
+   * directory (which fails) and the other /dev and /proc names are written
+   * in place. */
+  struct stat st;
+  int exists = stat(path, &st) == 0;
+  if ((exists && !S_ISREG(st.st_mode)) || strncmp(path, "/dev/", 5) == 0 ||
+      strncmp(path, "/proc/", 6) == 0) {
+    FILE *f = fopen(path, "wb");
+    if (!f || write_close(f, data, len) != 0)
+      return pl_errf(eb, PL_EIO, "cannot write '%s': %s", path,
+                     strerror(errno));
+    return PL_OK;
+  }
+  /* A symbolic link keeps pointing at the same name: its target is
+   * replaced. The temporary file lies next to the target (a rename never
+   * crosses file systems) under a unique name, so that two processes
+   * saving to one path never write into each other's file. */
+  char *target = follow_links(path), *tmp = NULL;
+  int rc = PL_OK, fd = -1;
+  if (!target)
+    return pl_errf(eb, PL_EIO, "cannot write '%s': %s", path, strerror(errno));
+  size_t n = strlen(target) + 16;
+  if (!(tmp = pl_malloc(n))) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  snprintf(tmp, n, "%s.tmp.XXXXXX", target);
+  if ((fd = mkstemp(tmp)) < 0) {
     rc = pl_errf(eb, PL_EIO, "cannot write '%s': %s", path, strerror(errno));
     goto out;
   }
-  size_t w = fwrite(data, 1, len, f);
-  int cerr = fclose(f);
-  if (w != len || cerr != 0) {
+  /* mkstemp creates the file 0600; give it the mode the replaced file had,
+   * or what a new file gets (0666 less the umask, read by setting it and
+   * putting it back). */
+  mode_t mode = exists ? st.st_mode & 07777 : 0;
+  if (!exists) {
+    mode_t mask = umask(022);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  (void)fchmod(fd, mode);
+  FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    errno = e;
+  }
+  if (!f || write_close(f, data, len) != 0) {
     rc = pl_errf(eb, PL_EIO, "cannot write '%s': %s", path, strerror(errno));
     remove(tmp);
     goto out;
   }
-  if (rename(tmp, path) != 0) {
-    rc = pl_errf(eb, PL_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
+  if (rename(tmp, target) != 0) {
+    rc = pl_errf(eb, PL_EIO, "cannot rename '%s' to '%s': %s", tmp, target,
                  strerror(errno));
     remove(tmp);
   }
 out:
   pl_free(tmp);
+  pl_free(target);
   return rc;
 }
 

@@ -899,6 +899,12 @@ static int read_table(const char *text, size_t len, int dialect,
     return pl_errf(eb, PL_EINVAL, "unknown CSV dialect %d", dialect);
   if (!text && len)
     return pl_errf(eb, PL_EINVAL, "no text");
+  /* A UTF-8 byte order mark (Excel's "CSV UTF-8") precedes the first cell;
+   * Python's csv module reading with encoding utf-8-sig skips it too. */
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
   memset(&rd, 0, sizeof rd);
   rd.max_stage = rd.max_mb = -1;
   rd.src = src;

@@ -2,23 +2,45 @@
  * ownership) and deadlock detection. The deadlock check reuses the engine on
  * a zero-cost table: order, not time, decides whether a schedule finishes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipelab/pipelab.h"
 #include "sched_int.h"
 
-/* Per (stage, mb) bookkeeping: position (rank list index + 1) of each part,
- * 0 = absent. Positions on one rank are comparable because a stage lives on
- * exactly one rank. */
-struct seen {
-  int32_t f, b, w, bw;
+/* One part of an op: F, B, W or BW of (stage, mb), at a position of a rank's
+ * list. A fused op has two parts. The parts are sorted by (stage, mb, kind,
+ * discovery order) instead of being entered in a dense stages x microbatches
+ * table, so the memory used follows the number of ops, never the largest
+ * microbatch number a file names. Positions on one rank are comparable
+ * because a stage lives on exactly one rank. */
+struct part {
+  int32_t g, mb, kind, pos; /* pos = list index */
+  size_t seq;               /* discovery order: rank, then list position */
 };
 
+static int cmp_part(const void *pa, const void *pb)
+{
+  const struct part *a = pa, *b = pb;
+#define CMP(f)                                                              \
+  if (a->f != b->f)                                                         \
+    return a->f < b->f ? -1 : 1;
+  CMP(g) CMP(mb) CMP(kind) CMP(seq)
+#undef CMP
+  return 0;
+}
+
+static void part_name(int kind, int g, int mb, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s%ds%d", pl_op_kind_name(kind), mb, g);
+}
+
+/* Range and ownership of one part; 0 or PL_EINVALSCHED. */
 static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
-                      int mb, struct seen *tab, struct pl_errbuf *eb)
+                      int mb, struct pl_errbuf *eb)
 {
   char name[48];
-  snprintf(name, sizeof name, "%s%ds%d", pl_op_kind_name(kind), mb, g);
+  part_name(kind, g, mb, name, sizeof name);
   if (g < 0 || g >= s->n_stages)
     return pl_errf(eb, PL_EINVALSCHED,
                    "rank %d position %zu: %s names stage %d, but the schedule "
@@ -34,90 +56,150 @@ static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
                    "rank %d position %zu: %s runs stage %d, which is placed "
                    "on rank %d",
                    r, i, name, g, s->stage_rank[g]);
-  struct seen *e = &tab[(size_t)g * (size_t)s->m + (size_t)mb];
-  int32_t *slot = kind == PL_OP_F   ? &e->f
-                  : kind == PL_OP_B ? &e->b
-                  : kind == PL_OP_W ? &e->w
-                                    : &e->bw;
-  if (*slot)
-    return pl_errf(eb, PL_EINVALSCHED,
-                   "rank %d position %zu: %s appears twice (first at "
-                   "position %d)",
-                   r, i, name, *slot - 1);
-  *slot = (int32_t)i + 1;
   return 0;
 }
 
-int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
+/* The positions of the four parts of one (stage, mb), 0 = absent, else
+ * position + 1. */
+struct seen {
+  int32_t f, b, w, bw;
+};
+
+/* The order rules of one (stage, mb) on rank r; 0 or PL_EINVALSCHED. */
+static int check_key(int g, int r, int mb, const struct seen *e,
+                     struct pl_errbuf *eb)
 {
-  size_t n_keys = (size_t)s->n_stages * (size_t)s->m;
-  struct seen *tab = pl_calloc(n_keys ? n_keys : 1, sizeof *tab);
+  if (!e->f)
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "stage %d (rank %d) never runs the forward F%ds%d", g, r,
+                   mb, g);
+  if (e->bw && (e->b || e->w))
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "stage %d (rank %d) runs microbatch %d both unsplit (BW) "
+                   "and split (B/W); use one or the other",
+                   g, r, mb);
+  if (!e->bw && !e->b)
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "stage %d (rank %d) never runs a backward (B%ds%d or "
+                   "BW%ds%d)",
+                   g, r, mb, g, mb, g);
+  if (e->b && !e->w)
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "stage %d (rank %d) runs B%ds%d but never its W%ds%d", g,
+                   r, mb, g, mb, g);
+  if (e->w && !e->b)
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "stage %d (rank %d) runs W%ds%d but never its B%ds%d", g,
+                   r, mb, g, mb, g);
+  int back = e->b ? e->b : e->bw;
+  if (back <= e->f)
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "rank %d runs the backward of microbatch %d on stage %d "
+                   "(position %d) before its forward (position %d)",
+                   r, mb, g, back - 1, e->f - 1);
+  if (e->w && e->w < e->b)
+    return pl_errf(eb, PL_EINVALSCHED,
+                   "rank %d runs W%ds%d (position %d) before B%ds%d "
+                   "(position %d)",
+                   r, mb, g, e->w - 1, mb, g, e->b - 1);
+  return 0;
+}
+
+/* Collects the parts of every op in rank and list order. Stops at the first
+ * op with a bad kind, stage, microbatch or owner: its message goes to *bad
+ * (rc returned), the parts before it are kept. */
+static int collect(const pl_sched *s, struct part *v, size_t *n,
+                   struct pl_errbuf *bad)
+{
+  size_t k = 0;
   int rc = 0;
-  if (!tab)
-    return pl_errf(eb, PL_ENOMEM, "out of memory");
   for (int r = 0; r < s->p && !rc; r++) {
     const struct pl_rank_list *l = &s->ranks[r];
     for (size_t i = 0; i < l->n && !rc; i++) {
       const pl_op *op = &l->ops[i];
+      int kinds[2] = {op->kind, -1}, gs[2] = {op->stage, 0};
+      int mbs[2] = {op->mb, 0};
       if (op->kind == PL_OP_FB) {
         if (op->kind2 != PL_OP_B && op->kind2 != PL_OP_BW) {
-          rc = pl_errf(eb, PL_EINVALSCHED,
+          rc = pl_errf(bad, PL_EINVALSCHED,
                        "rank %d position %zu: a fused op's backward part "
                        "must be B or BW",
                        r, i);
           break;
         }
-        rc = check_part(s, r, i, PL_OP_F, op->stage, op->mb, tab, eb);
-        if (!rc)
-          rc = check_part(s, r, i, op->kind2, op->stage2, op->mb2, tab, eb);
-      } else if (op->kind <= PL_OP_BW) {
-        rc = check_part(s, r, i, op->kind, op->stage, op->mb, tab, eb);
-      } else {
-        rc = pl_errf(eb, PL_EINVALSCHED, "rank %d position %zu: bad op kind %d",
-                     r, i, op->kind);
+        kinds[0] = PL_OP_F;
+        kinds[1] = op->kind2;
+        gs[1] = op->stage2;
+        mbs[1] = op->mb2;
+      } else if (op->kind > PL_OP_BW) {
+        rc = pl_errf(bad, PL_EINVALSCHED,
+                     "rank %d position %zu: bad op kind %d", r, i, op->kind);
+        break;
+      }
+      for (int h = 0; h < 2 && kinds[h] >= 0 && !rc; h++) {
+        rc = check_part(s, r, i, kinds[h], gs[h], mbs[h], bad);
+        if (!rc) {
+          v[k] = (struct part){gs[h], mbs[h], kinds[h], (int32_t)i, k};
+          k++;
+        }
       }
     }
   }
-  for (int g = 0; g < s->n_stages && !rc; g++) {
-    int r = s->stage_rank[g];
-    for (int mb = 0; mb < s->m && !rc; mb++) {
-      const struct seen *e = &tab[(size_t)g * (size_t)s->m + (size_t)mb];
-      if (!e->f)
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "stage %d (rank %d) never runs the forward F%ds%d", g, r,
-                     mb, g);
-      else if (e->bw && (e->b || e->w))
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "stage %d (rank %d) runs microbatch %d both unsplit (BW) "
-                     "and split (B/W); use one or the other",
-                     g, r, mb);
-      else if (!e->bw && !e->b)
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "stage %d (rank %d) never runs a backward (B%ds%d or "
-                     "BW%ds%d)",
-                     g, r, mb, g, mb, g);
-      else if (e->b && !e->w)
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "stage %d (rank %d) runs B%ds%d but never its W%ds%d", g,
-                     r, mb, g, mb, g);
-      else if (e->w && !e->b)
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "stage %d (rank %d) runs W%ds%d but never its B%ds%d", g,
-                     r, mb, g, mb, g);
-      else if ((e->b ? e->b : e->bw) < e->f ||
-               ((e->b ? e->b : e->bw) == e->f))
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "rank %d runs the backward of microbatch %d on stage %d "
-                     "(position %d) before its forward (position %d)",
-                     r, mb, g, (e->b ? e->b : e->bw) - 1, e->f - 1);
-      else if (e->w && e->w < e->b)
-        rc = pl_errf(eb, PL_EINVALSCHED,
-                     "rank %d runs W%ds%d (position %d) before B%ds%d "
-                     "(position %d)",
-                     r, mb, g, e->w - 1, mb, g, e->b - 1);
+  *n = k;
+  return rc;
+}
+
+int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
+{
+  size_t n_parts = 0, n = 0;
+  for (int r = 0; r < s->p; r++)
+    n_parts += 2 * s->ranks[r].n;
+  struct part *v = pl_malloc((n_parts ? n_parts : 1) * sizeof *v);
+  if (!v)
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  struct pl_errbuf bad = PL_ERRBUF_INIT;
+  int bad_rc = collect(s, v, &n, &bad), rc = 0;
+  qsort(v, n, sizeof *v, cmp_part);
+  /* A part seen twice: report the repeat found first in rank order; it
+   * comes before any range error (collect stopped there). */
+  const struct part *dup = NULL, *first = NULL;
+  for (size_t i = 1; i < n; i++)
+    if (v[i].g == v[i - 1].g && v[i].mb == v[i - 1].mb &&
+        v[i].kind == v[i - 1].kind && (!dup || v[i].seq < dup->seq)) {
+      dup = &v[i];
+      first = &v[i - 1];
+      while (first > v && first[-1].g == dup->g && first[-1].mb == dup->mb &&
+             first[-1].kind == dup->kind)
+        first--;
     }
+  if (dup) {
+    char name[48];
+    part_name(dup->kind, dup->g, dup->mb, name, sizeof name);
+    rc = pl_errf(eb, PL_EINVALSCHED,
+                 "rank %d position %d: %s appears twice (first at "
+                 "position %d)",
+                 s->stage_rank[dup->g], dup->pos, name, first->pos);
+  } else if (bad_rc) {
+    rc = pl_errf(eb, bad_rc, "%s", bad.msg);
   }
-  pl_free(tab);
+  /* Every (stage, mb) in order: its parts are one run of the sorted list,
+   * or it has none. */
+  size_t i = 0;
+  for (int g = 0; g < s->n_stages && !rc; g++)
+    for (int mb = 0; mb < s->m && !rc; mb++) {
+      struct seen e = {0, 0, 0, 0};
+      for (; i < n && v[i].g == g && v[i].mb == mb; i++) {
+        int32_t at = v[i].pos + 1;
+        switch (v[i].kind) {
+        case PL_OP_F: e.f = at; break;
+        case PL_OP_B: e.b = at; break;
+        case PL_OP_W: e.w = at; break;
+        default: e.bw = at;
+        }
+      }
+      rc = check_key(g, s->stage_rank[g], mb, &e, eb);
+    }
+  pl_free(v);
   if (rc)
     return rc;
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pipelab/pipelab.h"
+#include "../fuzz/roundtrip.h"
 
 #define DATA PL_TEST_DATA "/pytorch/"
 #define ZB_COMPUTE DATA "zb1p_2rank_2stagep_compute.csv"
@@ -865,6 +866,108 @@ static void test_unit_time_extensions(void **state)
   pl_pt_destroy(t);
 }
 
+/* A UTF-8 byte order mark before the first cell (a spreadsheet's "CSV
+ * UTF-8") is skipped: it was a parse error in cell 1. */
+static void test_bom(void **state)
+{
+  (void)state;
+  static const char plain[] = "0F0,0F1,0B0,0B1\n";
+  static const char bom[] = "\xef\xbb\xbf" "0F0,0F1,0B0,0B1\n";
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_sched *a = NULL, *b = NULL;
+  assert_int_equal(pl_sched_read_csv(plain, sizeof plain - 1, PL_DIALECT_AUTO,
+                                     &a, NULL, &eb), 0);
+  int rc = pl_sched_read_csv(bom, sizeof bom - 1, PL_DIALECT_AUTO, &b, NULL,
+                             &eb);
+  if (rc)
+    fail_msg("with a BOM: %s", eb.msg);
+  size_t n, n2;
+  const pl_op *x = pl_sched_rank_ops(a, 0, &n), *y = pl_sched_rank_ops(b, 0, &n2);
+  assert_int_equal(n, 4);
+  assert_int_equal(n2, 4);
+  assert_memory_equal(x, y, 4 * sizeof *x);
+  assert_int_equal(pl_sched_validate(b, &eb), 0);
+  pl_sched_destroy(a);
+  pl_sched_destroy(b);
+  /* Only at the very start: elsewhere it is text in a cell. */
+  static const char late[] = "0F0,\xef\xbb\xbf" "0B0\n";
+  assert_int_equal(pl_sched_read_csv(late, sizeof late - 1, PL_DIALECT_AUTO,
+                                     &b, NULL, &eb), PL_EPARSE);
+}
+
+/* An allocator that refuses any single block above a limit, to show that a
+ * small input never asks for a large one. */
+static size_t big_limit, big_seen;
+static void *lim_malloc(size_t n)
+{
+  if (n > big_seen)
+    big_seen = n;
+  return n > big_limit ? NULL : malloc(n);
+}
+static void *lim_realloc(void *p, size_t n)
+{
+  if (n > big_seen)
+    big_seen = n;
+  return n > big_limit ? NULL : realloc(p, n);
+}
+static void *lim_calloc(size_t n, size_t size)
+{
+  size_t t = size && n > (size_t)-1 / size ? (size_t)-1 : n * size;
+  if (t > big_seen)
+    big_seen = t;
+  return t > big_limit ? NULL : calloc(n, size);
+}
+
+/* Four rows, one naming microbatch 16777215: validation sized a table by
+ * stages x microbatches (4 x 2^24 x 16 bytes = 1 GiB). It now follows the
+ * number of ops, and names the first missing forward. */
+static void test_validate_big_microbatch(void **state)
+{
+  (void)state;
+  static const char csv[] = "0F16777215\n1F0\n2F0\n3F0\n";
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_sched *s = NULL;
+  assert_int_equal(pl_sched_read_csv(csv, sizeof csv - 1, PL_DIALECT_AUTO, &s,
+                                     NULL, &eb), 0);
+  assert_int_equal(pl_sched_microbatches(s), 16777216);
+  big_limit = (size_t)1 << 20;
+  big_seen = 0;
+  pl_set_allocator(lim_malloc, lim_realloc, lim_calloc, free);
+  int rc = pl_sched_validate(s, &eb);
+  pl_set_allocator(malloc, realloc, calloc, free);
+  if (rc != PL_EINVALSCHED)
+    fail_msg("validate: rc %d (%s), largest block %zu bytes", rc, eb.msg,
+             big_seen);
+  assert_string_equal(eb.msg, "stage 0 (rank 0) never runs the forward F0s0");
+  assert_true(big_seen <= ((size_t)1 << 20));
+  pl_sched_destroy(s);
+}
+
+/* The round-trip property of the schedule reader on the fixtures: what it
+ * accepts (any dialect) is written back as current-dialect CSV and reads
+ * back into the same ops (fuzz/fuzz_csv.c checks it on random input). */
+static void test_roundtrip_fixtures(void **state)
+{
+  (void)state;
+  static const char *const files[] = {ZB_COMPUTE, ZB_COMMS, DPV};
+  static const char *const texts[] = {
+      "0F0,0F1,0BW0,0BW1\n",                   /* legacy, unsplit */
+      "0F0,,0I0,0W0\n1F0,1B0\n",               /* blank cell, two ranks */
+      "\xef\xbb\xbf" "0F0,(0F1;0I0)OVERLAP_F_B,0W0,0I1,0W1\n",
+  };
+  char why[512];
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    size_t len;
+    char *text = slurp(files[i], &len);
+    if (rt_sched_csv(text, len, why, sizeof why))
+      fail_msg("%s: %s", files[i], why);
+    pl_free(text);
+  }
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+    if (rt_sched_csv(texts[i], strlen(texts[i]), why, sizeof why))
+      fail_msg("text %zu: %s", i, why);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -882,6 +985,9 @@ int main(void)
     cmocka_unit_test(test_no_crash_on_garbage),
     cmocka_unit_test(test_stuck_schedules),
     cmocka_unit_test(test_unit_time_extensions),
+    cmocka_unit_test(test_bom),
+    cmocka_unit_test(test_validate_big_microbatch),
+    cmocka_unit_test(test_roundtrip_fixtures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -788,6 +788,76 @@ static void test_import_csv(void **state)
   pl_db_close(db);
 }
 
+/* A new database NAME.db (path) and a CSV file NAME.csv (csv, 512 bytes
+ * each) holding text. */
+static pl_db *import_fixture(const char *name, const char *text, char *path,
+                             char *csv)
+{
+  char db_name[64], csv_name[64];
+  snprintf(db_name, sizeof db_name, "%s.db", name);
+  snprintf(csv_name, sizeof csv_name, "%s.csv", name);
+  tmp_path(path, 512, db_name);
+  tmp_path(csv, 512, csv_name);
+  write_file(csv, text, strlen(text));
+  return open_ok(path);
+}
+
+/* A byte order mark before the header (a spreadsheet's "CSV UTF-8") is
+ * skipped, not read as part of the column name 'op'; text in memory is
+ * imported the same way as a file. */
+static void test_import_bom(void **state)
+{
+  (void)state;
+  char path[512], csv[512];
+  static const char text[] = "\xef\xbb\xbf" "op,mb_size,seq_len,hidden,mean_us\r\n"
+                             "F,1,4096,4096,1000\r\n";
+  pl_db *db = import_fixture("bom", text, path, csv);
+  pl_calib_info ci = PL_CALIB_INFO_INIT;
+  ci.gpu = "h100";
+  size_t n = 0;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_db_import_csv(db, csv, &ci, &n, NULL, &eb);
+  if (rc)
+    fail_msg("%s", eb.msg);
+  assert_int_equal(n, 1);
+  /* Not NUL-terminated: only len bytes are read. */
+  char buf[sizeof text + 8];
+  memcpy(buf, text, sizeof text - 1);
+  memcpy(buf + sizeof text - 1, "B,1,x", 5);
+  assert_int_equal(pl_db_import_csv_text(db, "mem.csv", buf, sizeof text - 1,
+                                         &ci, &n, NULL, &eb), PL_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(count(db, "SELECT count(*) FROM samples"), 2);
+  pl_db_close(db);
+}
+
+/* A row the database refuses (here a trigger) is reported as
+ * "'FILE' line N: <the database's reason>": the message used to be
+ * formatted into the buffer it was read from. */
+static void test_import_error_message(void **state)
+{
+  (void)state;
+  char path[512], csv[512];
+  pl_db *db = import_fixture("refuse", "op,mb_size,seq_len,hidden,mean_us\n"
+                                       "F,1,4096,4096,1000\n", path, csv);
+  assert_int_equal(sqlite3_exec(pl_db_sqlite(db),
+                                "CREATE TEMP TRIGGER no_samples BEFORE INSERT "
+                                "ON main.samples BEGIN SELECT RAISE(ABORT, "
+                                "'samples are frozen'); END",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  pl_calib_info ci = PL_CALIB_INFO_INIT;
+  ci.gpu = "h100";
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_db_import_csv(db, csv, &ci, NULL, NULL, &eb), PL_EPARSE);
+  char want[1200];
+  snprintf(want, sizeof want, "'%s' line 2: cannot add a sample to database "
+           "'%s': samples are frozen", csv, path);
+  assert_string_equal(eb.msg, want);
+  assert_int_equal(count(db, "SELECT count(*) FROM calibrations"), 0);
+  pl_db_close(db);
+}
+
 /* Two processes import into the same file at once: no row is lost. */
 static void test_concurrent_writers(void **state)
 {
@@ -908,6 +978,8 @@ int main(void)
     cmocka_unit_test(test_workload_costs),
     cmocka_unit_test(test_check),
     cmocka_unit_test(test_import_csv),
+    cmocka_unit_test(test_import_bom),
+    cmocka_unit_test(test_import_error_message),
     cmocka_unit_test(test_concurrent_writers),
     cmocka_unit_test(test_run_save),
   };

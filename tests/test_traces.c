@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipelab/traces.h"
+#include "../fuzz/roundtrip.h"
 
 /* Simulates a generated schedule with uniform costs, ops and memory on. */
 static void simulate(const char *name, int p, int m, int v, double comm,
@@ -571,6 +573,308 @@ static void test_fused_edges(void **state)
   pl_result_free(&r);
 }
 
+static json_t *jparse(const char *text)
+{
+  json_error_t je;
+  json_t *j = json_loads(text, 0, &je);
+  if (!j)
+    fail_msg("test input is not JSON: %s: %s", je.text, text);
+  return j;
+}
+
+/* One PP:0F0 action on GPU stream 1 of device 0, after the file's fields. */
+#define KINETO_ONE(fields)                                                    \
+  "{" fields "\"traceEvents\":[{\"ph\":\"X\",\"cat\":\"gpu_user_annotation\"," \
+  "\"name\":\"PP:0F0\",\"pid\":0,\"tid\":1,\"ts\":1.0,\"dur\":2.0}]}"
+
+/* Two rank files whose baseTimeNanoseconds are INT64_MAX and INT64_MIN: the
+ * difference does not fit an int64 (a signed overflow that shifted rank 1
+ * by -1 ns). Refused in one line naming both files; base times on both
+ * sides of zero that are close still align exactly. */
+static void test_kineto_base_overflow(void **state)
+{
+  (void)state;
+  json_t *docs[2] = {
+      jparse(KINETO_ONE("\"baseTimeNanoseconds\":9223372036854775807,")),
+      jparse(KINETO_ONE("\"baseTimeNanoseconds\":-9223372036854775808,"))};
+  const char *names[2] = {"r0.json", "r1.json"};
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_result r = PL_RESULT_INIT;
+  assert_int_equal(pl_kineto_import(docs, names, 2, NULL, &r, NULL, &eb),
+                   PL_EPARSE);
+  assert_non_null(strstr(eb.msg, "baseTimeNanoseconds"));
+  assert_non_null(strstr(eb.msg, "r0.json"));
+  assert_non_null(strstr(eb.msg, "r1.json"));
+  assert_null(strchr(eb.msg, '\n'));
+  assert_null(r.ranks);
+  json_decref(docs[0]);
+  json_decref(docs[1]);
+  /* 1000 ns apart across zero: rank 0's clock starts 1 us later. */
+  docs[0] = jparse(KINETO_ONE("\"baseTimeNanoseconds\":500,"));
+  docs[1] = jparse(KINETO_ONE("\"baseTimeNanoseconds\":-500,"));
+  assert_int_equal(pl_kineto_import(docs, names, 2, NULL, &r, NULL, &eb), 0);
+  assert_int_equal(r.stages, 2);
+  assert_int_equal(r.n_ops, 2);
+  assert_true(r.ops[0].rank == 0 && r.ops[0].start == 1 && r.ops[0].end == 3);
+  assert_true(r.ops[1].rank == 1 && r.ops[1].start == 0 && r.ops[1].end == 2);
+  pl_result_free(&r);
+  json_decref(docs[0]);
+  json_decref(docs[1]);
+}
+
+/* ts + dur that overflow to infinity: refused (it gave "makespan": null). */
+static void test_kineto_nonfinite(void **state)
+{
+  (void)state;
+  static const char *const bad[] = {
+      "{\"traceEvents\":[{\"ph\":\"X\",\"cat\":\"gpu_user_annotation\","
+      "\"name\":\"PP:0F0\",\"pid\":0,\"tid\":1,\"ts\":1e+308,\"dur\":1e+308}]}",
+      /* Finite, but 1e300 us after the first action. */
+      "{\"traceEvents\":[{\"ph\":\"X\",\"cat\":\"gpu_user_annotation\","
+      "\"name\":\"PP:0F0\",\"pid\":0,\"tid\":1,\"ts\":0,\"dur\":1},"
+      "{\"ph\":\"X\",\"cat\":\"gpu_user_annotation\",\"name\":\"PP:1F0\","
+      "\"pid\":1,\"tid\":1,\"ts\":1e300,\"dur\":1}]}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    json_t *doc = jparse(bad[i]);
+    const char *name = "k.json";
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    pl_result r = PL_RESULT_INIT;
+    int rc = pl_kineto_import(&doc, &name, 1, NULL, &r, NULL, &eb);
+    if (rc != PL_EPARSE || !strstr(eb.msg, "k.json"))
+      fail_msg("case %zu: rc %d, '%s'", i, rc, eb.msg);
+    assert_null(r.ops);
+    json_decref(doc);
+  }
+}
+
+/* p x v virtual stages computed in int wrapped (p 2^20, v 32767 gave 0 or
+ * less); a result file without virtual_stages takes p x v, held to the
+ * range an explicit value gets. */
+static void test_vstage_overflow(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *json, *msg;
+  } cases[] = {
+      {"{\"traceEvents\":[],\"otherData\":{\"tool\":\"pipelab\","
+       "\"schedule\":\"x\",\"time_unit\":\"us\",\"p\":1048576,\"m\":0,"
+       "\"v\":32767}}", ""},
+      {"{\"traceEvents\":[],\"otherData\":{\"tool\":\"pipelab\","
+       "\"schedule\":\"x\",\"time_unit\":\"us\",\"p\":1048576,\"m\":1,"
+       "\"v\":32767}}", "1048576 ranks x 32767 chunks is more than 32768"},
+      {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":2,\"chunks\":"
+       "32767,\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,"
+       "\"busy\":1,\"first_start\":0,\"last_end\":1},{\"rank\":1,\"busy\":1,"
+       "\"first_start\":0,\"last_end\":1}]}", "virtual_stages: missing, and 2 "
+       "stages x 32767 chunks = 65534 is more than 32768"},
+      {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":2,\"chunks\":"
+       "32767,\"virtual_stages\":65534,\"microbatches\":1,\"makespan\":1,"
+       "\"ranks\":[]}", "virtual_stages: 65534 is out of range"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    json_t *j = jparse(cases[i].json);
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    pl_result r = PL_RESULT_INIT;
+    int rc = json_object_get(j, "traceEvents") ? pl_result_from_chrome(j, &r, &eb)
+                                               : pl_result_from_json(j, &r, &eb);
+    if (rc != PL_EPARSE || !strstr(eb.msg, cases[i].msg))
+      fail_msg("case %zu: rc %d, '%s', wanted '%s'", i, rc, eb.msg,
+               cases[i].msg);
+    assert_null(r.ranks);
+    json_decref(j);
+  }
+}
+
+/* One compute op of a pipelab trace, in the writer's form. */
+#define TRACE_OP                                                              \
+  "{\"name\":\"F0\",\"cat\":\"forward\",\"ph\":\"X\",\"pid\":0,\"tid\":1,"     \
+  "\"ts\":0,\"dur\":1,\"args\":{\"rank\":0,\"index\":0,\"kind\":\"F\","       \
+  "\"stage\":0,\"chunk\":0,\"microbatch\":0,\"start\":0,\"end\":1}}"
+#define TRACE_HEAD                                                            \
+  "{\"otherData\":{\"tool\":\"pipelab\",\"schedule\":\"x\",\"p\":1,\"m\":1,"  \
+  "\"v\":1,\"time_unit\":\"us\""
+/* A one-rank result file with the given summary fields and rank fields. */
+#define RESULT(top, rank)                                                     \
+  "{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,\"microbatches\":1," \
+  top ",\"ranks\":[{\"rank\":0," rank "}]}"
+
+/* The round-trip property of the result and trace readers on edge cases:
+ * whatever is accepted is written back (pl_result_save's format; the
+ * Chrome writer for traces) and reads back the same. Before, a time scale
+ * of 1e-310 gave infinite memory times (written as null), a negative
+ * peak_activation_bytes came back as -1, a name cut inside a UTF-8
+ * character could not be written, and traces without ops or with m = 0
+ * were read but could not be written. */
+static void test_roundtrip_edges(void **state)
+{
+  (void)state;
+  static const char *const inputs[] = {
+      TRACE_HEAD ",\"time_scale_us\":1e-310},\"traceEvents\":[" TRACE_OP
+      ",{\"name\":\"activations\",\"ph\":\"C\",\"pid\":0,\"tid\":0,\"ts\":1.0,"
+      "\"args\":{\"units\":1}}]}",
+      TRACE_HEAD ",\"time_scale_us\":1e300},\"traceEvents\":[" TRACE_OP "]}",
+      TRACE_HEAD ",\"time_scale_us\":1e-9},\"traceEvents\":[" TRACE_OP
+      ",{\"name\":\"activations\",\"ph\":\"C\",\"pid\":0,\"tid\":0,"
+      "\"ts\":1000000.0004,\"args\":{\"units\":1}}]}",
+      TRACE_HEAD ",\"time_scale_us\":0.001},\"traceEvents\":[" TRACE_OP
+      ",{\"name\":\"activations\",\"ph\":\"C\",\"pid\":0,\"tid\":0,"
+      "\"ts\":0.0004,\"args\":{\"units\":1}}]}",
+      "{\"otherData\":{\"tool\":\"pipelab\",\"schedule\":\"x\",\"p\":1,\"m\":0,"
+      "\"time_unit\":\"us\"},\"traceEvents\":[" TRACE_OP "]}",
+      TRACE_HEAD "},\"traceEvents\":[]}",
+      RESULT("\"makespan\":1e308", "\"busy\":1,\"first_start\":0,"
+             "\"last_end\":1"),
+      RESULT("\"makespan\":1", "\"busy\":1,\"first_start\":-1e300,"
+             "\"last_end\":1"),
+      RESULT("\"makespan\":1", "\"busy\":1,\"first_start\":0,\"last_end\":1,"
+             "\"peak_activation_bytes\":-5"),
+      RESULT("\"makespan\":1", "\"busy\":1,\"first_start\":0,\"last_end\":1,"
+             "\"peak_activation_bytes\":7,\"peak_activation_units\":null"),
+      "{\"schedule\":\"" "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+      "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+      "\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "x\",\"time_unit\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\",\"stages\":1,"
+      "\"microbatches\":1,\"makespan\":1,\"ranks\":[{\"rank\":0,\"busy\":1,"
+      "\"first_start\":0,\"last_end\":1}]}",
+      RESULT("\"makespan\":2,\"mem_unit\":\"bytes\",\"peak_activation_bytes\":"
+             "null", "\"busy\":1,\"first_start\":0,\"last_end\":2,\"ops\":1"
+             "}],\"ops\":[{\"rank\":0,\"op\":\"FB\",\"microbatch\":1,"
+             "\"stage\":0,\"op2\":\"BW\",\"microbatch2\":0,\"stage2\":0,"
+             "\"start\":0,\"end\":2}],\"memory\":[{\"rank\":0,\"t\":0,"
+             "\"value\":1e300"),
+  };
+  for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+    char why[512];
+    if (rt_result_text(inputs[i], strlen(inputs[i]), why, sizeof why))
+      fail_msg("input %zu: %s", i, why);
+  }
+  /* The scale that overflowed is refused by name. */
+  json_t *j = jparse(inputs[0]);
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_result r = PL_RESULT_INIT;
+  assert_int_equal(pl_result_from_chrome(j, &r, &eb), PL_EPARSE);
+  assert_non_null(strstr(eb.msg, "time_scale_us"));
+  json_decref(j);
+  /* What the writers produce passes too: a simulated result with fused
+   * times, as a result file and as a trace at three scales. */
+  pl_sched *s;
+  pl_costs *c;
+  simulate("interleaved", 4, 8, 2, 0.3, &s, &c, &r);
+  char why[512];
+  if (rt_result_json(&r, why, sizeof why))
+    fail_msg("simulated result: %s", why);
+  const double scales[] = {1e-3, 1, 1e6};
+  for (size_t k = 0; k < 3; k++) {
+    struct pl_buf b;
+    pl_buf_init(&b, 0);
+    assert_int_equal(pl_trace_chrome_buf(&r, s, c, scales[k], &b, &eb), 0);
+    if (rt_result_text(b.buf, b.len, why, sizeof why))
+      fail_msg("simulated trace at scale %g: %s", scales[k], why);
+    pl_buf_free(&b);
+  }
+  pl_result_free(&r);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+  /* The fuzz seeds (a result in bytes with per-rank peaks, a fused op, a
+   * trace in ns). */
+  static const char *const seeds[] = {"fused.json", "interleaved.json",
+                                      "zbh1_trace.json"};
+  for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+    char path[512], *t = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/fuzz/result/%s", PL_TEST_DATA, seeds[k]);
+    assert_int_equal(pl_read_file(path, &t, &n, &eb), 0);
+    json_t *sj = json_loadb(t, n, 0, NULL);
+    assert_non_null(sj);
+    pl_result sr = PL_RESULT_INIT;
+    int rc = json_object_get(sj, "traceEvents") ? pl_result_from_chrome(sj, &sr, &eb)
+                                                : pl_result_from_json(sj, &sr, &eb);
+    if (rc)
+      fail_msg("%s: %s", seeds[k], eb.msg);
+    pl_result_free(&sr);
+    json_decref(sj);
+    if (rt_result_text(t, n, why, sizeof why))
+      fail_msg("%s: %s", seeds[k], why);
+    pl_free(t);
+  }
+  /* And the Kineto example, imported and saved. */
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(pl_read_file(PL_TEST_DATA "/kineto_small.json", &text,
+                                &len, &eb), 0);
+  json_t *doc = json_loadb(text, len, 0, NULL);
+  pl_free(text);
+  assert_non_null(doc);
+  if (rt_kineto(&doc, 1, why, sizeof why))
+    fail_msg("kineto_small.json: %s", why);
+  json_decref(doc);
+}
+
+/* CPU seconds to write, without a schedule, the trace of a result with one
+ * F per stage on vs stages round-robin over p ranks (best of three). */
+static double write_wide(int p, int vs, int check)
+{
+  pl_result r = PL_RESULT_INIT;
+  snprintf(r.schedule, sizeof r.schedule, "wide");
+  snprintf(r.time_unit, sizeof r.time_unit, "us");
+  snprintf(r.mem_unit, sizeof r.mem_unit, "units");
+  r.stages = p;
+  r.virtual_stages = vs;
+  r.chunks = vs / p;
+  r.microbatches = 1;
+  r.n_ops = (size_t)vs;
+  r.ops = pl_calloc((size_t)vs, sizeof *r.ops);
+  r.ranks = pl_calloc((size_t)p, sizeof *r.ranks);
+  assert_non_null(r.ops);
+  assert_non_null(r.ranks);
+  for (int g = 0; g < vs; g++) {
+    pl_op op = PL_OP_INIT;
+    op.stage = (int16_t)g;
+    op.mb = 0;
+    r.ops[g].rank = g % p;
+    r.ops[g].index = g / p;
+    r.ops[g].op = op;
+    r.ops[g].start = g;
+    r.ops[g].end = g + 1;
+  }
+  double best = 1e9;
+  for (int k = 0; k < 3; k++) {
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    struct pl_buf b;
+    pl_buf_init(&b, 0);
+    clock_t t0 = clock();
+    assert_int_equal(pl_trace_chrome_buf(&r, NULL, NULL, 1, &b, &eb), 0);
+    double t = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (t < best)
+      best = t;
+    if (check && k == 0) {
+      /* Rank 1 runs stages 1, 3, 5, ...; stage 3 is its chunk 1. */
+      assert_non_null(strstr(b.buf, "\"rank 01 (stages 1,3,5,7,"));
+      assert_non_null(strstr(b.buf, "\"stage\":3,\"chunk\":1,"));
+      assert_non_null(strstr(b.buf, ",...)\"}}"));
+    }
+    pl_buf_free(&b);
+  }
+  pl_result_free(&r);
+  return best;
+}
+
+/* Without a schedule the writer derived chunk numbers and rank names by
+ * scanning every stage for every stage (and every rank): quadratic in
+ * virtual stages, a third of a second for the largest results. Now
+ * linear: 16 times the stages cost about 17 times the time (the quadratic
+ * writer took 75 times and more), whatever the machine's speed. */
+static void test_trace_linear_in_stages(void **state)
+{
+  (void)state;
+  double small = write_wide(2, 2048, 1), large = write_wide(2, 32768, 1);
+  if (large > 40 * small + 0.02)
+    fail_msg("16x the stages took %.1fx the time (%.3f s vs %.3f s)",
+             large / small, large, small);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -581,6 +885,11 @@ int main(void)
     cmocka_unit_test(test_trace_errors),
     cmocka_unit_test(test_escape),
     cmocka_unit_test(test_fused_edges),
+    cmocka_unit_test(test_kineto_base_overflow),
+    cmocka_unit_test(test_kineto_nonfinite),
+    cmocka_unit_test(test_vstage_overflow),
+    cmocka_unit_test(test_roundtrip_edges),
+    cmocka_unit_test(test_trace_linear_in_stages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,23 +214,39 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
   struct send *sends = NULL;
   int *stage_rank = pl_malloc((size_t)vs * sizeof *stage_rank);
   int *chunk = pl_malloc((size_t)vs * sizeof *chunk);
+  /* The stages of each rank in ascending order, by_rank[rank_first[rk] ..
+   * rank_first[rk + 1]), by a counting sort: linear in p +
+   * vs (fill[], p more ints after rank_first[], are the cursors). */
+  int *rank_first = pl_calloc(2 * (size_t)p + 1, sizeof *rank_first);
+  int *fill = NULL;
+  int *by_rank = pl_malloc((size_t)vs * sizeof *by_rank);
   struct pl_buf *b = out;
-  if (!stage_rank || !chunk) {
+  if (!stage_rank || !chunk || !rank_first || !by_rank) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
   }
+  fill = rank_first + p + 1;
   for (int g = 0; g < vs; g++)
     stage_rank[g] = s ? pl_sched_stage_rank(s, g) : -1;
   if (!s)
     for (size_t i = 0; i < r->n_ops; i++)
       stage_rank[r->ops[i].op.stage] = r->ops[i].rank;
-  for (int g = 0; g < vs; g++) {
+  for (int g = 0; g < vs; g++)
+    if (stage_rank[g] >= 0 && stage_rank[g] < p)
+      rank_first[stage_rank[g] + 1]++;
+  for (int rk = 0; rk < p; rk++) {
+    rank_first[rk + 1] += rank_first[rk];
+    fill[rk] = rank_first[rk];
+  }
+  for (int g = 0, rk; g < vs; g++) {
     chunk[g] = 0;
-    if (s)
-      chunk[g] = pl_sched_stage_chunk(s, g);
-    else
-      for (int h = 0; h < g; h++)
-        chunk[g] += stage_rank[h] == stage_rank[g];
+    if ((rk = stage_rank[g]) < 0 || rk >= p)
+      continue;
+    int at = fill[rk]++;
+    by_rank[at] = g;
+    /* Without a schedule, a stage's chunk is the number of stages before
+     * it on its rank. */
+    chunk[g] = s ? pl_sched_stage_chunk(s, g) : at - rank_first[rk];
   }
   if ((rc = pl_trace_edges(r, &edges, &n_edges, eb)))
     goto out;
@@ -270,16 +286,15 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
   for (int rk = 0; rk < p && !rc; rk++) {
     char list[96] = "", name[160];
     int n = 0, cnt = 0;
-    for (int g = 0; g < vs; g++) {
-      if (stage_rank[g] != rk)
-        continue;
+    for (int k = rank_first[rk]; k < rank_first[rk + 1] && n < 90; k++) {
+      int g = by_rank[k];
       if (n < 80)
         n += snprintf(list + n, sizeof list - (size_t)n, "%s%d",
-                      cnt ? "," : "", g);
+                      k > rank_first[rk] ? "," : "", g);
       else if (n < 90)
         n += snprintf(list + n, sizeof list - (size_t)n, ",...");
-      cnt++;
     }
+    cnt = rank_first[rk + 1] - rank_first[rk];
     int nn = cnt ? snprintf(name, sizeof name, "rank %0*d (stage%s %s)",
                             width, rk, cnt > 1 ? "s" : "", list)
                  : snprintf(name, sizeof name, "rank %0*d", width, rk);
@@ -494,6 +509,8 @@ out:
   pl_free(edges);
   pl_free(stage_rank);
   pl_free(chunk);
+  pl_free(rank_first);
+  pl_free(by_rank);
   return rc;
 }
 

@@ -10,6 +10,10 @@
 
 #include "traces_int.h"
 
+/* Ranks: a result's virtual stages (at least its ranks) must fit an op's
+ * int16 stage, so an imported result reads back. */
+#define MAX_RANK 32767
+
 /* ----------------------------------------------------- action parser --- */
 
 static const char *const comm_tokens[] = {
@@ -72,7 +76,7 @@ static int parse_simple(const char *s, size_t len, int dialect, pl_op *op,
   if (i != len)
     return pl_errf(eb, PL_EPARSE, "action '%.*s': unexpected '%c' at position "
                    "%zu", (int)len, s, s[i], i + 1);
-  if (stage > 32767 || mb > (1 << 30))
+  if (stage > 32767 || mb >= (1 << 30))
     return pl_errf(eb, PL_EPARSE, "action '%.*s': stage or microbatch too "
                    "large", (int)len, s);
   pl_op o = PL_OP_INIT;
@@ -186,6 +190,7 @@ int pl_kineto_import(json_t *const *docs, const char *const *names,
   struct act *acts = NULL;
   struct pidkey *keys = NULL;
   long long *doc_rank = NULL, *base = NULL;
+  double *off = NULL; /* per-file clock offset, µs */
   size_t n_acts = 0, cap = 0, n_keys = 0;
   int rc = PL_OK;
   const char *name = "trace";
@@ -225,8 +230,8 @@ int pl_kineto_import(json_t *const *docs, const char *const *names,
     if (di) {
       long long rk = -1;
       if (!json_is_object(di) ||
-          (rc = pl__jget_int(di, "distributedInfo", "rank", 1, 0, 1 << 20, &rk,
-                             eb))) {
+          (rc = pl__jget_int(di, "distributedInfo", "rank", 1, 0, MAX_RANK,
+                             &rk, eb))) {
         if (!rc)
           rc = pl_errf(eb, PL_EPARSE, "distributedInfo: expected an object");
         pl__err_prefix(eb, name);
@@ -289,6 +294,11 @@ int pl_kineto_import(json_t *const *docs, const char *const *names,
                      where);
         goto fail;
       }
+      if (!isfinite(ts + dur)) {
+        rc = pl_errf(eb, PL_EPARSE, "%s: %s: ts + dur (%g + %g us) is not a "
+                     "finite time", name, where, ts, dur);
+        goto fail;
+      }
       if (n_acts == cap) {
         size_t nc = cap ? 2 * cap : 256;
         struct act *na = pl_realloc(acts, nc * sizeof *na);
@@ -319,13 +329,32 @@ int pl_kineto_import(json_t *const *docs, const char *const *names,
     goto fail;
   }
 
-  /* Align the files on the earliest base time. */
+  /* Align the files on the earliest base time. Two int64 base times can
+   * be up to 2^64 - 1 ns apart: the difference is taken unsigned (exact),
+   * and one that is beyond a result's times is refused. */
   long long bmin = 0;
   if (all_base && n_docs > 1) {
-    bmin = base[0];
+    size_t dmin = 0;
     for (size_t d = 1; d < n_docs; d++)
-      if (base[d] < bmin)
-        bmin = base[d];
+      if (base[d] < base[dmin])
+        dmin = d;
+    bmin = base[dmin];
+    if (!(off = pl_malloc(n_docs * sizeof *off))) {
+      rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+      goto fail;
+    }
+    for (size_t d = 0; d < n_docs; d++) {
+      unsigned long long ns =
+          (unsigned long long)base[d] - (unsigned long long)bmin;
+      off[d] = (double)ns / 1e3;
+      if (off[d] > PL_TIME_MAX) {
+        rc = pl_errf(eb, PL_EPARSE, "%s and %s: baseTimeNanoseconds are %llu "
+                     "ns apart, beyond the largest time a result may hold "
+                     "(%g us)", names && names[dmin] ? names[dmin] : "trace",
+                     names && names[d] ? names[d] : "trace", ns, PL_TIME_MAX);
+        goto fail;
+      }
+    }
   }
   /* Ranks. */
   keys = pl_malloc(n_acts * sizeof *keys);
@@ -363,17 +392,17 @@ int pl_kineto_import(json_t *const *docs, const char *const *names,
       struct pidkey *f = bsearch(&k, keys, n_keys, sizeof *keys, cmp_pidkey);
       rk = f ? (long long)(f - keys) : 0;
     }
-    if (rk > (1 << 20)) {
-      rc = pl_errf(eb, PL_EPARSE, "rank %lld is too large", rk);
+    if (rk > MAX_RANK) {
+      rc = pl_errf(eb, PL_EPARSE, "rank %lld is too large (at most %d)", rk,
+                   MAX_RANK);
       goto fail;
     }
     a->rank = (int)rk;
     if (a->rank > maxrank)
       maxrank = a->rank;
-    if (all_base && n_docs > 1) {
-      double off = (double)(base[a->doc] - bmin) / 1e3;
-      a->t0 += off;
-      a->t1 += off;
+    if (off) {
+      a->t0 += off[a->doc];
+      a->t1 += off[a->doc];
     }
   }
 
@@ -412,6 +441,14 @@ int pl_kineto_import(json_t *const *docs, const char *const *names,
       max_mb = mb;
   }
 
+  for (size_t i = 0; i < w; i++)
+    if (acts[i].t1 - t_origin > PL_TIME_MAX) {
+      rc = pl_errf(eb, PL_EPARSE, "%s: an action ends %g us after the first "
+                   "one starts, beyond the largest time a result may hold "
+                   "(%g us)", n_docs == 1 ? name : "traces",
+                   acts[i].t1 - t_origin, PL_TIME_MAX);
+      goto fail;
+    }
   r->stages = maxrank + 1;
   r->virtual_stages = max_stage + 1 > r->stages ? max_stage + 1 : r->stages;
   r->chunks = (r->virtual_stages + r->stages - 1) / r->stages;
@@ -453,6 +490,7 @@ out:
   pl_free(keys);
   pl_free(doc_rank);
   pl_free(base);
+  pl_free(off);
   return rc;
 }
 

@@ -257,6 +257,22 @@ int pl__jget_num(const json_t *o, const char *where, const char *key, int opt,
   return PL_OK;
 }
 
+int pl__jget_time(const json_t *o, const char *where, const char *key,
+                  int opt, double *out, struct pl_errbuf *eb)
+{
+  double x = 0;
+  const json_t *v = json_object_get(o, key);
+  int rc = pl__jget_num(o, where, key, opt, &x, eb);
+  if (rc || !v || json_is_null(v))
+    return rc;
+  if (fabs(x) > PL_TIME_MAX)
+    return pl_errf(eb, PL_EPARSE, "%s%s%s: %g is beyond the largest time a "
+                   "result may hold (%g)", where, sep(where), key, x,
+                   PL_TIME_MAX);
+  *out = x;
+  return PL_OK;
+}
+
 int pl__jget_str(const json_t *o, const char *where, const char *key, int opt,
                  char *out, size_t len, struct pl_errbuf *eb)
 {
@@ -269,8 +285,13 @@ int pl__jget_str(const json_t *o, const char *where, const char *key, int opt,
                    sep(where), key);
   const char *s = json_string_value(v);
   size_t n = strlen(s);
-  if (n >= len)
-    n = len - 1; /* names are informative; truncate rather than fail */
+  if (n >= len) {
+    /* Names are informative: truncate rather than fail, but never inside
+     * a UTF-8 sequence (the writer could not write such a name back). */
+    n = len - 1;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--;
+  }
   memcpy(out, s, n);
   out[n] = 0;
   return PL_OK;

@@ -10,6 +10,11 @@
 
 #define MAX_RANKS (1 << 20)
 #define MAX_INDEX (1LL << 30)
+/* Virtual stages: an op's stage is an int16. */
+#define MAX_VSTAGES 32768
+/* A Chrome trace stores times as µs (time x time_scale_us) with three
+ * decimals, in integer nanoseconds while writing: the writer's bound. */
+#define MAX_TRACE_US 9e15
 
 static int alloc_ranks(pl_result *r, struct pl_errbuf *eb)
 {
@@ -72,8 +77,8 @@ static int read_op(const json_t *x, const char *where, const pl_result *r,
     op.stage2 = (int16_t)v;
   }
   o->op = op;
-  if ((rc = pl__jget_num(x, where, "start", 0, &o->start, eb)) ||
-      (rc = pl__jget_num(x, where, "end", 0, &o->end, eb)))
+  if ((rc = pl__jget_time(x, where, "start", 0, &o->start, eb)) ||
+      (rc = pl__jget_time(x, where, "end", 0, &o->end, eb)))
     return rc;
   if (o->end < o->start)
     return pl_errf(eb, PL_EPARSE, "%s: end %g is before start %g", where,
@@ -97,18 +102,25 @@ static int read_rank(const json_t *x, const char *where, const char *mkey,
   char ekey[40];
   snprintf(ekey, sizeof ekey, "end_%s", mkey + 5);
   long long nops = 0;
-  if ((rc = pl__jget_num(x, where, "busy", 0, &rr->busy, eb)) ||
-      (rc = pl__jget_num(x, where, "first_start", 0, &rr->first_start, eb)) ||
-      (rc = pl__jget_num(x, where, "last_end", 0, &rr->last_end, eb)) ||
+  if ((rc = pl__jget_time(x, where, "busy", 0, &rr->busy, eb)) ||
+      (rc = pl__jget_time(x, where, "first_start", 0, &rr->first_start, eb)) ||
+      (rc = pl__jget_time(x, where, "last_end", 0, &rr->last_end, eb)) ||
       (rc = pl__jget_num(x, where, "bubble_ratio", 1, &rr->bubble_ratio, eb)) ||
       (rc = pl__jget_num(x, where, mkey, 1, &rr->peak_mem, eb)) ||
       (rc = pl__jget_num(x, where, ekey, 1, &rr->end_mem, eb)) ||
       (rc = pl__jget_int(x, where, "ops", 1, 0, (long long)1 << 40, &nops, eb)))
     return rc;
-  if (strcmp(mkey, "peak_activation_units") == 0 &&
-      (rc = pl__jget_num(x, where, "peak_activation_bytes", 1,
-                         &rr->peak_activation_bytes, eb)))
-    return rc;
+  if (strcmp(mkey, "peak_activation_units") == 0) {
+    /* Bytes next to units; -1 (the key absent) means unknown, and is how a
+     * negative value would read back. */
+    if ((rc = pl__jget_num(x, where, "peak_activation_bytes", 1,
+                           &rr->peak_activation_bytes, eb)))
+      return rc;
+    if (rr->peak_activation_bytes < 0 &&
+        json_is_number(json_object_get(x, "peak_activation_bytes")))
+      return pl_errf(eb, PL_EPARSE, "%s.peak_activation_bytes: must be >= 0",
+                     where);
+  }
   rr->n_ops = (size_t)nops;
   return PL_OK;
 }
@@ -143,16 +155,26 @@ int pl_result_from_json(const json_t *obj, pl_result *r, struct pl_errbuf *eb)
   if ((rc = pl__jget_int(obj, "", "chunks", 1, 1, 32767, &v, eb)))
     goto fail;
   r->chunks = (int)v;
+  /* Absent, virtual_stages is p x v, held to the range an explicit value
+   * gets. */
   v = (long long)r->stages * r->chunks;
-  if ((rc = pl__jget_int(obj, "", "virtual_stages", 1, 1, 32768, &v, eb)))
+  if (!json_object_get(obj, "virtual_stages") && v > MAX_VSTAGES) {
+    rc = pl_errf(eb, PL_EPARSE, "virtual_stages: missing, and %d stages x %d "
+                 "chunks = %lld is more than %d", r->stages, r->chunks, v,
+                 MAX_VSTAGES);
+    goto fail;
+  }
+  if ((rc = pl__jget_int(obj, "", "virtual_stages", 1, 1, MAX_VSTAGES, &v,
+                         eb)))
     goto fail;
   r->virtual_stages = (int)v;
   int units = strcmp(r->mem_unit, "bytes") != 0;
   const char *mkey = units ? "peak_activation_units" : "peak_activation_bytes";
   r->peak_mem = NAN;
-  if ((rc = pl__jget_num(obj, "", "makespan", 0, &r->makespan, eb)) ||
-      (rc = pl__jget_num(obj, "", "max_rank_span", 1, &r->max_rank_span, eb)) ||
-      (rc = pl__jget_num(obj, "", "ideal", 1, &r->ideal, eb)) ||
+  if ((rc = pl__jget_time(obj, "", "makespan", 0, &r->makespan, eb)) ||
+      (rc = pl__jget_time(obj, "", "max_rank_span", 1, &r->max_rank_span,
+                          eb)) ||
+      (rc = pl__jget_time(obj, "", "ideal", 1, &r->ideal, eb)) ||
       (rc = pl__jget_num(obj, "", "bubble_ratio", 1, &r->bubble_ratio, eb)) ||
       (rc = pl__jget_num(obj, "", "bubble_ratio_span", 1,
                          &r->bubble_ratio_span, eb)) ||
@@ -239,7 +261,7 @@ int pl_result_from_json(const json_t *obj, pl_result *r, struct pl_errbuf *eb)
         goto fail;
       }
       if ((rc = pl__jget_int(x, where, "rank", 0, 0, r->stages - 1, &v, eb)) ||
-          (rc = pl__jget_num(x, where, "t", 0, &r->mem[i].t, eb)) ||
+          (rc = pl__jget_time(x, where, "t", 0, &r->mem[i].t, eb)) ||
           (rc = pl__jget_num(x, where, "value", 0, &r->mem[i].value, eb)))
         goto fail;
       r->mem[i].rank = (int32_t)v;
@@ -289,20 +311,28 @@ int pl_result_from_chrome(const json_t *obj, pl_result *r,
                          sizeof r->mem_unit, eb)) ||
       (rc = pl__jget_num(od, "otherData", "time_scale_us", 1, &scale, eb)))
     goto fail;
-  if (!(scale > 0)) {
-    rc = pl_errf(eb, PL_EPARSE, "otherData.time_scale_us: must be > 0");
+  /* The writer's scales run from 1e-3 (ns) to 1e6 (s); a scale far
+   * outside makes times overflow or vanish. */
+  if (!(scale >= 1e-9 && scale <= 1e9)) {
+    rc = pl_errf(eb, PL_EPARSE, "otherData.time_scale_us: %g is out of range "
+                 "[1e-09, 1e+09] (microseconds per time unit)", scale);
     goto fail;
   }
   if ((rc = pl__jget_int(od, "otherData", "p", 0, 1, MAX_RANKS, &v, eb)))
     goto fail;
   r->stages = (int)v;
-  if ((rc = pl__jget_int(od, "otherData", "m", 0, 0, MAX_INDEX, &v, eb)))
+  if ((rc = pl__jget_int(od, "otherData", "m", 0, 1, MAX_INDEX, &v, eb)))
     goto fail;
   r->microbatches = (int)v;
   v = 1;
   if ((rc = pl__jget_int(od, "otherData", "v", 1, 1, 32767, &v, eb)))
     goto fail;
   r->chunks = (int)v;
+  if ((long long)r->stages * r->chunks > MAX_VSTAGES) {
+    rc = pl_errf(eb, PL_EPARSE, "otherData.v: %d ranks x %d chunks is more "
+                 "than %d virtual stages", r->stages, r->chunks, MAX_VSTAGES);
+    goto fail;
+  }
   r->virtual_stages = r->stages * r->chunks;
   if ((rc = alloc_ranks(r, eb)))
     goto fail;
@@ -350,8 +380,16 @@ int pl_result_from_chrome(const json_t *obj, pl_result *r,
       snprintf(w2, sizeof w2, "%s.args", where);
       if ((rc = read_op(args, w2, r, &r->ops[r->n_ops], eb)))
         goto fail;
-      if (r->ops[r->n_ops].op.stage >= r->virtual_stages) {
+      const pl_op_rec *o = &r->ops[r->n_ops];
+      if (o->op.stage >= r->virtual_stages ||
+          (o->op.kind == PL_OP_FB && o->op.stage2 >= r->virtual_stages)) {
         rc = pl_errf(eb, PL_EPARSE, "%s.stage: out of range", w2);
+        goto fail;
+      }
+      if (fabs(o->start * scale) > MAX_TRACE_US ||
+          fabs(o->end * scale) > MAX_TRACE_US) {
+        rc = pl_errf(eb, PL_EPARSE, "%s: times beyond %g us do not fit a "
+                     "trace", w2, MAX_TRACE_US);
         goto fail;
       }
       r->n_ops++;
@@ -363,6 +401,11 @@ int pl_result_from_chrome(const json_t *obj, pl_result *r,
         goto fail;
       m->rank = (int32_t)v;
       m->t = ts / scale;
+      if (fabs(ts) > MAX_TRACE_US || fabs(m->t) > PL_TIME_MAX) {
+        rc = pl_errf(eb, PL_EPARSE, "%s.ts: %g is beyond the largest time a "
+                     "result may hold", where, ts);
+        goto fail;
+      }
       if (!json_is_object(args) || json_object_size(args) != 1) {
         rc = pl_errf(eb, PL_EPARSE, "%s.args: expected one counter value",
                      where);
@@ -375,6 +418,11 @@ int pl_result_from_chrome(const json_t *obj, pl_result *r,
         goto fail;
       r->n_mem++;
     }
+  }
+  if (!r->n_ops) {
+    rc = pl_errf(eb, PL_EPARSE, "traceEvents: no op (compute \"X\" events "
+                 "with args.microbatch), which every pipelab trace has");
+    goto fail;
   }
   pl__result_rebuild(r, 0);
   return PL_OK;

@@ -17,6 +17,9 @@ int pl__jget_int(const json_t *o, const char *where, const char *key, int opt,
                  struct pl_errbuf *eb);
 int pl__jget_num(const json_t *o, const char *where, const char *key, int opt,
                  double *out, struct pl_errbuf *eb);
+/* pl__jget_num for a time: also PL_EPARSE when |value| > PL_TIME_MAX. */
+int pl__jget_time(const json_t *o, const char *where, const char *key,
+                  int opt, double *out, struct pl_errbuf *eb);
 int pl__jget_str(const json_t *o, const char *where, const char *key, int opt,
                  char *out, size_t len, struct pl_errbuf *eb);
 

@@ -266,6 +266,12 @@ void pl_db_calibration_rollback(pl_db *db);
  */
 int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,
                      size_t *n_rows, int64_t *calib_id, struct pl_errbuf *eb);
+/* The same for CSV text already in memory (len bytes, not necessarily
+ * NUL-terminated); name is what messages call it (a file name). */
+int pl_db_import_csv_text(pl_db *db, const char *name, const char *text,
+                          size_t len, const pl_calib_info *info,
+                          size_t *n_rows, int64_t *calib_id,
+                          struct pl_errbuf *eb);
 
 /*
  * Imports an nccl-tests log (all_reduce_perf, reduce_scatter_perf,

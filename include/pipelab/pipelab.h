@@ -131,8 +131,13 @@ void pl_buf_free(struct pl_buf *b);
 char *pl_buf_take(struct pl_buf *b);
 
 /*
- * Writes data to path atomically (path.tmp, then rename) so that a crash
- * never leaves a valid-looking partial file. "-" writes to stdout.
+ * Writes data to path atomically so that a crash never leaves a
+ * valid-looking partial file and two processes saving to one path never mix:
+ * a regular file (or a new one) is written to a uniquely named temporary
+ * file in the same directory, then renamed over it; a symbolic link's
+ * target is replaced the same way. A FIFO, a device (/dev/stdout, /dev/null)
+ * or anything else that is not a regular file is written in place. "-"
+ * writes to stdout. Errors (a full disk included) are PL_EIO naming path.
  */
 int pl_write_file_atomic(const char *path, const char *data, size_t len,
                          struct pl_errbuf *eb);

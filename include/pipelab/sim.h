@@ -469,6 +469,13 @@ typedef struct pl_result {
 } pl_result;
 #define PL_RESULT_INIT {{0}, {0}, {0}, {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0}
 
+/* The largest magnitude of a time a result may hold, in any time unit (1e15
+ * ns is 11.6 days): result, trace and Kineto readers refuse larger times and
+ * `simulate` refuses costs whose result would exceed it, so every figure of
+ * a result is finite and stays finite through the sums and differences of
+ * compare and plot. */
+#define PL_TIME_MAX 1e15
+
 void pl_result_free(pl_result *r);
 /* Computes the summary fields from ranks[] (busy, first_start, last_end):
  * used by the simulator and the executor alike. */
