@@ -72,7 +72,7 @@ static int check_schedule_wl(const pl_gen_info *gi, int p, int m, int v,
   assert_int_equal(rc, 0);
   assert_string_equal(res.source, "cpu");
   assert_string_equal(res.mem_unit, "bytes");
-  assert_int_equal(pl_exec_reference(&w, &ref, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &ref, NULL, &eb), 0);
   pl_grad_check gc;
   assert_int_equal(pl_exec_grads_compare(&g, &ref, PL_GRAD_TOL, &gc, &eb), 0);
   if (!gc.passed)
@@ -241,9 +241,9 @@ static void test_1f1b_bytes_attention(void **state)
   pl_workload w = small_workload(2, 4);
   w.attention = 1;
   pl_exec_grads a = PL_EXEC_GRADS_INIT, b = PL_EXEC_GRADS_INIT;
-  assert_int_equal(pl_exec_reference(&w, &a, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &a, NULL, &eb), 0);
   w.attention = 0;
-  assert_int_equal(pl_exec_reference(&w, &b, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &b, NULL, &eb), 0);
   assert_true(a.n > b.n);
   assert_true(a.loss != b.loss);
   pl_exec_grads_free(&a);
@@ -339,8 +339,8 @@ static void test_grad_compare(void **state)
   pl_workload w = small_workload(2, 2);
   pl_exec_grads a = PL_EXEC_GRADS_INIT, b = PL_EXEC_GRADS_INIT;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_exec_reference(&w, &a, &eb), 0);
-  assert_int_equal(pl_exec_reference(&w, &b, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &a, NULL, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &b, NULL, &eb), 0);
   pl_grad_check gc;
   assert_int_equal(pl_exec_grads_compare(&a, &b, PL_GRAD_TOL, &gc, &eb), 0);
   assert_true(gc.passed);
