@@ -304,6 +304,16 @@ static void test_watchdog(void **state)
   pl_sched_destroy(s);
 }
 
+/* Ops of milliseconds: hidden 128, seq 256, one sequence per microbatch. */
+static pl_workload ms_workload(int layers, int m)
+{
+  pl_workload w = small_workload(layers, m);
+  w.hidden = 128;
+  w.seq = 256;
+  w.mb_size = 1;
+  return w;
+}
+
 static pl_sched *gen(const char *name, int p, int m)
 {
   pl_gen_params gp = PL_GEN_PARAMS_INIT;
@@ -322,10 +332,7 @@ static void test_watchdog_slow_producer(void **state)
 {
   (void)state;
   pl_sched *s = gen("gpipe", 2, 2);
-  pl_workload w = small_workload(4, 2);
-  w.hidden = 128;
-  w.seq = 256;
-  w.mb_size = 1;
+  pl_workload w = ms_workload(4, 2);
   pl_exec_opts o = PL_EXEC_OPTS_INIT;
   o.timeout_s = 1e-4;
   pl_result res = PL_RESULT_INIT;
@@ -362,10 +369,7 @@ static void test_stop(void **state)
   (void)state;
   volatile int stop = 1;
   pl_sched *s = gen("1f1b", 2, 64);
-  pl_workload w = small_workload(8, 64);
-  w.hidden = 128;
-  w.seq = 256;
-  w.mb_size = 1;
+  pl_workload w = ms_workload(8, 64);
   pl_exec_opts o = PL_EXEC_OPTS_INIT;
   o.stop = &stop;
   o.warmup = 50;
