@@ -24,14 +24,31 @@ check() { # name, status (0 = pass)
 }
 BOUND=10 # seconds: generous; the commands below run much longer unstopped
 
+# armed PID: prints the pid of the child of timeout PID (pipelab) once it
+# catches SIGINT, i.e. has started its command: a SIGINT before that would
+# meet the default action (slow start-up on a loaded machine). At most 10 s.
+armed() {
+  local i c m
+  for i in $(seq 100); do
+    c=$(cat /proc/$1/task/$1/children 2>/dev/null || pgrep -P $1)
+    c=${c%% *}
+    m=$(awk '/^SigCgt:/ {print $2}' /proc/${c:-none}/status 2>/dev/null)
+    [ -n "$m" ] && (( 0x$m & 2 )) && { echo $c; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
 # interrupt <command...>: runs it in the background (cwd $T, stdout
-# $T/out, stderr $T/err) under timeout, sends SIGINT after 0.5 s and
-# returns its exit status. timeout forwards the SIGINT to the command.
+# $T/out, stderr $T/err) under timeout, sends one SIGINT to it 0.5 s after
+# it has started and returns its exit status. The SIGINT goes to pipelab
+# itself: timeout would forward it twice (to the child and to its process
+# group), and a second SIGINT rightly kills.
 interrupt() {
   (cd "$T" && exec timeout -k 2 $BOUND "$@" >"$T/out" 2>"$T/err") &
-  local pid=$!
+  local pid=$! child
+  child=$(armed $pid) || echo "note: no SIGINT handler seen in 10 s" >&2
   sleep 0.5
-  kill -INT $pid 2>/dev/null
+  kill -INT ${child:-$pid} 2>/dev/null
   wait $pid
 }
 one_line() { [ "$(wc -l <"$T/err")" = 1 ]; }
