@@ -248,11 +248,13 @@ static int w_part(struct rt *r, struct rank_state *st, int g, int mb)
 {
   struct stash *sh = &r->stash[(size_t)g * r->m + mb];
   int rc = 0;
-  for (int l = r->L - 1; l >= 0 && !rc; l--)
-    rc = r->failed ? PL_EINTR
-                   : r->vt->layer_bwd_w(r->be, st->rank,
+  for (int l = r->L - 1; l >= 0 && !rc; l--) {
+    if (r->failed)
+      return PL_EINTR;
+    rc = r->vt->layer_bwd_w(r->be, st->rank,
                             sh->wpart + (size_t)l * r->wpart_n,
                             r->grads[g] + (size_t)l * r->lp, st->scratch);
+  }
   if (rc)
     return pl_errf(&st->eb, rc, "rank %d: W of stage %d failed: %s", st->rank,
                    g, pl_strerror(rc));
