@@ -41,7 +41,7 @@ int main(int argc, char **argv)
   w.microbatches = 1;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_calib cal;
-  if (pl_exec_calibrate(&w, PL_BACKEND_CPU, 5, 30, &cal, &eb)) {
+  if (pl_exec_calibrate(&w, PL_BACKEND_CPU, 5, 30, &cal, NULL, &eb)) {
     fprintf(stderr, "calibration failed: %s\n", eb.msg);
     return 1;
   }

@@ -9,7 +9,7 @@
  * - Exit codes are frozen: 0 ok, 1 runtime failure (or a check that failed),
  *   2 usage error, 3 data or database error, 4 database locked, 5 no GPU /
  *   backend unavailable, 6 CUDA/NCCL failure, 7 invalid or deadlocking
- *   schedule, 130 interrupted.
+ *   schedule, 8 out of memory (a --fail-on-oom gate), 130 interrupted.
  * - stdout carries data only; diagnostics go to stderr in git's style
  *   ("error: cannot open 'x.csv': No such file or directory").
  * - Usage errors are ONE line: what is wrong and how to fix it, then exit 2.
@@ -31,6 +31,7 @@ enum {
   CLI_EXIT_NODEV = 5,
   CLI_EXIT_GPU = 6,
   CLI_EXIT_SCHED = 7,
+  CLI_EXIT_OOM = 8,
   CLI_EXIT_INTR = 130
 };
 
@@ -47,8 +48,18 @@ int cli_fail(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Prints "error: <eb->msg>" (or pl_strerror) and returns the exit code. */
 int cli_fail_eb(const struct pl_errbuf *eb, int err);
+/* "error: N <what>s do not fit in HBM (--fail-on-oom)"; returns
+ * CLI_EXIT_OOM. */
+int cli_fail_oom(int n, const char *what);
 /* "warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The untrusted reasons of a pl_result or a pl_calib joined with "; " into
+ * buf (CLI_UNTRUSTED_LINE bytes hold them all); returns buf. */
+#define CLI_UNTRUSTED_LINE (PL_UNTRUSTED_MAX * (PL_UNTRUSTED_LEN + 2))
+const char *cli_join_untrusted(int n, const char (*why)[PL_UNTRUSTED_LEN],
+                               char *buf, size_t len);
+/* One "warning: measurement cannot be trusted: a; b" line when n > 0. */
+void cli_warn_untrusted(int n, const char (*why)[PL_UNTRUSTED_LEN]);
 /* Maps a pl_err code to the frozen exit code. */
 int cli_exit_code(int err);
 
@@ -98,9 +109,19 @@ int term_width(void);
 void term_progress(const char *label, size_t done, size_t total);
 void term_progress_end(void);
 
-/* SIGINT: installs a handler that sets the flag; cli_interrupted() tests it. */
+/*
+ * SIGINT (Ctrl-C), for the commands that poll it (main.c's table): the
+ * first one sets a flag and restores the default action, so a second one
+ * ends the process at once. A SIGINT that was ignored when pipelab started
+ * stays ignored. Long loops poll the flag (cli_stop_flag() is what library
+ * calls take as `stop`); the command then stores nothing partial and exits
+ * CLI_EXIT_INTR after cli_fail_interrupted()'s one line.
+ */
 void cli_catch_sigint(void);
 int cli_interrupted(void);
+volatile const int *cli_stop_flag(void);
+/* "error: interrupted"; returns CLI_EXIT_INTR. */
+int cli_fail_interrupted(void);
 
 /* ---- subcommands (one file each) ---- */
 int cmd_simulate(int argc, char **argv);

@@ -10,12 +10,12 @@
 #include "workloadopts.h"
 
 enum { OPT_C_BACKEND = 1300, OPT_C_WARMUP, OPT_C_REPS, OPT_C_FORMAT, OPT_C_DB,
-       OPT_C_GPU, OPT_C_NOTES };
+       OPT_C_GPU, OPT_C_NOTES, OPT_C_MAX_SPREAD };
 
 static const char usage[] =
   "usage: pipelab calibrate [--backend cpu|cuda] [--hidden <h>] [--seq <s>]\n"
   "                         [--mb-size <b>] [--attention] [--warmup <n>]\n"
-  "                         [--reps <n>]\n"
+  "                         [--reps <n>] [--max-spread <pct>]\n"
   "                         [--format (table|json|csv)]\n"
   "                         [--db <file.db> [--gpu <device>]]\n\n"
   "Measures, on the chosen backend, the time of ONE layer of the executor's\n"
@@ -36,6 +36,11 @@ static const char opts_help[] =
   "                            single-threaded) or cuda\n"
   "  --warmup <n>              discarded runs first (default 3)\n"
   "  --reps <n>                measured repetitions (default 20, at least 2)\n"
+  "  --max-spread <pct>        largest stddev / mean of F, B, W or BW (in %%,\n"
+  "                            default 10) before the figures are flagged as\n"
+  "                            untrusted: a warning, \"untrusted\" in the JSON\n"
+  "                            and in the stored notes (so are 2 threads on\n"
+  "                            1 core)\n"
   "output:\n"
   "  --format <f>              table (default), json or csv\n"
   "  --db <file.db>            store the run in this cost database\n"
@@ -86,6 +91,10 @@ static int check_device(const char *path, const char *gpu, int backend,
 static int store(const char *path, const char *gpu, const char *notes,
                  const pl_calib *cal)
 {
+  static const char default_notes[] =
+      "pipelab executor workload: pre-LN block (layer norm, GELU MLP 4h, "
+      "residual; no attention), fp64";
+  char why[CLI_UNTRUSTED_LINE], noted[4096];
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_db *db = NULL;
   int rc = pl_db_open(path, 0, 0, &db, &eb);
@@ -101,9 +110,13 @@ static int store(const char *path, const char *gpu, const char *notes,
   info.gpu = gpu;
   info.device_name = dev;
   info.method = method;
-  info.notes = notes ? notes : "pipelab executor workload: pre-LN block "
-                               "(layer norm, GELU MLP 4h, residual; no "
-                               "attention), fp64";
+  info.notes = notes ? notes : default_notes;
+  if (cal->n_untrusted) { /* the database keeps the doubt with the figures */
+    snprintf(noted, sizeof noted, "%s; untrusted: %s", info.notes,
+             cli_join_untrusted(cal->n_untrusted, cal->untrusted, why,
+                                sizeof why));
+    info.notes = noted;
+  }
   int64_t id = 0;
   rc = pl_db_calibration_begin(db, &info, &id, &eb);
   /* One layer's F/B/W/BW, then the first stage's input load and the last
@@ -140,6 +153,8 @@ static int store(const char *path, const char *gpu, const char *notes,
                                               : PL_LINK_NO_BANDWIDTH};
     rc = pl_db_calibration_add_link(db, &l, &eb);
   }
+  if (!rc && cli_interrupted()) /* Ctrl-C while storing: no rows */
+    rc = pl_errf(&eb, PL_EINTR, "interrupted: nothing stored");
   if (!rc)
     rc = pl_db_calibration_commit(db, &eb);
   if (rc) {
@@ -163,12 +178,14 @@ int cmd_calibrate(int argc, char **argv)
     {"db", required_argument, NULL, OPT_C_DB},
     {"gpu", required_argument, NULL, OPT_C_GPU},
     {"notes", required_argument, NULL, OPT_C_NOTES},
+    {"max-spread", required_argument, NULL, OPT_C_MAX_SPREAD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "calibrate";
   struct workload_opts wo;
   enum cli_format fmt = CLI_FMT_TABLE;
   int backend = PL_BACKEND_CPU, warmup = 3, reps = 20, opt, rc;
+  double max_spread = 100 * PL_CALIB_MAX_SPREAD; /* percent */
   const char *dbpath = NULL, *gpu = NULL, *notes = NULL;
   workloadopts_init(&wo, cmd);
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -200,6 +217,10 @@ int cmd_calibrate(int argc, char **argv)
     case OPT_C_DB: dbpath = optarg; continue;
     case OPT_C_GPU: gpu = optarg; continue;
     case OPT_C_NOTES: notes = optarg; continue;
+    case OPT_C_MAX_SPREAD:
+      if ((rc = cli_double(cmd, "--max-spread", optarg, 0, 1e6, &max_spread)))
+        return rc;
+      continue;
     default:
       break;
     }
@@ -240,8 +261,13 @@ int cmd_calibrate(int argc, char **argv)
     return rc;
   pl_calib cal;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  if ((rc = pl_exec_calibrate(&w, backend, warmup, reps, &cal, &eb)))
+  if ((rc = pl_exec_calibrate(&w, backend, warmup, reps, &cal,
+                              cli_stop_flag(), &eb)))
     return cli_fail_eb(&eb, rc);
+  if (cli_interrupted()) /* after the last repetition: store nothing */
+    return cli_fail_interrupted();
+  pl_calib_trust(&cal, max_spread / 100);
+  cli_warn_untrusted(cal.n_untrusted, cal.untrusted);
   static const char *names[4] = {"F", "B", "W", "BW"};
   static const int kinds[4] = {PL_OP_F, PL_OP_B, PL_OP_W, PL_OP_BW};
   if (fmt == CLI_FMT_JSON) {
@@ -271,6 +297,12 @@ int cmd_calibrate(int argc, char **argv)
     json_object_set_new(p2p, "small", stat_json(&cal.p2p_small));
     json_object_set_new(p2p, "msg", stat_json(&cal.p2p_msg));
     json_object_set_new(o, "p2p", p2p);
+    if (cal.n_untrusted) {
+      json_t *u = json_array();
+      for (int i = 0; i < cal.n_untrusted; i++)
+        json_array_append_new(u, json_string(cal.untrusted[i]));
+      json_object_set_new(o, "untrusted", u);
+    }
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     putchar('\n');
     json_decref(o);

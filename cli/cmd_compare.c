@@ -1,5 +1,5 @@
 /* cmd_compare.c: `pipelab compare`: a predicted result against a real one
- * (a CI gate with --max-error). */
+ * (docs/result-format.md); a CI gate with --max-error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +209,15 @@ int cmd_compare(int argc, char **argv)
     if (rc)
       goto out;
   }
+  const pl_result *in[2] = {&p, &r};
+  const char *in_name[2] = {pn, rn};
+  for (int i = 0; i < 2; i++) /* e.g. a run with more ranks than cores */
+    if (in[i]->n_untrusted) {
+      char why[CLI_UNTRUSTED_LINE];
+      cli_warn("'%s' cannot be trusted: %s", in_name[i],
+               cli_join_untrusted(in[i]->n_untrusted, in[i]->untrusted, why,
+                                  sizeof why));
+    }
   if (c.missing || c.extra)
     cli_warn("op sets differ: %zu op(s) missing from '%s', %zu extra", c.missing,
              rn, c.extra);

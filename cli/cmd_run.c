@@ -36,8 +36,9 @@ static const char run_help[] =
   "                            buffers (default 1: the measured iteration sees\n"
   "                            a training loop's steady state, as calibrate's\n"
   "                            timings do, not first-touch page faults)\n"
-  "  --timeout <s>             watchdog: abort when a rank waits longer than\n"
-  "                            this for a message (default 60)\n"
+  "  --timeout <s>             watchdog: abort when every rank has been waiting\n"
+  "                            this long with no progress anywhere (default\n"
+  "                            60; a rank waiting for a long op is not stuck)\n"
   "  --verify                  also run the sequential reference and report\n"
   "                            gradient_check (fails with exit 1 when the loss\n"
   "                            or a gradient differs by more than 1e-9 relative)\n"
@@ -49,7 +50,9 @@ static const char run_help[] =
   "simulate and only matter for generators that search, e.g. zb-auto)\n\n"
   "exit codes: 0 ok, 1 failed (or gradient check failed), 2 usage,\n"
   "5 no GPU for --backend cuda, 6 CUDA/NCCL error, 7 invalid schedule,\n"
-  "a watchdog abort exits 1 and names every blocked op\n";
+  "130 interrupted (Ctrl-C: nothing is written); a watchdog abort exits 1\n"
+  "and names every blocked op. More ranks than cores (cpu backend) makes\n"
+  "the timings untrusted: a warning, and \"untrusted\" in the JSON\n";
 
 static void print_table(const pl_sched *s, const pl_result *r,
                         const pl_workload *w, const pl_grad_check *gc,
@@ -106,6 +109,7 @@ int cmd_run(int argc, char **argv)
   const char *trace = NULL, *save = NULL;
   pl_exec_opts xo = PL_EXEC_OPTS_INIT;
   xo.warmup = 1;
+  xo.stop = cli_stop_flag();
   int verify = 0, opt, rc;
   simopts_init(&o);
   workloadopts_init(&wo, cmd);
@@ -209,12 +213,17 @@ int cmd_run(int argc, char **argv)
     goto out;
   }
   if (verify) {
-    if ((rc = pl_exec_reference(&w, &ref, &eb)) ||
+    if ((rc = pl_exec_reference(&w, &ref, xo.stop, &eb)) ||
         (rc = pl_exec_grads_compare(&g, &ref, PL_GRAD_TOL, &gc, &eb))) {
       rc = cli_fail_eb(&eb, rc);
       goto out;
     }
   }
+  if (cli_interrupted()) { /* after the last op: still write nothing */
+    rc = cli_fail_interrupted();
+    goto out;
+  }
+  cli_warn_untrusted(res.n_untrusted, res.untrusted);
   if (trace && (rc = pl_trace_write_chrome(&res, s, c, 1.0, trace, &eb))) {
     rc = cli_fail_eb(&eb, rc);
     goto out;

@@ -167,6 +167,7 @@ int cmd_simulate(int argc, char **argv)
     {"hidden", required_argument, NULL, 5002},
     {"seed", required_argument, NULL, 5003},
     {"attention", no_argument, NULL, 5004},
+    {"fail-on-oom", no_argument, NULL, 5005},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
@@ -176,6 +177,7 @@ int cmd_simulate(int argc, char **argv)
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *trace = NULL, *save = NULL;
   int opt, rc, user_costs = 0, record = 0, wl_source = -1;
+  int fail_oom = 0, nofit = 0; /* --fail-on-oom: exit 8 when a rank does not fit */
   struct workload_opts wl;
   workloadopts_init(&wl, "simulate");
   simopts_init(&o);
@@ -193,7 +195,9 @@ int cmd_simulate(int argc, char **argv)
              "                            executor's transformer-block stack\n"
              "  --attention               its blocks start with causal self-attention\n"
              "  --record                  store the run in the database's history\n"
-             "                            (--db, $PIPELAB_DB or the XDG default)\n");
+             "                            (--db, $PIPELAB_DB or the XDG default)\n"
+             "  --fail-on-oom             with --model: exit 8 when a rank does not\n"
+             "                            fit in HBM (a CI gate; default: warn, exit 0)\n");
       return 0;
     }
     if (opt == '?' || opt == ':')
@@ -213,6 +217,10 @@ int cmd_simulate(int argc, char **argv)
     }
     if (opt == OPT_SIMOPTS_END) {
       record = 1;
+      continue;
+    }
+    if (opt == 5005) {
+      fail_oom = 1;
       continue;
     }
     if (opt >= 5001 && opt <= 5004) {
@@ -239,6 +247,9 @@ int cmd_simulate(int argc, char **argv)
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  if (fail_oom && !mo.model)
+    return cli_usage(cmd, "--fail-on-oom needs --model (HBM fit is judged "
+                          "with a model)");
   const char *wl_device = NULL; /* workload priced by a calibration */
   if (wl.given) {
     if (mo.model)
@@ -376,7 +387,7 @@ int cmd_simulate(int argc, char **argv)
   if (fmt == CLI_FMT_TABLE) {
     print_table(&o, s, c, &res);
     if (mo.model)
-      modelopts_print(&mo, &plan, &res, simopts_iteration_time(&o, &res));
+      nofit = modelopts_print(&mo, &plan, &res, simopts_iteration_time(&o, &res));
   } else if (fmt == CLI_FMT_JSON) {
     json_t *j = pl_result_to_json(&res);
     json_object_set_new(j, "placement",
@@ -402,7 +413,7 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(j, "costs", costs);
     if (mo.model) {
       modelopts_json(&mo, &plan, &res, it, j);
-      modelopts_warn_fit(&mo, &plan, &res);
+      nofit = modelopts_warn_fit(&mo, &plan, &res);
     }
     json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     putchar('\n');
@@ -414,8 +425,10 @@ int cmd_simulate(int argc, char **argv)
     fwrite(b.buf, 1, b.len, stdout);
     pl_buf_free(&b);
     if (mo.model)
-      modelopts_warn_fit(&mo, &plan, &res);
+      nofit = modelopts_warn_fit(&mo, &plan, &res);
   }
+  if (fail_oom && nofit)
+    rc = cli_fail_oom(nofit, "rank");
 out:
   pl_model_plan_free(&plan);
   modelopts_close(&mo);

@@ -164,8 +164,6 @@ static void progress(void *ctx, size_t done, size_t total)
   term_progress("sweep", done, total);
 }
 
-static volatile int stop_flag;
-
 /* ---------------------------------------------------------- reporting -- */
 
 struct report {
@@ -915,11 +913,15 @@ int cmd_sweep(int argc, char **argv)
   }
   double t0 = pl_now_us();
   rc = pl_sweep_run(&sp, sweepmodel_callbacks(&sm), pts, evs, n, progress,
-                    NULL, &stop_flag, &eb);
+                    NULL, cli_stop_flag(), &eb);
   double secs = (pl_now_us() - t0) / 1e6;
   term_progress_end();
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
+    goto out_free;
+  }
+  if (cli_interrupted()) { /* after the last point: still no table */
+    rc = cli_fail_interrupted();
     goto out_free;
   }
   if (pl_sweep_rank(evs, n, &order)) {

@@ -39,6 +39,7 @@ int cmd_whatif(int argc, char **argv)
     {"format", required_argument, NULL, OPT_FORMAT},
     {"schedules", required_argument, NULL, 's'},
     {"plots", required_argument, NULL, 'P'},
+    {"fail-on-oom", no_argument, NULL, 'O'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "whatif";
@@ -46,7 +47,7 @@ int cmd_whatif(int argc, char **argv)
   struct model_opts mo;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *only = NULL, *plots = NULL;
-  int opt, rc, user_costs = 0;
+  int opt, rc, user_costs = 0, fail_oom = 0;
   simopts_init(&o);
   modelopts_init(&mo);
   o.p = 8;
@@ -64,7 +65,9 @@ int cmd_whatif(int argc, char **argv)
       printf("  --schedules <list>        only these schedules (comma-separated)\n"
              "  --format <f>              table (default), json or csv\n"
              "  --plots <dir>             also write <dir>/<schedule>.png, the\n"
-             "                            pipeline timeline of each schedule\n");
+             "                            pipeline timeline of each schedule\n"
+             "  --fail-on-oom             with --model: exit 8 when a compared\n"
+             "                            schedule does not fit in HBM (CI gate)\n");
       return 0;
     }
     if (opt == '?' || opt == ':')
@@ -80,6 +83,10 @@ int cmd_whatif(int argc, char **argv)
     }
     if (opt == 'P') {
       plots = optarg;
+      continue;
+    }
+    if (opt == 'O') {
+      fail_oom = 1;
       continue;
     }
     if (opt == OPT_SCHEDULE || opt == OPT_SCHEDULE_FILE)
@@ -100,6 +107,9 @@ int cmd_whatif(int argc, char **argv)
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  if (fail_oom && !mo.model)
+    return cli_usage(cmd, "--fail-on-oom needs --model (HBM fit is judged "
+                          "with a model)");
   if (mo.model || mo.gpu || mo.other_given) {
     int mem_bytes = o.mem_limit_bytes;
     o.mem_limit_bytes = 0;
@@ -386,11 +396,20 @@ int cmd_whatif(int argc, char **argv)
            "rank, in units of one microbatch's\nactivations over one rank's "
            "layers (1F1B's rank 0 holds p units).\n");
   }
+  int nofit = 0; /* schedules with a rank over HBM (--fail-on-oom) */
   for (size_t i = 0; i < nr; i++) {
+    for (int k = 0; mo.model && rows[i].ok && k < rows[i].plan.n_ranks; k++)
+      if (modelopts_peak_bytes(&rows[i].plan, &rows[i].res, k) >
+          rows[i].plan.hbm_bytes) {
+        nofit++;
+        break;
+      }
     pl_result_free(&rows[i].res);
     pl_model_plan_free(&rows[i].plan);
   }
   pl_free(rows);
   modelopts_close(&mo);
+  if (fail_oom && nofit)
+    return cli_fail_oom(nofit, "schedule");
   return plots_failed ? CLI_EXIT_FAIL : 0;
 }

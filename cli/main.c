@@ -11,23 +11,26 @@ struct cmd {
   const char *name;
   int (*fn)(int, char **);
   const char *summary;
+  /* 1: its long loops poll the SIGINT flag (cli_catch_sigint); the others
+   * keep the default action, so Ctrl-C ends them at once. */
+  int polls_sigint;
 };
 
 static const struct cmd cmds[] = {
-  {"simulate", cmd_simulate, "predict one iteration of a schedule"},
-  {"whatif", cmd_whatif, "compare every schedule for one case (the main job)"},
-  {"schedules", cmd_schedules, "list the built-in schedules"},
-  {"validate", cmd_validate, "check a schedule for errors and deadlocks"},
-  {"convert", cmd_convert, "write a schedule as PyTorch CSV, lower it, dry-run it"},
-  {"run", cmd_run, "execute a schedule for real (cpu or cuda backend)"},
-  {"calibrate", cmd_calibrate, "measure op costs and store them in the database"},
-  {"db", cmd_db, "inspect and edit the cost database"},
-  {"compare", cmd_compare, "compare a predicted with a real result"},
-  {"history", cmd_history, "list recorded runs and flag drift"},
-  {"plot", cmd_plot, "draw timelines, memory, sweeps and comparisons (gnuplot)"},
-  {"import", cmd_import, "import a PyTorch profiler (Kineto) trace as a result"},
-  {"sweep", cmd_sweep, "search schedules and shapes under a memory limit"},
-  {NULL, NULL, NULL}};
+  {"simulate", cmd_simulate, "predict one iteration of a schedule", 0},
+  {"whatif", cmd_whatif, "compare every schedule for one case (the main job)", 0},
+  {"schedules", cmd_schedules, "list the built-in schedules", 0},
+  {"validate", cmd_validate, "check a schedule for errors and deadlocks", 0},
+  {"convert", cmd_convert, "write a schedule as PyTorch CSV, lower it, dry-run it", 0},
+  {"run", cmd_run, "execute a schedule for real (cpu or cuda backend)", 1},
+  {"calibrate", cmd_calibrate, "measure op costs and store them in the database", 1},
+  {"db", cmd_db, "inspect and edit the cost database", 0},
+  {"compare", cmd_compare, "compare a predicted with a real result", 0},
+  {"history", cmd_history, "list recorded runs and flag drift", 0},
+  {"plot", cmd_plot, "draw timelines, memory, sweeps and comparisons (gnuplot)", 0},
+  {"import", cmd_import, "import a PyTorch profiler (Kineto) trace as a result", 0},
+  {"sweep", cmd_sweep, "search schedules and shapes under a memory limit", 1},
+  {NULL, NULL, NULL, 0}};
 
 static void usage(FILE *f)
 {
@@ -41,7 +44,7 @@ static void usage(FILE *f)
              "command's options.\n"
              "Exit codes: 0 ok, 1 failure, 2 usage, 3 data/database, 4 "
              "database locked,\n5 no GPU, 6 CUDA/NCCL, 7 invalid schedule, "
-             "130 interrupted.\n");
+             "8 out of memory (--fail-on-oom),\n130 interrupted.\n");
 }
 
 static void version(void)
@@ -141,7 +144,8 @@ static int run(int argc, char **argv)
                     "--help')\n", name);
     return CLI_EXIT_USAGE;
   }
-  cli_catch_sigint();
+  if (c->polls_sigint)
+    cli_catch_sigint();
   /* Each subcommand parses its own vector with getopt_long; optind = 0
    * forces glibc to re-initialise. */
   optind = 0;

@@ -68,6 +68,13 @@ int cli_fail(int err, const char *fmt, ...)
   return cli_exit_code(err);
 }
 
+int cli_fail_oom(int n, const char *what)
+{
+  cli_fail(PL_ECHECK, "%d %s%s do%s not fit in HBM (--fail-on-oom)", n, what,
+           n == 1 ? "" : "s", n == 1 ? "es" : "");
+  return CLI_EXIT_OOM;
+}
+
 int cli_fail_eb(const struct pl_errbuf *eb, int err)
 {
   const char *m = eb && eb->msg[0] ? eb->msg : pl_strerror(err);
@@ -80,6 +87,26 @@ void cli_warn(const char *fmt, ...)
   va_start(ap, fmt);
   vmsg("warning: ", fmt, ap);
   va_end(ap);
+}
+
+const char *cli_join_untrusted(int n, const char (*why)[PL_UNTRUSTED_LEN],
+                               char *buf, size_t len)
+{
+  buf[0] = 0;
+  for (int i = 0; i < n; i++) {
+    if (i)
+      strncat(buf, "; ", len - strlen(buf) - 1);
+    strncat(buf, why[i], len - strlen(buf) - 1);
+  }
+  return buf;
+}
+
+void cli_warn_untrusted(int n, const char (*why)[PL_UNTRUSTED_LEN])
+{
+  char line[CLI_UNTRUSTED_LINE];
+  if (n > 0)
+    cli_warn("measurement cannot be trusted: %s",
+             cli_join_untrusted(n, why, line, sizeof line));
 }
 
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
@@ -202,8 +229,14 @@ const char *cli_num(double x)
   return b;
 }
 
+/* The stop flag that long library loops poll (pl_sweep_run, pl_exec_run,
+ * pl_exec_calibrate, pl_exec_reference take a `volatile const int *`). */
+_Static_assert(_Generic((sig_atomic_t)0, int: 1, default: 0),
+               "sig_atomic_t must be int: the flag is passed as volatile int");
 static volatile sig_atomic_t interrupted;
 
+/* The first SIGINT only sets the flag; SA_RESETHAND has already restored
+ * SIG_DFL, so a second one ends the process at once. */
 static void on_sigint(int sig)
 {
   (void)sig;
@@ -212,11 +245,23 @@ static void on_sigint(int sig)
 
 void cli_catch_sigint(void)
 {
-  struct sigaction sa;
+  struct sigaction sa, old;
+  /* A SIGINT ignored by whoever started us (nohup, a background job of a
+   * script) stays ignored. */
+  if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+    return;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESETHAND; /* no SA_RESTART: blocking calls return */
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
 }
 
 int cli_interrupted(void) { return interrupted != 0; }
+
+volatile const int *cli_stop_flag(void) { return &interrupted; }
+
+int cli_fail_interrupted(void)
+{
+  return cli_fail(PL_EINTR, "interrupted");
+}

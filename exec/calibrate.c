@@ -6,13 +6,17 @@
  * of an activation-sized message, one-way time = round trip / 2). Each
  * repetition of B, W and BW runs an untimed F first so that it works on a
  * fresh activation stash. Timing uses the backend's own op clock (host
- * monotonic clock on the CPU, CUDA events on the GPU).
+ * monotonic clock on the CPU, CUDA events on the GPU). Every repetition
+ * polls the caller's stop flag; pl_calib_trust says which figures are too
+ * noisy (or were taken on too few cores) to be trusted.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "exec_int.h"
 #include "pipelab/exec.h"
 #include "pipelab/models.h"
 
@@ -21,6 +25,7 @@ struct cal {
   void *be;
   pl_workload w;
   int warmup, reps;
+  volatile const int *stop;
   pl_calib *out;
   int rc;
   struct pl_errbuf eb;
@@ -81,6 +86,10 @@ static int measure_compute(struct cal *c)
   for (int it = 0; it < c->warmup + c->reps && !rc; it++) {
     double t0, t1, d[M_N];
     int keep = it >= c->warmup;
+    if (c->stop && *c->stop) {
+      rc = PL_EINTR;
+      break;
+    }
     /* Two stashes per repetition: one for F, B, W, one for BW. */
     double *wp = wps[(2 * it) % CAL_ROT], *bp = bps[(2 * it) % CAL_ROT];
     double *wp2 = wps[(2 * it + 1) % CAL_ROT], *bp2 = bps[(2 * it + 1) % CAL_ROT];
@@ -131,7 +140,11 @@ static int measure_compute(struct cal *c)
         v[(size_t)k * c->reps + (it - c->warmup)] = d[k];
   }
   if (rc) {
-    rc = pl_errf(&c->eb, rc, "calibration kernel failed: %s", pl_strerror(rc));
+    if (rc == PL_EINTR)
+      rc = pl_errf(&c->eb, rc, "calibration interrupted");
+    else
+      rc = pl_errf(&c->eb, rc, "calibration kernel failed: %s",
+                   pl_strerror(rc));
     goto out;
   }
   stat_of(v + (size_t)M_F * c->reps, c->reps, &c->out->t[PL_OP_F]);
@@ -176,6 +189,10 @@ static void pingpong_size(struct pp *a, int which, void *buf)
   size_t bytes = a->bytes[which];
   for (int i = 0; i < a->n && !a->rc; i++) {
     long k = 2L * i + (long)which * 2L * a->n;
+    if (c->stop && *c->stop) { /* pingpong() aborts the peer's receive */
+      a->rc = PL_EINTR;
+      break;
+    }
     if (a->rank == 0) {
       double t0 = pl_now_us();
       a->rc = vt->send(c->be, 0, peer, k, buf, bytes, &a->eb);
@@ -239,7 +256,9 @@ static int measure_p2p(struct cal *c, pl_calib_stat *small,
   pingpong(&a[0]);
   pthread_join(th, NULL);
   int rc = a[0].rc ? a[0].rc : a[1].rc;
-  if (rc) {
+  if (c->stop && *c->stop && rc == PL_EINTR) {
+    rc = pl_errf(&c->eb, rc, "calibration interrupted");
+  } else if (rc) {
     rc = pl_errf(&c->eb, rc, "P2P measurement failed: %s",
                  a[0].rc ? a[0].eb.msg : a[1].eb.msg);
   } else {
@@ -253,7 +272,8 @@ static int measure_p2p(struct cal *c, pl_calib_stat *small,
 }
 
 int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
-                      pl_calib *out, struct pl_errbuf *eb)
+                      pl_calib *out, volatile const int *stop,
+                      struct pl_errbuf *eb)
 {
   memset(out, 0, sizeof *out);
   if (reps < 2 || warmup < 0)
@@ -270,6 +290,7 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
     return rc;
   c.warmup = warmup;
   c.reps = reps;
+  c.stop = stop;
   c.out = out;
   if (backend == PL_BACKEND_CPU) {
     c.vt = pl_backend_cpu_vt();
@@ -316,7 +337,30 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
     pl_backend_cpu_close(c.be);
   if (rc)
     return pl_errf(eb, rc, "%s", c.eb.msg[0] ? c.eb.msg : pl_strerror(rc));
+  out->threads = 2; /* rank 0 and the P2P partner */
+  if (backend == PL_BACKEND_CPU)
+    out->cores = pl__online_cores();
+  pl_calib_trust(out, PL_CALIB_MAX_SPREAD);
   return PL_OK;
+}
+
+int pl_calib_trust(pl_calib *cal, double max_spread)
+{
+  static const char *names[] = {"F", "B", "W", "BW"};
+  static const int kinds[] = {PL_OP_F, PL_OP_B, PL_OP_W, PL_OP_BW};
+  cal->n_untrusted = 0;
+  if (pl__oversubscribed(cal->threads, cal->cores, cal->untrusted[0],
+                         PL_UNTRUSTED_LEN))
+    cal->n_untrusted++;
+  for (int i = 0; i < 4; i++) {
+    const pl_calib_stat *st = &cal->t[kinds[i]];
+    double spread = st->mean > 0 ? st->stddev / st->mean : 0;
+    if (spread > max_spread)
+      snprintf(cal->untrusted[cal->n_untrusted++], PL_UNTRUSTED_LEN,
+               "%s relative spread %.1f %% > %g %%", names[i], 100 * spread,
+               100 * max_spread);
+  }
+  return cal->n_untrusted;
 }
 
 int pl_calib_apply_costs(const pl_calib *cal, const pl_workload *w,

@@ -4,17 +4,31 @@
  * direction, stage and microbatch), compute on real tensors through the
  * backend, send the output. Activation stashes are allocated by F and freed
  * by B / W / BW through a tracking allocator, exactly as the simulator
- * accounts them (§5). A receive that waits longer than the watchdog timeout
- * aborts the run and every rank reports the op it is blocked at.
+ * accounts them (§5). The calling thread watches the ranks: when every
+ * local rank has been waiting (for a message or at the barrier) with no
+ * progress anywhere for the watchdog timeout, or when the caller's stop
+ * flag is raised, it aborts the run; every rank then unwinds and reports
+ * the op it was blocked at.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "exec_int.h"
 #include "pipelab/exec.h"
+
+/* A receive never gives up on its own: the watchdog (watch()) decides when
+ * a wait is a hang and aborts the backend, which ends every receive. This is
+ * only a backstop (about 11 days). */
+#define RECV_BACKSTOP_US 1e12
+/* How often the watchdog looks at the ranks and the stop flag. */
+#define WATCH_TICK_NS 50000000L
 
 enum { DIR_FWD = 0, DIR_BWD = 1 };
 
@@ -56,8 +70,14 @@ struct rt {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int arrived, gen; /* barrier(): ranks arrived, generation */
-  int failed;
+  atomic_int failed;
   int lo, hi; /* ranks run by this process */
+  /* The watchdog's view (watch()): */
+  atomic_ulong progress; /* bumped by every op end, send, receive, barrier */
+  atomic_int waiting;    /* ranks blocked in a receive or at the barrier */
+  int finished;          /* rank threads done (mu) */
+  pthread_cond_t done_cv; /* signalled when a rank thread ends (monotonic) */
+  int stopped, timed_out; /* why watch() aborted the run */
 };
 
 static long msg_key(const struct rt *r, int dir, int stage, int mb)
@@ -127,9 +147,12 @@ static int do_recv(struct rt *r, struct rank_state *st, const pl_op *op,
 {
   int src = pl_sched_stage_rank(r->s, g_from);
   int to = dir == DIR_FWD ? g_from + 1 : g_from - 1;
+  atomic_fetch_add(&r->waiting, 1);
   int rc = r->vt->recv(r->be, st->rank, src, msg_key(r, dir, to, mb), buf,
-                       r->msg_n * sizeof(double), r->o->timeout_s * 1e6,
-                       &st->eb);
+                       r->msg_n * sizeof(double), RECV_BACKSTOP_US, &st->eb);
+  atomic_fetch_sub(&r->waiting, 1);
+  if (!rc)
+    atomic_fetch_add(&r->progress, 1);
   if (rc == PL_ETIMEDOUT || rc == PL_EINTR) {
     describe_wait(r, st, op, pos, dir, g_from, mb, src);
     st->blocked = 1;
@@ -141,8 +164,11 @@ static int do_send(struct rt *r, struct rank_state *st, int dir, int g_to,
                    int mb, const double *buf)
 {
   int dst = pl_sched_stage_rank(r->s, g_to);
-  return r->vt->send(r->be, st->rank, dst, msg_key(r, dir, g_to, mb), buf,
-                     r->msg_n * sizeof(double), &st->eb);
+  int rc = r->vt->send(r->be, st->rank, dst, msg_key(r, dir, g_to, mb), buf,
+                       r->msg_n * sizeof(double), &st->eb);
+  if (!rc)
+    atomic_fetch_add(&r->progress, 1);
+  return rc;
 }
 
 
@@ -164,6 +190,8 @@ static int fwd_part(struct rt *r, struct rank_state *st, int g, int mb,
   struct stash *sh = &r->stash[(size_t)g * r->m + mb];
   double *in = x;
   for (int l = 0; l < r->L && !rc; l++) {
+    if (r->failed) /* aborted: do not finish a long stage */
+      return PL_EINTR;
     double *out = other(st, in, 0);
     rc = vt->layer_fwd(r->be, st->rank, r->params[g] + (size_t)l * r->lp, in,
                        out, sh->wpart + (size_t)l * r->wpart_n,
@@ -194,6 +222,8 @@ static int bwd_part(struct rt *r, struct rank_state *st, int g, int mb,
   const double *in = dout;
   double *out = st->da;
   for (int l = r->L - 1; l >= 0 && !rc; l--) {
+    if (r->failed)
+      return PL_EINTR;
     out = in == st->da ? st->db : st->da;
     double *wp = sh->wpart + (size_t)l * r->wpart_n;
     double *gr = r->grads[g] + (size_t)l * r->lp;
@@ -218,10 +248,13 @@ static int w_part(struct rt *r, struct rank_state *st, int g, int mb)
 {
   struct stash *sh = &r->stash[(size_t)g * r->m + mb];
   int rc = 0;
-  for (int l = r->L - 1; l >= 0 && !rc; l--)
+  for (int l = r->L - 1; l >= 0 && !rc; l--) {
+    if (r->failed)
+      return PL_EINTR;
     rc = r->vt->layer_bwd_w(r->be, st->rank,
                             sh->wpart + (size_t)l * r->wpart_n,
                             r->grads[g] + (size_t)l * r->lp, st->scratch);
+  }
   if (rc)
     return pl_errf(&st->eb, rc, "rank %d: W of stage %d failed: %s", st->rank,
                    g, pl_strerror(rc));
@@ -307,6 +340,7 @@ static int run_ops(struct rt *r, struct rank_state *st)
     if ((rc = vt->op_end(r->be, st->rank, &t0, &t1)))
       return pl_errf(&st->eb, rc, "rank %d: op at position %zu failed on "
                      "the device", st->rank, i);
+    atomic_fetch_add(&r->progress, 1);
     pl_op_rec *rec = &st->recs[st->n_rec++];
     rec->rank = st->rank;
     rec->index = (int32_t)i;
@@ -427,8 +461,13 @@ static int barrier(struct rt *r, int rc)
       r->vt->start(r->be);
     pthread_cond_broadcast(&r->cv);
   }
-  while (gen == r->gen && !r->failed)
-    pthread_cond_wait(&r->cv, &r->mu);
+  if (gen == r->gen && !r->failed) {
+    atomic_fetch_add(&r->waiting, 1);
+    while (gen == r->gen && !r->failed)
+      pthread_cond_wait(&r->cv, &r->mu);
+    atomic_fetch_sub(&r->waiting, 1);
+  }
+  atomic_fetch_add(&r->progress, 1);
   int failed = r->failed;
   pthread_mutex_unlock(&r->mu);
   return rc ? rc : failed ? PL_EINTR : PL_OK;
@@ -497,7 +536,69 @@ static void *rank_main(void *arg)
   }
   st->rc = rc;
   rank_teardown(r, st);
+  pthread_mutex_lock(&r->mu);
+  r->finished++;
+  pthread_cond_signal(&r->done_cv);
+  pthread_mutex_unlock(&r->mu);
   return NULL;
+}
+
+/* The watchdog, on the calling thread while the started rank threads run:
+ * every WATCH_TICK_NS it notes whether anything progressed (an op ended, a
+ * message moved, the barrier opened), and aborts the run (fail_all: every
+ * receive returns PL_EINTR, computing ranks stop at the next layer) when
+ * the stop flag is up, or when every live rank is waiting and nothing has
+ * progressed for the timeout. A rank that waits while another computes a
+ * long op is not a hang: the computing rank is not waiting. */
+static void watch(struct rt *r, int started)
+{
+  unsigned long seen = atomic_load(&r->progress);
+  double quiet_since = pl_now_us();
+  pthread_mutex_lock(&r->mu);
+  while (r->finished < started) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_nsec += WATCH_TICK_NS;
+    if (dl.tv_nsec >= 1000000000L) {
+      dl.tv_sec++;
+      dl.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&r->done_cv, &r->mu, &dl);
+    if (r->finished >= started || r->stopped || r->timed_out)
+      continue;
+    double now = pl_now_us();
+    unsigned long p = atomic_load(&r->progress);
+    if (p != seen) {
+      seen = p;
+      quiet_since = now;
+    }
+    if (r->o->stop && *r->o->stop)
+      r->stopped = 1;
+    else if (atomic_load(&r->waiting) >= started - r->finished &&
+             now - quiet_since >= r->o->timeout_s * 1e6)
+      r->timed_out = 1;
+    else
+      continue;
+    pthread_mutex_unlock(&r->mu);
+    fail_all(r);
+    pthread_mutex_lock(&r->mu);
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+int pl__online_cores(void)
+{
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 && cores < 1 << 30 ? (int)cores : 0;
+}
+
+int pl__oversubscribed(int threads, int cores, char *why, size_t len)
+{
+  if (cores < 1 || threads <= cores)
+    return 0;
+  snprintf(why, len, "oversubscribed: %d ranks on %d core%s", threads, cores,
+           cores == 1 ? "" : "s");
+  return 1;
 }
 
 int pl_backend_parse(const char *name)
@@ -536,10 +637,12 @@ void pl_exec_grads_free(pl_exec_grads *g)
   g->loss = 0;
 }
 
-/* Reports the watchdog or the first failure. */
+/* Reports the interruption, the first failure or the watchdog. */
 static int collect_error(struct rt *r, struct pl_errbuf *eb)
 {
-  int timed_out = 0, first = PL_OK;
+  int timed_out = r->timed_out, first = PL_OK;
+  if (r->stopped)
+    return pl_errf(eb, PL_EINTR, "run interrupted");
   const struct rank_state *firstst = NULL;
   for (int i = r->lo; i < r->hi; i++) {
     const struct rank_state *st = &r->rs[i];
@@ -563,8 +666,8 @@ static int collect_error(struct rt *r, struct pl_errbuf *eb)
   }
   struct pl_buf b;
   pl_buf_init(&b, PL_ERRMSG_MAX - 1);
-  pl_buf_addf(&b, "watchdog: no message for %g s, run aborted: ",
-              r->o->timeout_s);
+  pl_buf_addf(&b, "watchdog: every rank waiting, no progress for %g s, run "
+              "aborted: ", r->o->timeout_s);
   int n = 0;
   for (int i = r->lo; i < r->hi; i++)
     if (r->rs[i].blocked)
@@ -666,6 +769,8 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   if (o->warmup < 0 || o->warmup > 1000)
     return pl_errf(eb, PL_EINVAL, "warm-up iterations must be 0 to 1000, "
                    "got %d", o->warmup);
+  if (o->stop && *o->stop)
+    return pl_errf(eb, PL_EINTR, "run interrupted");
   r.L = r.w.layers / r.S;
   r.T = pl_wl_tokens(&r.w);
   r.H = (size_t)r.w.hidden;
@@ -740,6 +845,14 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   }
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.cv, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&r.done_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  atomic_init(&r.failed, 0);
+  atomic_init(&r.progress, 0);
+  atomic_init(&r.waiting, 0);
   int started = 0;
   for (int i = r.lo; i < r.hi; i++) {
     ra[i].grads = grads;
@@ -751,10 +864,12 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
     }
     started++;
   }
+  watch(&r, started);
   for (int i = r.lo; i < r.lo + started; i++)
     pthread_join(th[i], NULL);
   pthread_mutex_destroy(&r.mu);
   pthread_cond_destroy(&r.cv);
+  pthread_cond_destroy(&r.done_cv);
   if (!rc)
     rc = collect_error(&r, eb);
   if (!rc && grads) {
@@ -764,6 +879,10 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   }
   if (!rc)
     rc = fill_result(&r, res, eb);
+  char why[PL_UNTRUSTED_LEN];
+  if (!rc && o->backend == PL_BACKEND_CPU &&
+      pl__oversubscribed(r.hi - r.lo, pl__online_cores(), why, sizeof why))
+    pl_result_untrust(res, why);
 out:
   if (rc && grads)
     pl_exec_grads_free(grads);
@@ -787,7 +906,7 @@ out:
 }
 
 int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
-                      struct pl_errbuf *eb)
+                      volatile const int *stop, struct pl_errbuf *eb)
 {
   pl_workload w = *w0;
   int rc = pl_wl_check(&w, eb);
@@ -818,6 +937,8 @@ int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
     double *in = xa, *o = xb;
     pl_kern_input(&w, mb, in);
     for (size_t l = 0; l < L; l++) {
+      if (stop && *stop)
+        goto stopped;
       pl_kern_layer_fwd(&w, params + l * lp, in, o, wp + l * wn, bp + l * bn);
       double *tmp = in;
       in = o;
@@ -827,6 +948,8 @@ int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
     out->loss += pl_kern_loss(&w, in, t, dl);
     const double *d = dl;
     for (size_t l = L; l-- > 0;) {
+      if (stop && *stop)
+        goto stopped;
       o = d == xa ? xb : xa;
       pl_kern_layer_bwd_b(&w, params + l * lp, d, o, wp + l * wn, bp + l * bn,
                           out->g + l * lp, sc);
@@ -834,6 +957,10 @@ int pl_exec_reference(const pl_workload *w0, pl_exec_grads *out,
       d = o;
     }
   }
+  goto done;
+stopped:
+  pl_exec_grads_free(out);
+  rc = pl_errf(eb, PL_EINTR, "sequential reference interrupted");
 done:
   pl_free(params);
   pl_free(wp);

@@ -98,6 +98,17 @@ void pl_result_free(pl_result *r)
   r->ops = NULL;
   r->mem = NULL;
   r->n_ops = r->n_mem = 0;
+  r->n_untrusted = 0;
+}
+
+void pl_result_untrust(pl_result *r, const char *reason)
+{
+  for (int i = 0; i < r->n_untrusted; i++)
+    if (strncmp(r->untrusted[i], reason, PL_UNTRUSTED_LEN - 1) == 0)
+      return;
+  if (r->n_untrusted >= PL_UNTRUSTED_MAX)
+    return;
+  snprintf(r->untrusted[r->n_untrusted++], PL_UNTRUSTED_LEN, "%s", reason);
 }
 
 void pl_result_summarize(pl_result *r)

@@ -8,7 +8,10 @@
  * order per rank equals the schedule's. The same for 1f1b, zb-h1,
  * interleaved (v = 2) and zb-v at p = 2 and 4 with the causal attention
  * sub-block in every layer. Plus the watchdog on a deadlocking hand-built
- * schedule, and error paths. */
+ * schedule (and not on a rank waiting for a slow producer), the stop flag
+ * of the run, the reference and the calibration, untrusted measurements
+ * (oversubscription, calibration spread), and error paths. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +19,11 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pipelab/exec.h"
 
@@ -72,7 +78,7 @@ static int check_schedule_wl(const pl_gen_info *gi, int p, int m, int v,
   assert_int_equal(rc, 0);
   assert_string_equal(res.source, "cpu");
   assert_string_equal(res.mem_unit, "bytes");
-  assert_int_equal(pl_exec_reference(&w, &ref, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &ref, NULL, &eb), 0);
   pl_grad_check gc;
   assert_int_equal(pl_exec_grads_compare(&g, &ref, PL_GRAD_TOL, &gc, &eb), 0);
   if (!gc.passed)
@@ -241,9 +247,9 @@ static void test_1f1b_bytes_attention(void **state)
   pl_workload w = small_workload(2, 4);
   w.attention = 1;
   pl_exec_grads a = PL_EXEC_GRADS_INIT, b = PL_EXEC_GRADS_INIT;
-  assert_int_equal(pl_exec_reference(&w, &a, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &a, NULL, &eb), 0);
   w.attention = 0;
-  assert_int_equal(pl_exec_reference(&w, &b, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &b, NULL, &eb), 0);
   assert_true(a.n > b.n);
   assert_true(a.loss != b.loss);
   pl_exec_grads_free(&a);
@@ -298,6 +304,172 @@ static void test_watchdog(void **state)
   pl_sched_destroy(s);
 }
 
+/* Ops of milliseconds: hidden 128, seq 256, one sequence per microbatch. */
+static pl_workload ms_workload(int layers, int m)
+{
+  pl_workload w = small_workload(layers, m);
+  w.hidden = 128;
+  w.seq = 256;
+  w.mb_size = 1;
+  return w;
+}
+
+static pl_sched *gen(const char *name, int p, int m)
+{
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = p;
+  gp.m = m;
+  pl_sched *s = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), 0);
+  return s;
+}
+
+/* The watchdog judges progress anywhere, not one rank's wait: with GPipe
+ * rank 1 waits for rank 0's first forward (two layers of hidden 128, seq
+ * 256: milliseconds) far longer than a 0.1 ms timeout, yet the run ends. */
+static void test_watchdog_slow_producer(void **state)
+{
+  (void)state;
+  pl_sched *s = gen("gpipe", 2, 2);
+  pl_workload w = ms_workload(4, 2);
+  pl_exec_opts o = PL_EXEC_OPTS_INIT;
+  o.timeout_s = 1e-4;
+  pl_result res = PL_RESULT_INIT;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_exec_run(s, &w, &o, &res, NULL, &eb);
+  if (rc)
+    fprintf(stderr, "%s\n", eb.msg);
+  assert_int_equal(rc, 0);
+  assert_true(res.ranks[1].first_start > 100); /* it did wait > timeout */
+  pl_result_free(&res);
+  pl_sched_destroy(s);
+}
+
+struct raiser {
+  volatile int *flag;
+  long delay_ns;
+};
+
+static void *raise_later(void *arg)
+{
+  struct raiser *a = arg;
+  struct timespec ts = {a->delay_ns / 1000000000L, a->delay_ns % 1000000000L};
+  nanosleep(&ts, NULL);
+  *a->flag = 1;
+  return NULL;
+}
+
+/* The stop flag: raised before, the run does not start; raised 0.2 s into
+ * a run of many seconds, every rank unwinds (ASan: nothing leaks) and the
+ * run returns PL_EINTR with no result; the sequential reference and the
+ * calibration stop the same way. */
+static void test_stop(void **state)
+{
+  (void)state;
+  volatile int stop = 1;
+  pl_sched *s = gen("1f1b", 2, 64);
+  pl_workload w = ms_workload(8, 64);
+  pl_exec_opts o = PL_EXEC_OPTS_INIT;
+  o.stop = &stop;
+  o.warmup = 50;
+  o.flags = PL_EXEC_RECORD_OPS | PL_EXEC_RECORD_MEM;
+  pl_result res = PL_RESULT_INIT;
+  pl_exec_grads g = PL_EXEC_GRADS_INIT;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_exec_run(s, &w, &o, &res, &g, &eb), PL_EINTR);
+  assert_non_null(strstr(eb.msg, "interrupted"));
+
+  stop = 0;
+  struct raiser ra = {(volatile int *)&stop, 200000000L};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, raise_later, &ra), 0);
+  int rc = pl_exec_run(s, &w, &o, &res, &g, &eb);
+  pthread_join(th, NULL);
+  assert_int_equal(rc, PL_EINTR);
+  assert_non_null(strstr(eb.msg, "run interrupted"));
+  assert_null(res.ranks);
+  assert_null(res.ops);
+  assert_null(g.g);
+
+  stop = 1;
+  assert_int_equal(pl_exec_reference(&w, &g, &stop, &eb), PL_EINTR);
+  assert_null(g.g);
+  pl_calib cal;
+  assert_int_equal(pl_exec_calibrate(&w, PL_BACKEND_CPU, 0, 1000, &cal, &stop,
+                                     &eb), PL_EINTR);
+  assert_non_null(strstr(eb.msg, "calibration interrupted"));
+  /* Raised during the measurement (thousands of repetitions). */
+  stop = 0;
+  assert_int_equal(pthread_create(&th, NULL, raise_later, &ra), 0);
+  rc = pl_exec_calibrate(&w, PL_BACKEND_CPU, 0, 1000000, &cal, &stop, &eb);
+  pthread_join(th, NULL);
+  assert_int_equal(rc, PL_EINTR);
+  pl_sched_destroy(s);
+}
+
+/* More ranks than online cores: the result says its timings include
+ * waiting for a core. */
+static void test_untrusted_oversubscribed(void **state)
+{
+  (void)state;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1 || cores > 63) {
+    fprintf(stderr, "skipped: %ld cores\n", cores);
+    return;
+  }
+  int p = (int)cores + 1;
+  pl_sched *s = gen("1f1b", p, p);
+  pl_workload w = small_workload(p, p);
+  pl_result res = PL_RESULT_INIT;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_exec_run(s, &w, NULL, &res, NULL, &eb), 0);
+  char want[96];
+  snprintf(want, sizeof want, "oversubscribed: %d ranks on %ld core%s", p,
+           cores, cores == 1 ? "" : "s");
+  assert_int_equal(res.n_untrusted, 1);
+  assert_string_equal(res.untrusted[0], want);
+  pl_result_free(&res);
+  pl_sched_destroy(s);
+  /* As many ranks as cores: trusted. */
+  s = gen("1f1b", (int)cores, 2);
+  w = small_workload((int)cores, 2);
+  assert_int_equal(pl_exec_run(s, &w, NULL, &res, NULL, &eb), 0);
+  assert_int_equal(res.n_untrusted, 0);
+  pl_result_free(&res);
+  pl_sched_destroy(s);
+}
+
+/* pl_calib_trust on hand-made figures: F, B, W, BW judged by stddev/mean
+ * against the threshold, the P2P pair by threads against cores; the
+ * verdict is recomputed, not accumulated. */
+static void test_calib_trust(void **state)
+{
+  (void)state;
+  pl_calib cal;
+  memset(&cal, 0, sizeof cal);
+  for (int k = PL_OP_F; k <= PL_OP_BW; k++)
+    cal.t[k] = (pl_calib_stat){100, 5, 90, 20};
+  cal.loss = (pl_calib_stat){10, 9, 1, 20};     /* noisy but not judged */
+  cal.p2p_small = (pl_calib_stat){5, 50, 1, 20}; /* likewise */
+  cal.threads = 2;
+  cal.cores = 2;
+  assert_int_equal(pl_calib_trust(&cal, 0.10), 0);
+  cal.t[PL_OP_B].stddev = 12.5;
+  cal.t[PL_OP_BW].stddev = 30;
+  assert_int_equal(pl_calib_trust(&cal, 0.10), 2);
+  assert_string_equal(cal.untrusted[0], "B relative spread 12.5 % > 10 %");
+  assert_string_equal(cal.untrusted[1], "BW relative spread 30.0 % > 10 %");
+  assert_int_equal(pl_calib_trust(&cal, 0.20), 1);
+  assert_string_equal(cal.untrusted[0], "BW relative spread 30.0 % > 20 %");
+  cal.cores = 1;
+  assert_int_equal(pl_calib_trust(&cal, 0.50), 1);
+  assert_string_equal(cal.untrusted[0], "oversubscribed: 2 ranks on 1 core");
+  cal.cores = 0; /* unknown (GPU backend): not judged */
+  assert_int_equal(pl_calib_trust(&cal, 0.50), 0);
+  assert_int_equal(pl_calib_trust(&cal, 0), 4); /* every nonzero spread */
+}
+
 static void test_errors(void **state)
 {
   (void)state;
@@ -339,8 +511,8 @@ static void test_grad_compare(void **state)
   pl_workload w = small_workload(2, 2);
   pl_exec_grads a = PL_EXEC_GRADS_INIT, b = PL_EXEC_GRADS_INIT;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_exec_reference(&w, &a, &eb), 0);
-  assert_int_equal(pl_exec_reference(&w, &b, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &a, NULL, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &b, NULL, &eb), 0);
   pl_grad_check gc;
   assert_int_equal(pl_exec_grads_compare(&a, &b, PL_GRAD_TOL, &gc, &eb), 0);
   assert_true(gc.passed);
@@ -362,6 +534,10 @@ int main(void)
     cmocka_unit_test(test_1f1b_bytes_attention),
     cmocka_unit_test(test_attention_schedules),
     cmocka_unit_test(test_watchdog),
+    cmocka_unit_test(test_watchdog_slow_producer),
+    cmocka_unit_test(test_stop),
+    cmocka_unit_test(test_untrusted_oversubscribed),
+    cmocka_unit_test(test_calib_trust),
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_grad_compare),
   };

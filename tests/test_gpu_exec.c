@@ -44,7 +44,7 @@ static void run_one(const pl_gen_info *gi, int p)
     fprintf(stderr, "%s p=%d: %s\n", gi->name, p, eb.msg);
   assert_int_equal(rc, 0);
   assert_string_equal(res.source, "cuda");
-  assert_int_equal(pl_exec_reference(&w, &ref, &eb), 0);
+  assert_int_equal(pl_exec_reference(&w, &ref, NULL, &eb), 0);
   pl_grad_check gc;
   assert_int_equal(pl_exec_grads_compare(&g, &ref, PL_GRAD_TOL, &gc, &eb), 0);
   fprintf(stderr, "%s p=%d: loss %.17g ref %.17g max_rel %.3g makespan %.0f "

@@ -353,7 +353,29 @@ static void test_result_roundtrip(void **state)
   assert_int_equal(pl_result_save(&r, path, &eb), 0);
   assert_int_equal(pl_result_load(path, &back, &eb), 0);
   assert_same_result(&r, &back, 1);
+  assert_int_equal(back.n_untrusted, 0); /* a prediction has none */
+  json_t *j = pl_result_to_json(&r);
+  assert_null(json_object_get(j, "untrusted")); /* nor the key */
+  json_decref(j);
   pl_result_free(&back);
+
+  /* Untrusted reasons: written as an array, read back in order; a repeated
+   * reason is kept once; pl_result_free forgets them. */
+  pl_result_untrust(&r, "oversubscribed: 4 ranks on 2 cores");
+  pl_result_untrust(&r, "second reason");
+  pl_result_untrust(&r, "oversubscribed: 4 ranks on 2 cores");
+  assert_int_equal(r.n_untrusted, 2);
+  j = pl_result_to_json(&r);
+  assert_int_equal(json_array_size(json_object_get(j, "untrusted")), 2);
+  json_decref(j);
+  assert_int_equal(pl_result_save(&r, path, &eb), 0);
+  assert_int_equal(pl_result_load(path, &back, &eb), 0);
+  assert_same_result(&r, &back, 1);
+  assert_int_equal(back.n_untrusted, 2);
+  assert_string_equal(back.untrusted[0], "oversubscribed: 4 ranks on 2 cores");
+  assert_string_equal(back.untrusted[1], "second reason");
+  pl_result_free(&back);
+  assert_int_equal(back.n_untrusted, 0);
 
   /* A Chrome trace reads back into the same ops and summary. */
   assert_int_equal(pl_trace_write_chrome(&r, s, c, 1000, path, &eb), 0);
@@ -419,6 +441,14 @@ static void test_malformed(void **state)
      "otherData.schedule: missing"},
     {"{\"traceEvents\":[{\"ph\":\"X\",\"name\":\"x\",\"cat\":\"cpu_op\"}]}",
      "no PyTorch pipelining actions found"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"untrusted\":\"busy\",\"ranks\":"
+     "[{\"rank\":0,\"busy\":1,\"first_start\":0,\"last_end\":1}]}",
+     "untrusted: expected an array of strings"},
+    {"{\"schedule\":\"x\",\"time_unit\":\"us\",\"stages\":1,"
+     "\"microbatches\":1,\"makespan\":1,\"untrusted\":[\"a\",1],\"ranks\":"
+     "[{\"rank\":0,\"busy\":1,\"first_start\":0,\"last_end\":1}]}",
+     "untrusted[1]: expected a string"},
     {"{\"schedule\":", "line 1"},
     {"", "line 1"},
   };

@@ -73,6 +73,12 @@ json_t *pl_result_to_json(const pl_result *r)
     json_array_append_new(ranks, x);
   }
   json_object_set_new(o, "ranks", ranks);
+  if (r->n_untrusted > 0) {
+    json_t *u = json_array();
+    for (int i = 0; i < r->n_untrusted; i++)
+      json_array_append_new(u, json_string(r->untrusted[i]));
+    json_object_set_new(o, "untrusted", u);
+  }
   return o;
 }
 

@@ -181,6 +181,24 @@ int pl_result_from_json(const json_t *obj, pl_result *r, struct pl_errbuf *eb)
       (rc = pl__jget_num(obj, "", mkey, 1, &r->peak_mem, eb)))
     goto fail;
 
+  /* Optional: measurements written before it existed have none. */
+  const json_t *untrusted = json_object_get(obj, "untrusted");
+  if (untrusted && !json_is_null(untrusted)) {
+    size_t i;
+    const json_t *x;
+    if (!json_is_array(untrusted)) {
+      rc = pl_errf(eb, PL_EPARSE, "untrusted: expected an array of strings");
+      goto fail;
+    }
+    json_array_foreach(untrusted, i, x) {
+      if (!json_is_string(x)) {
+        rc = pl_errf(eb, PL_EPARSE, "untrusted[%zu]: expected a string", i);
+        goto fail;
+      }
+      pl_result_untrust(r, json_string_value(x));
+    }
+  }
+
   const json_t *ranks = json_object_get(obj, "ranks");
   if (!json_is_array(ranks)) {
     rc = pl_errf(eb, PL_EPARSE, "ranks: %s", ranks ? "expected an array"

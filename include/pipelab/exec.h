@@ -47,13 +47,19 @@ enum pl_exec_flags {
 
 typedef struct pl_exec_opts {
   int backend;       /* enum pl_backend_kind */
-  double timeout_s;  /* watchdog: longest wait for one message (default 60) */
+  double timeout_s;  /* watchdog: how long every local rank may wait (for a
+                        message or for the other ranks) with no progress
+                        anywhere before the run aborts (default 60); a rank
+                        waiting while its producer computes is not stuck */
   unsigned flags;    /* enum pl_exec_flags */
   int warmup;        /* iterations run and discarded before the measured one
                         (0..1000; same buffers, caches warm); the result,
                         loss and gradients are the measured iteration's */
+  volatile const int *stop; /* NULL, or a flag (SIGINT): once non-zero the
+                        ranks unwind within about 0.1 s and the run returns
+                        PL_EINTR */
 } pl_exec_opts;
-#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0, 0}
+#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0, 0, NULL}
 
 /* Loss and all weight gradients of one iteration, on the host, laid out
  * layer after layer (pl_wl_layer_params doubles each). */
@@ -71,16 +77,19 @@ void pl_exec_grads_free(pl_exec_grads *g);
  * schedule). The schedule is NOT validated here (callers validate first);
  * a schedule that cannot finish is stopped by the watchdog: PL_ETIMEDOUT
  * with every blocked rank, the op it is at and the message it waits for.
- * PL_ENODEV when the backend is not built in or has no device.
+ * PL_ENODEV when the backend is not built in or has no device; PL_EINTR
+ * when o->stop was raised. On the CPU backend a run with more local ranks
+ * than online cores is marked untrusted in *res ("oversubscribed: ...").
  */
 int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
                 pl_result *res, pl_exec_grads *grads, struct pl_errbuf *eb);
 
 /* The plain sequential reference on the CPU (one thread, every microbatch
  * forward then backward through all layers, no pipeline), with
- * w->microbatches microbatches. */
+ * w->microbatches microbatches. stop (may be NULL) is polled between
+ * layers: PL_EINTR and nothing in *out once it is non-zero. */
 int pl_exec_reference(const pl_workload *w, pl_exec_grads *out,
-                      struct pl_errbuf *eb);
+                      volatile const int *stop, struct pl_errbuf *eb);
 
 /* Gradient check: max |a-b| over the loss and every gradient, and the
  * normwise relative error max|a-b| / max|b| (per tensor kind it would be
@@ -116,12 +125,30 @@ typedef struct pl_calib {
   double p2p_bandwidth;    /* bytes per us, from p2p_msg */
   double msg_bytes;
   int warmup;
+  int threads, cores;      /* threads the measurement ran (2: the P2P pair)
+                              and the online cores (CPU backend; else 0) */
+  /* Why the figures cannot be trusted (pl_calib_trust), e.g. "F relative
+   * spread 14.2 % > 10 %" or "oversubscribed: 2 ranks on 1 core". */
+  int n_untrusted;
+  char untrusted[PL_UNTRUSTED_MAX][PL_UNTRUSTED_LEN];
 } pl_calib;
 
+/* Default largest relative spread (sample stddev / mean) of a per-layer F,
+ * B, W or BW timing that pl_calib_trust accepts. */
+#define PL_CALIB_MAX_SPREAD 0.10
+
 /* Measures one layer's F, B, W and BW (warm-up, then reps repetitions) and
- * P2P latency and bandwidth between two ranks of the backend. */
+ * P2P latency and bandwidth between two ranks of the backend, then applies
+ * pl_calib_trust(out, PL_CALIB_MAX_SPREAD). stop (may be NULL) is polled
+ * every repetition: PL_EINTR once it is non-zero. */
 int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
-                      pl_calib *out, struct pl_errbuf *eb);
+                      pl_calib *out, volatile const int *stop,
+                      struct pl_errbuf *eb);
+/* Recomputes cal->untrusted: oversubscription (more threads than cores)
+ * and every per-layer F, B, W, BW timing whose stddev / mean exceeds
+ * max_spread (the input load, the loss and the P2P figures are small and
+ * noisy and are not judged). Returns cal->n_untrusted. */
+int pl_calib_trust(pl_calib *cal, double max_spread);
 /* Fills a cost table (time unit "us", memory in bytes) for c->n_stages
  * virtual stages from a calibration: stage time = layers per stage x
  * per-layer time, plus the input load on the first stage's F and the loss

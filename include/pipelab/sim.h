@@ -418,6 +418,11 @@ double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank);
 
 /* --------------------------------------------------------------- results -- */
 
+/* Reasons a measurement cannot be trusted, kept with it (pl_result,
+ * pl_calib): at most this many, each shorter than PL_UNTRUSTED_LEN. */
+#define PL_UNTRUSTED_MAX 8
+#define PL_UNTRUSTED_LEN 96
+
 typedef struct pl_rank_result {
   int rank;
   double busy;        /* sum of op durations */
@@ -466,8 +471,13 @@ typedef struct pl_result {
   size_t n_ops;
   pl_mem_point *mem;   /* [n_mem] sorted by rank, then time */
   size_t n_mem;
+  /* Why a measurement cannot be trusted (none for a prediction): short
+   * reasons such as "oversubscribed: 4 ranks on 2 cores" (the result
+   * file's optional "untrusted" array). */
+  int n_untrusted;
+  char untrusted[PL_UNTRUSTED_MAX][PL_UNTRUSTED_LEN];
 } pl_result;
-#define PL_RESULT_INIT {{0}, {0}, {0}, {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0}
+#define PL_RESULT_INIT {{0}, {0}, {0}, {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0, {{0}}}
 
 /* The largest magnitude of a time a result may hold, in any time unit (1e15
  * ns is 11.6 days): result, trace and Kineto readers refuse larger times and
@@ -476,7 +486,11 @@ typedef struct pl_result {
  * compare and plot. */
 #define PL_TIME_MAX 1e15
 
+/* Frees the arrays and forgets the untrusted reasons. */
 void pl_result_free(pl_result *r);
+/* Adds an untrusted reason (truncated to PL_UNTRUSTED_LEN - 1 bytes); a
+ * repeated reason or one beyond PL_UNTRUSTED_MAX is dropped. */
+void pl_result_untrust(pl_result *r, const char *reason);
 /* Computes the summary fields from ranks[] (busy, first_start, last_end):
  * used by the simulator and the executor alike. */
 void pl_result_summarize(pl_result *r);
