@@ -104,6 +104,42 @@ double pl_costs_comm(const pl_costs *c, int stage)
   return t;
 }
 
+void pl_costs_comm_parts(const pl_costs *c, int stage, double *latency,
+                         double *transmit)
+{
+  double lat, x = 0;
+  if (stage >= 0 && stage < c->n_stages && c->stage[stage].has_link) {
+    const pl_stage_cost *sc = &c->stage[stage];
+    lat = sc->link_latency;
+    if (sc->link_bandwidth > 0)
+      x = sc->msg_bytes / sc->link_bandwidth;
+  } else {
+    lat = c->comm_latency;
+    if (c->comm_bandwidth > 0 && stage >= 0 && stage < c->n_stages)
+      x = c->stage[stage].msg_bytes / c->comm_bandwidth;
+  }
+  *latency = lat;
+  *transmit = x;
+}
+
+const char *pl_p2p_mode_name(int mode)
+{
+  switch (mode) {
+  case PL_P2P_ASYNC: return "async";
+  case PL_P2P_BLOCKING: return "blocking";
+  case PL_P2P_BATCHED: return "batched";
+  default: return "?";
+  }
+}
+
+int pl_p2p_mode_parse(const char *s)
+{
+  for (int k = 0; s && k < PL_P2P_NMODES; k++)
+    if (!strcmp(s, pl_p2p_mode_name(k)))
+      return k;
+  return -1;
+}
+
 double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank)
 {
   double sp = (rank >= 0 && rank < c->n_ranks) ? c->rank_speed[rank] : 1.0;
