@@ -63,6 +63,8 @@ struct pl_sim {
   long *parked;     /* [p] key the rank waits for, -1 = runnable */
   int *stack;       /* [p] runnable ranks */
   double *mem;      /* [p] live activation */
+  size_t *first_b;  /* [p] blocking/batched: first B/BW, last F (or n) */
+  size_t *last_f;
   int cap_p;
 };
 
@@ -92,6 +94,8 @@ void pl_sim_destroy(pl_sim *sim)
   pl_free(sim->parked);
   pl_free(sim->stack);
   pl_free(sim->mem);
+  pl_free(sim->first_b);
+  pl_free(sim->last_f);
   pl_free(sim);
 }
 
@@ -156,7 +160,13 @@ static int sim_reserve(pl_sim *sim, int p, int S, size_t keys)
     double *mem = pl_realloc(sim->mem, n * sizeof *mem);
     if (mem)
       sim->mem = mem;
-    if (!pos || !ft || !pk || !st || !mem)
+    size_t *fb = pl_realloc(sim->first_b, n * sizeof *fb);
+    if (fb)
+      sim->first_b = fb;
+    size_t *lf = pl_realloc(sim->last_f, n * sizeof *lf);
+    if (lf)
+      sim->last_f = lf;
+    if (!pos || !ft || !pk || !st || !mem || !fb || !lf)
       return PL_ENOMEM;
     sim->cap_p = p;
   }
@@ -389,6 +399,7 @@ struct run {
   size_t *offset;      /* [p] first op of each rank in res->ops (records) */
   size_t *mem_n;       /* [p] memory points written (records) */
   pl_xfer_rec *xrec;   /* [keys] transfer of each message, or NULL */
+  int pairs;           /* an F followed by a B runs between two exchanges */
 };
 
 /* Runs op i of rank r from `start`: duration, busy time, memory, records.
@@ -628,75 +639,115 @@ struct xfer {
 
 enum { X_SEND_NEXT, X_RECV_PREV, X_SEND_PREV, X_RECV_NEXT };
 
-/* The transfers at point i of rank r (after op i-1, before op i), in the
- * order a blocking runtime runs them (Megatron's non-batched p2p ops: even
- * ranks send to the next stage, receive from the previous, send to the
- * previous, receive from the next; odd ranks receive first). Returns the
- * count (0 .. 4). */
-static int point_xfers(const struct run *R, int r, const pl_op *prev,
-                       const pl_op *next, struct xfer *out)
+/* Adds the cross-rank outputs of op o (sends) to x[]. */
+static void add_sends(const struct run *R, int r, const pl_op *o,
+                      struct xfer *x, int *have)
 {
   const int S = R->S, m = R->m;
-  const long Sm = R->Sm;
   const int *srank = R->srank;
   const pl_sim *sim = R->sim;
-  struct xfer x[4];
-  int have[4] = {0, 0, 0, 0};
-  if (prev) {
-    if (prev->kind == PL_OP_F || prev->kind == PL_OP_FB) {
-      int g = prev->stage;
-      if (g + 1 < S && srank[g + 1] != r) {
-        x[X_SEND_NEXT] = (struct xfer){(long)g * m + prev->mb, 1, srank[g + 1],
-                                       g, sim->link_f[g]};
-        have[X_SEND_NEXT] = 1;
-      }
-    }
-    int bk = prev->kind, bg = prev->stage, bmb = prev->mb;
-    if (prev->kind == PL_OP_FB) {
-      bk = prev->kind2;
-      bg = prev->stage2;
-      bmb = prev->mb2;
-    }
-    if ((bk == PL_OP_B || bk == PL_OP_BW) && prev->kind != PL_OP_F && bg > 0 &&
-        srank[bg - 1] != r) {
-      x[X_SEND_PREV] = (struct xfer){Sm + (long)bg * m + bmb, 1, srank[bg - 1],
-                                     bg - 1, sim->link_b[bg - 1]};
-      have[X_SEND_PREV] = 1;
+  if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
+    int g = o->stage;
+    if (g + 1 < S && srank[g + 1] != r) {
+      x[X_SEND_NEXT] = (struct xfer){(long)g * m + o->mb, 1, srank[g + 1], g,
+                                     sim->link_f[g]};
+      have[X_SEND_NEXT] = 1;
     }
   }
-  if (next) {
-    if (next->kind == PL_OP_F || next->kind == PL_OP_FB) {
-      int g = next->stage;
-      if (g > 0 && srank[g - 1] != r) {
-        x[X_RECV_PREV] = (struct xfer){(long)(g - 1) * m + next->mb, 0,
-                                       srank[g - 1], g - 1,
-                                       sim->link_f[g - 1]};
-        have[X_RECV_PREV] = 1;
-      }
+  int bk = o->kind, bg = o->stage, bmb = o->mb;
+  if (o->kind == PL_OP_FB) {
+    bk = o->kind2;
+    bg = o->stage2;
+    bmb = o->mb2;
+  }
+  if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F && bg > 0 &&
+      srank[bg - 1] != r) {
+    x[X_SEND_PREV] = (struct xfer){R->Sm + (long)bg * m + bmb, 1,
+                                   srank[bg - 1], bg - 1, sim->link_b[bg - 1]};
+    have[X_SEND_PREV] = 1;
+  }
+}
+
+/* Adds the cross-rank inputs of op o (receives) to x[]. */
+static void add_recvs(const struct run *R, int r, const pl_op *o,
+                      struct xfer *x, int *have)
+{
+  const int S = R->S, m = R->m;
+  const int *srank = R->srank;
+  const pl_sim *sim = R->sim;
+  if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
+    int g = o->stage;
+    if (g > 0 && srank[g - 1] != r) {
+      x[X_RECV_PREV] = (struct xfer){(long)(g - 1) * m + o->mb, 0,
+                                     srank[g - 1], g - 1, sim->link_f[g - 1]};
+      have[X_RECV_PREV] = 1;
     }
-    int bk = next->kind, bg = next->stage, bmb = next->mb;
-    if (next->kind == PL_OP_FB) {
-      bk = next->kind2;
-      bg = next->stage2;
-      bmb = next->mb2;
-    }
-    if ((bk == PL_OP_B || bk == PL_OP_BW) && next->kind != PL_OP_F &&
-        bg < S - 1 && srank[bg + 1] != r) {
-      x[X_RECV_NEXT] = (struct xfer){Sm + (long)(bg + 1) * m + bmb, 0,
-                                     srank[bg + 1], bg, sim->link_b[bg]};
-      have[X_RECV_NEXT] = 1;
-    }
+  }
+  int bk = o->kind, bg = o->stage, bmb = o->mb;
+  if (o->kind == PL_OP_FB) {
+    bk = o->kind2;
+    bg = o->stage2;
+    bmb = o->mb2;
+  }
+  if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F &&
+      bg < S - 1 && srank[bg + 1] != r) {
+    x[X_RECV_NEXT] = (struct xfer){R->Sm + (long)(bg + 1) * m + bmb, 0,
+                                   srank[bg + 1], bg, sim->link_b[bg]};
+    have[X_RECV_NEXT] = 1;
+  }
+}
+
+/* Ops run between two exchanges. With one chunk per rank every op is its
+ * own group (Megatron's 1F1B loop: send_forward_recv_backward after an F,
+ * send_backward_recv_forward after a B). With several chunks a forward
+ * followed by a backward is one group (Megatron's interleaved steady state:
+ * F, B, then one exchange that also receives the next group's inputs),
+ * except where the rank's forwards end and its backwards begin without any
+ * steady state (a rank whose list is all forwards, then all backwards:
+ * Megatron receives the first gradient only after the last forward). */
+static inline int group_len(const struct run *R, int r, const pl_op *ops,
+                            size_t n, size_t i)
+{
+  if (!R->pairs || i + 1 >= n || ops[i].kind != PL_OP_F ||
+      (ops[i + 1].kind != PL_OP_B && ops[i + 1].kind != PL_OP_BW))
+    return 1;
+  const pl_sim *sim = R->sim;
+  return sim->first_b[r] < i || sim->last_f[r] > i + 1 ? 2 : 1;
+}
+
+/* The transfers of the exchange before position i of rank r: the outputs of
+ * the group that ends at i, the inputs of the group that starts at i; in
+ * the order a blocking runtime runs them (Megatron's non-batched p2p ops:
+ * even ranks send to the next stage, receive from the previous, send to the
+ * previous, receive from the next; odd ranks receive first). Returns the
+ * count (0 .. 4). */
+static int point_xfers(const struct run *R, int r, const pl_op *ops, size_t n,
+                       size_t i, struct xfer *out)
+{
+  struct xfer x[4];
+  int have[4] = {0, 0, 0, 0};
+  if (i > 0) {
+    size_t a = i - 1;
+    if (R->pairs && i >= 2 && group_len(R, r, ops, n, i - 2) == 2)
+      a = i - 2;
+    for (size_t j = a; j < i; j++)
+      add_sends(R, r, &ops[j], x, have);
+  }
+  if (i < n) {
+    int len = group_len(R, r, ops, n, i);
+    for (int j = 0; j < len; j++)
+      add_recvs(R, r, &ops[i + (size_t)j], x, have);
   }
   static const int even[4] = {X_SEND_NEXT, X_RECV_PREV, X_SEND_PREV,
                               X_RECV_NEXT};
   static const int odd[4] = {X_RECV_PREV, X_SEND_NEXT, X_RECV_NEXT,
                              X_SEND_PREV};
   const int *ord = r % 2 ? odd : even;
-  int n = 0;
+  int k = 0;
   for (int j = 0; j < 4; j++)
     if (have[ord[j]])
-      out[n++] = x[ord[j]];
-  return n;
+      out[k++] = x[ord[j]];
+  return k;
 }
 
 /* Posts this rank's side of transfer x at time t (once) and, when the peer
@@ -736,12 +787,11 @@ static double rendezvous(const struct run *R, int r, const struct xfer *x,
 
 /* Point i of rank r from time t: 0 with *done = when it is over, or 1 with
  * the rank parked on the transfer it waits for. */
-static int run_point(const struct run *R, int r, const pl_op *prev,
-                     const pl_op *next, double t, int mode, double *done,
-                     int *top)
+static int run_point(const struct run *R, int r, const pl_op *ops, size_t n,
+                     size_t i, double t, int mode, double *done, int *top)
 {
   struct xfer x[4];
-  int nx = point_xfers(R, r, prev, next, x);
+  int nx = point_xfers(R, r, ops, n, i, x);
   pl_sim *sim = R->sim;
   if (mode == PL_P2P_BLOCKING) {
     for (int j = 0; j < nx; j++) {
@@ -797,13 +847,15 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
     int finished = 0;
     for (;;) {
       double done;
-      if (run_point(R, r, i ? &ops[i - 1] : NULL, i < n ? &ops[i] : NULL,
-                    t_free, mode, &done, &top))
+      if (run_point(R, r, ops, n, i, t_free, mode, &done, &top))
         break;
       if (i == n) {
         finished = 1;
         break;
       }
+      int len = group_len(R, r, ops, n, i);
+      int blocked = 0;
+      for (int q = 0; q < len && !blocked; q++, i++) {
       const pl_op *op = &ops[i];
       int kind = op->kind, g = op->stage, mb = op->mb;
       /* Inputs from this rank (V turn, loss, B -> W); the cross-rank ones
@@ -846,6 +898,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
       if (wait >= 0) {
         /* Only ever produced later on this rank: a deadlock. */
         sim->parked[r] = wait;
+        blocked = 1;
         break;
       }
       double start = (ready > t_free ? ready : t_free) + gap;
@@ -855,7 +908,9 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
         end[(long)g * m + mb] = fin;
       if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F)
         end[Sm + (long)bg * m + bmb] = fin;
-      i++;
+      }
+      if (blocked)
+        break;
     }
     sim->pos[r] = i;
     sim->free_t[r] = t_free;
@@ -971,6 +1026,20 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   R.speed = c->rank_speed;
   R.gap = c->op_gap;
   R.links = setup_links(sim, s, c);
+  R.pairs = mode != PL_P2P_ASYNC && S > p;
+  if (R.pairs)
+    for (int r = 0; r < p; r++) {
+      const pl_op *ops = s->ranks[r].ops;
+      size_t n = s->ranks[r].n, fb = n, lf = n;
+      for (size_t i = 0; i < n; i++) {
+        if (fb == n && (ops[i].kind == PL_OP_B || ops[i].kind == PL_OP_BW))
+          fb = i;
+        if (ops[i].kind == PL_OP_F)
+          lf = i;
+      }
+      sim->first_b[r] = fb;
+      sim->last_f[r] = lf;
+    }
   if (R.links && mode == PL_P2P_ASYNC &&
       grow_d(&sim->arr, &sim->arr_cap, keys))
     goto nomem;
