@@ -237,6 +237,10 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
     return cli_usage(cmd, "--tf/--tb/--tw/--comm/--bandwidth/--msg-bytes/"
                           "--mem-w-frac cannot be combined with --model (the "
                           "model gives the costs)");
+  if (o->have_optimizer_time)
+    return cli_usage(cmd, "--optimizer-time cannot be combined with --model "
+                          "(the model prices each rank's optimizer step, DP "
+                          "reduce and tied-embedding reduce)");
   o->time_unit = "us";
   if (o->schedule_file || !o->have_p || !o->have_m) {
     o->mem_limit_bytes = 0;
@@ -315,6 +319,10 @@ int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
   if (*c && (*c)->n_ranks == nc->n_ranks)
     memcpy(nc->rank_speed, (*c)->rank_speed,
            (size_t)nc->n_ranks * sizeof *nc->rank_speed);
+  if (*c) {
+    nc->p2p_mode = (*c)->p2p_mode;
+    nc->op_gap = (*c)->op_gap;
+  }
   pl_costs_destroy(*c);
   *c = nc;
   mo->sched = s;
@@ -377,6 +385,8 @@ int modelopts_breakdown(const pl_model_plan *plan, const pl_sched *s,
     c0->stage[i].has_link = 0;
   c0->comm_latency = c0->comm_bandwidth = 0;
   c0->fb_overlap = c->fb_overlap;
+  c0->p2p_mode = c->p2p_mode;
+  c0->op_gap = c->op_gap;
   rc = pl_sim_run(s, c0, 0, &r0, &eb);
   if (!rc)
     rc = pl_model_breakdown(plan, s, r, &r0, bd);
