@@ -38,6 +38,13 @@
 #include "pipelab/pipelab.h"
 #include "sched_int.h"
 
+/* The per-op helpers sit in the engine's inner loops. */
+#if defined(__GNUC__)
+#define PL_HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define PL_HOT_INLINE static inline
+#endif
+
 struct pl_sim {
   /* End time of F(g, mb) at [g*m + mb] and of B/BW(g, mb) at [S*m + g*m + mb];
    * -1 = not yet. The same index names the message that output becomes. */
@@ -404,7 +411,7 @@ struct run {
 
 /* Runs op i of rank r from `start`: duration, busy time, memory, records.
  * Returns its end. */
-static inline double exec_op(const struct run *R, int r, size_t i,
+PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
                              const pl_op *op, double start, double *mem,
                              pl_rank_result *rr)
 {
@@ -463,7 +470,7 @@ static inline double exec_op(const struct run *R, int r, size_t i,
   return fin;
 }
 
-static inline void record_xfer(const struct run *R, long k, int src, int dst,
+PL_HOT_INLINE void record_xfer(const struct run *R, long k, int src, int dst,
                                double ready, double start, double end)
 {
   pl_xfer_rec *x = &R->xrec[k];
@@ -482,7 +489,7 @@ static inline void record_xfer(const struct run *R, long k, int src, int dst,
 /* Async: message k leaves its producer at `fin` over boundary b and link
  * `lk`; returns its arrival. Sent in the producer's order, so the link's
  * queue is the sender's order. */
-static inline double async_send(const struct run *R, long k, int b, int lk,
+PL_HOT_INLINE double async_send(const struct run *R, long k, int b, int lk,
                                 int src, int dst, double fin)
 {
   pl_sim *sim = R->sim;
