@@ -1,4 +1,4 @@
-/* bench_sweep.c: sweep throughput (issue 7): configurations per second and
+/* bench_sweep.c: sweep throughput: configurations per second and
  * per minute for a sweep of small cases (p <= 16, m <= 64, every built-in
  * schedule) on 1 and 2 worker threads, constant costs. Prints figures only
  * (docs/performance.md); target 100,000 configurations per minute on 2

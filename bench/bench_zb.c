@@ -1,4 +1,4 @@
-/* bench_zb.c: the zero-bubble and V generators at p=64, m=1024 (issue 3):
+/* bench_zb.c: the zero-bubble and V generators at p=64, m=1024:
  * the engine's simulated ops per second on their orders (pl_sim_run2 with
  * a reused pl_sim, trace off; target >= 10 M ops/s) and, separately, the
  * generators' own time (zb-auto runs its heuristic 8 times, zb-v its

@@ -1,5 +1,5 @@
-/* cmd_compare.c: `pipelab compare`: a predicted result against a real one
- * (issue 6 item 2); a CI gate with --max-error. */
+/* cmd_compare.c: `pipelab compare`: a predicted result against a real one;
+ * a CI gate with --max-error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

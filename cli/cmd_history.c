@@ -1,6 +1,6 @@
 /* cmd_history.c: `pipelab history`: list recorded runs and flag those whose
  * iteration time moved beyond a threshold from a baseline; `history record`
- * stores result files (issue 6 item 3). */
+ * stores result files. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>

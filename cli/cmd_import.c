@@ -1,6 +1,5 @@
 /* cmd_import.c: `pipelab import kineto`: PyTorch profiler traces of a
- * pipelined run -> a "real" result file that compare and plot read
- * (issue 6 item 4). */
+ * pipelined run -> a "real" result file that compare and plot read. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

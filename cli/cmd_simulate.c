@@ -132,7 +132,7 @@ int cmd_simulate(int argc, char **argv)
     {"trace", required_argument, NULL, OPT_TRACE},
     {"save", required_argument, NULL, OPT_SAVE},
     {"record", no_argument, NULL, OPT_SIMOPTS_END},
-    /* Executor workload (issue 5): with these, memory is predicted in the
+    /* Executor workload: with these, memory is predicted in the
      * bytes that `pipelab run` measures for the same flags; --mb-size and
      * --seq (model options above) size the workload too. */
     {"layers", required_argument, NULL, 5001},
@@ -323,7 +323,7 @@ int cmd_simulate(int argc, char **argv)
       goto out;
   }
   if (record) {
-    /* History (issue 6): one transaction with summary, ranks and ops. */
+    /* History: one transaction with summary, ranks and ops. */
     struct pl_db *hdb = NULL;
     pl_history_params hp = PL_HISTORY_PARAMS_INIT;
     int64_t id = 0;

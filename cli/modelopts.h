@@ -1,5 +1,5 @@
 /* modelopts.h: the model / GPU options that simulate, whatif and (later)
- * sweep share (issue 4): --model, --gpu, shape and parallelism knobs, --db.
+ * sweep share: --model, --gpu, shape and parallelism knobs, --db.
  * With --model the cost table comes from the analytic model or measured
  * samples in the database instead of --tf/--tb/--tw. */
 #ifndef PL_CLI_MODELOPTS_H

@@ -21,7 +21,7 @@ void pl__sched_update_chunks(pl_sched *s);
 /* Rank of a stage under a named placement. */
 int pl__placement_rank(int placement, int p, int n_stages, int stage);
 
-/* Zero-bubble family (gen_zb.c, zb_auto.c, gen_v.c; issue 3). */
+/* Zero-bubble family (gen_zb.c, zb_auto.c, gen_v.c). */
 /* PL_EINVAL unless gp->v == want and p, m are usable by the named schedule. */
 int pl__zb_check_chunks(const pl_gen_params *gp, int want, const char *name,
                         struct pl_errbuf *eb);

@@ -1,4 +1,4 @@
-/* test_sweep.c: the sweep engine (issue 7) over constant costs: the best
+/* test_sweep.c: the sweep engine over constant costs: the best
  * point equals the best found by simulating every candidate on its own,
  * results do not depend on the thread count, and memory-limit rejections
  * are exact at the boundary. */

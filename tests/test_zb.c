@@ -1,4 +1,4 @@
-/* test_zb.c: the zero-bubble and V-shaped generators (issue 3) against the
+/* test_zb.c: the zero-bubble and V-shaped generators against the
  * exact per-rank orders, closed forms and worked values of schedules.md
  * §7.4-7.8, §10 and §11. Integer and half-integer costs make every time
  * exact in binary floating point, so == is the right comparison; memory

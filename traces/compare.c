@@ -1,4 +1,4 @@
-/* compare.c: predicted versus real (issue 6 item 2). Ops are matched by
+/* compare.c: predicted versus real. Ops are matched by
  * (rank, kind, stage, microbatch) after sorting both op lists by that key,
  * so the comparison is O(n log n) and reports every op that exists on only
  * one side instead of silently skipping it. */

@@ -1,4 +1,4 @@
-/* history.c: run history in the pipelab database (issue 6 item 3): store a
+/* history.c: run history in the pipelab database: store a
  * result as a run, read it back, list runs with their drift from a
  * baseline. Prepared statements only; one BEGIN IMMEDIATE per record. */
 #define _POSIX_C_SOURCE 200809L

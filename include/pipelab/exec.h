@@ -1,5 +1,5 @@
 /*
- * exec.h: the executor (issue 5): runs a schedule IR for real, one rank per
+ * exec.h: the executor: runs a schedule IR for real, one rank per
  * thread (CPU backend, and the single-GPU CUDA transport) or one rank per
  * process (CUDA + NCCL), on the transformer-block workload of
  * pipelab/kernels.h, and fills the same pl_result the simulator fills

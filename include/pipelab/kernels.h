@@ -1,5 +1,5 @@
 /*
- * kernels.h: the executor's workload (issue 5): a stack of pre-LN MLP
+ * kernels.h: the executor's workload: a stack of pre-LN MLP
  * transformer blocks, optionally with causal self-attention, its exact activation-byte accounting and the CPU
  * kernels (CBLAS, double precision). CUDA kernels implement
  * the same math (kernels/workload.cu) through extern "C" launch wrappers declared here when

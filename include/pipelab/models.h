@@ -1,5 +1,5 @@
 /*
- * models.h: cost models (issue 4): the SQLite store with its embedded GPU and
+ * models.h: cost models: the SQLite store with its embedded GPU and
  * model catalog, the analytic transformer cost model and the measured
  * (calibrated) cost lookup. docs/cost-model.md and docs/database.md describe
  * the formulas and the schema.

@@ -1,5 +1,5 @@
 /*
- * plots.h: gnuplot figures for reports (issue 6): the pipeline timeline as
+ * plots.h: gnuplot figures for reports: the pipeline timeline as
  * drawn in the zero-bubble paper, activation memory over time, predicted vs
  * real iteration time, and throughput sweeps.
  *

@@ -2,7 +2,7 @@
  * traces.h: what leaves the engine or the executor: Chrome / Perfetto trace
  * files, the result JSON and CSV that `simulate` and `run` print, result
  * files (--save), the import of PyTorch profiler (Kineto) traces, and the
- * predicted-versus-real comparison (issue 6).
+ * predicted-versus-real comparison.
  *
  * Formats: docs/trace-format.md (Chrome trace, Kineto naming) and
  * docs/result-format.md (result files, compare output).
@@ -233,7 +233,7 @@ int pl_compare_to_csv(const pl_compare *cmp, struct pl_buf *out);
 /* ----------------------------------------------------------- history ---- */
 
 /*
- * Run history (issue 6 item 3) in the pipelab database's runs, run_ranks and
+ * Run history in the pipelab database's runs, run_ranks and
  * run_ops tables (models/002_runs.sql; open the database with pl_db_open
  * from models.h). Thread safety: one pl_db per thread.
  */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test of `pipelab db` and the model mode of simulate / whatif
-# (issue 4): the default location, listings in three formats, import and
+# End-to-end test of `pipelab db` and the model mode of simulate / whatif:
+# the default location, listings in three formats, import and
 # export, two concurrent imports that lose no rows, every robustness case
 # (one line naming the file, the right exit code, the file left untouched)
 # and `simulate --model ... --gpu ...` with its JSON fields.

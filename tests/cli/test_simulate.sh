@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the `simulate` CLI contract (issue 2 item 7): JSON
+# End-to-end test of the `simulate` CLI contract: JSON
 # fields and values, usage errors (exit 2, one line), --help everywhere.
 set -u
 P=${PIPELAB:?set PIPELAB to the pipelab binary}
@@ -77,7 +77,7 @@ for s in $($P schedules --format csv | tail -n +2 | cut -d, -f1); do
   echo "$out" | grep -q "^$s "; check "whatif lists $s" $?
 done
 
-# --record stores the run in the history database (issue 6).
+# --record stores the run in the history database.
 hdb=$(mktemp -u /tmp/pl_hist.XXXXXX.db)
 PIPELAB_DB=$hdb $P simulate --schedule 1f1b --stages 4 --microbatches 8 --record >/dev/null 2>&1
 check "simulate --record exits 0" $?
@@ -86,7 +86,7 @@ check "simulate --record exits 0" $?
 rm -f "$hdb" "$hdb"-wal "$hdb"-shm
 
 # With the executor's workload flags, simulate predicts exactly the peak
-# activation bytes that `pipelab run --backend cpu` measures (issue 5).
+# activation bytes that `pipelab run --backend cpu` measures.
 peaks() { python3 -c "import json,sys; d=json.load(sys.stdin); assert d['mem_unit']=='bytes'; print([r['peak_activation_bytes'] for r in d['ranks']])"; }
 for sch in 1f1b zb-h1 interleaved zb-v; do
   pred=$($P simulate --schedule $sch --stages 2 --microbatches 4 --layers 8 --hidden 32 --seq 16 --format json 2>/dev/null | peaks)
