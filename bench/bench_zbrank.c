@@ -29,6 +29,8 @@
 
 #include "pipelab/pipelab.h"
 
+#include "bench_csv.h"
+
 #define MAXC 16
 
 struct model {
@@ -57,90 +59,99 @@ static FILE *open_data(const char *dir, const char *name)
   return f;
 }
 
-/* Splits a CSV line (no quoted commas before the last field used) into up to
- * n fields; returns the count. */
-static int split(char *line, char **f, int n)
+/* Opens a data file and maps the named columns of its header (want[],
+ * nwant of them) to field indices in ix[]; NULL with a message if the file
+ * or a column is missing. */
+static FILE *open_csv(const char *dir, const char *name,
+                      const char *const *want, int nwant, int *ix)
 {
-  int k = 0;
-  char *s = line;
-  while (k < n) {
-    f[k++] = s;
-    char *c = strchr(s, ',');
-    if (!c)
-      break;
-    *c = 0;
-    s = c + 1;
-  }
-  char *nl = strpbrk(f[k - 1], "\r\n");
-  if (nl)
-    *nl = 0;
-  return k;
+  char hdr[512];
+  char *hn[16];
+  FILE *f = open_data(dir, name);
+  if (!f)
+    return NULL;
+  int nh = fgets(hdr, sizeof hdr, f) ? bench_csv_split(hdr, hn, 16) : 0;
+  for (int i = 0; i < nwant; i++)
+    if ((ix[i] = bench_csv_col(hn, nh, want[i])) < 0) {
+      fprintf(stderr, "bench_zbrank: %s lacks column %s\n", name, want[i]);
+      fclose(f);
+      return NULL;
+    }
+  return f;
 }
 
 static int load(const char *dir, struct model *mod, int *nmod, struct cas *cs,
                 int *ncs)
 {
   char line[512];
-  char *f[10];
-  FILE *fp = open_data(dir, "zb_paper_models.csv");
+  char *f[16];
+  int ix[9];
+  static const char *const mcols[] = {"model", "layers", "hidden", "heads",
+                                      "seq"};
+  FILE *fp = open_csv(dir, "zb_paper_models.csv", mcols, 5, ix);
   if (!fp)
     return -1;
   *nmod = 0;
-  while (fgets(line, sizeof line, fp))
-    if (split(line, f, 6) >= 5 && strcmp(f[0], "model") && *nmod < MAXC) {
+  while (fgets(line, sizeof line, fp) && *nmod < MAXC)
+    if (bench_csv_split(line, f, 16) >= 5) {
       struct model *m = &mod[(*nmod)++];
-      snprintf(m->name, sizeof m->name, "%s", f[0]);
-      m->layers = atoi(f[1]);
-      m->hidden = atoi(f[2]);
-      m->heads = atoi(f[3]);
-      m->seq = atoi(f[4]);
+      snprintf(m->name, sizeof m->name, "%s", f[ix[0]]);
+      m->layers = atoi(f[ix[1]]);
+      m->hidden = atoi(f[ix[2]]);
+      m->heads = atoi(f[ix[3]]);
+      m->seq = atoi(f[ix[4]]);
     }
   fclose(fp);
 
-  fp = open_data(dir, "zb_paper_profiled_times.csv");
+  static const char *const tcols[] = {"model", "p", "m", "quantity",
+                                      "value_us"};
+  fp = open_csv(dir, "zb_paper_profiled_times.csv", tcols, 5, ix);
   if (!fp)
     return -1;
   *ncs = 0;
   while (fgets(line, sizeof line, fp)) {
-    if (split(line, f, 5) < 5 || !strcmp(f[0], "model"))
+    if (bench_csv_split(line, f, 16) < 5)
       continue;
-    int p = atoi(f[1]), m = atoi(f[2]), k;
+    int p = atoi(f[ix[1]]), m = atoi(f[ix[2]]), k;
     for (k = 0; k < *ncs; k++)
-      if (!strcmp(cs[k].model, f[0]) && cs[k].p == p && cs[k].m == m)
+      if (!strcmp(cs[k].model, f[ix[0]]) && cs[k].p == p && cs[k].m == m)
         break;
     if (k == *ncs) {
       if (*ncs == MAXC)
         continue;
       memset(&cs[k], 0, sizeof cs[k]);
-      snprintf(cs[k].model, sizeof cs[k].model, "%s", f[0]);
+      snprintf(cs[k].model, sizeof cs[k].model, "%s", f[ix[0]]);
       cs[k].p = p;
       cs[k].m = m;
       (*ncs)++;
     }
-    double v = atof(f[4]);
-    if (!strcmp(f[3], "T_F")) cs[k].tf = v;
-    else if (!strcmp(f[3], "T_B")) cs[k].tb = v;
-    else if (!strcmp(f[3], "T_W")) cs[k].tw = v;
-    else if (!strcmp(f[3], "T_comm")) cs[k].comm = v;
+    double v = atof(f[ix[4]]);
+    const char *q = f[ix[3]];
+    if (!strcmp(q, "T_F")) cs[k].tf = v;
+    else if (!strcmp(q, "T_B")) cs[k].tb = v;
+    else if (!strcmp(q, "T_W")) cs[k].tw = v;
+    else if (!strcmp(q, "T_comm")) cs[k].comm = v;
   }
   fclose(fp);
 
-  fp = open_data(dir, "zb_paper_measured.csv");
+  static const char *const xcols[] = {"model", "gpus", "p", "m",
+                                      "microbatch_size", "schedule",
+                                      "quantity", "value"};
+  fp = open_csv(dir, "zb_paper_measured.csv", xcols, 8, ix);
   if (!fp)
     return -1;
   while (fgets(line, sizeof line, fp)) {
-    /* model,gpus,p,m,microbatch_size,schedule,quantity,value,unit */
-    if (split(line, f, 9) < 9 || strcmp(f[6], "throughput"))
+    if (bench_csv_split(line, f, 16) < 8 || strcmp(f[ix[6]], "throughput"))
       continue;
-    int p = atoi(f[2]), m = atoi(f[3]), s = -1;
+    int p = atoi(f[ix[2]]), m = atoi(f[ix[3]]), s = -1;
     for (int j = 0; j < 4; j++)
-      if (!strcmp(f[5], sched_label[j]))
+      if (!strcmp(f[ix[5]], sched_label[j]))
         s = j;
     for (int k = 0; k < *ncs && s >= 0; k++)
-      if (!strcmp(cs[k].model, f[0]) && cs[k].p == p && cs[k].m == m) {
-        cs[k].thr[s] = atof(f[7]);
-        cs[k].gpus = atoi(f[1]);
-        cs[k].mbs = atoi(f[4]);
+      if (!strcmp(cs[k].model, f[ix[0]]) && cs[k].p == p && cs[k].m == m) {
+        cs[k].thr[s] = atof(f[ix[7]]);
+        cs[k].gpus = atoi(f[ix[1]]);
+        cs[k].mbs = atoi(f[ix[4]]);
       }
   }
   fclose(fp);

@@ -45,6 +45,20 @@
 #define PL_HOT_INLINE static inline
 #endif
 
+/* The backward part of an op: the op itself, or a fused op's second part. */
+PL_HOT_INLINE void bwd_part(const pl_op *op, int *bk, int *bg, int *bmb)
+{
+  if (op->kind == PL_OP_FB) {
+    *bk = op->kind2;
+    *bg = op->stage2;
+    *bmb = op->mb2;
+  } else {
+    *bk = op->kind;
+    *bg = op->stage;
+    *bmb = op->mb;
+  }
+}
+
 struct pl_sim {
   /* End time of F(g, mb) at [g*m + mb] and of B/BW(g, mb) at [S*m + g*m + mb];
    * -1 = not yet. The same index names the message that output becomes. */
@@ -106,16 +120,23 @@ void pl_sim_destroy(pl_sim *sim)
   pl_free(sim);
 }
 
-/* Grows *buf to n doubles; PL_ENOMEM leaves it as it was. */
+/* Grows the array `field` to n elements; PL_ENOMEM leaves it as it was (a
+ * later call grows what is still short). */
+#define GROW(field, n)                                                      \
+  do {                                                                      \
+    void *grown_ = pl_realloc((field), (size_t)(n) * sizeof *(field));      \
+    if (!grown_)                                                            \
+      return PL_ENOMEM;                                                     \
+    (field) = grown_;                                                       \
+  } while (0)
+
+/* Grows *buf to n doubles, recording the new capacity. */
 static int grow_d(double **buf, size_t *cap, size_t n)
 {
-  if (n <= *cap)
-    return PL_OK;
-  double *b = pl_realloc(*buf, n * sizeof *b);
-  if (!b)
-    return PL_ENOMEM;
-  *buf = b;
-  *cap = n;
+  if (n > *cap) {
+    GROW(*buf, n);
+    *cap = n;
+  }
   return PL_OK;
 }
 
@@ -125,56 +146,24 @@ static int sim_reserve(pl_sim *sim, int p, int S, size_t keys)
     return PL_ENOMEM;
   if (S > sim->cap_s) {
     size_t n = (size_t)S;
-    double *ct = pl_realloc(sim->comm_t, n * sizeof *ct);
-    if (ct)
-      sim->comm_t = ct;
-    double *xt = pl_realloc(sim->xmit_t, n * sizeof *xt);
-    if (xt)
-      sim->xmit_t = xt;
-    int *lf = pl_realloc(sim->link_f, n * sizeof *lf);
-    if (lf)
-      sim->link_f = lf;
-    int *lb = pl_realloc(sim->link_b, n * sizeof *lb);
-    if (lb)
-      sim->link_b = lb;
-    double *fr = pl_realloc(sim->link_free, 2 * n * sizeof *fr);
-    if (fr)
-      sim->link_free = fr;
-    long *hk = pl_realloc(sim->hkey, 4 * n * sizeof *hk);
-    if (hk)
-      sim->hkey = hk;
-    int *hv = pl_realloc(sim->hval, 4 * n * sizeof *hv);
-    if (hv)
-      sim->hval = hv;
-    if (!ct || !xt || !lf || !lb || !fr || !hk || !hv)
-      return PL_ENOMEM;
+    GROW(sim->comm_t, n);
+    GROW(sim->xmit_t, n);
+    GROW(sim->link_f, n);
+    GROW(sim->link_b, n);
+    GROW(sim->link_free, 2 * n);
+    GROW(sim->hkey, 4 * n);
+    GROW(sim->hval, 4 * n);
     sim->cap_s = S;
   }
   if (p > sim->cap_p) {
     size_t n = (size_t)p;
-    size_t *pos = pl_realloc(sim->pos, n * sizeof *pos);
-    if (pos)
-      sim->pos = pos;
-    double *ft = pl_realloc(sim->free_t, n * sizeof *ft);
-    if (ft)
-      sim->free_t = ft;
-    long *pk = pl_realloc(sim->parked, n * sizeof *pk);
-    if (pk)
-      sim->parked = pk;
-    int *st = pl_realloc(sim->stack, n * sizeof *st);
-    if (st)
-      sim->stack = st;
-    double *mem = pl_realloc(sim->mem, n * sizeof *mem);
-    if (mem)
-      sim->mem = mem;
-    size_t *fb = pl_realloc(sim->first_b, n * sizeof *fb);
-    if (fb)
-      sim->first_b = fb;
-    size_t *lf = pl_realloc(sim->last_f, n * sizeof *lf);
-    if (lf)
-      sim->last_f = lf;
-    if (!pos || !ft || !pk || !st || !mem || !fb || !lf)
-      return PL_ENOMEM;
+    GROW(sim->pos, n);
+    GROW(sim->free_t, n);
+    GROW(sim->parked, n);
+    GROW(sim->stack, n);
+    GROW(sim->mem, n);
+    GROW(sim->first_b, n);
+    GROW(sim->last_f, n);
     sim->cap_p = p;
   }
   return PL_OK;
@@ -505,6 +494,25 @@ PL_HOT_INLINE double async_send(const struct run *R, long k, int b, int lk,
   return at;
 }
 
+/* Where rank r stopped (next op i of n, free at t_free, live activation
+ * mem); a rank that finished its list gets its last end. Returns whether it
+ * finished. */
+PL_HOT_INLINE int save_rank(const struct run *R, int r, size_t i, size_t n,
+                            double t_free, double mem, int finished)
+{
+  pl_sim *sim = R->sim;
+  sim->pos[r] = i;
+  sim->free_t[r] = t_free;
+  sim->mem[r] = mem;
+  if (!finished)
+    return 0;
+  pl_rank_result *rr = &R->res->ranks[r];
+  rr->last_end = n ? t_free : 0;
+  rr->end_mem = mem;
+  rr->n_ops = n;
+  return 1;
+}
+
 /* Runs every runnable rank under async P2P until none is left. Returns the
  * number of ranks that finished their list. */
 static int loop_async(const struct run *R, int top)
@@ -547,12 +555,8 @@ static int loop_async(const struct run *R, int top)
           }
         }
       }
-      int bk = kind, bg = g, bmb = mb;
-      if (kind == PL_OP_FB) {
-        bk = op->kind2;
-        bg = op->stage2;
-        bmb = op->mb2;
-      }
+      int bk, bg, bmb;
+      bwd_part(op, &bk, &bg, &bmb);
       if (wait < 0 && (bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         double e;
         if (bg == S - 1) {
@@ -622,15 +626,7 @@ static int loop_async(const struct run *R, int top)
         }
       }
     }
-    sim->pos[r] = i;
-    sim->free_t[r] = t_free;
-    sim->mem[r] = mem;
-    if (i == n) {
-      rr->last_end = n ? t_free : 0;
-      rr->end_mem = mem;
-      rr->n_ops = n;
-      done_ranks++;
-    }
+    done_ranks += save_rank(R, r, i, n, t_free, mem, i == n);
   }
   return done_ranks;
 }
@@ -661,12 +657,8 @@ static void add_sends(const struct run *R, int r, const pl_op *o,
       have[X_SEND_NEXT] = 1;
     }
   }
-  int bk = o->kind, bg = o->stage, bmb = o->mb;
-  if (o->kind == PL_OP_FB) {
-    bk = o->kind2;
-    bg = o->stage2;
-    bmb = o->mb2;
-  }
+  int bk, bg, bmb;
+  bwd_part(o, &bk, &bg, &bmb);
   if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F && bg > 0 &&
       srank[bg - 1] != r) {
     x[X_SEND_PREV] = (struct xfer){R->Sm + (long)bg * m + bmb, 1,
@@ -690,12 +682,8 @@ static void add_recvs(const struct run *R, int r, const pl_op *o,
       have[X_RECV_PREV] = 1;
     }
   }
-  int bk = o->kind, bg = o->stage, bmb = o->mb;
-  if (o->kind == PL_OP_FB) {
-    bk = o->kind2;
-    bg = o->stage2;
-    bmb = o->mb2;
-  }
+  int bk, bg, bmb;
+  bwd_part(o, &bk, &bg, &bmb);
   if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F &&
       bg < S - 1 && srank[bg + 1] != r) {
     x[X_RECV_NEXT] = (struct xfer){R->Sm + (long)(bg + 1) * m + bmb, 0,
@@ -877,12 +865,8 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
         else if (end[k] > ready)
           ready = end[k];
       }
-      int bk = kind, bg = g, bmb = mb;
-      if (kind == PL_OP_FB) {
-        bk = op->kind2;
-        bg = op->stage2;
-        bmb = op->mb2;
-      }
+      int bk, bg, bmb;
+      bwd_part(op, &bk, &bg, &bmb);
       if (wait < 0 && (bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         long k = -1;
         if (bg == S - 1)
@@ -919,15 +903,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
       if (blocked)
         break;
     }
-    sim->pos[r] = i;
-    sim->free_t[r] = t_free;
-    sim->mem[r] = mem;
-    if (finished) {
-      rr->last_end = n ? t_free : 0;
-      rr->end_mem = mem;
-      rr->n_ops = n;
-      done_ranks++;
-    }
+    done_ranks += save_rank(R, r, i, n, t_free, mem, finished);
   }
   return done_ranks;
 }
