@@ -20,6 +20,8 @@
 #include "pipelab/models.h"
 #include "pipelab/sim.h"
 
+#include "bench_csv.h"
+
 #ifndef PL_SOURCE_DIR
 #define PL_SOURCE_DIR "."
 #endif
@@ -35,29 +37,6 @@ struct row {
   double measured, calculon;
 };
 
-static int split(char *line, char **f, int max)
-{
-  int n = 0;
-  char *p = line;
-  while (n < max) {
-    f[n++] = p;
-    char *c = strchr(p, ',');
-    if (!c)
-      break;
-    *c = 0;
-    p = c + 1;
-  }
-  return n;
-}
-
-static int col(char **names, int n, const char *want)
-{
-  for (int i = 0; i < n; i++)
-    if (!strcmp(names[i], want))
-      return i;
-  return -1;
-}
-
 static int load(const char *path, struct row *rows, int *nrows)
 {
   FILE *fp = fopen(path, "r");
@@ -72,7 +51,7 @@ static int load(const char *path, struct row *rows, int *nrows)
     return 1;
   }
   hdr[strcspn(hdr, "\r\n")] = 0;
-  int nh = split(hdr, hn, MAXF);
+  int nh = bench_csv_split(hdr, hn, MAXF);
   const char *need[] = {"source", "model", "layers", "hidden", "heads", "ffn",
                         "seq", "vocab", "gpu", "tp", "pp", "dp", "vpp",
                         "micro_batch", "num_microbatches", "recompute",
@@ -81,7 +60,7 @@ static int load(const char *path, struct row *rows, int *nrows)
                         "grad_accum_fusion"};
   int ix[22];
   for (int i = 0; i < 22; i++)
-    if ((ix[i] = col(hn, nh, need[i])) < 0) {
+    if ((ix[i] = bench_csv_col(hn, nh, need[i])) < 0) {
       fprintf(stderr, "bench_fidelity: '%s' lacks column %s\n", path, need[i]);
       fclose(fp);
       return 1;
@@ -91,7 +70,7 @@ static int load(const char *path, struct row *rows, int *nrows)
     line[strcspn(line, "\r\n")] = 0;
     if (!line[0])
       continue;
-    if (split(line, f, MAXF) != nh) {
+    if (bench_csv_split(line, f, MAXF) != nh) {
       fprintf(stderr, "bench_fidelity: '%s': a row has the wrong field count\n",
               path);
       fclose(fp);

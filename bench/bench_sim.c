@@ -52,6 +52,9 @@ static void *cr(void *q, size_t n)
   return (char *)np + 16;
 }
 
+/* Runtime of the P2P rows: -1 = the default table (async, latency only). */
+static int p2p_mode = -1;
+
 static void one(const char *name, int p, int m, int v, int reps, int small)
 {
   pl_gen_params gp = PL_GEN_PARAMS_INIT;
@@ -71,6 +74,17 @@ static void one(const char *name, int p, int m, int v, int reps, int small)
   pl_costs *c;
   pl_costs_create(pl_sched_stages(s), p, &c);
   pl_costs_uniform(c, pl_sched_chunks(s), 1, 1, 1, 0.1, 0.5);
+  char label[32];
+  snprintf(label, sizeof label, "%s", name);
+  if (p2p_mode >= 0) {
+    /* Half of the P2P time on the link: async queues on it. */
+    c->p2p_mode = p2p_mode;
+    c->comm_latency = 0.05;
+    c->comm_bandwidth = 1;
+    for (int g = 0; g < c->n_stages; g++)
+      c->stage[g].msg_bytes = 0.05;
+    snprintf(label, sizeof label, "%s/%s", name, pl_p2p_mode_name(p2p_mode));
+  }
   pl_result r = PL_RESULT_INIT;
   size_t ops = pl_sched_total_ops(s);
   /* Warm-up run also sizes the reusable engine tables. */
@@ -93,9 +107,9 @@ static void one(const char *name, int p, int m, int v, int reps, int small)
   }
   double e2e_us = pl_now_us() - t0;
   double n = (double)ops * reps;
-  printf("%-12s p=%-3d m=%-5d v=%d %s ops/run=%-8zu engine %7.1f Mops/s  "
+  printf("%-20s p=%-3d m=%-5d v=%d %s ops/run=%-8zu engine %7.1f Mops/s  "
          "end-to-end %7.1f Mops/s  %6.1f us/run  heap %5.1f B/op\n",
-         name, p, m, v, small ? "(loop)" : "      ", ops,
+         label, p, m, v, small ? "(loop)" : "      ", ops,
          n / engine_us, n / e2e_us, e2e_us / reps, (double)bytes / (double)ops);
   pl_result_free(&r);
   pl_costs_destroy(c);
@@ -121,5 +135,11 @@ int main(int argc, char **argv)
     if (strcmp(g->name, "1f1b") && strcmp(g->name, "interleaved") &&
         strcmp(g->name, "gpipe"))
       one(g->name, 64, 1024, g->default_chunks, 2 * scale, 0);
+  /* Transfers with a transmission time (docs/transfers.md): async with
+   * link queues, and the rendezvous modes. */
+  for (p2p_mode = PL_P2P_ASYNC; p2p_mode < PL_P2P_NMODES; p2p_mode++) {
+    one("1f1b", 64, 1024, 1, 10 * scale, 0);
+    one("interleaved", 64, 1024, 2, 5 * scale, 0);
+  }
   return 0;
 }

@@ -159,6 +159,9 @@ int cmd_run(int argc, char **argv)
   if ((rc = cli_no_positionals(cmd, argc, argv)) ||
       (rc = simopts_check(&o, cmd, 1)))
     return rc;
+  if (o.have_runtime)
+    return cli_usage(cmd, "--p2p and --op-gap describe a simulated runtime; "
+                          "'pipelab run' measures its own transfers and gaps");
   if (xo.backend == PL_BACKEND_CUDA) {
     const char *why;
     /* Before the device check: the answer must not depend on the machine. */

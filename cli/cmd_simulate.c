@@ -11,7 +11,9 @@ static const char usage[] =
   "usage: pipelab simulate (--schedule <name> | --schedule-file <f.csv>)\n"
   "                        --stages <p> --microbatches <m> [--chunks <v>]\n"
   "                        [--tf <t> --tb <t> --tw <t>] [--comm <t>]\n"
-  "                        [--mem-w-frac <x>] [--format (table|json|csv)]\n"
+  "                        [--mem-w-frac <x>] [--p2p (async|blocking|batched)]\n"
+  "                        [--op-gap <t>] [--optimizer-time <t>]\n"
+  "                        [--format (table|json|csv)]\n"
   "                        [--trace <file.json>] [--save <result.json>]\n"
   "                        [--model <name> --gpu <name> [--mb-size <b>] [--seq <s>]\n"
   "                         [--tp <t>] [--dp <d>] [--recompute <r>] [--flash-attn]\n"
@@ -37,6 +39,9 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
          "M_W/M_B=%s\n",
          cli_num(o->tf), cli_num(o->tb), cli_num(o->tw),
          cli_num(pl_costs_comm(c, 0)), u, cli_num(o->mem_w_frac));
+  printf("runtime  p2p %s; op gap %s %s; optimizer step %s %s\n",
+         pl_p2p_mode_name(c->p2p_mode), cli_num(c->op_gap), u,
+         cli_num(o->optimizer_time), u);
   printf("makespan       %s %s   (first start to last end)\n",
          cli_num(r->makespan), u);
   printf("max rank span  %s %s   (longest rank, first start to last end)\n",
@@ -105,6 +110,8 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
     return cli_usage("simulate", "%s", eb.msg);
   if (rc)
     return cli_fail_eb(&eb, rc);
+  nc->p2p_mode = (*c)->p2p_mode;
+  nc->op_gap = (*c)->op_gap;
   pl_costs_destroy(*c);
   *c = nc;
   if (device) {
@@ -405,6 +412,9 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "tw", json_real(o.tw));
     json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
     json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
+    json_object_set_new(costs, "p2p", json_string(pl_p2p_mode_name(c->p2p_mode)));
+    json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+    json_object_set_new(costs, "optimizer_time", json_real(o.optimizer_time));
     json_object_set_new(
         costs, "source",
         json_string(mo.model         ? modelopts_source_summary(plan.source)

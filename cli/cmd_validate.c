@@ -18,7 +18,9 @@ int cmd_validate(int argc, char **argv)
              "--microbatches <m> | --schedule-file <f.csv>)\n\n"
              "Checks op counts, per-(stage, microbatch) order and ownership, and "
              "that the\nschedule can finish. A deadlock names every blocked rank, "
-             "the op it waits\nfor and what that op waits for. Exit 0 valid, 7 "
+             "the op it waits\nfor and what that op waits for. With --p2p "
+             "blocking or batched it also checks\nthat such a runtime's "
+             "transfers pair up without a deadlock. Exit 0 valid, 7\n"
              "invalid.\n\n%s", simopts_help);
       return 0;
     }
@@ -35,10 +37,29 @@ int cmd_validate(int argc, char **argv)
   pl_costs *c;
   if ((rc = simopts_build(&o, cmd, NULL, &s, &c)))
     return rc; /* simopts_build validates and prints the error */
-  printf("valid: %d ranks, %d stages (%s placement), %d microbatches, %zu ops\n",
+  if (o.p2p != PL_P2P_ASYNC) {
+    /* A blocking or batched runtime can deadlock on an order that finishes
+     * with asynchronous transfers (a send waits for a receive that the peer
+     * posts only after something it needs from this rank). */
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    pl_result res = PL_RESULT_INIT;
+    rc = pl_sim_run(s, c, 0, &res, &eb);
+    pl_result_free(&res);
+    if (rc) {
+      rc = cli_fail_eb(&eb, rc);
+      pl_sched_destroy(s);
+      pl_costs_destroy(c);
+      return rc;
+    }
+  }
+  printf("valid: %d ranks, %d stages (%s placement), %d microbatches, %zu ops"
+         "%s%s\n",
          pl_sched_ranks(s), pl_sched_stages(s),
          pl_placement_name(pl_sched_placement(s)), pl_sched_microbatches(s),
-         pl_sched_total_ops(s));
+         pl_sched_total_ops(s), o.p2p != PL_P2P_ASYNC ? "; finishes with " : "",
+         o.p2p == PL_P2P_BLOCKING  ? "blocking P2P"
+         : o.p2p == PL_P2P_BATCHED ? "batched P2P"
+                                   : "");
   pl_sched_destroy(s);
   pl_costs_destroy(c);
   return 0;

@@ -195,8 +195,10 @@ int cmd_whatif(int argc, char **argv)
     if (!e)
       e = pl_sched_validate(s, &eb);
     if (!e && mo.model) {
-      if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0)
+      if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0) {
+        simopts_apply_runtime(&o, c);
         e = pl_sim_run(s, c, flags, &r->res, &eb);
+      }
       if (!e && (e = modelopts_breakdown(&r->plan, s, c, &r->res,
                                          simopts_iteration_time(&o, &r->res),
                                          &r->bd)) != 0)
@@ -205,6 +207,7 @@ int cmd_whatif(int argc, char **argv)
       pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
                        o.mem_w_frac);
       snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
+      simopts_apply_runtime(&o, c);
       e = pl_sim_run(s, c, flags, &r->res, &eb);
     }
     if (e)
@@ -263,6 +266,9 @@ int cmd_whatif(int argc, char **argv)
     json_object_set_new(top, "time_unit", json_string(o.time_unit));
     json_object_set_new(top, "optimizer",
                         json_string(simopts_optimizer_name(o.optimizer)));
+    json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(o.p2p)));
+    json_object_set_new(top, "op_gap", json_real(o.op_gap));
+    json_object_set_new(top, "optimizer_time", json_real(o.optimizer_time));
     json_object_set_new(top, "schedules", a);
     json_dumpf(top, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     putchar('\n');
@@ -295,13 +301,14 @@ int cmd_whatif(int argc, char **argv)
     int sq = mo.cfg.seq_len > 0 ? mo.cfg.seq_len : mo.m.seq_len;
     int cpd = mo.cfg.cp > 1 ? mo.cfg.cp : 1;
     printf("what-if: %s on %d x %s (tp=%d cp=%d pp=%d dp=%d), m=%d "
-           "microbatches of b=%d, s=%d; %s; recompute %s%s; optimizer %s\n\n",
+           "microbatches of b=%d, s=%d; %s; recompute %s%s; optimizer %s; "
+           "p2p %s\n\n",
            mo.m.name, o.p * mo.cfg.tp * cpd * mo.cfg.dp, mo.g.name, mo.cfg.tp,
            cpd, o.p, mo.cfg.dp, o.m, mo.cfg.mb_size, sq,
            pl_precision_name(mo.cfg.precision),
            pl_recompute_name(mo.cfg.recompute),
            mo.cfg.flash_attn ? ", flash attention" : "",
-           simopts_optimizer_name(o.optimizer));
+           simopts_optimizer_name(o.optimizer), pl_p2p_mode_name(o.p2p));
     printf("%-12s %2s %10s %11s %6s %8s %12s %5s %9s\n", "schedule", "v",
            "seconds", "tokens/s", "MFU", "bubble", "max GiB/rank", "fits",
            "vs 1f1b");
@@ -365,10 +372,16 @@ int cmd_whatif(int argc, char **argv)
     }
   } else {
     printf("what-if: p=%d ranks, m=%d microbatches; per rank F=%s B=%s W=%s "
-           "comm=%s %s; M_W/M_B=%s; optimizer %s\n\n",
+           "comm=%s %s; M_W/M_B=%s; optimizer %s",
            o.p, o.m, cli_num(o.tf), cli_num(o.tb), cli_num(o.tw),
            cli_num(o.comm), o.time_unit, cli_num(o.mem_w_frac),
            simopts_optimizer_name(o.optimizer));
+    if (o.optimizer_time > 0)
+      printf(" (step %s)", cli_num(o.optimizer_time));
+    printf("; p2p %s", pl_p2p_mode_name(o.p2p));
+    if (o.op_gap > 0)
+      printf("; op gap %s", cli_num(o.op_gap));
+    printf("\n\n");
     printf("%-12s %2s %14s %14s %8s %8s %10s %10s\n", "schedule", "v",
            "iteration", "rank span", "bubble", "bub/span", "peak act.",
            "vs 1f1b");
@@ -391,10 +404,11 @@ int cmd_whatif(int argc, char **argv)
              100.0 * r->res.bubble_ratio, 100.0 * r->res.bubble_ratio_span,
              cli_num(r->res.peak_mem), speed);
     }
-    printf("\niteration = makespan under --optimizer sync, longest rank span "
-           "under post-validate;\npeak act. = most activation memory on any "
-           "rank, in units of one microbatch's\nactivations over one rank's "
-           "layers (1F1B's rank 0 holds p units).\n");
+    printf("\niteration = makespan (+ step) under --optimizer sync, longest "
+           "rank span (+ step)\nunder post-validate; peak act. = most "
+           "activation memory on any rank, in units\nof one microbatch's "
+           "activations over one rank's layers (1F1B's rank 0 holds p\n"
+           "units).\n");
   }
   int nofit = 0; /* schedules with a rank over HBM (--fail-on-oom) */
   for (size_t i = 0; i < nr; i++) {

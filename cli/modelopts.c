@@ -241,6 +241,10 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
     return cli_usage(cmd, "--tf/--tb/--tw/--comm/--bandwidth/--msg-bytes/"
                           "--mem-w-frac cannot be combined with --model (the "
                           "model gives the costs)");
+  if (o->have_optimizer_time)
+    return cli_usage(cmd, "--optimizer-time cannot be combined with --model "
+                          "(the model prices each rank's optimizer step, DP "
+                          "reduce and tied-embedding reduce)");
   o->time_unit = "us";
   if (o->schedule_file || !o->have_p || !o->have_m) {
     o->mem_limit_bytes = 0;
@@ -319,6 +323,10 @@ int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
   if (*c && (*c)->n_ranks == nc->n_ranks)
     memcpy(nc->rank_speed, (*c)->rank_speed,
            (size_t)nc->n_ranks * sizeof *nc->rank_speed);
+  if (*c) {
+    nc->p2p_mode = (*c)->p2p_mode;
+    nc->op_gap = (*c)->op_gap;
+  }
   pl_costs_destroy(*c);
   *c = nc;
   mo->sched = s;

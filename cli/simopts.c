@@ -26,10 +26,18 @@ const char simopts_help[] =
   "memory (units of one microbatch's activation on one rank, M_B):\n"
   "  --mem-w-frac <x>          fraction of M_B kept after B until W (default 0.5)\n"
   "  --mem-limit <x>           activation limit per rank (zb-auto), units\n"
+  "transfers and fixed costs (docs/transfers.md):\n"
+  "  --p2p <mode>              async (default: isend/irecv, transfers overlap\n"
+  "                            compute), blocking (one rendezvous at a time, both\n"
+  "                            ranks wait) or batched (one exchange per op\n"
+  "                            boundary, both ranks wait for all of it)\n"
+  "  --op-gap <t>              launch gap before every op (default 0)\n"
   "optimizer step:\n"
-  "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan)\n"
-  "                            or post-validate (iteration = longest rank span)\n"
-  "  --optimizer-time <t>      time of the global sync + step under sync (default 0)\n";
+  "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan\n"
+  "                            + step) or post-validate (each rank steps after its\n"
+  "                            own last op; iteration = longest rank span + step)\n"
+  "  --optimizer-time <t>      time of the optimizer step on every rank (default 0;\n"
+  "                            with --model the cost model prices it)\n";
 
 void simopts_init(struct sim_opts *o)
 {
@@ -87,7 +95,18 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                             "'%s'", arg);
     return 0;
   case OPT_OPT_TIME:
+    o->have_optimizer_time = 1;
     return cli_double(cmd, "--optimizer-time", arg, 0, big, &o->optimizer_time);
+  case OPT_P2P:
+    o->have_runtime = 1;
+    o->p2p = pl_p2p_mode_parse(arg);
+    if (o->p2p < 0)
+      return cli_usage(cmd, "--p2p must be async, blocking or batched, got "
+                            "'%s'", arg);
+    return 0;
+  case OPT_OP_GAP:
+    o->have_runtime = 1;
+    return cli_double(cmd, "--op-gap", arg, 0, big, &o->op_gap);
   case OPT_RANK_SPEED: o->rank_speed = arg; return 0;
   case OPT_TIME_UNIT:
     if (!arg[0] || strlen(arg) > 7)
@@ -239,6 +258,7 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
       (*c)->stage[g].msg_bytes = o->msg_bytes;
   }
   snprintf((*c)->time_unit, sizeof (*c)->time_unit, "%s", o->time_unit);
+  simopts_apply_runtime(o, *c);
   if (o->rank_speed && (rc = parse_rank_speed(cmd, o->rank_speed, *c)) != 0)
     goto fail;
   return 0;
@@ -252,7 +272,11 @@ fail:
 
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r)
 {
-  if (o->optimizer == OPTIM_POST_VALIDATE)
-    return r->max_rank_span;
-  return r->makespan + o->optimizer_time;
+  return pl_iteration_time(r, o->optimizer, o->optimizer_time);
+}
+
+void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
+{
+  c->p2p_mode = o->p2p;
+  c->op_gap = o->op_gap;
 }

@@ -9,7 +9,7 @@ enum {
   OPT_CHUNKS, OPT_TF, OPT_TB, OPT_TW, OPT_COMM, OPT_MEM_W_FRAC, OPT_FORMAT,
   OPT_TRACE, OPT_DIALECT, OPT_GROUP, OPT_MEM_LIMIT, OPT_OPTIMIZER,
   OPT_RANK_SPEED, OPT_TIME_UNIT, OPT_SAVE, OPT_BANDWIDTH, OPT_MSG_BYTES,
-  OPT_OPT_TIME, OPT_SIMOPTS_END
+  OPT_OPT_TIME, OPT_P2P, OPT_OP_GAP, OPT_SIMOPTS_END
 };
 
 /* getopt_long rows for the shared options (no terminator). */
@@ -31,10 +31,12 @@ enum {
   {"group", required_argument, NULL, OPT_GROUP},                            \
   {"optimizer", required_argument, NULL, OPT_OPTIMIZER},                    \
   {"optimizer-time", required_argument, NULL, OPT_OPT_TIME},                \
+  {"p2p", required_argument, NULL, OPT_P2P},                                \
+  {"op-gap", required_argument, NULL, OPT_OP_GAP},                          \
   {"rank-speed", required_argument, NULL, OPT_RANK_SPEED},                  \
   {"time-unit", required_argument, NULL, OPT_TIME_UNIT}
 
-enum { OPTIM_SYNC = 0, OPTIM_POST_VALIDATE = 1 };
+enum { OPTIM_SYNC = PL_OPTIM_SYNC, OPTIM_POST_VALIDATE = PL_OPTIM_POST_VALIDATE };
 
 struct sim_opts {
   const char *schedule;      /* generator name */
@@ -44,7 +46,11 @@ struct sim_opts {
   double tf, tb, tw, comm, bandwidth, msg_bytes, mem_w_frac, mem_limit;
   int mem_limit_bytes;       /* --mem-limit was given with a byte unit */
   int optimizer;
-  double optimizer_time;     /* all-reduce + step time added under sync */
+  double optimizer_time;     /* optimizer step per rank (--optimizer-time) */
+  int have_optimizer_time;
+  int p2p;                   /* enum pl_p2p_mode (--p2p) */
+  double op_gap;             /* launch gap before every op (--op-gap) */
+  int have_runtime;          /* --p2p or --op-gap given */
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
   const char *time_unit;
 };
@@ -62,8 +68,12 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
                   pl_sched **s, pl_costs **c);
 /* Generator parameters from the options (v = 0 keeps the default). */
 pl_gen_params simopts_gen_params(const struct sim_opts *o);
-/* Iteration time under the optimizer mode. */
+/* Iteration time under the optimizer mode, with the --optimizer-time step
+ * (pl_iteration_time). */
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
+/* Sets the runtime options (--p2p, --op-gap) on a cost table: call after
+ * every step that replaces the table. */
+void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c);
 const char *simopts_optimizer_name(int opt);
 
 /* Help text of the shared options. */

@@ -103,6 +103,8 @@ int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out)
   n->comm_latency = c->comm_latency;
   n->comm_bandwidth = c->comm_bandwidth;
   n->fb_overlap = c->fb_overlap;
+  n->p2p_mode = c->p2p_mode;
+  n->op_gap = c->op_gap;
   memcpy(n->source, c->source, sizeof n->source);
   memcpy(n->time_unit, c->time_unit, sizeof n->time_unit);
   memcpy(n->mem_unit, c->mem_unit, sizeof n->mem_unit);
@@ -129,6 +131,42 @@ double pl_costs_comm(const pl_costs *c, int stage)
   if (c->comm_bandwidth > 0 && stage >= 0 && stage < c->n_stages)
     t += c->stage[stage].msg_bytes / c->comm_bandwidth;
   return t;
+}
+
+void pl_costs_comm_parts(const pl_costs *c, int stage, double *latency,
+                         double *transmit)
+{
+  double lat, x = 0;
+  if (stage >= 0 && stage < c->n_stages && c->stage[stage].has_link) {
+    const pl_stage_cost *sc = &c->stage[stage];
+    lat = sc->link_latency;
+    if (sc->link_bandwidth > 0)
+      x = sc->msg_bytes / sc->link_bandwidth;
+  } else {
+    lat = c->comm_latency;
+    if (c->comm_bandwidth > 0 && stage >= 0 && stage < c->n_stages)
+      x = c->stage[stage].msg_bytes / c->comm_bandwidth;
+  }
+  *latency = lat;
+  *transmit = x;
+}
+
+const char *pl_p2p_mode_name(int mode)
+{
+  switch (mode) {
+  case PL_P2P_ASYNC: return "async";
+  case PL_P2P_BLOCKING: return "blocking";
+  case PL_P2P_BATCHED: return "batched";
+  default: return "?";
+  }
+}
+
+int pl_p2p_mode_parse(const char *s)
+{
+  for (int k = 0; s && k < PL_P2P_NMODES; k++)
+    if (!strcmp(s, pl_p2p_mode_name(k)))
+      return k;
+  return -1;
 }
 
 double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank)

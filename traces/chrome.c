@@ -131,11 +131,15 @@ static const char *kind_cname(int k)
   return k >= 0 && k < PL_OP_NKINDS ? c[k] : "grey";
 }
 
+/* One transfer as drawn: on the sender's process, on the track of its link
+ * (sender -> receiver). */
 struct send {
-  int rank;
-  ns_t t0, t1;
-  size_t edge;
-  int lane;
+  int rank, dst;
+  ns_t t0, t1;     /* start (link free / both posted) .. arrival */
+  double ready;    /* the sender had the data (result time unit) */
+  double start;
+  int stage, mb, backward;
+  double bytes;
 };
 
 static int cmp_send(const void *a, const void *b)
@@ -143,9 +147,15 @@ static int cmp_send(const void *a, const void *b)
   const struct send *x = a, *y = b;
   if (x->rank != y->rank)
     return x->rank < y->rank ? -1 : 1;
+  if (x->dst != y->dst)
+    return x->dst < y->dst ? -1 : 1;
   if (x->t0 != y->t0)
     return x->t0 < y->t0 ? -1 : 1;
-  return x->edge < y->edge ? -1 : x->edge > y->edge;
+  if (x->backward != y->backward)
+    return x->backward < y->backward ? -1 : 1;
+  if (x->stage != y->stage)
+    return x->stage < y->stage ? -1 : 1;
+  return x->mb < y->mb ? -1 : x->mb > y->mb;
 }
 
 static int write_meta(struct pl_buf *b, const char *name, int pid, int tid,
@@ -360,38 +370,62 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
     if (!rc) rc = ADDS(b, "}");
   }
 
-  /* P2P transfers as slices on "p2p send" tracks; a transfer that overlaps
-   * the previous one on a rank gets the next track, so slices nest. */
+  /* P2P transfers as slices on per-link tracks: each sending rank gets a
+   * "p2p to rank NN" track per receiving rank, with the transfers over that
+   * link. The simulator records when each transfer really ran (after the
+   * link's queue, or when both ranks reached a blocking transfer); a result
+   * without those records gets them from the cost table: from the
+   * producer's end for the P2P time. Transfers that overlap on a link (pure
+   * latency needs no bandwidth) go to the link's next lane, so slices on a
+   * track never overlap. */
   size_t n_sends = 0;
-  if (c && n_edges && !rc) {
-    sends = pl_malloc(n_edges * sizeof *sends);
+  if (!rc && (r->n_xfers || (c && n_edges))) {
+    size_t cap = r->n_xfers ? r->n_xfers : n_edges;
+    sends = pl_malloc(cap * sizeof *sends);
     if (!sends) {
       rc = pl_errf(eb, PL_ENOMEM, "out of memory");
       goto out;
     }
-    for (size_t k = 0; k < n_edges; k++) {
+    for (size_t k = 0; k < r->n_xfers; k++) {
+      const pl_xfer_rec *x = &r->xfers[k];
+      if (x->src < 0 || x->src >= p || x->dst < 0 || x->dst >= p ||
+          !isfinite(x->start) || !isfinite(x->end) || x->stage < 0 ||
+          x->stage >= vs || !(x->end > x->start))
+        continue;
+      int bd = x->backward ? x->stage - 1 : x->stage;
+      sends[n_sends++] = (struct send){
+          x->src, x->dst, to_ns(x->start, sc), to_ns(x->end, sc), x->ready,
+          x->start, x->stage, x->mb, x->backward,
+          c && bd >= 0 ? c->stage[bd].msg_bytes : 0};
+    }
+    for (size_t k = 0; !r->n_xfers && k < n_edges; k++) {
       const pl_trace_edge *e = &edges[k];
       /* The engine charges a message out of stage g for activations and
        * into stage g-1 for gradients (sim/engine.c). */
-      double comm = pl_costs_comm(c, e->backward ? e->stage - 1 : e->stage);
+      int bd = e->backward ? e->stage - 1 : e->stage;
+      double comm = pl_costs_comm(c, bd);
       if (!(comm > 0) || !isfinite(comm))
         continue;
       const pl_op_rec *a = &r->ops[e->from];
-      struct send *x = &sends[n_sends++];
-      x->rank = a->rank;
-      x->t0 = to_ns(a->end, sc);
-      x->t1 = to_ns(a->end + comm, sc);
-      x->edge = k;
-      x->lane = 0;
+      sends[n_sends++] = (struct send){
+          a->rank, r->ops[e->to].rank, to_ns(a->end, sc),
+          to_ns(a->end + comm, sc), a->end, a->end, e->stage, e->mb,
+          e->backward, c->stage[bd].msg_bytes};
     }
     qsort(sends, n_sends, sizeof *sends, cmp_send);
     ns_t lane_end[64];
-    int lanes = 0, prev = -1;
+    int lanes = 0, prev = -1, prev_dst = -1, next_tid = 2, tid0 = 2;
     for (size_t i = 0; i < n_sends && !rc; i++) {
       struct send *x = &sends[i];
       if (x->rank != prev) {
         prev = x->rank;
+        prev_dst = -1;
+        next_tid = 2;
+      }
+      if (x->dst != prev_dst) {
+        prev_dst = x->dst;
         lanes = 0;
+        tid0 = next_tid;
       }
       int l = 0;
       while (l < lanes && lane_end[l] > x->t0)
@@ -400,33 +434,37 @@ int pl_trace_chrome_buf(const pl_result *r, const pl_sched *s,
         l = 63; /* pathological: let Perfetto put it on an overflow track */
       if (l == lanes) {
         lanes++;
-        char tn[32];
-        snprintf(tn, sizeof tn, l ? "p2p send %d" : "p2p send", l + 1);
-        rc = write_meta(b, "thread_name", x->rank, 2 + l, "name", tn, 0);
+        next_tid++;
+        char tn[48];
+        if (l)
+          snprintf(tn, sizeof tn, "p2p to rank %0*d (%d)", width, x->dst,
+                   l + 1);
+        else
+          snprintf(tn, sizeof tn, "p2p to rank %0*d", width, x->dst);
+        rc = write_meta(b, "thread_name", x->rank, tid0 + l, "name", tn, 0);
         if (!rc)
-          rc = write_meta(b, "thread_sort_index", x->rank, 2 + l,
-                          "sort_index", NULL, 2 + l);
+          rc = write_meta(b, "thread_sort_index", x->rank, tid0 + l,
+                          "sort_index", NULL, tid0 + l);
       }
       lane_end[l] = x->t1;
-      x->lane = l;
-      const pl_trace_edge *e = &edges[x->edge];
-      const pl_op_rec *z = &r->ops[e->to];
-      int from_stage = e->stage;
-      double bytes = c->stage[e->backward ? e->stage - 1 : e->stage].msg_bytes;
       if (!rc)
         rc = pl_buf_addf(b, ",\n{\"name\":\"%s mb%d\",\"cat\":\"p2p\","
                             "\"cname\":\"grey\",\"ph\":\"X\",\"pid\":%d,"
                             "\"tid\":%d,\"ts\":",
-                         e->backward ? "SEND_B" : "SEND_F", e->mb, x->rank,
-                         2 + l);
+                         x->backward ? "SEND_B" : "SEND_F", x->mb, x->rank,
+                         tid0 + l);
       if (!rc) rc = add_us(b, x->t0);
       if (!rc) rc = ADDS(b, ",\"dur\":");
       if (!rc) rc = add_us(b, x->t1 > x->t0 ? x->t1 - x->t0 : 0);
       if (!rc)
         rc = pl_buf_addf(b, ",\"args\":{\"peer\":%d,\"stage\":%d,"
                             "\"microbatch\":%d,\"bytes\":",
-                         z->rank, from_stage, e->mb);
-      if (!rc) rc = add_num(b, bytes);
+                         x->dst, x->stage, x->mb);
+      if (!rc) rc = add_num(b, x->bytes);
+      if (!rc) rc = ADDS(b, ",\"ready\":");
+      if (!rc) rc = add_num(b, x->ready);
+      if (!rc) rc = ADDS(b, ",\"waited\":");
+      if (!rc) rc = add_num(b, x->start > x->ready ? x->start - x->ready : 0);
       if (!rc) rc = ADDS(b, "}}");
     }
   }

@@ -13,9 +13,10 @@
  * - pl_result is a public struct whose arrays it owns: filled by pl_sim_run
  *   (or the executor), freed by pl_result_free.
  *
- * Semantics (docs/architecture.md, docs/zero-bubble.md): an op
- * starts when its rank is free and its one data predecessor has ended (plus a
- * P2P cost when that predecessor ran on another rank).
+ * Semantics (docs/architecture.md, docs/transfers.md): an op starts when its
+ * rank is free and its one data predecessor has ended (plus a P2P cost when
+ * that predecessor ran on another rank; the P2P mode decides who waits for a
+ * transfer).
  */
 #ifndef PIPELAB_SIM_H
 #define PIPELAB_SIM_H
@@ -380,6 +381,38 @@ const char *pl_cost_source_name(int src);
  * plots share. */
 double pl_time_unit_us(const char *unit);
 
+/*
+ * How the runtime moves a P2P message (docs/transfers.md). A message is one
+ * cross-rank data edge: the activation of F(g, mb) for F(g+1, mb), or the
+ * gradient of B/BW(g, mb) for B/BW(g-1, mb); a hand-off between two stages
+ * of one rank is free. Its time is pl_costs_comm(c, boundary): a latency
+ * paid per message plus bytes / bandwidth, the part that occupies the link.
+ */
+enum pl_p2p_mode {
+  /* isend/irecv (PyTorch pipelining, Megatron with overlap_p2p_comm, the
+   * Zero Bubble runtime): the sender goes on at once, the message occupies
+   * no rank, the consumer starts when it has arrived. Messages between the
+   * same two ranks in the same direction queue for the link's bandwidth. */
+  PL_P2P_ASYNC = 0,
+  /* One blocking rendezvous at a time per rank (Megatron's non-batched
+   * p2p ops on one communicator): after an op the rank sends its outputs
+   * and receives the next op's inputs one message at a time, even ranks
+   * sending first, odd ranks receiving first; each transfer starts when
+   * both ranks have reached it and occupies both for its time. */
+  PL_P2P_BLOCKING = 1,
+  /* One batched exchange per op boundary (Megatron without
+   * overlap_p2p_comm: batch_isend_irecv + wait on the compute stream):
+   * the outputs of the op just run and the inputs of the next op move
+   * together; every transfer starts when both ranks have posted it, and
+   * each rank waits until all transfers of its exchange are done. */
+  PL_P2P_BATCHED = 2,
+  PL_P2P_NMODES = 3
+};
+/* "async", "blocking", "batched"; "?" when out of range. */
+const char *pl_p2p_mode_name(int mode);
+/* The mode named s, or -1. */
+int pl_p2p_mode_parse(const char *s);
+
 typedef struct pl_costs {
   int n_stages, n_ranks;
   pl_stage_cost *stage; /* [n_stages] */
@@ -390,6 +423,11 @@ typedef struct pl_costs {
   int source[PL_OP_NKINDS]; /* enum pl_cost_source per op kind */
   char time_unit[8];    /* "unit", "us", "s" */
   char mem_unit[8];     /* "units" (of M_B) or "bytes" */
+  int p2p_mode;         /* enum pl_p2p_mode; 0 = async */
+  /* Launch gap before every op: the host issues an op once its rank is
+   * free and its inputs are there, and the device starts it op_gap later
+   * (the gap is idle time, not part of the op's duration). 0 = none. */
+  double op_gap;
 } pl_costs;
 
 /* Allocates a table with zero costs, rank_speed 1 and units "unit"/"units".
@@ -413,6 +451,10 @@ int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out);
 
 /* P2P time of a message out of stage g (latency + bytes / bandwidth). */
 double pl_costs_comm(const pl_costs *c, int stage);
+/* The same message's latency (paid per message) and its transmission time
+ * (bytes / bandwidth: the part that occupies the link). */
+void pl_costs_comm_parts(const pl_costs *c, int stage, double *latency,
+                         double *transmit);
 /* Duration of op on rank, including the rank's speed multiplier. */
 double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank);
 
@@ -443,6 +485,18 @@ typedef struct pl_op_rec {
   double start, end;
 } pl_op_rec;
 
+/* One simulated P2P transfer (PL_SIM_RECORD_OPS). */
+typedef struct pl_xfer_rec {
+  int32_t src, dst;  /* sending and receiving rank */
+  int32_t stage;     /* the producer's stage */
+  int32_t mb;        /* microbatch */
+  int32_t backward;  /* 0: activation (F -> F), 1: gradient (B -> B) */
+  double ready;      /* the sender had the data (producer end, or when
+                        the sender posted the send) */
+  double start;      /* the transfer started (link free, both posted) */
+  double end;        /* the data is at the receiver */
+} pl_xfer_rec;
+
 /* One point of a rank's activation-memory timeline (value after the change). */
 typedef struct pl_mem_point {
   int32_t rank;
@@ -471,13 +525,17 @@ typedef struct pl_result {
   size_t n_ops;
   pl_mem_point *mem;   /* [n_mem] sorted by rank, then time */
   size_t n_mem;
+  /* Simulator only, with PL_SIM_RECORD_OPS: every cross-rank transfer,
+   * activations (by stage, microbatch) first, then gradients. */
+  pl_xfer_rec *xfers;  /* [n_xfers] */
+  size_t n_xfers;
   /* Why a measurement cannot be trusted (none for a prediction): short
    * reasons such as "oversubscribed: 4 ranks on 2 cores" (the result
    * file's optional "untrusted" array). */
   int n_untrusted;
   char untrusted[PL_UNTRUSTED_MAX][PL_UNTRUSTED_LEN];
 } pl_result;
-#define PL_RESULT_INIT {{0}, {0}, {0}, {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0, 0, {{0}}}
+#define PL_RESULT_INIT {{0}, {0}, {0}, {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, {{0}}}
 
 /* The largest magnitude of a time a result may hold, in any time unit (1e15
  * ns is 11.6 days): result, trace and Kineto readers refuse larger times and
@@ -495,6 +553,25 @@ void pl_result_untrust(pl_result *r, const char *reason);
  * used by the simulator and the executor alike. */
 void pl_result_summarize(pl_result *r);
 
+/* When the optimizer steps (ZB paper §4). */
+enum pl_optimizer_mode {
+  /* All ranks synchronise after the last W (global gradient-norm and
+   * inf/NaN check), then step: the iteration is the makespan plus the
+   * step. */
+  PL_OPTIM_SYNC = 0,
+  /* Post-validation: each rank steps right after its own last op while the
+   * others still work, and the next iteration's warm-up overlaps the tail:
+   * the iteration is the longest rank span, each rank's span counting its
+   * own step. */
+  PL_OPTIM_POST_VALIDATE = 1
+};
+/* Iteration time of r with an optimizer step of optimizer_time on every
+ * rank: sync: makespan + optimizer_time; post-validate: max over ranks of
+ * (last end - first start + optimizer_time). With optimizer_time 0 these
+ * are exactly makespan and max_rank_span. */
+double pl_iteration_time(const pl_result *r, int optimizer,
+                         double optimizer_time);
+
 /* --------------------------------------------------------------- engine --- */
 
 enum pl_sim_flags {
@@ -504,12 +581,15 @@ enum pl_sim_flags {
 
 /*
  * Runs the schedule over the cost table (c->n_stages must equal the
- * schedule's stages). Ops on a rank run in list order, never overlap; an op
- * starts at max(rank free, predecessor end + P2P time if the predecessor ran
- * on another rank). On a deadlock returns PL_EDEADLOCK with every blocked
- * rank, its head op and what that op waits for. *res is filled (initialise
- * with PL_RESULT_INIT; free with pl_result_free). Thread-safe for distinct
- * results.
+ * schedule's stages). Ops on a rank run in list order, never overlap. Under
+ * c->p2p_mode async an op starts at max(rank free, predecessor end + P2P
+ * time if the predecessor ran on another rank, later when the link is busy
+ * with earlier messages) + c->op_gap; under blocking and batched the
+ * transfers between two ops occupy both ranks (enum pl_p2p_mode). On a
+ * deadlock returns PL_EDEADLOCK with every blocked rank, its head op and
+ * what that op waits for (the data, or the peer of a blocking transfer).
+ * *res is filled (initialise with PL_RESULT_INIT; free with
+ * pl_result_free). Thread-safe for distinct results.
  */
 int pl_sim_run(const pl_sched *s, const pl_costs *c, unsigned flags,
                pl_result *res, struct pl_errbuf *eb);
