@@ -162,8 +162,12 @@ static int predict(pl_db *db, const struct row *rw, pl_breakdown *bd,
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
   pl_result r = PL_RESULT_INIT, r0 = PL_RESULT_INIT;
   if ((rc = pl_sched_gen(gen, &gp, &s, eb)) ||
-      (rc = pl_cost_build(db, &m, &g, &cfg, s, &c, &plan, eb)) ||
-      (rc = pl_sim_run(s, c, 0, &r, eb)))
+      (rc = pl_cost_build(db, &m, &g, &cfg, s, &c, &plan, eb)))
+    goto out;
+  /* Megatron without overlap_p2p_comm: send/receive pairs batched and
+   * waited on by both ranks (docs/transfers.md). */
+  c->p2p_mode = PL_P2P_BATCHED;
+  if ((rc = pl_sim_run(s, c, 0, &r, eb)))
     goto out;
   /* the same pipeline with free transfers: tells P2P from bubbles */
   if ((rc = pl_costs_clone(c, 1, &c0)))
