@@ -870,10 +870,14 @@ static int cmd_import_file(const char *cmd, const char *file,
   if (ranks && nodes > ranks)
     return cli_usage(cmd, "--nodes (%d) cannot exceed --ranks (%d)", nodes,
                      ranks);
-  /* What the file is: from its contents, unless nccl options say so. */
-  if (!io->op_arg && !ranks && !nodes &&
-      (e = pl_db_import_kind(file, &kind, &eb)))
-    return cli_fail_eb(&eb, e);
+  /* What the file is: from its contents, unless nccl options say so;
+   * standard input ("-") can be read once only: a samples CSV, as ever. */
+  if (!io->op_arg && !ranks && !nodes) {
+    if (!strcmp(file, "-"))
+      kind = PL_IMPORT_SAMPLES;
+    else if ((e = pl_db_import_kind(file, &kind, &eb)))
+      return cli_fail_eb(&eb, e);
+  }
   if (kind != PL_IMPORT_NCCL && (io->op_arg || ranks || nodes))
     return cli_usage(cmd, "--op/--ranks/--nodes only apply to nccl-tests "
                           "logs");

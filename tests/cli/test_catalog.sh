@@ -73,6 +73,8 @@ check "db show h100 json" $?
 id=$(sql "SELECT id FROM gpus WHERE name = 'x200'")
 pl_cal() { printf 'op,mb_size,seq_len,hidden,mean_us\nF,1,2048,1024,100\n' > "$T/s.csv"; "$P" db import "$T/s.csv" --gpu x200 >/dev/null; }
 pl_cal; check "a samples CSV still imports (calibration of the added GPU)" $?
+printf 'op,mb_size,seq_len,hidden,mean_us\nF,1,2048,1024,90\n' | "$P" db import - --gpu h100 --db "$T/stdin.db" | grep -q "imported 1 samples from - "
+check "a samples CSV on standard input still imports" $?
 before=$(snapshot)
 "$P" db add gpu X200 $GPU_REQ >/dev/null 2>"$T/err"; st=$?
 [ $st = 3 ]; check "taken name: exit 3 (got $st)" $?
