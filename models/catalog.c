@@ -1257,9 +1257,9 @@ int pl_db_import_catalog(pl_db *db, const char *path, int replace,
  * Group  0 Pid ... on host device ..."), the table header, the banner. */
 static int nccl_line(const char *s, size_t n)
 {
-  static const char *const marks[] = {"out-of-place", "Collective test "
-                                      "starting", "nccl-tests version",
-                                      "# Using devices", "Avg bus bandwidth"};
+  static const char *const marks[] = {
+      "out-of-place", "Collective test starting", "nccl-tests version",
+      "# Using devices", "Avg bus bandwidth"};
   char buf[256];
   if (n >= sizeof buf)
     n = sizeof buf - 1;
