@@ -161,8 +161,9 @@ int cmd_plot(int argc, char **argv)
     if (pl_plot_format_from_path(out, &fmt, &eb))
       return cli_usage(cmd, "%s", eb.msg);
   }
-  if (have_limit && !k_mem)
-    return cli_usage(cmd, "--limit applies to 'plot memory' only");
+  if (have_limit && !k_mem && !k_sw)
+    return cli_usage(cmd, "--limit applies to 'plot memory' and 'plot sweep' "
+                          "only");
   if (have_style && !k_cmp)
     return cli_usage(cmd, "--style applies to 'plot compare' only");
   if (!po.labels && !k_tl)

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include <pthread.h>
 #include "plot_int.h"
 
 /* Seconds per unit for the time units that convert; 0 for others. */
@@ -570,6 +571,147 @@ static void cfg_label(const pl_sweep_row *r, char *buf, size_t len)
     snprintf(buf, len, "run");
 }
 
+static const unsigned sweep_colors[] = {0x1F77B4, 0xFF7F0E, 0x2CA02C,
+                                        0xD62728, 0x9467BD, 0x8C564B,
+                                        0xE377C2, 0x7F7F7F, 0xBCBD22,
+                                        0x17BECF};
+
+static const pl_sweep_row *front_rows;
+
+static int cmp_front(const void *a, const void *b)
+{
+  const pl_sweep_row *x = &front_rows[*(const size_t *)a];
+  const pl_sweep_row *y = &front_rows[*(const size_t *)b];
+  if (x->tokens_per_second != y->tokens_per_second)
+    return x->tokens_per_second > y->tokens_per_second ? -1 : 1;
+  return x->peak_gib < y->peak_gib ? -1 : x->peak_gib > y->peak_gib;
+}
+
+/* Model sweeps: throughput against peak GiB per GPU (no per-point labels,
+ * so it stays readable at any number of points), the Pareto front of the
+ * points that fit, and o->mem_limit (GiB, > 0) as a vertical line. */
+static int sweep_pareto(const pl_sweep_row *rows, size_t n,
+                        const pl_plot_opts *o, const char *path,
+                        struct pl_errbuf *eb)
+{
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  size_t *sch = pl_calloc(n, sizeof *sch), nsch = 0, *idx = pl_calloc(n, sizeof *idx);
+  struct pl_buf data, plots, title, limit;
+  int rc = 0;
+  char n1[32], n2[32];
+  pl_buf_init(&data, 0);
+  pl_buf_init(&plots, 0);
+  pl_buf_init(&title, 0);
+  pl_buf_init(&limit, 0);
+  if (!sch || !idx) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t j = 0;
+    while (j < nsch && strcmp(rows[sch[j]].schedule, rows[i].schedule) != 0)
+      j++;
+    if (j == nsch)
+      sch[nsch++] = i;
+  }
+  double xmax = o->mem_limit > 0 ? o->mem_limit : 0, ymax = 0;
+  size_t drawn = 0;
+  rc |= pl_buf_addf(&data, "# pipelab sweep: one block per schedule (gib "
+                           "tokens fits), then the Pareto front\n");
+  for (size_t s = 0; s < nsch && !rc; s++) {
+    rc |= pl_buf_addf(&data, "%s# %s\n", s ? "\n\n" : "",
+                      rows[sch[s]].schedule);
+    for (size_t i = 0; i < n; i++) {
+      const pl_sweep_row *r = &rows[i];
+      if (strcmp(r->schedule, rows[sch[s]].schedule) != 0 ||
+          !(r->tokens_per_second > 0) || !(r->peak_gib > 0))
+        continue;
+      if (r->peak_gib > xmax)
+        xmax = r->peak_gib;
+      if (r->tokens_per_second > ymax)
+        ymax = r->tokens_per_second;
+      drawn++;
+      rc |= pl_buf_addf(&data, "%s %s %d\n", pl__plot_num(n1, r->peak_gib),
+                        pl__plot_num(n2, r->tokens_per_second), r->fits);
+    }
+    rc |= pl_buf_addf(&data, "0 NaN 1\n");
+  }
+  /* The front: fitting points by throughput, keeping each that needs less
+   * memory than every faster one. */
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].fits && rows[i].tokens_per_second > 0 && rows[i].peak_gib > 0)
+      idx[k++] = i;
+  pthread_mutex_lock(&mu);
+  front_rows = rows;
+  qsort(idx, k, sizeof *idx, cmp_front);
+  front_rows = NULL;
+  pthread_mutex_unlock(&mu);
+  rc |= pl_buf_addf(&data, "\n\n# Pareto front\n");
+  double best = INFINITY;
+  size_t nf = 0;
+  for (size_t j = 0; j < k; j++)
+    if (rows[idx[j]].peak_gib < best) {
+      best = rows[idx[j]].peak_gib;
+      idx[nf++] = idx[j];
+    }
+  for (size_t j = nf; j-- > 0;)
+    rc |= pl_buf_addf(&data, "%s %s\n", pl__plot_num(n1, rows[idx[j]].peak_gib),
+                      pl__plot_num(n2, rows[idx[j]].tokens_per_second));
+  if (!nf)
+    rc |= pl_buf_addf(&data, "0 NaN\n");
+  for (size_t s = 0; s < nsch; s++) {
+    unsigned c = sweep_colors[s % (sizeof sweep_colors / sizeof sweep_colors[0])];
+    rc |= pl_buf_addf(&plots,
+                      "%s'sweep.dat' index %zu using 1:($3 != 0 ? $2 : 1/0) "
+                      "with points pt 7 ps 0.8 lc rgb '#%06X' title '",
+                      s ? ", \\\n     " : "", s, c);
+    rc |= pl__plot_quote(&plots, rows[sch[s]].schedule);
+    rc |= pl_buf_addf(&plots,
+                      "', \\\n     'sweep.dat' index %zu using 1:($3 == 0 ? "
+                      "$2 : 1/0) with points pt 6 ps 0.8 lc rgb '#%06X' notitle",
+                      s, c);
+  }
+  rc |= pl_buf_addf(&plots, ", \\\n     'sweep.dat' index %zu using 1:2 with "
+                            "linespoints lw 2 pt 4 ps 1.2 lc rgb '#000000' "
+                            "title 'Pareto front'", nsch);
+  if (o->mem_limit > 0)
+    rc |= pl_buf_addf(&limit, "set arrow from %s, graph 0 to %s, graph 1 "
+                              "nohead lw 2 dt 2 lc rgb '#C00000'\n"
+                              "set label 'limit' at %s, graph 0.97 right "
+                              "offset -0.5,0 tc rgb '#C00000'",
+                      pl__plot_num(n1, o->mem_limit),
+                      pl__plot_num(n1, o->mem_limit),
+                      pl__plot_num(n2, o->mem_limit));
+  if (o->title)
+    rc |= pl__plot_quote(&title, o->title);
+  else
+    rc |= pl_buf_addf(&title, "sweep: throughput vs memory (%zu points, %zu "
+                              "on the Pareto front)", drawn, nf);
+  if (rc) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  char xm[32], ym[32];
+  pl__plot_num(xm, xmax > 0 ? xmax * 1.08 : 1);
+  pl__plot_num(ym, ymax > 0 ? ymax * 1.12 : 1);
+  const char *kv[] = {"TITLE", title.buf, "XMAX", xm, "YMAX", ym,
+                      "LIMIT", limit.buf ? limit.buf : "", "PLOTS", plots.buf,
+                      NULL};
+  struct pl__plot_file files[] = {{"sweep.dat", &data}};
+  rc = pl__plot_run(o, path, o->width > 0 ? o->width : 1000,
+                    o->height > 0 ? o->height : 600, "sweep_pareto.gp", kv,
+                    files, 1, eb);
+out:
+  pl_free(sch);
+  pl_free(idx);
+  pl_buf_free(&data);
+  pl_buf_free(&plots);
+  pl_buf_free(&title);
+  pl_buf_free(&limit);
+  return rc;
+}
+
 int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
                   const char *path, struct pl_errbuf *eb)
 {
@@ -589,6 +731,10 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
     return pl_errf(eb, PL_EINVAL,
                    "the sweep has no value to plot (tokens_per_second, "
                    "throughput, iteration_seconds or iteration_time)");
+  if (metric == 0)
+    for (size_t i = 0; i < n; i++)
+      if (rows[i].peak_gib > 0)
+        return sweep_pareto(rows, n, o, path, eb);
   static const char *const ylabels[] = {
       "throughput (tokens/s)", "throughput (microbatches x size x dp per time unit)",
       "iteration time (s, lower is better)",

@@ -114,5 +114,13 @@ printf 'schedule,stages\n1f1b,4\n' >"$T/bad.csv"
 $P plot sweep "$T/bad.csv" -o "$T/bad.png" 2>"$T/err"; [ $? = 3 ] && grep -q "no row has a value" "$T/err"
 check "sweep without values: exit 3" $?
 
+# A model sweep plots as throughput vs memory with its Pareto front and limit.
+$P sweep --model llama3-8b --gpu h100 --gpus 16 --global-batch 64 --seq 4096 --db :memory: \
+  --all --format json > "$T/msw.json" 2>/dev/null
+$P plot sweep "$T/msw.json" -o "$T/msw.svg" --limit 80
+check "model sweep plot exits 0" $?
+grep -q "peak memory per GPU (GiB)" "$T/msw.svg" && grep -q "Pareto front" "$T/msw.svg" && grep -q "limit" "$T/msw.svg"
+check "model sweep plot: memory axis, Pareto front, limit line" $?
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
