@@ -248,7 +248,13 @@ int cmd_plot(int argc, char **argv)
   size_t n;
   if ((rc = pl_plot_sweep_load(pos[0], &rows, &n, &eb)))
     return cli_fail_eb(&eb, rc);
-  rc = pl_plot_sweep(rows, n, &po, out, &eb);
+  /* A model sweep (tokens/s and GiB per GPU) draws throughput against
+   * memory with its Pareto front; a constant-cost sweep by configuration. */
+  int pareto = 0;
+  for (size_t i = 0; i < n; i++)
+    pareto |= rows[i].tokens_per_second > 0 && rows[i].peak_gib > 0;
+  rc = pareto ? pl_plot_sweep_pareto(rows, n, &po, out, &eb)
+              : pl_plot_sweep(rows, n, &po, out, &eb);
   pl_plot_sweep_free(rows);
   return rc ? cli_fail_eb(&eb, rc) : 0;
 }

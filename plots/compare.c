@@ -590,10 +590,18 @@ static int cmp_front(const void *a, const void *b)
 /* Model sweeps: throughput against peak GiB per GPU (no per-point labels,
  * so it stays readable at any number of points), the Pareto front of the
  * points that fit, and o->mem_limit (GiB, > 0) as a vertical line. */
-static int sweep_pareto(const pl_sweep_row *rows, size_t n,
-                        const pl_plot_opts *o, const char *path,
-                        struct pl_errbuf *eb)
+int pl_plot_sweep_pareto(const pl_sweep_row *rows, size_t n,
+                         const pl_plot_opts *o, const char *path,
+                         struct pl_errbuf *eb)
 {
+  static const pl_plot_opts defaults = PL_PLOT_OPTS_INIT;
+  if (!o)
+    o = &defaults;
+  int fmt, rc0 = pl__plot_check_output(path, &fmt, eb);
+  if (rc0)
+    return rc0;
+  if (!rows || n == 0)
+    return pl_errf(eb, PL_EINVAL, "the sweep has no rows to plot");
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   size_t *sch = pl_calloc(n, sizeof *sch), nsch = 0, *idx = pl_calloc(n, sizeof *idx);
   struct pl_buf data, plots, title, limit;
@@ -731,10 +739,7 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
     return pl_errf(eb, PL_EINVAL,
                    "the sweep has no value to plot (tokens_per_second, "
                    "throughput, iteration_seconds or iteration_time)");
-  if (metric == 0)
-    for (size_t i = 0; i < n; i++)
-      if (rows[i].peak_gib > 0)
-        return sweep_pareto(rows, n, o, path, eb);
+
   static const char *const ylabels[] = {
       "throughput (tokens/s)", "throughput (microbatches x size x dp per time unit)",
       "iteration time (s, lower is better)",

@@ -153,6 +153,17 @@ void pl_plot_sweep_free(pl_sweep_row *rows);
 int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
                   const char *path, struct pl_errbuf *eb);
 
+/*
+ * A model-priced sweep as throughput (tokens_per_second) against peak GiB
+ * per GPU (peak_gib): one colour per schedule (open circles: does not fit),
+ * the Pareto front of the fitting points as a line, o->mem_limit (GiB, > 0)
+ * as a vertical line; no per-point labels, so any number of points stays
+ * readable. Rows without both values are not drawn.
+ */
+int pl_plot_sweep_pareto(const pl_sweep_row *rows, size_t n,
+                         const pl_plot_opts *o, const char *path,
+                         struct pl_errbuf *eb);
+
 /* ---- pieces, exposed for tests and tools ---- */
 
 /*
