@@ -576,6 +576,44 @@ static const unsigned sweep_colors[] = {0x1F77B4, 0xFF7F0E, 0x2CA02C,
                                         0xE377C2, 0x7F7F7F, 0xBCBD22,
                                         0x17BECF};
 
+/* Indices of the first row of each schedule, in first-seen order, into
+ * sch (n entries available); returns how many. */
+static size_t sweep_schedules(const pl_sweep_row *rows, size_t n, size_t *sch)
+{
+  size_t nsch = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t j = 0;
+    while (j < nsch && strcmp(rows[sch[j]].schedule, rows[i].schedule) != 0)
+      j++;
+    if (j == nsch)
+      sch[nsch++] = i;
+  }
+  return nsch;
+}
+
+/* The plot clauses of the per-schedule blocks of sweep.dat: filled points
+ * for rows that fit, open ones (not in the key) for rows that do not;
+ * `style` sizes the points ("ps 1.5", "ps 0.8"). */
+static int sweep_series(struct pl_buf *plots, const pl_sweep_row *rows,
+                        const size_t *sch, size_t nsch, const char *style,
+                        const char *open_style)
+{
+  int rc = 0;
+  for (size_t s = 0; s < nsch; s++) {
+    unsigned c = sweep_colors[s % (sizeof sweep_colors / sizeof sweep_colors[0])];
+    rc |= pl_buf_addf(plots,
+                      "%s'sweep.dat' index %zu using 1:($3 != 0 ? $2 : 1/0) "
+                      "with points pt 7 %s lc rgb '#%06X' title '",
+                      s ? ", \\\n     " : "", s, style, c);
+    rc |= pl__plot_quote(plots, rows[sch[s]].schedule);
+    rc |= pl_buf_addf(plots,
+                      "', \\\n     'sweep.dat' index %zu using 1:($3 == 0 ? "
+                      "$2 : 1/0) with points pt 6 %s lc rgb '#%06X' notitle",
+                      s, open_style, c);
+  }
+  return rc;
+}
+
 static const pl_sweep_row *front_rows;
 
 static int cmp_front(const void *a, const void *b)
@@ -615,13 +653,7 @@ int pl_plot_sweep_pareto(const pl_sweep_row *rows, size_t n,
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < n; i++) {
-    size_t j = 0;
-    while (j < nsch && strcmp(rows[sch[j]].schedule, rows[i].schedule) != 0)
-      j++;
-    if (j == nsch)
-      sch[nsch++] = i;
-  }
+  nsch = sweep_schedules(rows, n, sch);
   double xmax = o->mem_limit > 0 ? o->mem_limit : 0, ymax = 0;
   size_t drawn = 0;
   rc |= pl_buf_addf(&data, "# pipelab sweep: one block per schedule (gib "
@@ -668,18 +700,7 @@ int pl_plot_sweep_pareto(const pl_sweep_row *rows, size_t n,
                       pl__plot_num(n2, rows[idx[j]].tokens_per_second));
   if (!nf)
     rc |= pl_buf_addf(&data, "0 NaN\n");
-  for (size_t s = 0; s < nsch; s++) {
-    unsigned c = sweep_colors[s % (sizeof sweep_colors / sizeof sweep_colors[0])];
-    rc |= pl_buf_addf(&plots,
-                      "%s'sweep.dat' index %zu using 1:($3 != 0 ? $2 : 1/0) "
-                      "with points pt 7 ps 0.8 lc rgb '#%06X' title '",
-                      s ? ", \\\n     " : "", s, c);
-    rc |= pl__plot_quote(&plots, rows[sch[s]].schedule);
-    rc |= pl_buf_addf(&plots,
-                      "', \\\n     'sweep.dat' index %zu using 1:($3 == 0 ? "
-                      "$2 : 1/0) with points pt 6 ps 0.8 lc rgb '#%06X' notitle",
-                      s, c);
-  }
+  rc |= sweep_series(&plots, rows, sch, nsch, "ps 0.8", "ps 0.8");
   rc |= pl_buf_addf(&plots, ", \\\n     'sweep.dat' index %zu using 1:2 with "
                             "linespoints lw 2 pt 4 ps 1.2 lc rgb '#000000' "
                             "title 'Pareto front'", nsch);
@@ -724,9 +745,6 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
                   const char *path, struct pl_errbuf *eb)
 {
   static const pl_plot_opts defaults = PL_PLOT_OPTS_INIT;
-  static const unsigned colors[] = {0x1F77B4, 0xFF7F0E, 0x2CA02C, 0xD62728,
-                                    0x9467BD, 0x8C564B, 0xE377C2, 0x7F7F7F,
-                                    0xBCBD22, 0x17BECF};
   if (!o)
     o = &defaults;
   int fmt, rc = pl__plot_check_output(path, &fmt, eb);
@@ -763,12 +781,8 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
       j++;
     if (j == ncfg)
       cfg[ncfg++] = i;
-    j = 0;
-    while (j < nsch && strcmp(rows[sch[j]].schedule, rows[i].schedule) != 0)
-      j++;
-    if (j == nsch)
-      sch[nsch++] = i;
   }
+  nsch = sweep_schedules(rows, n, sch);
   /* Insertion sort of the configurations (few of them). */
   for (size_t a = 1; a < ncfg; a++)
     for (size_t b = a; b > 0 && cmp_cfg(&rows[cfg[b - 1]], &rows[cfg[b]]) > 0;
@@ -814,19 +828,7 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
       longest = strlen(lab);
     rc |= pl_buf_addf(&xtics, "%s'%s' %zu", j ? ", " : "", lab, j);
   }
-  for (size_t s = 0; s < nsch; s++) {
-    unsigned c = colors[s % (sizeof colors / sizeof colors[0])];
-    rc |= pl_buf_addf(&plots,
-                      "%s'sweep.dat' index %zu using 1:($3 != 0 ? $2 : 1/0) "
-                      "with points pt 7 ps 1.5 lc rgb '#%06X' title '",
-                      s ? ", \\\n     " : "", s, c);
-    rc |= pl__plot_quote(&plots, rows[sch[s]].schedule);
-    rc |= pl_buf_addf(&plots,
-                      "', \\\n     'sweep.dat' index %zu using 1:($3 == 0 ? "
-                      "$2 : 1/0) with points pt 6 ps 1.5 lw 2 lc rgb '#%06X' "
-                      "notitle",
-                      s, c);
-  }
+  rc |= sweep_series(&plots, rows, sch, nsch, "ps 1.5", "ps 1.5 lw 2");
   /* A key entry explaining the open circles, when any row does not fit. */
   for (size_t i = 0; i < n; i++)
     if (rows[i].fits == 0) {
