@@ -66,6 +66,8 @@ static const char usage[] =
   "  --scaleup-latency-us x, --scaleout-latency-us x   per collective step (2, 6)\n"
   "  --scaleup-coll-efficiency x, --scaleout-coll-efficiency x\n"
   "                        NCCL bus bandwidth / link bandwidth, (0, 1] (0.8, 0.9)\n"
+  "  --sustained-clock-ratio x  clock held under dense matrix load / the clock\n"
+  "                        of the datasheet peak, (0, 1] (1)\n"
   "  --host-gb-per-s x     PCIe / C2C GB/s per direction (default: unknown)\n"
   "  --mfu x               analytic per-op fraction of peak, (0, 1] (0.5)\n"
   "  --p2p-latency-us x    latency of one P2P message, us (10)\n"
@@ -134,6 +136,7 @@ static const struct add_opt add_opts[] = {
   {"scaleout-latency-us", FOR_GPU, A_NONNEG, 0, 1, GF(scaleout_latency_us)},
   {"scaleup-coll-efficiency", FOR_GPU, A_EFF, 0, 1, GF(scaleup_coll_eff)},
   {"scaleout-coll-efficiency", FOR_GPU, A_EFF, 0, 1, GF(scaleout_coll_eff)},
+  {"sustained-clock-ratio", FOR_GPU, A_EFF, 0, 1, GF(clock_ratio)},
   {"host-gb-per-s", FOR_GPU, A_NUM, 0, 1e9, GF(host_bandwidth)},
   {"mfu", FOR_GPU, A_EFF, 0, 1, GF(mfu)},
   {"p2p-latency-us", FOR_GPU, A_NONNEG, 0, 1, GF(p2p_latency_us)},
@@ -558,7 +561,7 @@ static int cmd_show(pl_db *db, const char *name, enum cli_format fmt)
                         "kernel_launch_us, scaleup_domain, gpus_per_node, "
                         "scaleup_latency_us, scaleout_latency_us, "
                         "scaleup_coll_efficiency, scaleout_coll_efficiency, "
-                        "source FROM gpus WHERE name = ?1 COLLATE NOCASE OR "
+                        "sustained_clock_ratio, source FROM gpus WHERE name = ?1 COLLATE NOCASE OR "
                         "full_name = ?1 COLLATE NOCASE OR instr(',' || "
                         "lower(aliases) || ',', ',' || lower(?1) || ',') > 0 "
                         "ORDER BY (name = ?1 COLLATE NOCASE) DESC, id LIMIT 1",

@@ -79,7 +79,8 @@ static const struct col gpu_cols[] = {
     {"scaleout_latency_us", R_TIME, G(scaleout_latency_us), 0, NAN, NULL},
     {"scaleup_coll_efficiency", R_EFF, G(scaleup_coll_eff), 0, NAN, NULL},
     {"scaleout_coll_efficiency", R_EFF, G(scaleout_coll_eff), 0, NAN, NULL},
-    {"aliases", R_ALIASES, G(aliases), 0, NAN, NULL}};
+    {"aliases", R_ALIASES, G(aliases), 0, NAN, NULL},
+    {"sustained_clock_ratio", R_EFF, G(clock_ratio), 0, NAN, NULL}};
 #define N_GPU_COLS ((int)(sizeof gpu_cols / sizeof gpu_cols[0]))
 
 static const struct col model_cols[] = {

@@ -408,7 +408,7 @@ int pl_db_check(pl_db *db, int *problems, char *report, size_t len,
   "sm_count, gemm_efficiency, attn_efficiency, hbm_efficiency, "              \
   "kernel_launch_us, scaleup_domain, gpus_per_node, scaleup_latency_us, "     \
   "scaleout_latency_us, scaleup_coll_efficiency, scaleout_coll_efficiency, "  \
-  "vendor, aliases"
+  "vendor, aliases, sustained_clock_ratio"
 #define MODEL_COLS                                                           \
   "name, full_name, arch, layers, hidden, heads, kv_heads, ffn, vocab, "     \
   "seq_len, tied_embeddings, learned_pos, coalesce(published_params, 0), "   \
@@ -444,6 +444,7 @@ static void row_gpu(sqlite3_stmt *st, pl_gpu_spec *g)
   g->scaleout_coll_eff = sqlite3_column_double(st, 24);
   copy_text(g->vendor, sizeof g->vendor, sqlite3_column_text(st, 25));
   copy_text(g->aliases, sizeof g->aliases, sqlite3_column_text(st, 26));
+  g->clock_ratio = sqlite3_column_double(st, 27);
 }
 
 static void row_model(sqlite3_stmt *st, pl_model_spec *m)

@@ -258,8 +258,12 @@ int pl_price_layer(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
   struct hw x;
   memset(&x, 0, sizeof x);
   x.g = g;
-  x.peak16 = g->bf16_flops;
-  x.peak = pl_gpu_peak(g, cfg->precision);
+  /* Tensor-core work runs at the clock the GPU sustains under dense matrix
+   * load, a fraction of the clock its datasheet peaks are stated at
+   * (docs/cost-model.md, "Sustained clock"). */
+  double clk = g->clock_ratio > 0 && g->clock_ratio <= 1 ? g->clock_ratio : 1;
+  x.peak16 = g->bf16_flops * clk;
+  x.peak = pl_gpu_peak(g, cfg->precision) * clk;
   if (x.peak <= 0)
     return pl_errf(eb, PL_EINVAL, "GPU '%s' has no dense %s peak; pick "
                                   "--precision bf16%s", g->name,

@@ -161,6 +161,7 @@ static pl_gpu_spec full_gpu(void)
   g.scaleout_latency_us = 0;
   g.scaleup_coll_eff = 0.83;
   g.scaleout_coll_eff = 0.91;
+  g.clock_ratio = 0.93;
   return g;
 }
 
@@ -191,6 +192,7 @@ static void assert_gpu_equal(const pl_gpu_spec *a, const pl_gpu_spec *b)
   assert_true(a->scaleout_latency_us == b->scaleout_latency_us);
   assert_true(a->scaleup_coll_eff == b->scaleup_coll_eff);
   assert_true(a->scaleout_coll_eff == b->scaleout_coll_eff);
+  assert_true(a->clock_ratio == b->clock_ratio);
   assert_int_equal(a->is_cpu, b->is_cpu);
 }
 
@@ -579,7 +581,7 @@ static void test_migration_from_v3(void **state)
   sqlite3_close(s);
 
   pl_db *db = open_ok(path);
-  assert_int_equal(pl_db_schema_version(db), 4);
+  assert_int_equal(pl_db_schema_version(db), PL_DB_SCHEMA_VERSION);
   pl_gpu_spec g;
   pl_model_spec m;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
@@ -603,6 +605,12 @@ static void test_migration_from_v3(void **state)
   assert_int_equal(g.sm_count, 132);
   assert_int_equal(pl_db_get_gpu(db, "gb200", &g, &eb), PL_OK);
   assert_int_equal(g.scaleup_domain, 72);
+  /* Schema 5: the user's GPU takes the default sustained clock (1), the
+   * seeded A100 its 1305 / 1410 MHz. */
+  assert_int_equal(pl_db_get_gpu(db, "mygpu", &g, &eb), PL_OK);
+  assert_true(g.clock_ratio == 1);
+  assert_int_equal(pl_db_get_gpu(db, "a100", &g, &eb), PL_OK);
+  assert_true(g.clock_ratio == 1305.0 / 1410.0);
   assert_int_equal(count(db, "SELECT count(*) FROM collectives"), 0);
   /* And the new writers work on it. */
   pl_gpu_spec x = full_gpu();

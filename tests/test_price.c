@@ -296,7 +296,8 @@ static void test_layer_flops_and_comm(void **state)
   assert_rel(r.flops[PL_OP_F], 24 * b * s * h * h / t + att / 2, 1e-12);
   assert_rel(r.flops[PL_OP_B], 24 * b * s * h * h / t + 2.5 * att / 2, 1e-12);
   assert_rel(r.part[PL_OP_F][PL_PART_ATTN],
-             att / 2 / (g.bf16_flops * g.attn_eff) * 1e6, 1e-12);
+             att / 2 / (g.bf16_flops * g.clock_ratio * g.attn_eff) * 1e6,
+             1e-12);
   cfg.no_causal = 1;
   pl_op_price nc;
   assert_int_equal(pl_price_layer(NULL, &m, &g, &cfg, &l, &nc, NULL, NULL,
@@ -497,6 +498,43 @@ static void test_iteration(void **state)
   pl_sched_destroy(s);
 }
 
+/* The sustained clock: the A100 settles at 1305 of its 1410 MHz under dense
+ * matrix load; tensor-core work (GEMMs, attention) slows by exactly that
+ * ratio where it is compute-bound; memory-bound kernels, collectives and
+ * FLOPs do not change. */
+static void test_sustained_clock(void **state)
+{
+  (void)state;
+  pl_gpu_spec g = gpu("a100");
+  assert_rel(g.clock_ratio, 1305.0 / 1410.0, 1e-15);
+  pl_gpu_spec h = gpu("h100");
+  assert_rel(h.clock_ratio, 1.0, 0);
+  pl_model_spec m = gpt(48, 6144, 64);
+  pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
+  cfg.mb_size = 4;
+  cfg.tp = 8;
+  cfg.flash_attn = 1;
+  pl_layout l;
+  pl_layout_make(8, 1, 1, 1, 8, &l);
+  pl_op_price sus, boost;
+  assert_int_equal(pl_price_layer(NULL, &m, &g, &cfg, &l, &sus, NULL, NULL,
+                                  NULL), PL_OK);
+  pl_gpu_spec gb = g;
+  gb.clock_ratio = 1;
+  assert_int_equal(pl_price_layer(NULL, &m, &gb, &cfg, &l, &boost, NULL, NULL,
+                                  NULL), PL_OK);
+  for (int k = PL_OP_F; k <= PL_OP_W; k++)
+    assert_rel(sus.part[k][PL_PART_GEMM],
+               boost.part[k][PL_PART_GEMM] * 1410.0 / 1305.0, 1e-12);
+  assert_rel(sus.part[PL_OP_F][PL_PART_ATTN],
+             boost.part[PL_OP_F][PL_PART_ATTN] * 1410.0 / 1305.0, 1e-12);
+  assert_rel(sus.part[PL_OP_F][PL_PART_MEM], boost.part[PL_OP_F][PL_PART_MEM],
+             1e-12);
+  assert_rel(sus.part[PL_OP_F][PL_PART_TP], boost.part[PL_OP_F][PL_PART_TP],
+             1e-12);
+  assert_rel(sus.flops[PL_OP_F], boost.flops[PL_OP_F], 1e-12);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -505,6 +543,7 @@ int main(void)
     cmocka_unit_test(test_layout),
     cmocka_unit_test(test_measured_collectives),
     cmocka_unit_test(test_layer_flops_and_comm),
+    cmocka_unit_test(test_sustained_clock),
     cmocka_unit_test(test_context_parallel),
     cmocka_unit_test(test_iteration),
   };

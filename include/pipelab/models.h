@@ -56,6 +56,9 @@ typedef struct pl_gpu_spec {
   double scaleout_coll_eff; /* NCCL bus bandwidth / NIC bandwidth */
   char vendor[32];
   char aliases[128];        /* comma-separated other names */
+  /* Schema 5: */
+  double clock_ratio;       /* sustained clock under dense matrix load /
+                               the clock of the datasheet peaks (0, 1] */
 } pl_gpu_spec;
 
 /* Architectures: GPT (LayerNorm with biases, GeLU FFN of width f, learned
@@ -79,7 +82,7 @@ typedef struct pl_model_spec {
 /* PRAGMA application_id of every pipelab database ("PLAB"). */
 #define PL_DB_APPLICATION_ID 0x504C4142
 /* PRAGMA user_version this binary creates and upgrades to. */
-#define PL_DB_SCHEMA_VERSION 4
+#define PL_DB_SCHEMA_VERSION 5
 /* Default busy timeout of pl_db_open (ms). */
 #define PL_DB_BUSY_TIMEOUT_MS 5000
 
@@ -162,7 +165,7 @@ int pl_db_list_models(pl_db *db, pl_model_spec **out, size_t *n,
  * hbm_bandwidth, scaleup_bandwidth, scaleout_bandwidth (> 0). Optional
  * fields take the table's default (docs/database.md) when 0: sm_count,
  * gemm_eff, attn_eff, hbm_eff, scaleup_domain, gpus_per_node,
- * scaleup_coll_eff, scaleout_coll_eff; mfu 0 = 0.5; fp8_flops, fp4_flops,
+ * scaleup_coll_eff, scaleout_coll_eff, clock_ratio; mfu 0 = 0.5; fp8_flops, fp4_flops,
  * host_bandwidth 0 = none / unknown (NULL). The times launch_us,
  * scaleup_latency_us, scaleout_latency_us and p2p_latency_us may be 0 and
  * take the default (4, 2, 6 and 10 µs) when negative. Empty full_name = name,
