@@ -108,26 +108,36 @@ static void put_w(struct vm *z, int s, int split)
 
 /* Peak of the stage in chunk activations (F +1, W -1, B 0); without W
  * lists a pending W runs in every empty slot. Uses the slot map. */
+/* The running activation count of one stage, slot by slot: F (types 0, 1)
+ * allocates, W (4, 5) frees; without explicit Ws a B (2, 3) leaves a W
+ * pending that the next empty slot runs. res is the peak so far. */
+struct mstate {
+  int cur, res, wc;
+};
+
+static inline void mem_step(struct mstate *q, int t, int has_w)
+{
+  if (t >= 0) {
+    if (t <= 1)
+      q->cur++;
+    else if (t <= 3)
+      q->wc++;
+    else
+      q->cur--;
+  } else if (!has_w && q->wc) {
+    q->cur--;
+    q->wc--;
+  }
+  if (q->cur > q->res)
+    q->res = q->cur;
+}
+
 static int mem_of_stage(const struct vm *z, int s, int has_w, int bound)
 {
-  int cur = 0, res = 0, wc = 0;
-  for (int i = 0; i <= bound; i++) {
-    int t = MT(z, s, i);
-    if (t >= 0) {
-      if (t <= 1)
-        cur++;
-      else if (t <= 3)
-        wc++;
-      else
-        cur--;
-    } else if (!has_w && wc) {
-      cur--;
-      wc--;
-    }
-    if (cur > res)
-      res = cur;
-  }
-  return res;
+  struct mstate q = {0, 0, 0};
+  for (int i = 0; i <= bound; i++)
+    mem_step(&q, MT(z, s, i), has_w);
+  return q.res;
 }
 
 /* The mb-th smallest slot among the B lists (types 2 and 3) of stage s. */
@@ -294,16 +304,28 @@ static void reorder(struct vm *z, int consider_w)
       int sb = stage_bound(z, s);
       int placed = nxt;
       MT(z, s, nxt) = -1;
+      /* Try the free slots pt in [deps, nxt): the map holds processed ops
+       * at their final slots and the unprocessed ones (all >= nxt) at their
+       * original slots, so a free slot below nxt is empty and the count over
+       * [0, pt) does not depend on pt's op: it is carried from one candidate
+       * to the next (pre, over [0, at)), and a candidate's walk over the
+       * rest stops as soon as its peak passes cur_mem. Same answer as
+       * mem_of_stage(map with t at pt) <= cur_mem, in O(bound) per op
+       * instead of O(bound) per candidate from slot 0. */
+      struct mstate pre = {0, 0, 0};
+      int at = 0;
       for (int pt = deps; pt < nxt; pt++) {
+        while (at < pt && at <= sb)
+          mem_step(&pre, MT(z, s, at++), consider_w);
         if (occ[(size_t)s * z->cap + pt])
           continue;
-        /* try pt: the map holds processed ops at their final slots and the
-         * unprocessed ones (all >= nxt) at their original slots */
-        MT(z, s, pt) = t;
-        MB(z, s, pt) = k;
-        int ok = mem_of_stage(z, s, consider_w, sb) <= cur_mem;
-        MT(z, s, pt) = -1;
-        if (ok) {
+        struct mstate q = pre;
+        if (pt <= sb) {
+          mem_step(&q, t, consider_w);
+          for (int i = pt + 1; i <= sb && q.res <= cur_mem; i++)
+            mem_step(&q, MT(z, s, i), consider_w);
+        }
+        if (q.res <= cur_mem) {
           placed = pt;
           break;
         }
