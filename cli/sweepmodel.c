@@ -3,7 +3,6 @@
  * a cost table per point, a cheap bound per point for pruning, and the
  * breakdown of the iteration. */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,193 +39,14 @@ int sweepmodel_handle(struct sweepmodel *sm, const char *cmd, int opt,
 pl_train_cfg sweepmodel_cfg(const struct sweepmodel *sm,
                             const pl_sweep_point *pt)
 {
-  pl_train_cfg cfg = sm->mo.cfg;
-  cfg.mb_size = pt->mb_size;
-  cfg.dp = pt->dp;
-  cfg.tp = pt->tp > 0 ? pt->tp : 1;
-  cfg.cp = pt->cp > 0 ? pt->cp : 1;
-  cfg.recompute = pt->recompute;
-  cfg.distributed_optimizer = pt->dist_opt;
-  cfg.flash_attn = !sm->no_flash;
-  cfg.layers_per_stage = NULL;
-  return cfg;
-}
-
-static int build(struct sweepmodel *sm, const pl_sweep_point *pt,
-                 const pl_sched *s, pl_costs **out, pl_model_plan *plan,
-                 struct pl_errbuf *eb)
-{
-  pl_train_cfg cfg = sweepmodel_cfg(sm, pt);
-  pl_cost_request rq = PL_COST_REQUEST_INIT;
-  rq.kind = PL_COSTS_MODEL;
-  rq.model = &sm->mo.m;
-  rq.gpu = &sm->mo.g;
-  rq.cfg = &cfg;
-  rq.db = sm->price_db;
-  return pl_cost_provide(&rq, s, out, plan, eb);
-}
-
-/* The database connection is shared by the worker threads; when it has
- * measurements for the GPU the builds are serialised (SQLite handle), else
- * the model runs without SQL and in parallel. The plan of the point a thread
- * works on travels from costs() to finish() in a thread-local. */
-static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
-static _Thread_local pl_model_plan tl_plan;
-
-static int sm_costs(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
-                    pl_costs **out, struct pl_errbuf *eb)
-{
-  struct sweepmodel *sm = ctx;
-  if (sm->price_db)
-    pthread_mutex_lock(&build_mu);
-  pl_model_plan_free(&tl_plan);
-  tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
-  int rc = build(sm, pt, s, out, &tl_plan, eb);
-  if (sm->price_db)
-    pthread_mutex_unlock(&build_mu);
-  return rc;
-}
-
-/* A schedule with the generator's stage map and no ops: all the cost
- * builder needs. */
-static int stage_map(const pl_sweep_point *pt, pl_sched **s,
-                     struct pl_errbuf *eb)
-{
-  const pl_gen_info *gi = pl_gen_find(pt->schedule);
-  int v = pt->v > 0 ? pt->v : 1;
-  int place = v == 1 ? PL_PLACE_SINGLE : gi ? gi->placement : PL_PLACE_LOOP;
-  if (place == PL_PLACE_SINGLE && v > 1)
-    place = PL_PLACE_LOOP;
-  return pl_sched_create(pt->p, pt->p * v, pt->m, place, s, eb);
-}
-
-/*
- * Bounds without simulating: every rank runs F and B + W of each of its
- * stages for every microbatch, then its fixed tail (optimizer, tied
- * embedding, at least the exposed part of the DP reduce): the iteration is
- * at least the largest such sum. Memory: static bytes plus the largest
- * activation one F of the rank allocates.
- */
-static int sm_bound(void *ctx, const pl_sweep_point *pt, double *time_lb,
-                    double *mem_lb, struct pl_errbuf *eb)
-{
-  struct sweepmodel *sm = ctx;
-  pl_sched *s = NULL;
-  pl_costs *c = NULL;
-  pl_model_plan plan = PL_MODEL_PLAN_INIT;
-  int rc = stage_map(pt, &s, eb);
-  if (rc)
-    return rc;
-  if (sm->price_db)
-    pthread_mutex_lock(&build_mu);
-  rc = build(sm, pt, s, &c, &plan, eb);
-  if (sm->price_db)
-    pthread_mutex_unlock(&build_mu);
-  if (rc) {
-    pl_sched_destroy(s);
-    return rc;
-  }
-  double t_max = 0, m_max = 0;
-  for (int r = 0; r < plan.n_ranks; r++) {
-    double busy = 0, act = 0;
-    for (int g = 0; g < c->n_stages; g++) {
-      if (pl_sched_stage_rank(s, g) != r)
-        continue;
-      double f = c->stage[g].t[PL_OP_F], bw = c->stage[g].t[PL_OP_BW];
-      double bw2 = c->stage[g].t[PL_OP_B] + c->stage[g].t[PL_OP_W];
-      busy += (f + (bw < bw2 ? bw : bw2)) * pt->m;
-      if (c->stage[g].mem_b > act)
-        act = c->stage[g].mem_b;
-    }
-    double tail = 0;
-    if (!plan.flat && plan.optim_us) {
-      double dp = plan.dp_us[r], ex = dp;
-      if (plan.dp_window_us[r] > 0)
-        ex = plan.dp_bucket_us[r] < dp ? plan.dp_bucket_us[r] : dp;
-      tail = plan.optim_us[r] + plan.embed_us[r] + ex;
-    }
-    if (busy + tail > t_max)
-      t_max = busy + tail;
-    if (plan.rank[r].static_bytes + act > m_max)
-      m_max = plan.rank[r].static_bytes + act;
-  }
-  *time_lb = t_max / 1e6; /* seconds, the unit of iteration_time */
-  *mem_lb = m_max;
-  pl_costs_destroy(c);
-  pl_model_plan_free(&plan);
-  pl_sched_destroy(s);
-  return PL_OK;
-}
-
-static void sm_finish(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
-                      const pl_costs *c, const pl_result *r,
-                      pl_sweep_eval *ev)
-{
-  struct sweepmodel *sm = ctx;
-  const pl_model_plan *plan = &tl_plan;
-  (void)pt;
-  (void)c;
-  /* The whole iteration: the pipeline, then each rank's exposed DP reduce,
-   * tied-embedding reduce and optimizer step (model costs are in µs). */
-  pl_breakdown bd;
-  double us = r->makespan;
-  if (pl_model_breakdown(plan, s, r, NULL, &bd) == PL_OK) {
-    us = bd.iteration_us;
-    ev->t_compute = bd.compute_us / 1e6;
-    ev->t_tp = (bd.tp_us + bd.cp_us) / 1e6;
-    ev->t_idle = (bd.bubble_us + bd.pp_us) / 1e6;
-    ev->t_dp = bd.dp_us / 1e6;
-    ev->t_optim = bd.optimizer_us / 1e6;
-  }
-  double secs = us / 1e6;
-  double peak = 0;
-  for (int k = 0; k < r->stages; k++) {
-    double b = modelopts_peak_bytes(plan, r, k);
-    if (b > peak)
-      peak = b;
-  }
-  ev->iteration_time = secs;
-  ev->throughput = secs > 0 ? plan->tokens_per_iter / secs : 0;
-  ev->bubble_ratio = us > 0 ? ev->t_idle * 1e6 / us : 0;
-  ev->mfu = secs > 0 && plan->n_gpus > 0 && plan->peak_flops > 0
-                ? plan->model_flops_iter /
-                      (secs * plan->n_gpus * plan->peak_flops)
-                : 0;
-  ev->peak_mem = peak;
-  ev->fits = peak <= sm->limit;
-  if (!ev->fits)
-    snprintf(ev->reason, sizeof ev->reason,
-             "out of memory: peak %.1f GiB > limit %.1f GiB per GPU",
-             peak / 1073741824.0, sm->limit / 1073741824.0);
-  pl_model_plan_free(&tl_plan);
-  tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
+  return pl_sweep_pricer_cfg(sm->pricer, pt);
 }
 
 int sweepmodel_explain(struct sweepmodel *sm, const pl_sweep_point *pt,
                        pl_model_plan *plan, pl_result *r, pl_breakdown *bd,
                        struct pl_errbuf *eb)
 {
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = pt->p;
-  gp.m = pt->m;
-  gp.v = pt->v;
-  pl_sched *s = NULL;
-  pl_costs *c = NULL, *c0 = NULL;
-  pl_result r0 = PL_RESULT_INIT;
-  int rc = pl_sched_gen(pt->schedule, &gp, &s, eb);
-  if (!rc)
-    rc = build(sm, pt, s, &c, plan, eb);
-  if (!rc)
-    rc = pl_sim_run(s, c, 0, r, eb);
-  if (!rc && !(rc = pl_costs_clone(c, 1, &c0)))
-    rc = pl_sim_run(s, c0, 0, &r0, eb);
-  if (!rc)
-    rc = pl_model_breakdown(plan, s, r, &r0, bd);
-  pl_result_free(&r0);
-  pl_costs_destroy(c0);
-  pl_costs_destroy(c);
-  pl_sched_destroy(s);
-  return rc;
+  return pl_sweep_pricer_explain(sm->pricer, pt, plan, r, bd, eb);
 }
 
 int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
@@ -242,15 +62,12 @@ int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
       return rc;
     /* eval_one compares peak_mem with this too: same unit, bytes. */
     sp->mem_limit = sm->limit;
-    int yes = 0;
+    pl_train_cfg base = sm->mo.cfg;
+    base.flash_attn = !sm->no_flash;
     struct pl_errbuf eb = PL_ERRBUF_INIT;
-    if ((rc = pl_db_has_measurements(sm->mo.db, sm->mo.g.name, &yes, &eb)))
+    if ((rc = pl_sweep_pricer_open(&sm->mo.m, &sm->mo.g, &base, sm->mo.db,
+                                   sm->limit, &sm->pricer, &eb)))
       return cli_fail_eb(&eb, rc);
-    sm->price_db = yes ? sm->mo.db : NULL;
-    sm->cb.costs = sm_costs;
-    sm->cb.finish = sm_finish;
-    sm->cb.bound = sm_bound;
-    sm->cb.ctx = sm;
     return 0;
   }
   if (limit) {
@@ -268,7 +85,7 @@ int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
 
 const pl_sweep_model *sweepmodel_callbacks(struct sweepmodel *sm)
 {
-  return sm->active ? &sm->cb : NULL;
+  return sm->active ? pl_sweep_pricer_model(sm->pricer) : NULL;
 }
 
 int sweepmodel_active(const struct sweepmodel *sm) { return sm->active; }
@@ -401,7 +218,7 @@ void sweepmodel_table(const struct sweepmodel *sm, const char *unit,
 
 void sweepmodel_free(struct sweepmodel *sm)
 {
-  pl_model_plan_free(&tl_plan);
-  tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
+  pl_sweep_pricer_close(sm->pricer);
+  sm->pricer = NULL;
   modelopts_close(&sm->mo);
 }

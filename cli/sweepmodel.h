@@ -34,9 +34,7 @@ struct sweepmodel {
   int active;           /* a model prices the points */
   int no_flash;         /* --no-flash-attn: the sweep's default is on */
   double limit;         /* bytes per GPU */
-  pl_db *price_db;      /* mo.db when it holds measurements for the GPU,
-                           else NULL (pure model: no SQL per point) */
-  pl_sweep_model cb;
+  pl_sweep_pricer *pricer; /* owned: the library's model-priced sweep */
 };
 
 extern const char sweepmodel_help[];

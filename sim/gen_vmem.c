@@ -18,6 +18,7 @@
  * 2 = B of stage 2p-1-s, 3 = B of stage s, 4 = W (both chunks, or of type
  * 2 when split), 5 = W of type 3 (split only).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +258,12 @@ static void reorder(struct vm *z, int consider_w)
   size_t nmap = (size_t)p * z->cap;
   int *ot = pl_malloc(nmap * sizeof *ot), *omb = pl_malloc(nmap * sizeof *omb);
   unsigned char *occ = pl_calloc(nmap, 1);
-  if (!ot || !omb || !occ) {
+  /* per-slot baseline counts of the stage being placed (see below) */
+  size_t ncap = (size_t)z->cap + 2;
+  int *bc = pl_malloc(4 * ncap * sizeof *bc);
+  int *bw = bc ? bc + ncap : NULL, *br = bc ? bc + 2 * ncap : NULL;
+  int *suf = bc ? bc + 3 * ncap : NULL;
+  if (!ot || !omb || !occ || !bc) {
     z->fail = 1;
     goto out;
   }
@@ -306,26 +312,52 @@ static void reorder(struct vm *z, int consider_w)
       MT(z, s, nxt) = -1;
       /* Try the free slots pt in [deps, nxt): the map holds processed ops
        * at their final slots and the unprocessed ones (all >= nxt) at their
-       * original slots, so a free slot below nxt is empty and the count over
-       * [0, pt) does not depend on pt's op: it is carried from one candidate
-       * to the next (pre, over [0, at)), and a candidate's walk over the
-       * rest stops as soon as its peak passes cur_mem. Same answer as
-       * mem_of_stage(map with t at pt) <= cur_mem, in O(bound) per op
-       * instead of O(bound) per candidate from slot 0. */
-      struct mstate pre = {0, 0, 0};
-      int at = 0;
+       * original slots, so a free slot below nxt is empty. The count of the
+       * map without this op (the baseline) is taken once, slot by slot
+       * (bc: count, bw: pending Ws, after each slot; suf: the largest count
+       * from a slot on). Putting t at pt changes the count from pt on only
+       * until the pending Ws agree with the baseline's again (at once with
+       * explicit Ws, where nothing is pending); from there on it is the
+       * baseline's shifted by a constant, whose peak suf gives. Same answer
+       * as mem_of_stage(map with t at pt) <= cur_mem. */
+      if (deps < nxt && sb >= 0) {
+        struct mstate q = {0, 0, 0};
+        for (int i = 0; i <= sb; i++) {
+          mem_step(&q, MT(z, s, i), consider_w);
+          bc[i] = q.cur;
+          bw[i] = q.wc;
+          br[i] = q.res;
+        }
+        suf[sb + 1] = INT_MIN;
+        for (int i = sb; i >= 0; i--)
+          suf[i] = bc[i] > suf[i + 1] ? bc[i] : suf[i + 1];
+      }
       for (int pt = deps; pt < nxt; pt++) {
-        while (at < pt && at <= sb)
-          mem_step(&pre, MT(z, s, at++), consider_w);
         if (occ[(size_t)s * z->cap + pt])
           continue;
-        struct mstate q = pre;
-        if (pt <= sb) {
+        int res;
+        if (pt > sb) {
+          /* past the stage's bound: not counted */
+          res = sb >= 0 ? br[sb] : 0;
+        } else {
+          struct mstate q = {0, 0, 0};
+          if (pt > 0)
+            q = (struct mstate){bc[pt - 1], br[pt - 1], bw[pt - 1]};
           mem_step(&q, t, consider_w);
-          for (int i = pt + 1; i <= sb && q.res <= cur_mem; i++)
+          int i = pt;
+          for (;;) {
+            if (consider_w || q.wc == bw[i]) {
+              if (i < sb && suf[i + 1] + (q.cur - bc[i]) > q.res)
+                q.res = suf[i + 1] + (q.cur - bc[i]);
+              break;
+            }
+            if (++i > sb || q.res > cur_mem)
+              break;
             mem_step(&q, MT(z, s, i), consider_w);
+          }
+          res = q.res;
         }
-        if (q.res <= cur_mem) {
+        if (res <= cur_mem) {
           placed = pt;
           break;
         }
@@ -347,6 +379,7 @@ static void reorder(struct vm *z, int consider_w)
     eager(z, nt, unit, 0, 1);
   }
 out:
+  pl_free(bc);
   pl_free(ot);
   pl_free(omb);
   pl_free(occ);

@@ -266,6 +266,95 @@ static void bound_one(struct job *j, pl_sim *sim, size_t i)
   ev->bound = t_lb > 0 ? (double)pt->m * pt->mb_size * pt->dp / t_lb : 0;
 }
 
+/*
+ * Generated schedules, per worker thread. A schedule depends on the
+ * generator, p, m and v and on the sweep's constant generator costs (the
+ * same for every point of one run): in a model-priced sweep the points that
+ * differ only in tp, recomputation, the optimizer sharding or a microbatch
+ * size that leaves m unchanged share it. The cache holds up to GC_SLOTS
+ * schedules of at most GC_OPS ops together (least recently used out) and is
+ * emptied when the thread's part of a run ends.
+ */
+#define GC_SLOTS 16
+#define GC_OPS ((size_t)4 << 20)
+struct gc_entry {
+  const char *name;
+  int p, m, v;
+  pl_sched *s;
+  size_t ops;
+  unsigned long use;
+};
+struct gcache {
+  struct gc_entry e[GC_SLOTS];
+  size_t ops;
+  unsigned long tick;
+};
+static _Thread_local struct gcache tl_gc;
+
+static void gc_clear(void)
+{
+  for (int k = 0; k < GC_SLOTS; k++) {
+    pl_sched_destroy(tl_gc.e[k].s);
+    tl_gc.e[k].s = NULL;
+  }
+  tl_gc.ops = 0;
+  tl_gc.tick = 0;
+}
+
+/* *s is the cache's (*owned = 0) or the caller's to destroy (*owned = 1). */
+static int gen_cached(const char *name, const pl_gen_params *gp,
+                      pl_sched **s, int *owned, struct pl_errbuf *eb)
+{
+  struct gcache *g = &tl_gc;
+  for (int k = 0; k < GC_SLOTS; k++) {
+    struct gc_entry *e = &g->e[k];
+    if (e->s && e->p == gp->p && e->m == gp->m && e->v == gp->v &&
+        (e->name == name || !strcmp(e->name, name))) {
+      e->use = ++g->tick;
+      *s = e->s;
+      *owned = 0;
+      return PL_OK;
+    }
+  }
+  int rc = pl_sched_gen(name, gp, s, eb);
+  *owned = 1;
+  if (rc)
+    return rc;
+  size_t ops = pl_sched_total_ops(*s);
+  if (ops > GC_OPS / 4)
+    return PL_OK;
+  /* make room: evict the least recently used until both limits hold */
+  for (;;) {
+    int lru = -1, empty = -1;
+    for (int k = 0; k < GC_SLOTS; k++) {
+      if (!g->e[k].s) {
+        empty = k;
+        continue;
+      }
+      if (lru < 0 || g->e[k].use < g->e[lru].use)
+        lru = k;
+    }
+    if (empty >= 0 && g->ops + ops <= GC_OPS) {
+      struct gc_entry *e = &g->e[empty];
+      e->name = name;
+      e->p = gp->p;
+      e->m = gp->m;
+      e->v = gp->v;
+      e->s = *s;
+      e->ops = ops;
+      e->use = ++g->tick;
+      g->ops += ops;
+      *owned = 0;
+      return PL_OK;
+    }
+    if (lru < 0)
+      return PL_OK;
+    g->ops -= g->e[lru].ops;
+    pl_sched_destroy(g->e[lru].s);
+    g->e[lru].s = NULL;
+  }
+}
+
 static void eval_one(struct job *j, pl_sim *sim, size_t i)
 {
   const pl_sweep_spec *sp = j->spec;
@@ -301,7 +390,8 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
   pl_sched *s = NULL;
   pl_costs *c = NULL;
   pl_result r = PL_RESULT_INIT;
-  int rc = pl_sched_gen(pt->schedule, &gp, &s, &eb);
+  int owned = 1;
+  int rc = gen_cached(pt->schedule, &gp, &s, &owned, &eb);
   if (rc) {
     set_reason(ev, PL_WHY_SCHEDULE, &eb, rc);
     return;
@@ -367,7 +457,8 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
 out:
   pl_result_free(&r);
   pl_costs_destroy(c);
-  pl_sched_destroy(s);
+  if (owned)
+    pl_sched_destroy(s);
 }
 
 static void *worker(void *arg)
@@ -389,6 +480,7 @@ static void *worker(void *arg)
       j->fn(j, sim, i);
     atomic_fetch_add(&j->done, 1);
   }
+  gc_clear();
   pl_sim_destroy(sim);
   return NULL;
 }
@@ -429,6 +521,7 @@ static void parallel(struct job *j, void (*progress)(void *, size_t, size_t),
       progress(pctx, base + d, total);
     }
   }
+  gc_clear();
   pl_sim_destroy(sim);
   for (int t = 0; t < started; t++)
     pthread_join(th[t], NULL);

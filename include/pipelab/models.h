@@ -614,6 +614,42 @@ int pl_model_breakdown(const pl_model_plan *plan, const pl_sched *s,
 void pl_model_plan_free(pl_model_plan *plan);
 
 /*
+ * A sweep priced by the cost model (pl_sweep_run's pl_sweep_model): each
+ * point's cost table from pl_cost_provide (the analytic model, measured
+ * samples of db when it holds any for the GPU), bounds on its iteration time
+ * and peak bytes before simulating (for pruning), and from the simulated
+ * result its iteration time (seconds: the pipeline plus the exposed DP
+ * reduce, tied-embedding reduce and optimizer step), tokens/s, MFU and peak
+ * bytes per GPU, out of memory above mem_limit bytes (<= 0: the GPU's HBM).
+ * base holds the knobs the sweep does not vary (sequence, precision, flash
+ * attention, overlaps, ...); a point sets mb_size, dp, tp, cp, recompute and
+ * the distributed optimizer. m, g and base are copied; db is borrowed and
+ * must outlive the pricer (its builds are then serialised: one SQLite
+ * handle). *out is owned by the caller: pl_sweep_pricer_close. The
+ * callbacks of pl_sweep_pricer_model (borrowed, valid until close) are
+ * thread-safe.
+ */
+typedef struct pl_sweep_pricer pl_sweep_pricer;
+int pl_sweep_pricer_open(const pl_model_spec *m, const pl_gpu_spec *g,
+                         const pl_train_cfg *base, pl_db *db,
+                         double mem_limit, pl_sweep_pricer **out,
+                         struct pl_errbuf *eb);
+const pl_sweep_model *pl_sweep_pricer_model(pl_sweep_pricer *pr);
+double pl_sweep_pricer_limit(const pl_sweep_pricer *pr);
+/* The training configuration of a point (base with the point's knobs). */
+pl_train_cfg pl_sweep_pricer_cfg(const pl_sweep_pricer *pr,
+                                 const pl_sweep_point *pt);
+/* Re-evaluates one point in full (its schedule, costs, the simulation with
+ * and without transfer times) for an explanation: plan (init with
+ * PL_MODEL_PLAN_INIT), result r (PL_RESULT_INIT) and breakdown; the caller
+ * frees plan and r. Returns a pl_err code with eb. */
+int pl_sweep_pricer_explain(pl_sweep_pricer *pr, const pl_sweep_point *pt,
+                            pl_model_plan *plan, pl_result *r,
+                            pl_breakdown *bd, struct pl_errbuf *eb);
+void pl_sweep_pricer_close(pl_sweep_pricer *pr);
+
+
+/*
  * Balanced layer partition: L layers over n virtual stages, accounting for
  * the LM head on the last and the embedding on the first stage (extra_first
  * and extra_last in layer equivalents). out[n].
