@@ -69,9 +69,9 @@ static int print_help(void)
   printf("\nexamples:\n"
          "  pipelab plot timeline --schedule zb-h1 --stages 4 --microbatches 8 "
          "-o zb-h1.png\n"
-         "  pipelab plot memory examples/zb-v-sim.json --limit 8 -o mem.svg\n"
-         "  pipelab plot compare examples/zb-h1-pred.json "
-         "examples/zb-h1-real.json -o cmp.png\n");
+         "  pipelab plot memory examples/run-zb-h1-cpu.json -o mem.svg\n"
+         "  pipelab plot compare examples/sim-zb-h1-cpu.json "
+         "examples/run-zb-h1-cpu.json -o cmp.png\n");
   return 0;
 }
 
