@@ -69,7 +69,9 @@ static const char usage[] =
   "                        microbatch through the layers of ONE rank); needs\n"
   "                        a single --stages <p> (whole model = p x per rank)\n"
   "  --comm <t>            time of one P2P message (default 0)\n"
-  "  --mem-w-frac <x>      fraction of the activations B keeps until W (0.5)\n\n"
+  "  --mem-w-frac <x>      fraction of the activations B keeps until W (0.5)\n";
+
+static const char examples[] =
   "examples:\n"
   "  pipelab sweep --model llama3-70b --gpu h100 --gpus 64 --global-batch 512 --seq 8192\n"
   "  pipelab sweep --model llama3-8b --gpu h100 --gpus 16 --tp 1,2 --explain 1\n"
@@ -746,7 +748,7 @@ int cmd_sweep(int argc, char **argv)
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     switch (opt) {
     case 'h':
-      printf("%s\n%s", usage, sweepmodel_help);
+      printf("%s\n%s\n%s", usage, sweepmodel_help, examples);
       rc = -1;
       goto out;
     case O_GPUS: have_gpus = 1;
