@@ -47,7 +47,11 @@ static const char opts_help[] =
   "  --gpu <name>              catalog device the run is filed under (with\n"
   "                            --db; default 'cpu' for --backend cpu, required\n"
   "                            for cuda: 'pipelab db list gpus')\n"
-  "  --notes <text>            free text stored with the run\n";
+  "  --notes <text>            free text stored with the run\n\n"
+  "examples:\n"
+  "  pipelab calibrate --backend cpu --hidden 256 --seq 128 --reps 5\n"
+  "  pipelab calibrate --backend cpu --hidden 256 --seq 128 --db cal.db\n"
+  "  pipelab calibrate --hidden 64 --seq 32 --reps 3 --format json\n";
 
 static json_t *stat_json(const pl_calib_stat *s)
 {

@@ -30,7 +30,13 @@ static const char usage[] =
   "  --label <text>      label of the recorded runs\n"
   "  -h, --help          this text\n\n"
   "Exit codes: 0 ok, 1 check failed, 2 usage, 3 unreadable or incompatible\n"
-  "input.\n";
+  "input.\n\n"
+  "examples:\n"
+  "  pipelab compare examples/sim-zb-h1-cpu.json examples/run-zb-h1-cpu.json\n"
+  "  pipelab compare examples/sim-zb-h1-cpu.json examples/run-zb-h1-cpu.json "
+  "--format json\n"
+  "  pipelab compare examples/run-zb-h1-cpu.json examples/run-zb-h1-cpu.json "
+  "--max-error 0 --require-match\n";
 
 static const char *pct(double x)
 {

@@ -81,9 +81,16 @@ int cmd_convert(int argc, char **argv)
   const char *output = NULL;
   int to_comms = 0, unit_time = 0, have_fmt = 0, opt, rc;
   simopts_init(&o);
+  simopts_accept(&o, SIMOPTS_SCHED | SIMOPTS_SHAPE | SIMOPT(OPT_MEM_LIMIT),
+                 SIMOPTS_COSTS, "it writes the order of the ops, not times");
   while ((opt = getopt_long(argc, argv, "+ho:", longopts, NULL)) != -1) {
     if (opt == 'h') {
-      printf("%s%s", usage, simopts_help);
+      fputs(usage, stdout);
+      simopts_print_help(&o);
+      printf("\nexamples:\n"
+             "  pipelab convert --schedule zb-h1 --stages 4 --microbatches 8 -o zb.csv\n"
+             "  pipelab convert --schedule-file examples/zb-h1-4x8.csv --to comms\n"
+             "  pipelab convert --schedule-file examples/zb-h1-4x8.csv --unit-time\n");
       return 0;
     }
     if (opt == '?' || opt == ':')

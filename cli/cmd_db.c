@@ -87,7 +87,11 @@ static const char usage[] =
   "Catalog CSV / JSON: columns (keys) of the gpus or models table in stored\n"
   "units; a JSON file is {\"gpus\": [...], \"models\": [...]} or an array.\n"
   "What a file is comes from its contents (docs/database.md).\n"
-  "Environment: PIPELAB_DB_TIMEOUT_MS (busy timeout, default 5000).\n";
+  "Environment: PIPELAB_DB_TIMEOUT_MS (busy timeout, default 5000).\n\n"
+  "examples:\n"
+  "  pipelab db list gpus\n"
+  "  pipelab db show llama3-70b\n"
+  "  pipelab db check\n";
 
 enum { OPT_D_FORMAT = 1200, OPT_D_GPU, OPT_D_HOST, OPT_D_METHOD, OPT_D_DRIVER,
        OPT_D_CUDA, OPT_D_NCCL, OPT_D_NOTES, OPT_D_DB, OPT_D_REPLACE, OPT_D_OP,

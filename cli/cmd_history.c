@@ -34,7 +34,11 @@ static const char usage[] =
   "  --fail-on-drift      exit 1 when a listed run is flagged\n"
   "  --format <f>         table (default), json or csv\n"
   "  --label <text>       (record) label stored with each run\n"
-  "  -h, --help           this text\n";
+  "  -h, --help           this text\n\n"
+  "examples:\n"
+  "  pipelab history record examples/run-zb-h1-cpu.json --label baseline\n"
+  "  pipelab history --limit 10\n"
+  "  pipelab history --threshold 10 --fail-on-drift\n";
 
 enum { OPT_DB = 1000, OPT_SCHED, OPT_STAGES, OPT_MB, OPT_BASE, OPT_THR,
        OPT_LIMIT, OPT_FAIL, OPT_FMT, OPT_LABEL };

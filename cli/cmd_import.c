@@ -36,7 +36,14 @@ static const char usage[] =
   "                        ~/.local/share/pipelab/pipelab.db)\n"
   "  --label <text>        label of the recorded run\n"
   "  -h, --help            this text\n\n"
-  "The naming is documented in docs/trace-format.md.\n";
+  "The naming is documented in docs/trace-format.md.\n\n"
+  "examples:\n"
+  "  pipelab import kineto examples/kineto/rank0.json "
+  "examples/kineto/rank1.json -o real.json\n"
+  "  pipelab import kineto examples/kineto/rank0.json "
+  "examples/kineto/rank1.json --track cpu\n"
+  "  pipelab import kineto examples/kineto/rank0.json --schedule 1f1b "
+  "-o rank0.json\n";
 
 enum { OPT_RANK_MAP = 1000, OPT_TRACK, OPT_ITER, OPT_DIALECT, OPT_SCHED,
        OPT_RECORD, OPT_DB, OPT_LABEL };

@@ -57,6 +57,24 @@ static int load_result(const char *path, pl_result *r)
   return 0;
 }
 
+/* The usage, the schedule options plot timeline and memory take, and
+ * examples. */
+static int print_help(void)
+{
+  struct sim_opts so;
+  simopts_init(&so);
+  simopts_accept(&so, SIMOPTS_ALL & ~SIMOPTS_OPTIMIZER, 0, NULL);
+  fputs(usage, stdout);
+  simopts_print_help(&so);
+  printf("\nexamples:\n"
+         "  pipelab plot timeline --schedule zb-h1 --stages 4 --microbatches 8 "
+         "-o zb-h1.png\n"
+         "  pipelab plot memory examples/run-zb-h1-cpu.json -o mem.svg\n"
+         "  pipelab plot compare examples/sim-zb-h1-cpu.json "
+         "examples/run-zb-h1-cpu.json -o cmp.png\n");
+  return 0;
+}
+
 static int parse_size(const char *cmd, const char *s, pl_plot_opts *po)
 {
   char *end;
@@ -96,8 +114,7 @@ int cmd_plot(int argc, char **argv)
   const char *kind = argv[1];
   if (!strcmp(kind, "--help") || !strcmp(kind, "-h") ||
       !strcmp(kind, "help")) {
-    printf("%s%s", usage, simopts_help);
-    return 0;
+    return print_help();
   }
   int k_tl = !strcmp(kind, "timeline"), k_mem = !strcmp(kind, "memory");
   int k_cmp = !strcmp(kind, "compare"), k_sw = !strcmp(kind, "sweep");
@@ -113,13 +130,15 @@ int cmd_plot(int argc, char **argv)
   int sub_argc = argc - 1;
   char **sub_argv = argv + 1;
   simopts_init(&so);
+  /* A timeline or memory figure has no iteration time to add a step to. */
+  simopts_accept(&so, SIMOPTS_ALL & ~SIMOPTS_OPTIMIZER, 0,
+                 "a figure draws the ops, not the optimizer step");
   optind = 0;
   while ((opt = getopt_long(sub_argc, sub_argv, "ho:", longopts, NULL)) !=
          -1) {
     switch (opt) {
     case 'h':
-      printf("%s%s", usage, simopts_help);
-      return 0;
+      return print_help();
     case '?':
     case ':': return cli_bad_option(cmd, sub_argv);
     case 'o': out = optarg; continue;

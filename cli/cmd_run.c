@@ -46,13 +46,19 @@ static const char run_help[] =
   "  --format <f>              table (default), json or csv\n"
   "  --trace <file.json>       Chrome trace of the measured run\n"
   "  --save <result.json>      result file with per-op rows and memory timeline\n"
-  "(the --tf/--tb/--tw/--comm cost flags are accepted for symmetry with\n"
-  "simulate and only matter for generators that search, e.g. zb-auto)\n\n"
+  "\n"
   "exit codes: 0 ok, 1 failed (or gradient check failed), 2 usage,\n"
   "5 no GPU for --backend cuda, 6 CUDA/NCCL error, 7 invalid schedule,\n"
   "130 interrupted (Ctrl-C: nothing is written); a watchdog abort exits 1\n"
   "and names every blocked op. More ranks than cores (cpu backend) makes\n"
-  "the timings untrusted: a warning, and \"untrusted\" in the JSON\n";
+  "the timings untrusted: a warning, and \"untrusted\" in the JSON\n\n"
+  "examples:\n"
+  "  pipelab run --schedule zb-h1 --stages 2 --microbatches 8 --layers 4 "
+  "--verify\n"
+  "  pipelab run --schedule 1f1b --stages 2 --microbatches 4 --format json "
+  "--save real.json\n"
+  "  pipelab run --schedule-file examples/zb-h1-4x8.csv --hidden 64 --seq 32 "
+  "--trace run.json\n";
 
 static void print_table(const pl_sched *s, const pl_result *r,
                         const pl_workload *w, const pl_grad_check *gc,
@@ -112,11 +118,19 @@ int cmd_run(int argc, char **argv)
   xo.stop = cli_stop_flag();
   int verify = 0, opt, rc;
   simopts_init(&o);
+  /* Real times in us: the simulated runtime (--p2p, --op-gap), speeds,
+   * units and the optimizer rule do not apply; the costs only steer the
+   * generators that search with them. */
+  simopts_accept(&o, SIMOPTS_SCHED | SIMOPTS_SHAPE | SIMOPT(OPT_MEM_LIMIT),
+                 SIMOPTS_COSTS,
+                 "it measures real times (us) with its own transfers");
   workloadopts_init(&wo, cmd);
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     switch (opt) {
     case 'h':
-      printf("%s%s%s%s", usage, simopts_help, workloadopts_help, run_help);
+      fputs(usage, stdout);
+      simopts_print_help(&o);
+      printf("%s%s", workloadopts_help, run_help);
       return 0;
     case '?':
     case ':':
@@ -159,9 +173,6 @@ int cmd_run(int argc, char **argv)
   if ((rc = cli_no_positionals(cmd, argc, argv)) ||
       (rc = simopts_check(&o, cmd, 1)))
     return rc;
-  if (o.have_runtime)
-    return cli_usage(cmd, "--p2p and --op-gap describe a simulated runtime; "
-                          "'pipelab run' measures its own transfers and gaps");
   if (xo.backend == PL_BACKEND_CUDA) {
     const char *why;
     /* Before the device check: the answer must not depend on the machine. */

@@ -16,7 +16,10 @@ int cmd_schedules(int argc, char **argv)
     if (opt == 'h') {
       printf("usage: pipelab schedules [--format (table|json|csv)]\n\n"
              "Lists the built-in schedules with their default chunks per rank "
-             "and placement.\n");
+             "and placement.\n\n"
+             "examples:\n"
+             "  pipelab schedules\n"
+             "  pipelab schedules --format json\n");
       return 0;
     }
     if (opt == 'f') {

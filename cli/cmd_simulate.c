@@ -191,7 +191,9 @@ int cmd_simulate(int argc, char **argv)
   modelopts_init(&mo);
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     if (opt == 'h') {
-      printf("%s%s%s", usage, simopts_help, modelopts_help);
+      fputs(usage, stdout);
+      simopts_print_help(&o);
+      fputs(modelopts_help, stdout);
       printf("output:\n"
              "  --format <f>              table (default), json or csv\n"
              "  --trace <file.json>       Chrome trace (open in ui.perfetto.dev)\n"
@@ -204,7 +206,13 @@ int cmd_simulate(int argc, char **argv)
              "  --record                  store the run in the database's history\n"
              "                            (--db, $PIPELAB_DB or the XDG default)\n"
              "  --fail-on-oom             with --model: exit 8 when a rank does not\n"
-             "                            fit in HBM (a CI gate; default: warn, exit 0)\n");
+             "                            fit in HBM (a CI gate; default: warn, exit 0)\n\n"
+             "examples:\n"
+             "  pipelab simulate --schedule 1f1b --stages 4 --microbatches 8\n"
+             "  pipelab simulate --schedule zb-v --stages 8 --microbatches 24 "
+             "--comm 0.1 --save zbv.json --trace zbv-trace.json\n"
+             "  pipelab simulate --schedule-file examples/zb-h1-4x8.csv --tf 2 "
+             "--tb 2 --tw 1 --format json\n");
       return 0;
     }
     if (opt == '?' || opt == ':')

@@ -58,11 +58,24 @@ static const char usage[] =
   "  --exhaustive          simulate every point (no pruning)\n"
   "  --jobs <n>            worker threads (default: all cores)\n"
   "  --format <f>          table (default), json or csv\n"
-  "  --tf --tb --tw --comm --mem-w-frac  constant costs when no model is given\n\n"
+  "constant costs (without a model; memory in units of one microbatch's\n"
+  "activations over the whole model):\n"
+  "  --tf-total <t> --tb-total <t> --tw-total <t>\n"
+  "                        forward, input-backward, weight-backward time of one\n"
+  "                        microbatch through the WHOLE model (default 1 each;\n"
+  "                        each rank runs 1/p of it)\n"
+  "  --tf <t> --tb <t> --tw <t>\n"
+  "                        the same per rank, as in 'pipelab simulate' (one\n"
+  "                        microbatch through the layers of ONE rank); needs\n"
+  "                        a single --stages <p> (whole model = p x per rank)\n"
+  "  --comm <t>            time of one P2P message (default 0)\n"
+  "  --mem-w-frac <x>      fraction of the activations B keeps until W (0.5)\n";
+
+static const char examples[] =
   "examples:\n"
   "  pipelab sweep --model llama3-70b --gpu h100 --gpus 64 --global-batch 512 --seq 8192\n"
   "  pipelab sweep --model llama3-8b --gpu h100 --gpus 16 --tp 1,2 --explain 1\n"
-  "  pipelab sweep --gpus 16 --microbatches 8..64:8 --tf 16 --tb 16 --tw 12\n";
+  "  pipelab sweep --gpus 16 --microbatches 8..64:8 --tf-total 16 --tb-total 16 --tw-total 12\n";
 
 /* Parses "1,2,4" into a pl_malloc'ed array. */
 static int parse_list(const char *cmd, const char *opt, const char *s,
@@ -427,7 +440,11 @@ static int cmd_merge(int argc, char **argv)
       printf("usage: pipelab sweep merge <shard.json>... [--top <k>] [--all]\n"
              "                           [--format (table|json|csv)]\n\n"
              "Combines the JSON of 'pipelab sweep --shard k/n --all --format "
-             "json'\nruns into one ranking, the same as one unsharded run.\n");
+             "json'\nruns into one ranking, the same as one unsharded run.\n\n"
+             "examples:\n"
+             "  pipelab sweep --gpus 8 --shard 0/2 --all --format json > s0.json\n"
+             "  pipelab sweep --gpus 8 --shard 1/2 --all --format json > s1.json\n"
+             "  pipelab sweep merge s0.json s1.json --top 5\n");
       return 0;
     }
     if (opt == M_TOP && (rc = cli_int(cmd, "--top", optarg, 1, 1 << 30, &top)))
@@ -673,7 +690,7 @@ int cmd_sweep(int argc, char **argv)
   enum { O_GPUS = 3000, O_STAGES, O_MB, O_MBS, O_CHUNKS, O_SCHED, O_GB, O_LIM,
          O_TOP, O_ALL, O_JOBS, O_FMT, O_TF, O_TB, O_TW, O_COMM, O_WFRAC,
          O_TP, O_CP, O_RC, O_DO, O_NODO, O_NOFLASH, O_EXPLAIN, O_SHARD,
-         O_EXH };
+         O_EXH, O_TFT, O_TBT, O_TWT };
   static const struct option longopts[] = {
     {"gpus", required_argument, NULL, O_GPUS},
     {"stages", required_argument, NULL, O_STAGES},
@@ -692,6 +709,9 @@ int cmd_sweep(int argc, char **argv)
     {"tw", required_argument, NULL, O_TW},
     {"comm", required_argument, NULL, O_COMM},
     {"mem-w-frac", required_argument, NULL, O_WFRAC},
+    {"tf-total", required_argument, NULL, O_TFT},
+    {"tb-total", required_argument, NULL, O_TBT},
+    {"tw-total", required_argument, NULL, O_TWT},
     {"tp", required_argument, NULL, O_TP},
     {"cp", required_argument, NULL, O_CP},
     {"recompute", required_argument, NULL, O_RC},
@@ -711,6 +731,10 @@ int cmd_sweep(int argc, char **argv)
   int n_st = 0, n_mbs = 0, n_ch = 0, n_tps = 0, n_cps = 0, n_rcs = 0,
       n_dos = 0, top = 10, all = 0, have_gpus = 0, explain = 0, exhaustive = 0;
   int have_m = 0;
+  /* --tf/--tb/--tw: per rank, as in simulate; --t?-total: the whole model.
+   * cost_given: 1 per rank, 2 total, 4 --comm/--mem-w-frac. */
+  double t_rank[3] = {1, 1, 1};
+  int cost_given = 0;
   const char *sched = NULL, *limit = NULL;
   enum cli_format fmt = CLI_FMT_TABLE;
   struct sweepmodel sm;
@@ -724,7 +748,7 @@ int cmd_sweep(int argc, char **argv)
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     switch (opt) {
     case 'h':
-      printf("%s\n%s", usage, sweepmodel_help);
+      printf("%s\n%s\n%s", usage, sweepmodel_help, examples);
       rc = -1;
       goto out;
     case O_GPUS: have_gpus = 1;
@@ -774,11 +798,21 @@ int cmd_sweep(int argc, char **argv)
     case O_ALL: all = 1; break;
     case O_JOBS: rc = cli_int(cmd, "--jobs", optarg, 1, 256, &sp.jobs); break;
     case O_FMT: rc = cli_format(cmd, optarg, 7, &fmt); break;
-    case O_TF: rc = cli_double(cmd, "--tf", optarg, 0, 1e300, &sp.tf); break;
-    case O_TB: rc = cli_double(cmd, "--tb", optarg, 0, 1e300, &sp.tb); break;
-    case O_TW: rc = cli_double(cmd, "--tw", optarg, 0, 1e300, &sp.tw); break;
-    case O_COMM: rc = cli_double(cmd, "--comm", optarg, 0, 1e300, &sp.comm); break;
-    case O_WFRAC:
+    case O_TF: cost_given |= 1;
+      rc = cli_double(cmd, "--tf", optarg, 0, 1e300, &t_rank[0]); break;
+    case O_TB: cost_given |= 1;
+      rc = cli_double(cmd, "--tb", optarg, 0, 1e300, &t_rank[1]); break;
+    case O_TW: cost_given |= 1;
+      rc = cli_double(cmd, "--tw", optarg, 0, 1e300, &t_rank[2]); break;
+    case O_TFT: cost_given |= 2;
+      rc = cli_double(cmd, "--tf-total", optarg, 0, 1e300, &sp.tf); break;
+    case O_TBT: cost_given |= 2;
+      rc = cli_double(cmd, "--tb-total", optarg, 0, 1e300, &sp.tb); break;
+    case O_TWT: cost_given |= 2;
+      rc = cli_double(cmd, "--tw-total", optarg, 0, 1e300, &sp.tw); break;
+    case O_COMM: cost_given |= 4;
+      rc = cli_double(cmd, "--comm", optarg, 0, 1e300, &sp.comm); break;
+    case O_WFRAC: cost_given |= 4;
       rc = cli_double(cmd, "--mem-w-frac", optarg, 0, 1, &sp.mem_w_frac); break;
     case '?':
     case ':': rc = cli_bad_option(cmd, argv); break;
@@ -801,6 +835,32 @@ int cmd_sweep(int argc, char **argv)
     rc = cli_usage(cmd, "--tp, --cp, --recompute, the distributed-optimizer "
                         "flags and --explain need --model and --gpu");
     goto out;
+  }
+  if (model && cost_given) {
+    rc = cli_usage(cmd, "--tf/--tb/--tw(-total), --comm and --mem-w-frac are "
+                        "the constant costs of a sweep without a model; "
+                        "--model prices every point: drop them");
+    goto out;
+  }
+  if ((cost_given & 3) == 3) {
+    rc = cli_usage(cmd, "give per-rank --tf/--tb/--tw or whole-model "
+                        "--tf-total/--tb-total/--tw-total, not both");
+    goto out;
+  }
+  if (cost_given & 1) {
+    /* Per rank, as in simulate: one microbatch through the layers of one
+     * rank, a time that holds for one pipeline size only. */
+    if (n_st != 1) {
+      rc = cli_usage(cmd, "--tf/--tb/--tw are per rank (one microbatch "
+                          "through the layers of one rank, as in simulate), "
+                          "which changes with the pipeline size: give one "
+                          "--stages <p>, or whole-model times with "
+                          "--tf-total/--tb-total/--tw-total");
+      goto out;
+    }
+    sp.tf = t_rank[0] * stages[0];
+    sp.tb = t_rank[1] * stages[0];
+    sp.tw = t_rank[2] * stages[0];
   }
   if ((rc = sweepmodel_prepare(&sm, cmd, limit, &sp)))
     goto out;

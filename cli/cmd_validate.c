@@ -12,6 +12,11 @@ int cmd_validate(int argc, char **argv)
   struct sim_opts o;
   int opt, rc;
   simopts_init(&o);
+  /* Order and deadlocks, not time: the costs only steer the generators
+   * that search with them; --p2p picks the rendezvous check. */
+  simopts_accept(&o, SIMOPTS_SCHED | SIMOPTS_SHAPE | SIMOPT(OPT_MEM_LIMIT) |
+                         SIMOPT(OPT_P2P),
+                 SIMOPTS_COSTS, "it checks order and deadlocks, not time");
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     if (opt == 'h') {
       printf("usage: pipelab validate (--schedule <name> --stages <p> "
@@ -21,7 +26,13 @@ int cmd_validate(int argc, char **argv)
              "the op it waits\nfor and what that op waits for. With --p2p "
              "blocking or batched it also checks\nthat such a runtime's "
              "transfers pair up without a deadlock. Exit 0 valid, 7\n"
-             "invalid.\n\n%s", simopts_help);
+             "invalid.\n\n");
+      simopts_print_help(&o);
+      printf("\nexamples:\n"
+             "  pipelab validate --schedule zb-h1 --stages 4 --microbatches 8\n"
+             "  pipelab validate --schedule-file examples/zb-h1-4x8.csv\n"
+             "  pipelab validate --schedule zb-h1 --stages 4 --microbatches 8 "
+             "--p2p blocking   # exit 7\n");
       return 0;
     }
     if (opt == '?' || opt == ':')

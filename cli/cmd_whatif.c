@@ -1,7 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 /* cmd_whatif.c: `pipelab whatif`: the main job. Simulates every built-in
- * schedule for one case and prints a comparison table. The default case is
- * the Zero Bubble paper's measured 1.5B costs (schedules.md §9), p=8, m=24. */
+ * schedule for one case and prints a comparison table. The case without
+ * options is the preset zb-1.5b, the Zero Bubble paper's measured 1.5B
+ * costs (p=8, m=24); explicit options start from simulate's defaults. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,15 +12,36 @@
 #include "modelopts.h"
 
 static const char usage[] =
-  "usage: pipelab whatif [--stages <p>] [--microbatches <m>] [--tf <t> ...]\n"
-  "                      [--schedules <a,b,...>] [--format (table|json|csv)]\n\n"
-  "Compares every built-in schedule for one case. Without options the case is\n"
-  "the Zero Bubble paper's 1.5B model on 8 ranks with 24 microbatches and its\n"
-  "measured per-stage costs: F=18522 B=18086 W=9337 comm=601 us,\n"
-  "M_W/M_B=0.3664.\n"
+  "usage: pipelab whatif [--preset zb-1.5b]\n"
+  "                      [--stages <p> --microbatches <m> [--tf <t> ...]]\n"
+  "                      [--schedules <a,b,...>] [--format (table|json|csv)]\n"
+  "                      [--model <name> --gpu <name> ...]\n\n"
+  "Compares every built-in schedule for one case. Without shape, cost or\n"
+  "model options the case is the preset zb-1.5b: the Zero Bubble paper's 1.5B\n"
+  "model on 8 ranks with 24 microbatches and its measured per-stage costs,\n"
+  "F=18522 B=18086 W=9337 comm=601 us, M_W/M_B=0.3664 (--preset zb-1.5b\n"
+  "says so explicitly; options given with it override its values). Otherwise\n"
+  "--stages and --microbatches are required and the costs start from the\n"
+  "defaults of 'pipelab simulate' (tf = tb = tw = 1, comm 0, mem-w-frac 0.5,\n"
+  "unit 'unit').\n"
   "With --model <name> --gpu <name> the costs come from the database or the\n"
   "analytic transformer model (times in us) and the table adds seconds,\n"
-  "tokens/s, MFU and the largest GiB per rank with whether it fits in HBM.\n\n";
+  "tokens/s, MFU and the largest GiB per rank with whether it fits in HBM.\n\n"
+  "case:\n"
+  "  --preset <name>           zb-1.5b: the Zero Bubble paper's 1.5B case\n";
+
+/* The presets: a named case with its shape and measured costs. */
+static const struct preset {
+  const char *name, *what;
+  int p, m;
+  double tf, tb, tw, comm, mem_w_frac;
+  const char *time_unit;
+} presets[] = {
+  /* The Zero Bubble paper's 1.5B model (its Table 2 profile): per-stage
+   * times in us, M_W/M_B = 73728 / 201216. */
+  {"zb-1.5b", "the Zero Bubble paper's 1.5B model, its measured costs", 8, 24,
+   18522, 18086, 9337, 601, 73728.0 / 201216.0, "us"},
+};
 
 struct row {
   const char *name;
@@ -40,6 +62,7 @@ int cmd_whatif(int argc, char **argv)
     {"schedules", required_argument, NULL, 's'},
     {"plots", required_argument, NULL, 'P'},
     {"fail-on-oom", no_argument, NULL, 'O'},
+    {"preset", required_argument, NULL, 'R'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "whatif";
@@ -48,27 +71,42 @@ int cmd_whatif(int argc, char **argv)
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *only = NULL, *plots = NULL;
   int opt, rc, user_costs = 0, fail_oom = 0;
+  const struct preset *preset = NULL;
   simopts_init(&o);
+  /* Every schedule runs on uniform ranks (simulate takes --rank-speed). */
+  simopts_accept(&o, SIMOPTS_ALL & ~(SIMOPTS_SCHED | SIMOPT(OPT_RANK_SPEED)),
+                 0, "it compares schedules on uniform ranks; 'pipelab "
+                    "simulate' takes it for one schedule");
   modelopts_init(&mo);
-  o.p = 8;
-  o.m = 24;
-  o.have_p = o.have_m = 1;
-  o.tf = 18522;
-  o.tb = 18086;
-  o.tw = 9337;
-  o.comm = 601;
-  o.mem_w_frac = 73728.0 / 201216.0;
-  o.time_unit = "us";
   while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
     if (opt == 'h') {
-      printf("%s%s%s", usage, simopts_help, modelopts_help);
-      printf("  --schedules <list>        only these schedules (comma-separated)\n"
+      fputs(usage, stdout);
+      simopts_print_help(&o);
+      fputs(modelopts_help, stdout);
+      printf("output:\n"
+             "  --schedules <list>        only these schedules (comma-separated)\n"
              "  --format <f>              table (default), json or csv\n"
              "  --plots <dir>             also write <dir>/<schedule>.png, the\n"
              "                            pipeline timeline of each schedule\n"
              "  --fail-on-oom             with --model: exit 8 when a compared\n"
-             "                            schedule does not fit in HBM (CI gate)\n");
+             "                            schedule does not fit in HBM (CI gate)\n\n"
+             "examples:\n"
+             "  pipelab whatif                       # the preset zb-1.5b\n"
+             "  pipelab whatif --stages 4 --microbatches 8 --comm 0.25 "
+             "--p2p batched\n"
+             "  pipelab whatif --model llama3-8b --gpu h100 --tp 2 --stages 4 "
+             "--microbatches 32 --flash-attn\n");
       return 0;
+    }
+    if (opt == 'R') {
+      preset = NULL;
+      for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(optarg, presets[i].name))
+          preset = &presets[i];
+      if (!preset)
+        return cli_usage(cmd, "unknown --preset '%s': the presets are "
+                              "zb-1.5b", optarg);
+      continue;
     }
     if (opt == '?' || opt == ':')
       return cli_bad_option(cmd, argv);
@@ -107,6 +145,40 @@ int cmd_whatif(int argc, char **argv)
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
+  int model_given = mo.model || mo.gpu || mo.other_given;
+  if (preset && model_given) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--preset %s brings its measured costs and --model "
+                          "prices its own: give one of them", preset->name);
+  }
+  /* No shape, cost or model option: the paper's case, said out loud. */
+  if (!preset && !model_given &&
+      !(o.seen & (SIMOPTS_SHAPE | SIMOPTS_COSTS | SIMOPT(OPT_TIME_UNIT))))
+    preset = &presets[0];
+  if (preset) {
+    /* Options given with the preset override its values. */
+    if (!o.have_p) {
+      o.p = preset->p;
+      o.have_p = 1;
+    }
+    if (!o.have_m) {
+      o.m = preset->m;
+      o.have_m = 1;
+    }
+    if (!(o.seen & SIMOPT(OPT_TF))) o.tf = preset->tf;
+    if (!(o.seen & SIMOPT(OPT_TB))) o.tb = preset->tb;
+    if (!(o.seen & SIMOPT(OPT_TW))) o.tw = preset->tw;
+    if (!(o.seen & SIMOPT(OPT_COMM))) o.comm = preset->comm;
+    if (!(o.seen & SIMOPT(OPT_MEM_W_FRAC))) o.mem_w_frac = preset->mem_w_frac;
+    if (!(o.seen & SIMOPT(OPT_TIME_UNIT))) o.time_unit = preset->time_unit;
+  }
+  if (!o.have_p || !o.have_m) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "missing %s: a case of your own needs --stages <p> "
+                          "and --microbatches <m> (or start from the paper's "
+                          "case with --preset zb-1.5b)",
+                     !o.have_p ? "--stages" : "--microbatches");
+  }
   if (fail_oom && !mo.model)
     return cli_usage(cmd, "--fail-on-oom needs --model (HBM fit is judged "
                           "with a model)");
@@ -137,6 +209,24 @@ int cmd_whatif(int argc, char **argv)
         return rc;
       }
     pl_free(dup);
+  }
+  {
+    /* --mem-limit and --group must steer at least one compared schedule. */
+    const pl_gen_info *gl = pl_gen_list();
+    const char *names[64];
+    int k = 0;
+    char list[1024];
+    snprintf(list, sizeof list, ",%s,", only ? only : "");
+    for (; gl->name && k < 64; gl++) {
+      char pat[80];
+      snprintf(pat, sizeof pat, ",%s,", gl->name);
+      if (!only || strstr(list, pat))
+        names[k++] = gl->name;
+    }
+    if ((rc = simopts_check_uses(&o, cmd, names, k))) {
+      modelopts_close(&mo);
+      return rc;
+    }
   }
 
   const pl_gen_info *gens = pl_gen_list();
@@ -206,6 +296,11 @@ int cmd_whatif(int argc, char **argv)
     } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
       pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
                        o.mem_w_frac);
+      if (o.bandwidth > 0) {
+        c->comm_bandwidth = o.bandwidth;
+        for (int g = 0; g < c->n_stages; g++)
+          c->stage[g].msg_bytes = o.msg_bytes;
+      }
       snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
       simopts_apply_runtime(&o, c);
       e = pl_sim_run(s, c, flags, &r->res, &eb);
@@ -261,6 +356,8 @@ int cmd_whatif(int argc, char **argv)
       json_array_append_new(a, j);
     }
     json_t *top = json_object();
+    if (preset)
+      json_object_set_new(top, "preset", json_string(preset->name));
     json_object_set_new(top, "stages", json_integer(o.p));
     json_object_set_new(top, "microbatches", json_integer(o.m));
     json_object_set_new(top, "time_unit", json_string(o.time_unit));
@@ -371,6 +468,9 @@ int cmd_whatif(int argc, char **argv)
         printf("%s,,,,,,,,%s,\"%s\"\n", r->name, o.time_unit, r->err);
     }
   } else {
+    if (preset)
+      printf("preset %s (%s; --preset %s)\n", preset->name, preset->what,
+             preset->name);
     printf("what-if: p=%d ranks, m=%d microbatches; per rank F=%s B=%s W=%s "
            "comm=%s %s; M_W/M_B=%s; optimizer %s",
            o.p, o.m, cli_num(o.tf), cli_num(o.tb), cli_num(o.tw),

@@ -44,7 +44,11 @@ static void usage(FILE *f)
              "command's options.\n"
              "Exit codes: 0 ok, 1 failure, 2 usage, 3 data/database, 4 "
              "database locked,\n5 no GPU, 6 CUDA/NCCL, 7 invalid schedule, "
-             "8 out of memory (--fail-on-oom),\n130 interrupted.\n");
+             "8 out of memory (--fail-on-oom),\n130 interrupted.\n\n"
+             "examples:\n"
+             "  pipelab whatif                  # every schedule, the preset zb-1.5b\n"
+             "  pipelab simulate --schedule zb-h1 --stages 4 --microbatches 8\n"
+             "  pipelab validate --schedule-file examples/zb-h1-4x8.csv\n");
 }
 
 static void version(void)

@@ -5,39 +5,114 @@
 
 #include "simopts.h"
 
-const char simopts_help[] =
-  "schedule (one of):\n"
-  "  --schedule <name>         a built-in schedule ('pipelab schedules' lists them)\n"
-  "  --schedule-file <f.csv>   a PyTorch schedule CSV (row = rank, cell = action)\n"
-  "  --dialect <d>             CSV dialect: auto (default), current (I = input\n"
-  "                            backward, B = full) or legacy (B = input, BW = full)\n"
-  "shape:\n"
-  "  --stages <p>              pipeline ranks (devices)\n"
-  "  --microbatches <m>        microbatches per iteration\n"
-  "  --chunks <v>              model chunks per rank (interleaved; V schedules use 2)\n"
-  "  --group <g>               interleaved microbatch group size (default p)\n"
-  "costs (one microbatch through the layers of ONE rank; a chunk op costs 1/v):\n"
-  "  --tf <t> --tb <t> --tw <t>  forward, input-backward, weight-backward (default 1)\n"
-  "  --comm <t>                time of one P2P message (latency; default 0)\n"
-  "  --bandwidth <bytes/t>     P2P bandwidth; with --msg-bytes adds bytes/bandwidth\n"
-  "  --msg-bytes <n>           bytes of one P2P message\n"
-  "  --rank-speed <list>       per-rank time multipliers: '1,1,2,1' or '2:1.5'\n"
-  "  --time-unit <u>           label of the time unit (default 'unit'; e.g. us, ms)\n"
-  "memory (units of one microbatch's activation on one rank, M_B):\n"
-  "  --mem-w-frac <x>          fraction of M_B kept after B until W (default 0.5)\n"
-  "  --mem-limit <x>           activation limit per rank (zb-auto), units\n"
-  "transfers and fixed costs (docs/transfers.md):\n"
-  "  --p2p <mode>              async (default: isend/irecv, transfers overlap\n"
-  "                            compute), blocking (one rendezvous at a time, both\n"
-  "                            ranks wait) or batched (one exchange per op\n"
-  "                            boundary, both ranks wait for all of it)\n"
-  "  --op-gap <t>              launch gap before every op (default 0)\n"
-  "optimizer step:\n"
-  "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan\n"
-  "                            + step) or post-validate (each rank steps after its\n"
-  "                            own last op; iteration = longest rank span + step)\n"
-  "  --optimizer-time <t>      time of the optimizer step on every rank (default 0;\n"
-  "                            with --model the cost model prices it)\n";
+/* The help of the shared options, one row per option (a section header
+ * has the bits of its options): simopts_print_help prints the rows of the
+ * options a command takes. */
+static const struct {
+  unsigned long long mask;
+  const char *text;
+} help_rows[] = {
+  {SIMOPTS_SCHED, "schedule (one of):\n"},
+  {SIMOPT(OPT_SCHEDULE),
+   "  --schedule <name>         a built-in schedule ('pipelab schedules' lists them)\n"},
+  {SIMOPT(OPT_SCHEDULE_FILE),
+   "  --schedule-file <f.csv>   a PyTorch schedule CSV (row = rank, cell = action)\n"},
+  {SIMOPT(OPT_DIALECT),
+   "  --dialect <d>             CSV dialect: auto (default), current (I = input\n"
+   "                            backward, B = full) or legacy (B = input, BW = full)\n"},
+  {SIMOPTS_SHAPE, "shape:\n"},
+  {SIMOPT(OPT_STAGES), "  --stages <p>              pipeline ranks (devices)\n"},
+  {SIMOPT(OPT_MICROBATCHES),
+   "  --microbatches <m>        microbatches per iteration\n"},
+  {SIMOPT(OPT_CHUNKS),
+   "  --chunks <v>              model chunks per rank (interleaved; V schedules use 2)\n"},
+  {SIMOPT(OPT_GROUP),
+   "  --group <g>               interleaved microbatch group size (default p)\n"},
+  {SIMOPTS_COSTS | SIMOPT(OPT_RANK_SPEED) | SIMOPT(OPT_TIME_UNIT),
+   "costs (one microbatch through the layers of ONE rank; a chunk op costs 1/v):\n"},
+  {SIMOPT(OPT_TF) | SIMOPT(OPT_TB) | SIMOPT(OPT_TW),
+   "  --tf <t> --tb <t> --tw <t>  forward, input-backward, weight-backward (default 1)\n"},
+  {SIMOPT(OPT_COMM),
+   "  --comm <t>                time of one P2P message (latency; default 0)\n"},
+  {SIMOPT(OPT_BANDWIDTH),
+   "  --bandwidth <bytes/t>     P2P bandwidth; with --msg-bytes adds bytes/bandwidth\n"},
+  {SIMOPT(OPT_MSG_BYTES), "  --msg-bytes <n>           bytes of one P2P message\n"},
+  {SIMOPT(OPT_RANK_SPEED),
+   "  --rank-speed <list>       per-rank time multipliers: '1,1,2,1' or '2:1.5'\n"},
+  {SIMOPT(OPT_TIME_UNIT),
+   "  --time-unit <u>           label of the time unit (default 'unit'; e.g. us, ms)\n"},
+  {SIMOPT(OPT_MEM_W_FRAC) | SIMOPT(OPT_MEM_LIMIT),
+   "memory (units of one microbatch's activation on one rank, M_B):\n"},
+  {SIMOPT(OPT_MEM_W_FRAC),
+   "  --mem-w-frac <x>          fraction of M_B kept after B until W (default 0.5)\n"},
+  {SIMOPT(OPT_MEM_LIMIT),
+   "  --mem-limit <x>           activation limit per rank in units (zb-auto, zb-v\n"
+   "                            only; default p)\n"},
+  {SIMOPTS_RUNTIME, "transfers and fixed costs (docs/transfers.md):\n"},
+  {SIMOPT(OPT_P2P),
+   "  --p2p <mode>              async (default: isend/irecv, transfers overlap\n"
+   "                            compute), blocking (one rendezvous at a time, both\n"
+   "                            ranks wait) or batched (one exchange per op\n"
+   "                            boundary, both ranks wait for all of it)\n"},
+  {SIMOPT(OPT_OP_GAP),
+   "  --op-gap <t>              launch gap before every op (default 0)\n"},
+  {SIMOPTS_OPTIMIZER, "optimizer step:\n"},
+  {SIMOPT(OPT_OPTIMIZER),
+   "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan\n"
+   "                            + step) or post-validate (each rank steps after its\n"
+   "                            own last op; iteration = longest rank span + step)\n"},
+  {SIMOPT(OPT_OPT_TIME),
+   "  --optimizer-time <t>      time of the optimizer step on every rank (default 0;\n"
+   "                            with --model the cost model prices it)\n"},
+};
+
+/* The spellings, indexed by opt - OPT_SCHEDULE. */
+static const char *const opt_names[OPT_SIMOPTS_END - OPT_SCHEDULE] = {
+  "--schedule", "--schedule-file", "--stages", "--microbatches", "--chunks",
+  "--tf", "--tb", "--tw", "--comm", "--mem-w-frac", "--format", "--trace",
+  "--dialect", "--group", "--mem-limit", "--optimizer", "--rank-speed",
+  "--time-unit", "--save", "--bandwidth", "--msg-bytes", "--optimizer-time",
+  "--p2p", "--op-gap"};
+
+const char *simopts_name(int opt)
+{
+  if (opt < OPT_SCHEDULE || opt >= OPT_SIMOPTS_END)
+    return "?";
+  return opt_names[opt - OPT_SCHEDULE];
+}
+
+/* The generators whose uses include bit, "zb-auto, zb-v". */
+static const char *gen_names_using(unsigned bit, char *buf, size_t len)
+{
+  size_t k = 0;
+  buf[0] = 0;
+  for (const pl_gen_info *g = pl_gen_list(); g->name; g++)
+    if ((g->uses & bit) && k < len)
+      k += (size_t)snprintf(buf + k, len - k, "%s%s", k ? ", " : "", g->name);
+  return buf;
+}
+
+void simopts_print_help(const struct sim_opts *o)
+{
+  char names[256];
+  for (size_t i = 0; i < sizeof help_rows / sizeof help_rows[0]; i++) {
+    if (!(help_rows[i].mask & o->accept))
+      continue;
+    fputs(help_rows[i].text, stdout);
+    if (help_rows[i].mask & SIMOPTS_COSTS & o->search_only &&
+        help_rows[i].text[0] != ' ')
+      printf("  (read only by the schedules that search with them: %s)\n",
+             gen_names_using(PL_GEN_USES_COSTS, names, sizeof names));
+  }
+}
+
+void simopts_accept(struct sim_opts *o, unsigned long long accept,
+                    unsigned long long search_only, const char *why)
+{
+  o->accept = accept | search_only;
+  o->search_only = search_only;
+  o->refuse_why = why;
+}
 
 void simopts_init(struct sim_opts *o)
 {
@@ -46,6 +121,7 @@ void simopts_init(struct sim_opts *o)
   o->mem_w_frac = 0.5;
   o->time_unit = "unit";
   o->dialect = PL_DIALECT_AUTO;
+  o->accept = SIMOPTS_ALL;
 }
 
 const char *simopts_optimizer_name(int opt)
@@ -57,6 +133,13 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                    const char *arg)
 {
   const double big = 1e300;
+  if (opt >= OPT_SCHEDULE && opt < OPT_SIMOPTS_END) {
+    if (!(o->accept & SIMOPT(opt)))
+      return cli_usage(cmd, "%s does not apply to 'pipelab %s'%s%s; drop it",
+                       simopts_name(opt), cmd, o->refuse_why ? ": " : "",
+                       o->refuse_why ? o->refuse_why : "");
+    o->seen |= SIMOPT(opt);
+  }
   switch (opt) {
   case OPT_SCHEDULE: o->schedule = arg; return 0;
   case OPT_SCHEDULE_FILE: o->schedule_file = arg; return 0;
@@ -141,6 +224,49 @@ int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule)
     return cli_usage(cmd, "--mem-limit in bytes needs a model's sizes "
                           "(--model); give activation units, e.g. "
                           "--mem-limit 8");
+  if (need_schedule)
+    return simopts_check_uses(o, cmd, &o->schedule, o->schedule ? 1 : 0);
+  return 0;
+}
+
+int simopts_check_uses(const struct sim_opts *o, const char *cmd,
+                       const char *const *names, int n)
+{
+  static const struct {
+    unsigned long long flags;
+    unsigned bit;
+  } conds[] = {
+    {SIMOPT(OPT_MEM_LIMIT), PL_GEN_USES_MEM_LIMIT},
+    {SIMOPT(OPT_GROUP), PL_GEN_USES_GROUP},
+    {SIMOPTS_COSTS, PL_GEN_USES_COSTS},
+  };
+  char list[256];
+  if ((o->seen & SIMOPT(OPT_DIALECT)) && !o->schedule_file)
+    return cli_usage(cmd, "--dialect applies to --schedule-file only; drop "
+                          "it");
+  for (size_t c = 0; c < sizeof conds / sizeof conds[0]; c++) {
+    unsigned long long given = o->seen & conds[c].flags;
+    if (conds[c].bit == PL_GEN_USES_COSTS)
+      given &= o->search_only;
+    if (!given)
+      continue;
+    int used = 0;
+    for (int i = 0; i < n && !used; i++) {
+      const pl_gen_info *g = pl_gen_find(names[i]);
+      used = g && (g->uses & conds[c].bit);
+    }
+    if (used)
+      continue;
+    int opt = OPT_SCHEDULE;
+    while (!(given & SIMOPT(opt)))
+      opt++;
+    gen_names_using(conds[c].bit, list, sizeof list);
+    return cli_usage(cmd, "%s is read only by %s; %s ignores it: drop it",
+                     simopts_name(opt), list,
+                     n == 1 ? names[0]
+                     : n    ? "none of the compared schedules"
+                            : "a schedule CSV");
+  }
   return 0;
 }
 

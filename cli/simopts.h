@@ -36,6 +36,21 @@ enum {
   {"rank-speed", required_argument, NULL, OPT_RANK_SPEED},                  \
   {"time-unit", required_argument, NULL, OPT_TIME_UNIT}
 
+/* One bit per shared option (SIMOPT(OPT_TF)), for the set a command takes. */
+#define SIMOPT(opt) (1ull << ((opt) - OPT_SCHEDULE))
+#define SIMOPTS_SCHED                                                       \
+  (SIMOPT(OPT_SCHEDULE) | SIMOPT(OPT_SCHEDULE_FILE) | SIMOPT(OPT_DIALECT))
+#define SIMOPTS_SHAPE                                                       \
+  (SIMOPT(OPT_STAGES) | SIMOPT(OPT_MICROBATCHES) | SIMOPT(OPT_CHUNKS) |       \
+   SIMOPT(OPT_GROUP))
+/* The costs a searching generator (zb-auto, zb-1p, zb-2p, zb-v) reads. */
+#define SIMOPTS_COSTS                                                       \
+  (SIMOPT(OPT_TF) | SIMOPT(OPT_TB) | SIMOPT(OPT_TW) | SIMOPT(OPT_COMM) |      \
+   SIMOPT(OPT_BANDWIDTH) | SIMOPT(OPT_MSG_BYTES) | SIMOPT(OPT_MEM_W_FRAC))
+#define SIMOPTS_OPTIMIZER (SIMOPT(OPT_OPTIMIZER) | SIMOPT(OPT_OPT_TIME))
+#define SIMOPTS_RUNTIME (SIMOPT(OPT_P2P) | SIMOPT(OPT_OP_GAP))
+#define SIMOPTS_ALL (SIMOPT(OPT_SIMOPTS_END) - 1)
+
 enum { OPTIM_SYNC = PL_OPTIM_SYNC, OPTIM_POST_VALIDATE = PL_OPTIM_POST_VALIDATE };
 
 struct sim_opts {
@@ -53,15 +68,36 @@ struct sim_opts {
   int have_runtime;          /* --p2p or --op-gap given */
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
   const char *time_unit;
+  /* Which shared options the command takes (simopts_accept; all after
+   * simopts_init). A flag outside `accept` is refused by simopts_handle
+   * with one usage line; a flag in `search_only` is refused by
+   * simopts_check_uses unless a schedule that searches with costs
+   * (PL_GEN_USES_COSTS) is run. `seen` records the flags given. */
+  unsigned long long accept, search_only, seen;
+  const char *refuse_why; /* why the command refuses the others (or NULL) */
 };
 
 void simopts_init(struct sim_opts *o);
+/* Restricts the shared options the command takes (see struct sim_opts);
+ * why completes "--tf does not apply to 'pipelab run': <why>". */
+void simopts_accept(struct sim_opts *o, unsigned long long accept,
+                    unsigned long long search_only, const char *why);
+/* The "--tf" spelling of a shared option. */
+const char *simopts_name(int opt);
 /* Handles one shared option; returns 0 if handled, -1 if opt is not a shared
  * option, or CLI_EXIT_USAGE after printing the usage line. */
 int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                    const char *arg);
-/* Checks combinations (schedule xor file, p and m given) after parsing. */
+/* Checks combinations (schedule xor file, p and m given) after parsing,
+ * and (simopts_check_uses) that every flag given applies to the schedule. */
 int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule);
+/* Refuses (one usage line, CLI_EXIT_USAGE) a given flag that none of the n
+ * named generators reads: --mem-limit (PL_GEN_USES_MEM_LIMIT), --group
+ * (PL_GEN_USES_GROUP), the `search_only` costs (PL_GEN_USES_COSTS), and
+ * --dialect without --schedule-file. n = 0: a schedule CSV, which reads
+ * none of them. simopts_check calls it for o->schedule / the CSV. */
+int simopts_check_uses(const struct sim_opts *o, const char *cmd,
+                       const char *const *names, int n);
 /* Builds the schedule (generated or loaded) and the uniform cost table.
  * Prints errors; returns an exit code (0 ok). name overrides o->schedule. */
 int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
@@ -76,6 +112,6 @@ double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c);
 const char *simopts_optimizer_name(int opt);
 
-/* Help text of the shared options. */
-extern const char simopts_help[];
+/* Prints the help of the shared options the command takes (o->accept). */
+void simopts_print_help(const struct sim_opts *o);
 #endif

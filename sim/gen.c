@@ -7,28 +7,29 @@
 
 static const pl_gen_info gens[] = {
   {"gpipe", "GPipe fill-drain: all forwards, then all full backwards", 1,
-   PL_PLACE_SINGLE, pl_gen_gpipe},
+   PL_PLACE_SINGLE, pl_gen_gpipe, 0},
   {"1f1b", "1F1B (PipeDream-Flush): warm-up forwards, then one F one BW", 1,
-   PL_PLACE_SINGLE, pl_gen_1f1b},
+   PL_PLACE_SINGLE, pl_gen_1f1b, 0},
   {"interleaved", "Megatron interleaved 1F1B, v chunks per rank (m % p == 0)",
-   2, PL_PLACE_LOOP, pl_gen_interleaved},
+   2, PL_PLACE_LOOP, pl_gen_interleaved, PL_GEN_USES_GROUP},
   {"zb-h1", "Zero Bubble H1: 1F1B memory, W deferred to fill the cool-down", 1,
-   PL_PLACE_SINGLE, pl_gen_zb_h1},
+   PL_PLACE_SINGLE, pl_gen_zb_h1, 0},
   {"zb-h2", "Zero Bubble H2: 2x warm-up, zero bubble on the span (m >= 2p)", 1,
-   PL_PLACE_SINGLE, pl_gen_zb_h2},
+   PL_PLACE_SINGLE, pl_gen_zb_h2, 0},
   {"zb-auto", "Zero Bubble automatic scheduler under --mem-limit", 1,
-   PL_PLACE_SINGLE, pl_gen_zb_auto},
+   PL_PLACE_SINGLE, pl_gen_zb_auto,
+   PL_GEN_USES_COSTS | PL_GEN_USES_MEM_LIMIT},
   {"zb-1p", "ZB-1p: zb-auto with the limit fixed at p units (1F1B memory)", 1,
-   PL_PLACE_SINGLE, pl__gen_zb_1p},
+   PL_PLACE_SINGLE, pl__gen_zb_1p, PL_GEN_USES_COSTS},
   {"zb-2p", "ZB-2p: zb-auto with the limit fixed at 2p units", 1,
-   PL_PLACE_SINGLE, pl__gen_zb_2p},
+   PL_PLACE_SINGLE, pl__gen_zb_2p, PL_GEN_USES_COSTS},
   {"zb-v", "ZB-V: V placement, 1F1B memory, zero bubble for m >= 2p", 2,
-   PL_PLACE_V, pl_gen_zb_v},
+   PL_PLACE_V, pl_gen_zb_v, PL_GEN_USES_COSTS | PL_GEN_USES_MEM_LIMIT},
   {"v-half", "V-Half: V placement, half of 1F1B's activation memory", 2,
-   PL_PLACE_V, pl_gen_v_half},
+   PL_PLACE_V, pl_gen_v_half, 0},
   {"v-min", "V-Min: V placement, a third of 1F1B's activation memory", 2,
-   PL_PLACE_V, pl_gen_v_min},
-  {NULL, NULL, 0, 0, NULL}};
+   PL_PLACE_V, pl_gen_v_min, 0},
+  {NULL, NULL, 0, 0, NULL, 0}};
 
 const pl_gen_info *pl_gen_list(void) { return gens; }
 

@@ -508,6 +508,68 @@ static void test_memory_timeline(void **state)
   pl_result_free(&r);
 }
 
+
+/* pl_gen_info.uses says which parameters shape a generator's schedule: a
+ * generator without PL_GEN_USES_COSTS (or _MEM_LIMIT, _GROUP) makes the same
+ * op lists whatever the costs (limit, group), which is what lets the CLI
+ * refuse those flags; zb-auto's order does depend on its limit. */
+static int same_sched(const char *name, const pl_gen_params *a,
+                      const pl_gen_params *b)
+{
+  pl_sched *sa = NULL, *sb = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_sched_gen(name, a, &sa, &eb), 0);
+  assert_int_equal(pl_sched_gen(name, b, &sb, &eb), 0);
+  int same = pl_sched_ranks(sa) == pl_sched_ranks(sb);
+  for (int r = 0; same && r < pl_sched_ranks(sa); r++) {
+    size_t na, nb;
+    const pl_op *oa = pl_sched_rank_ops(sa, r, &na);
+    const pl_op *ob = pl_sched_rank_ops(sb, r, &nb);
+    same = na == nb && memcmp(oa, ob, na * sizeof *oa) == 0;
+  }
+  pl_sched_destroy(sa);
+  pl_sched_destroy(sb);
+  return same;
+}
+
+static void test_gen_uses(void **state)
+{
+  (void)state;
+  pl_gen_params a = PL_GEN_PARAMS_INIT;
+  a.p = 4;
+  a.m = 8;
+  a.tf = a.tb = a.tw = 1;
+  a.mem_w_frac = 0.5;
+  int n = 0, costs = 0;
+  for (const pl_gen_info *g = pl_gen_list(); g->name; g++, n++) {
+    pl_gen_params b = a;
+    b.tf = 1;
+    b.tb = 3;
+    b.tw = 0.25;
+    b.comm = 2;
+    b.mem_w_frac = 0.125;
+    if (!(g->uses & PL_GEN_USES_COSTS))
+      assert_true(same_sched(g->name, &a, &b));
+    else
+      costs++;
+    b = a;
+    b.mem_limit = 2 * a.p;
+    if (!(g->uses & PL_GEN_USES_MEM_LIMIT))
+      assert_true(same_sched(g->name, &a, &b));
+    b = a;
+    b.group = 8;
+    if (!(g->uses & PL_GEN_USES_GROUP))
+      assert_true(same_sched(g->name, &a, &b));
+  }
+  assert_int_equal(n, 11);
+  assert_int_equal(costs, 4); /* zb-auto, zb-1p, zb-2p, zb-v */
+  pl_gen_params b = a;
+  b.mem_limit = 2 * a.p;
+  assert_false(same_sched("zb-auto", &a, &b));
+  assert_true(pl_gen_find("interleaved")->uses & PL_GEN_USES_GROUP);
+  assert_true(pl_gen_find("zb-v")->uses & PL_GEN_USES_MEM_LIMIT);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -523,6 +585,7 @@ int main(void)
     cmocka_unit_test(test_rank_speed),
     cmocka_unit_test(test_gen_errors),
     cmocka_unit_test(test_memory_timeline),
+    cmocka_unit_test(test_gen_uses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

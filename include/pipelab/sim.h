@@ -150,7 +150,16 @@ typedef struct pl_gen_info {
   int default_chunks;   /* v used when params.v == 0 */
   int placement;        /* enum pl_placement */
   int (*gen)(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+  unsigned uses;        /* PL_GEN_USES_* bits: which parameters beyond p, m
+                           and v shape the schedule this generator makes */
 } pl_gen_info;
+
+/* pl_gen_info.uses: the generator reads gp->tf/tb/tw/comm/mem_w_frac to
+ * search its order (the others ignore costs: the order is fixed by p, m
+ * and v); it reads gp->mem_limit; it reads gp->group. */
+#define PL_GEN_USES_COSTS 1u
+#define PL_GEN_USES_MEM_LIMIT 2u
+#define PL_GEN_USES_GROUP 4u
 
 /* NULL-terminated table of every generator compiled in. Static storage. */
 const pl_gen_info *pl_gen_list(void);

@@ -5,10 +5,11 @@ set -u
 P=${PIPELAB:?}
 fail=0; n=0
 check() { n=$((n+1)); if [ "$2" != 0 ]; then echo "FAIL: $1"; fail=$((fail+1)); else echo "ok: $1"; fi; }
+tmp_err=$(mktemp); trap 'rm -f "$tmp_err"' EXIT
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,gpipe \
-      --tf 8 --tb 8 --tw 8 --mem-limit 1 --all --format json 2>/dev/null)
+      --tf-total 8 --tb-total 8 --tw-total 8 --mem-limit 1 --all --format json 2>/dev/null)
 check "sweep json exits 0" $?
 # Whole-model memory units: 1F1B holds p per-rank units of 1/p each = 1 (fits a limit of 1);
 # GPipe holds m/p >= 1 and fits only when m == p.
@@ -24,7 +25,7 @@ for r in rows:
 " ; check "accepted rows respect the limit" $?
 
 out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,zb-h1,gpipe \
-      --tf 8 --tb 8 --tw 8 --format csv 2>/dev/null)
+      --tf-total 8 --tb-total 8 --tw-total 8 --format csv 2>/dev/null)
 check "sweep csv exits 0" $?
 [ "$(echo "$out" | head -1 | cut -d, -f1-3)" = "rank,schedule,stages" ]; check "csv header" $?
 # Without a limit, throughput ranks: the first row's throughput is the maximum.
@@ -44,6 +45,20 @@ grep -q "no configuration is valid" /tmp/pl_sw.$$; check "says nothing is valid"
 $P sweep --gpus 6 --stages 4 --microbatches 8 --all --schedules 1f1b >/tmp/pl_sw.$$ 2>&1
 grep -q "not a multiple of tp x cp x p = 4" /tmp/pl_sw.$$; check "gpus not divisible reason" $?
 rm -f /tmp/pl_sw.$$
+
+# --tf/--tb/--tw mean what they mean in simulate (per rank): with one --stages p
+# the sweep's point is simulate's iteration; --t?-total is the whole model (p x).
+sim=$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --tf 2 --tb 1 --tw 1 --format json | json_get 'd["makespan"]')
+[ "$sim" = "44" ]; check "simulate 1f1b p4 m8 tf 2: makespan 44 (got $sim)" $?
+sw=$($P sweep --gpus 4 --stages 4 --microbatches 8 --schedules 1f1b --tf 2 --tb 1 --tw 1 --format json | json_get 'd["rows"][0]["iteration_time"]')
+[ "$sw" = "44.0" ]; check "sweep --tf per rank = simulate's makespan (got $sw)" $?
+sw=$($P sweep --gpus 4 --stages 4 --microbatches 8 --schedules 1f1b --tf-total 8 --tb-total 4 --tw-total 4 --format json | json_get 'd["rows"][0]["iteration_time"]')
+[ "$sw" = "44.0" ]; check "sweep --tf-total = p x per rank (got $sw)" $?
+for args in "--gpus 8 --tf 2" "--gpus 8 --stages 2,4 --tb 1" "--gpus 8 --stages 2 --tf 1 --tf-total 2" \
+            "--gpus 8 --model llama3-8b --gpu h100 --tf 1"; do
+  $P sweep $args >/dev/null 2>"$tmp_err"; rc=$?
+  [ $rc = 2 ] && [ "$(wc -l <"$tmp_err")" = 1 ]; check "sweep $args: one usage line, exit 2 (rc $rc)" $?
+done
 
 for args in "--stages 4" "--gpus 0" "--gpus 8 --microbatches 9..3" "--gpus 8 --schedules nope" \
             "--gpus 8 --bogus"; do

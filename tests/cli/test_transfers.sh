@@ -5,6 +5,8 @@
 set -u
 P=${PIPELAB:?set PIPELAB to the pipelab binary}
 T=$(mktemp -d)
+# A database of its own: the default one may belong to another pipelab version.
+export PIPELAB_DB="$T/transfers.db"
 trap 'rm -rf "$T"' EXIT
 fail=0; n=0
 check() { # name, condition result
