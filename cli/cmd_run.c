@@ -95,23 +95,28 @@ static void print_table(const pl_sched *s, const pl_result *r,
   }
 }
 
-/* PIPELAB_FAIL_RANK=<rank>[:<op position>]: fault injection for the
- * failure-propagation tests (that rank fails with PL_EIO at that op). */
+/* PIPELAB_FAIL_RANK=<rank>[:<op position>[:hang]]: fault injection for
+ * the failure-propagation and watchdog tests (that rank fails with PL_EIO
+ * at that op, or waits there for a message nobody sends). */
 static int fail_env(pl_exec_opts *xo)
 {
   const char *v = getenv("PIPELAB_FAIL_RANK");
   if (!v || !*v)
     return 0;
   int rank = -1, pos = 0, n = 0;
-  if ((sscanf(v, "%d:%d%n", &rank, &pos, &n) == 2 ||
-       sscanf(v, "%d%n", &rank, &n) == 1) &&
-      !v[n] && rank >= 0 && pos >= 0) {
-    xo->fail_rank = rank;
-    xo->fail_op = pos;
-    return 0;
-  }
-  return cli_usage("run", "PIPELAB_FAIL_RANK must be <rank>[:<op position>], "
-                   "got '%s'", v);
+  if (sscanf(v, "%d:%d%n", &rank, &pos, &n) != 2 &&
+      sscanf(v, "%d%n", &rank, &n) != 1)
+    n = -1;
+  if (n >= 0 && !strcmp(v + n, ":hang"))
+    xo->fail_hang = 1;
+  else if (n >= 0 && v[n])
+    n = -1;
+  if (n < 0 || rank < 0 || pos < 0)
+    return cli_usage("run", "PIPELAB_FAIL_RANK must be <rank>[:<op "
+                     "position>[:hang]], got '%s'", v);
+  xo->fail_rank = rank;
+  xo->fail_op = pos;
+  return 0;
 }
 
 static int run_main(int argc, char **argv, int quiet);

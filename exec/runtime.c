@@ -319,9 +319,28 @@ static int run_ops(struct rt *r, struct rank_state *st)
     int has_b = kind != PL_OP_F && bk != PL_OP_W;
     if (r->failed)
       return PL_EINTR;
-    if (st->rank == r->o->fail_rank && (long)i == (long)r->o->fail_op)
-      return pl_errf(&st->eb, PL_EIO, "rank %d: injected failure at op "
-                     "position %zu", st->rank, i);
+    if (st->rank == r->o->fail_rank && (long)i == (long)r->o->fail_op) {
+      if (!r->o->fail_hang)
+        return pl_errf(&st->eb, PL_EIO, "rank %d: injected failure at op "
+                       "position %zu", st->rank, i);
+      /* Waits for a key no rank sends (direction 2): a hang the watchdog
+       * must find. */
+      size_t bytes = r->msg_n * sizeof(double);
+      long key = msg_key(r, 2, 0, 0);
+      atomic_fetch_add(&r->waiting, 1);
+      rc = r->vt->recv ? r->vt->recv(r->be, st->rank, st->rank, key, st->xb,
+                                     bytes, RECV_BACKSTOP_US, &st->eb)
+                       : r->tp->vt->recv(r->tp, st->rank, st->rank, key,
+                                         st->xb, bytes, RECV_BACKSTOP_US,
+                                         &st->eb);
+      atomic_fetch_sub(&r->waiting, 1);
+      char name[64];
+      pl_op_format(op, name, sizeof name);
+      snprintf(st->what, sizeof st->what, "rank %d blocked at %s (position "
+               "%zu) in an injected hang", st->rank, name, i);
+      st->blocked = 1;
+      return rc ? rc : PL_EINTR;
+    }
     if (kind >= PL_OP_NKINDS || g < 0 || g >= r->S || mb < 0 ||
         mb >= r->m || bg < 0 || bg >= r->S || bmb < 0 || bmb >= r->m ||
         (kind == PL_OP_FB && bk != PL_OP_B && bk != PL_OP_BW) ||

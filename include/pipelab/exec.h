@@ -113,9 +113,11 @@ typedef struct pl_exec_opts {
                         (PL_EIO) when it reaches op position fail_op;
                         -1 (default): none */
   int fail_op;
+  int fail_hang;     /* 1: instead of failing, that rank waits for a
+                        message nobody sends (the watchdog's case) */
 } pl_exec_opts;
 #define PL_EXEC_OPTS_INIT                                                  \
-  {PL_BACKEND_CPU, 60.0, 0, 0, NULL, PL_TRANSPORT_AUTO, -1, 0}
+  {PL_BACKEND_CPU, 60.0, 0, 0, NULL, PL_TRANSPORT_AUTO, -1, 0, 0}
 
 /* Loss and all weight gradients of one iteration, on the host, laid out
  * layer after layer (pl_wl_layer_params doubles each). */
