@@ -702,7 +702,9 @@ static int watch_global(struct rt *r, int started, struct pl_errbuf *eb)
     if (v[WG_FINISHED] >= r->p)
       return PL_OK;
     double now = pl_now_us();
-    if (v[WG_PROGRESS] != seen) {
+    /* Every rank at the barrier is not a hang: it opens below. */
+    int opens = v[WG_READY] >= (double)r->tp->world * (gen + 1);
+    if (v[WG_PROGRESS] != seen || opens) {
       seen = v[WG_PROGRESS];
       quiet_since = now;
     }
@@ -722,8 +724,7 @@ static int watch_global(struct rt *r, int started, struct pl_errbuf *eb)
       }
     }
     pthread_mutex_lock(&r->mu);
-    if (!r->failed && r->ready_gen > gen &&
-        v[WG_READY] >= (double)r->tp->world * (gen + 1))
+    if (!r->failed && r->ready_gen > gen && opens)
       barrier_open(r);
     pthread_mutex_unlock(&r->mu);
   }
