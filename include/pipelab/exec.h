@@ -281,9 +281,8 @@ void pl_backend_cpu_close(void *be);
 #ifdef PL_HAVE_CUDA
 /* CUDA: single process with p ranks sharing the GPUs round-robin (per-rank
  * streams, device copies and events) when world == 1; otherwise one rank
- * per process, NCCL P2P, rank/world from PL_RANK/PL_WORLD_SIZE (or
- * OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS) and the NCCL unique id
- * from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
+ * per process, NCCL P2P, rank/world from pl_launch_detect and the NCCL
+ * unique id from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
  * NCCL_COMM_ID. */
 const pl_backend_vt *pl_backend_cuda_vt(void);
 int pl_backend_cuda_open(int p, const pl_workload *w, void **be,
