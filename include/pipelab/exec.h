@@ -1,7 +1,9 @@
 /*
  * exec.h: the executor: runs a schedule IR for real, one rank per
- * thread (CPU backend, and the single-GPU CUDA transport) or one rank per
- * process (CUDA + NCCL), on the transformer-block workload of
+ * thread (CPU backend with the threads transport, and the single-GPU CUDA
+ * transport), one or more ranks per process (CPU backend with the MPI
+ * transport) or one rank per process (CUDA + NCCL), on the
+ * transformer-block workload of
  * pipelab/kernels.h, and fills the same pl_result the simulator fills
  * (source "cpu" or "cuda", time_unit "us", mem_unit "bytes").
  *
