@@ -1,6 +1,7 @@
 /* cmd_run.c: `pipelab run`: execute one iteration of a schedule for real
  * (CPU threads or CUDA) on the transformer-block workload and print the same
  * result as `simulate`, with measured per-rank peak activation bytes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,12 +11,13 @@
 #include "simopts.h"
 #include "workloadopts.h"
 
-enum { OPT_BACKEND = 1200, OPT_TIMEOUT, OPT_VERIFY, OPT_WARMUP };
+enum { OPT_BACKEND = 1200, OPT_TIMEOUT, OPT_VERIFY, OPT_WARMUP, OPT_TRANSPORT };
 
 static const char usage[] =
   "usage: pipelab run (--schedule <name> | --schedule-file <f.csv>)\n"
   "                   --stages <p> --microbatches <m> [--chunks <v>]\n"
-  "                   [--backend cpu|cuda] [--layers <n>] [--hidden <h>]\n"
+  "                   [--backend cpu|cuda] [--transport threads|mpi]\n"
+  "                   [--layers <n>] [--hidden <h>]\n"
   "                   [--seq <s>] [--mb-size <b>] [--seed <n>] [--attention]\n"
   "                   [--verify]\n"
   "                   [--warmup <n>] [--timeout <s>]\n"
@@ -32,6 +34,11 @@ static const char usage[] =
 static const char run_help[] =
   "execution:\n"
   "  --backend <b>             cpu (default) or cuda\n"
+  "  --transport <t>           threads (one process) or mpi (the processes of\n"
+  "                            an mpirun / srun job share the ranks; process\n"
+  "                            0 prints, the others print nothing); default:\n"
+  "                            mpi when launched as several processes and\n"
+  "                            built with MPI, else threads\n"
   "  --warmup <n>              iterations run and discarded first, on the same\n"
   "                            buffers (default 1: the measured iteration sees\n"
   "                            a training loop's steady state, as calibrate's\n"
@@ -94,7 +101,66 @@ static void print_table(const pl_sched *s, const pl_result *r,
   }
 }
 
+/* PIPELAB_FAIL_RANK=<rank>[:<op position>[:hang]]: fault injection for
+ * the failure-propagation and watchdog tests (that rank fails with PL_EIO
+ * at that op, or waits there for a message nobody sends). */
+static int fail_env(pl_exec_opts *xo)
+{
+  const char *v = getenv("PIPELAB_FAIL_RANK");
+  if (!v || !*v)
+    return 0;
+  int rank = -1, pos = 0, n = 0;
+  if (sscanf(v, "%d:%d%n", &rank, &pos, &n) != 2 &&
+      sscanf(v, "%d%n", &rank, &n) != 1)
+    n = -1;
+  if (n >= 0 && !strcmp(v + n, ":hang"))
+    xo->fail_hang = 1;
+  else if (n >= 0 && v[n])
+    n = -1;
+  if (n < 0 || rank < 0 || pos < 0)
+    return cli_usage("run", "PIPELAB_FAIL_RANK must be <rank>[:<op "
+                     "position>[:hang]], got '%s'", v);
+  xo->fail_rank = rank;
+  xo->fail_op = pos;
+  return 0;
+}
+
+static int run_main(int argc, char **argv, int quiet);
+
+/* Under a launcher with the MPI transport, every process parses the same
+ * command line and only process 0 speaks: the others send stdout and
+ * stderr to /dev/null before anything can be printed (usage errors are the
+ * same on every process, and a run's failure reaches process 0, which
+ * prints it once). Every process exits with the same code. */
 int cmd_run(int argc, char **argv)
+{
+  pl_launch la;
+  pl_launch_detect(&la);
+  int want = PL_TRANSPORT_AUTO;
+  for (int i = 1; i < argc; i++) { /* before getopt: quiet from the start */
+    const char *a = argv[i];
+    if (!strcmp(a, "--"))
+      break;
+    if (!strcmp(a, "--transport") && i + 1 < argc)
+      want = pl_transport_parse(argv[i + 1]);
+    else if (!strncmp(a, "--transport=", 12))
+      want = pl_transport_parse(a + 12);
+  }
+  int quiet = 0;
+  if (la.size > 1 && la.rank != 0 &&
+      pl_transport_resolve(want < 0 ? PL_TRANSPORT_AUTO : want, &la) ==
+          PL_TRANSPORT_MPI) {
+    quiet = 1;
+    if (!freopen("/dev/null", "w", stdout) ||
+        !freopen("/dev/null", "w", stderr))
+      return CLI_EXIT_FAIL;
+  }
+  int rc = run_main(argc, argv, quiet);
+  pl_exec_shutdown();
+  return rc;
+}
+
+static int run_main(int argc, char **argv, int quiet)
 {
   static const struct option longopts[] = {
     SIMOPTS_LONG,
@@ -102,6 +168,7 @@ int cmd_run(int argc, char **argv)
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"verify", no_argument, NULL, OPT_VERIFY},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -148,6 +215,12 @@ int cmd_run(int argc, char **argv)
         return cli_usage(cmd, "--backend must be cpu or cuda, got '%s'",
                          optarg);
       continue;
+    case OPT_TRANSPORT:
+      xo.transport = pl_transport_parse(optarg);
+      if (xo.transport < 0 || xo.transport == PL_TRANSPORT_AUTO)
+        return cli_usage(cmd, "--transport must be threads or mpi, got '%s'",
+                         optarg);
+      continue;
     case OPT_WARMUP:
       if ((rc = cli_int(cmd, "--warmup", optarg, 0, 1000, &xo.warmup)))
         return rc;
@@ -171,8 +244,22 @@ int cmd_run(int argc, char **argv)
       return rc < 0 ? cli_bad_option(cmd, argv) : rc;
   }
   if ((rc = cli_no_positionals(cmd, argc, argv)) ||
-      (rc = simopts_check(&o, cmd, 1)))
+      (rc = simopts_check(&o, cmd, 1)) || (rc = fail_env(&xo)))
     return rc;
+  pl_launch la;
+  pl_launch_detect(&la);
+  const char *twhy;
+  int tk = pl_transport_resolve(xo.transport, &la);
+  if (!pl_transport_built(tk, &twhy))
+    return cli_fail(PL_ENOTSUP, "--transport %s: %s",
+                    pl_transport_name(tk), twhy);
+  if (la.size > 1 && tk == PL_TRANSPORT_THREADS &&
+      xo.transport == PL_TRANSPORT_AUTO && xo.backend == PL_BACKEND_CPU)
+    return cli_fail(PL_ENOTSUP, "launched as %d processes (%s), but pipelab "
+                    "was built without MPI: every process would run the "
+                    "whole pipeline alone; rebuild with MPI, or pass "
+                    "--transport threads to do exactly that",
+                    la.size, la.from);
   if (xo.backend == PL_BACKEND_CUDA) {
     const char *why;
     /* Before the device check: the answer must not depend on the machine. */
@@ -226,6 +313,8 @@ int cmd_run(int argc, char **argv)
     rc = cli_fail_eb(&eb, rc);
     goto out;
   }
+  if (quiet) /* process 0 verifies, writes and prints */
+    goto out;
   if (verify) {
     if ((rc = pl_exec_reference(&w, &ref, xo.stop, &eb)) ||
         (rc = pl_exec_grads_compare(&g, &ref, PL_GRAD_TOL, &gc, &eb))) {
@@ -246,6 +335,9 @@ int cmd_run(int argc, char **argv)
   json_object_set_new(j, "placement",
                       json_string(pl_placement_name(pl_sched_placement(s))));
   json_object_set_new(j, "backend", json_string(res.source));
+  json_object_set_new(j, "transport", json_string(pl_transport_name(tk)));
+  json_object_set_new(j, "processes",
+                      json_integer(tk == PL_TRANSPORT_MPI ? la.size : 1));
   json_object_set_new(j, "iteration_time", json_real(res.makespan));
   json_object_set_new(j, "warmup_iterations", json_integer(xo.warmup));
   json_t *wj = json_object();

@@ -1,31 +1,14 @@
-/* backend_cpu.c: the CPU backend: one thread per rank (created by the
- * runtime), host memory, the CBLAS kernels of kernels/workload.c, P2P
- * through in-process mailboxes (one per destination rank: mutex + condvar,
- * messages keyed by (direction, stage, microbatch)) and the monotonic
- * clock. */
+/* backend_cpu.c: the CPU backend: one thread per local rank (created by
+ * the runtime), host memory, the CBLAS kernels of kernels/workload.c and
+ * the monotonic clock. Its buffers are host memory, so it has no P2P of
+ * its own: the run's transport moves them (transport_threads.c between
+ * threads, transport_mpi.c between processes). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pipelab/exec.h"
-
-struct msg {
-  struct msg *next;
-  long key;
-  int src;
-  size_t bytes;
-  /* payload follows */
-};
-
-struct mailbox {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  struct msg *head;
-};
 
 /* A freed buffer kept for reuse; the header sits in front of the data. */
 struct blk {
@@ -48,10 +31,7 @@ struct cpu_rank {
 struct cpu_be {
   int p;
   pl_workload w;
-  struct mailbox *box; /* [p] */
   struct cpu_rank *rk; /* [p] */
-  volatile int aborted;
-  pthread_mutex_t abort_mu;
   double base;
 };
 
@@ -63,23 +43,11 @@ int pl_backend_cpu_open(int p, const pl_workload *w, void **out)
     return PL_ENOMEM;
   b->p = p;
   b->w = *w;
-  b->box = pl_calloc((size_t)p, sizeof *b->box);
   b->rk = pl_calloc((size_t)p, sizeof *b->rk);
-  if (!b->box || !b->rk) {
-    pl_free(b->box);
-    pl_free(b->rk);
+  if (!b->rk) {
     pl_free(b);
     return PL_ENOMEM;
   }
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  for (int i = 0; i < p; i++) {
-    pthread_mutex_init(&b->box[i].mu, NULL);
-    pthread_cond_init(&b->box[i].cv, &ca);
-  }
-  pthread_condattr_destroy(&ca);
-  pthread_mutex_init(&b->abort_mu, NULL);
   *out = b;
   return PL_OK;
 }
@@ -90,17 +58,6 @@ void pl_backend_cpu_close(void *be)
   if (!b)
     return;
   for (int i = 0; i < b->p; i++) {
-    struct msg *m = b->box[i].head;
-    while (m) {
-      struct msg *n = m->next;
-      pl_free(m);
-      m = n;
-    }
-    pthread_mutex_destroy(&b->box[i].mu);
-    pthread_cond_destroy(&b->box[i].cv);
-  }
-  pthread_mutex_destroy(&b->abort_mu);
-  for (int i = 0; i < b->p; i++) {
     struct blk *k = b->rk[i].free_list;
     while (k) {
       struct blk *n = k->next;
@@ -108,7 +65,6 @@ void pl_backend_cpu_close(void *be)
       k = n;
     }
   }
-  pl_free(b->box);
   pl_free(b->rk);
   pl_free(b);
 }
@@ -233,88 +189,6 @@ static int cpu_loss_total(void *be, int rank, double *loss)
   return PL_OK;
 }
 
-static int cpu_send(void *be, int rank, int dst, long key, const void *buf,
-                    size_t bytes, struct pl_errbuf *eb)
-{
-  struct cpu_be *b = be;
-  struct msg *m = pl_malloc(sizeof *m + bytes);
-  if (!m)
-    return pl_errf(eb, PL_ENOMEM, "out of memory for a %zu-byte message",
-                   bytes);
-  m->key = key;
-  m->src = rank;
-  m->bytes = bytes;
-  memcpy(m + 1, buf, bytes);
-  struct mailbox *mb = &b->box[dst];
-  pthread_mutex_lock(&mb->mu);
-  m->next = mb->head;
-  mb->head = m;
-  pthread_cond_broadcast(&mb->cv);
-  pthread_mutex_unlock(&mb->mu);
-  return PL_OK;
-}
-
-static int cpu_recv(void *be, int rank, int src, long key, void *buf,
-                    size_t bytes, double timeout_us, struct pl_errbuf *eb)
-{
-  struct cpu_be *b = be;
-  struct mailbox *mb = &b->box[rank];
-  struct timespec dl;
-  clock_gettime(CLOCK_MONOTONIC, &dl);
-  double add = timeout_us < 0 ? 0 : timeout_us;
-  time_t sec = (time_t)(add / 1e6);
-  long ns = (long)((add - (double)sec * 1e6) * 1e3);
-  dl.tv_sec += sec;
-  dl.tv_nsec += ns;
-  if (dl.tv_nsec >= 1000000000L) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000L;
-  }
-  int rc = PL_OK;
-  pthread_mutex_lock(&mb->mu);
-  for (;;) {
-    struct msg **pp = &mb->head, *m = NULL;
-    for (; *pp; pp = &(*pp)->next)
-      if ((*pp)->key == key && (*pp)->src == src) {
-        m = *pp;
-        *pp = m->next;
-        break;
-      }
-    if (m) {
-      pthread_mutex_unlock(&mb->mu);
-      if (m->bytes != bytes)
-        rc = pl_errf(eb, PL_EINVAL, "message of %zu bytes, expected %zu",
-                     m->bytes, bytes);
-      else
-        memcpy(buf, m + 1, bytes);
-      pl_free(m);
-      return rc;
-    }
-    if (b->aborted) {
-      rc = PL_EINTR;
-      break;
-    }
-    int e = pthread_cond_timedwait(&mb->cv, &mb->mu, &dl);
-    if (e == ETIMEDOUT) {
-      rc = PL_ETIMEDOUT;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&mb->mu);
-  return rc;
-}
-
-static void cpu_abort(void *be)
-{
-  struct cpu_be *b = be;
-  b->aborted = 1;
-  for (int i = 0; i < b->p; i++) {
-    pthread_mutex_lock(&b->box[i].mu);
-    pthread_cond_broadcast(&b->box[i].cv);
-    pthread_mutex_unlock(&b->box[i].mu);
-  }
-}
-
 static void cpu_start(void *be) { ((struct cpu_be *)be)->base = pl_now_us(); }
 
 static int cpu_op_begin(void *be, int rank)
@@ -335,7 +209,7 @@ static int cpu_op_end(void *be, int rank, double *t0, double *t1)
 static const pl_backend_vt cpu_vt = {
   "cpu",        cpu_rank_enter, cpu_rank_leave, cpu_alloc,   cpu_free,
   cpu_to_host,  cpu_init_layer, cpu_input,      cpu_target,  cpu_fwd,
-  cpu_bwd_b,    cpu_bwd_w,      cpu_loss,       cpu_loss_total, cpu_send,
-  cpu_recv,     cpu_abort,      cpu_start,      cpu_op_begin, cpu_op_end};
+  cpu_bwd_b,    cpu_bwd_w,      cpu_loss,       cpu_loss_total, NULL,
+  NULL,         NULL,           cpu_start,      cpu_op_begin, cpu_op_end};
 
 const pl_backend_vt *pl_backend_cpu_vt(void) { return &cpu_vt; }

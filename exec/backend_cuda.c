@@ -10,16 +10,19 @@
  *   completion event in the receiver's host mailbox; the receiver waits for
  *   the event and copies the message into its input buffer (device-to-device
  *   or peer copy). NCCL is not used: it forbids two ranks on one GPU.
- * - nccl (one rank per process, world size > 1 from PL_RANK/PL_WORLD_SIZE,
- *   OMPI_COMM_WORLD_RANK/SIZE or SLURM_PROCID/SLURM_NTASKS): device
- *   LOCAL_RANK (or rank) mod ndev; the NCCL unique id comes from
+ * - nccl (one rank per process, world size > 1 from the launcher's
+ *   environment, pl_launch_detect, shared with the MPI transport): device
+ *   local rank mod ndev; the NCCL unique id comes from
  *   NCCL_COMM_ID (every rank calls ncclGetUniqueId) or from the file named
  *   by PL_NCCL_ID_FILE, which rank 0 writes and the others poll. Sends are
  *   staged in message buffers and posted together with the next receives
  *   in one ncclGroupStart/End on the comm stream; receives are posted in
  *   the sender's send order (NCCL matches P2P per peer in order), buffering
  *   messages that arrive before they are needed. Waits poll the comm stream
- *   so that the watchdog can abort the communicator.
+ *   so that the watchdog can abort the communicator. When pipelab is
+ *   built with MPI, the runtime's control plane (the watchdog across
+ *   processes, failure propagation, the result gathered on process 0)
+ *   runs over the MPI transport; NCCL only moves the activations.
  *
  * Timing: CUDA events bracket every op on the compute stream (duration);
  * op_end synchronises the end event and places the op on the host
@@ -112,18 +115,6 @@ struct cuda_be {
     if (e_ != cudaSuccess)                                                 \
       return pl_errf(eb, PL_ECUDA, "%s: %s", #call, cudaGetErrorString(e_)); \
   } while (0)
-
-static int env_int(const char *a, const char *b, int def)
-{
-  const char *v = getenv(a);
-  if (!v && b)
-    v = getenv(b);
-  if (!v || !*v)
-    return def;
-  char *end;
-  long x = strtol(v, &end, 10);
-  return *end ? def : (int)x;
-}
 
 static int nccl_unique_id(struct cuda_be *b, ncclUniqueId *id,
                           struct pl_errbuf *eb)
@@ -219,12 +210,11 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
   b->p = p;
   b->ndev = ndev;
   b->w = *w;
-  b->world = env_int("PL_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", 0);
-  if (!b->world)
-    b->world = env_int("SLURM_NTASKS", NULL, 1);
-  b->me = env_int("PL_RANK", "OMPI_COMM_WORLD_RANK", -1);
-  if (b->me < 0)
-    b->me = env_int("SLURM_PROCID", NULL, 0);
+  /* The same rank discovery as the MPI transport (pl_launch_detect). */
+  pl_launch la;
+  pl_launch_detect(&la);
+  b->world = la.size;
+  b->me = la.rank;
   b->box = pl_calloc((size_t)p, sizeof *b->box);
   b->rk = pl_calloc((size_t)p, sizeof *b->rk);
   if (!b->box || !b->rk) {
@@ -254,8 +244,7 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
       pl_backend_cuda_close(b);
       return rc;
     }
-    int local = env_int("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", b->me);
-    b->rk[b->me].dev = local % ndev;
+    b->rk[b->me].dev = la.local_rank % ndev;
     ncclUniqueId id;
     int rc = nccl_unique_id(b, &id, eb);
     if (!rc && cudaSetDevice(b->rk[b->me].dev) != cudaSuccess)

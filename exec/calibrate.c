@@ -18,11 +18,13 @@
 
 #include "exec_int.h"
 #include "pipelab/exec.h"
+#include "transport.h"
 #include "pipelab/models.h"
 
 struct cal {
   const pl_backend_vt *vt;
   void *be;
+  pl__transport *tp; /* moves host buffers when the backend has no P2P */
   pl_workload w;
   int warmup, reps;
   volatile const int *stop;
@@ -181,10 +183,33 @@ struct pp {
   struct pl_errbuf eb;
 };
 
+static int cal_send(struct cal *c, int rank, int dst, long key,
+                    const void *buf, size_t bytes, struct pl_errbuf *eb)
+{
+  if (c->vt->send)
+    return c->vt->send(c->be, rank, dst, key, buf, bytes, eb);
+  return c->tp->vt->send(c->tp, rank, dst, key, buf, bytes, eb);
+}
+
+static int cal_recv(struct cal *c, int rank, int src, long key, void *buf,
+                    size_t bytes, struct pl_errbuf *eb)
+{
+  if (c->vt->recv)
+    return c->vt->recv(c->be, rank, src, key, buf, bytes, 30e6, eb);
+  return c->tp->vt->recv(c->tp, rank, src, key, buf, bytes, 30e6, eb);
+}
+
+static void cal_abort(struct cal *c)
+{
+  if (c->vt->abort)
+    c->vt->abort(c->be);
+  if (c->tp)
+    c->tp->vt->abort(c->tp);
+}
+
 static void pingpong_size(struct pp *a, int which, void *buf)
 {
   struct cal *c = a->c;
-  const pl_backend_vt *vt = c->vt;
   int peer = 1 - a->rank;
   size_t bytes = a->bytes[which];
   for (int i = 0; i < a->n && !a->rc; i++) {
@@ -195,14 +220,14 @@ static void pingpong_size(struct pp *a, int which, void *buf)
     }
     if (a->rank == 0) {
       double t0 = pl_now_us();
-      a->rc = vt->send(c->be, 0, peer, k, buf, bytes, &a->eb);
+      a->rc = cal_send(c, 0, peer, k, buf, bytes, &a->eb);
       if (!a->rc)
-        a->rc = vt->recv(c->be, 0, peer, k + 1, buf, bytes, 30e6, &a->eb);
+        a->rc = cal_recv(c, 0, peer, k + 1, buf, bytes, &a->eb);
       a->rt[(size_t)which * a->n + i] = pl_now_us() - t0;
     } else {
-      a->rc = vt->recv(c->be, 1, peer, k, buf, bytes, 30e6, &a->eb);
+      a->rc = cal_recv(c, 1, peer, k, buf, bytes, &a->eb);
       if (!a->rc)
-        a->rc = vt->send(c->be, 1, peer, k + 1, buf, bytes, &a->eb);
+        a->rc = cal_send(c, 1, peer, k + 1, buf, bytes, &a->eb);
     }
   }
 }
@@ -213,7 +238,7 @@ static void *pingpong(void *arg)
   struct cal *c = a->c;
   const pl_backend_vt *vt = c->vt;
   if (a->rank == 1 && (a->rc = vt->rank_enter(c->be, 1, &a->eb))) {
-    vt->abort(c->be);
+    cal_abort(c);
     return NULL;
   }
   size_t mx = a->bytes[0] > a->bytes[1] ? a->bytes[0] : a->bytes[1];
@@ -223,7 +248,7 @@ static void *pingpong(void *arg)
   for (int which = 0; which < 2 && !a->rc; which++)
     pingpong_size(a, which, buf);
   if (a->rc)
-    vt->abort(c->be);
+    cal_abort(c);
   if (buf)
     vt->free(c->be, a->rank, buf);
   if (a->rank == 1)
@@ -296,6 +321,10 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
     c.vt = pl_backend_cpu_vt();
     if (pl_backend_cpu_open(2, &c.w, &c.be))
       return pl_errf(eb, PL_ENOMEM, "out of memory");
+    if ((rc = pl__transport_threads_open(2, &c.tp, eb))) {
+      pl_backend_cpu_close(c.be);
+      return rc;
+    }
   } else {
     if (c.w.attention) /* see pl_exec_run: never time a different model */
       return pl_errf(eb, PL_EINVAL,
@@ -335,6 +364,8 @@ int pl_exec_calibrate(const pl_workload *w, int backend, int warmup, int reps,
   else
 #endif
     pl_backend_cpu_close(c.be);
+  if (c.tp)
+    c.tp->vt->close(c.tp);
   if (rc)
     return pl_errf(eb, rc, "%s", c.eb.msg[0] ? c.eb.msg : pl_strerror(rc));
   out->threads = 2; /* rank 0 and the P2P partner */

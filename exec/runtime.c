@@ -9,6 +9,19 @@
  * progress anywhere for the watchdog timeout, or when the caller's stop
  * flag is raised, it aborts the run; every rank then unwinds and reports
  * the op it was blocked at.
+ *
+ * Messages move through the run's transport (transport.h: threads in one
+ * process, MPI between processes) unless the backend moves device memory
+ * itself (CUDA). With more than one process (multi), the calling thread of
+ * every process runs watch_global instead of watch: each tick it sums
+ * every process's state through the transport (progress, ranks not
+ * waiting, ranks finished, stop, failure, watchdog decision, barrier
+ * arrivals), so that the watchdog sees every rank, a failure or Ctrl-C on
+ * one process aborts all of them, and the iteration barrier spans the
+ * processes. After the ranks end, every process drains its sends and
+ * sends its ranks' records, errors and gradients to process 0, which
+ * builds the result and the error exactly as a one-process run does and
+ * broadcasts the outcome.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -22,6 +35,7 @@
 
 #include "exec_int.h"
 #include "pipelab/exec.h"
+#include "transport.h"
 
 /* A receive never gives up on its own: the watchdog (watch()) decides when
  * a wait is a hang and aborts the backend, which ends every receive. This is
@@ -61,6 +75,9 @@ struct rt {
   pl_workload w;
   const pl_backend_vt *vt;
   void *be;
+  pl__transport *tp; /* data plane when vt->send is NULL; control plane */
+  int multi;         /* tp->world > 1: watch_global, gathered results */
+  int ready_gen;     /* multi: barriers every local rank reached (mu) */
   const pl_exec_opts *o;
   int p, S, m, L; /* L = layers per virtual stage */
   size_t T, H, F, msg_n, wpart_n, bpart_n, lp;
@@ -91,7 +108,10 @@ static void fail_all(struct rt *r)
   r->failed = 1;
   pthread_cond_broadcast(&r->cv); /* wakes barrier() */
   pthread_mutex_unlock(&r->mu);
-  r->vt->abort(r->be);
+  if (r->vt && r->vt->abort)
+    r->vt->abort(r->be);
+  if (r->tp)
+    r->tp->vt->abort(r->tp);
 }
 
 static int act_alloc(struct rt *r, struct rank_state *st, int g, int mb)
@@ -148,8 +168,13 @@ static int do_recv(struct rt *r, struct rank_state *st, const pl_op *op,
   int src = pl_sched_stage_rank(r->s, g_from);
   int to = dir == DIR_FWD ? g_from + 1 : g_from - 1;
   atomic_fetch_add(&r->waiting, 1);
-  int rc = r->vt->recv(r->be, st->rank, src, msg_key(r, dir, to, mb), buf,
-                       r->msg_n * sizeof(double), RECV_BACKSTOP_US, &st->eb);
+  long key = msg_key(r, dir, to, mb);
+  size_t bytes = r->msg_n * sizeof(double);
+  int rc = r->vt->recv
+               ? r->vt->recv(r->be, st->rank, src, key, buf, bytes,
+                             RECV_BACKSTOP_US, &st->eb)
+               : r->tp->vt->recv(r->tp, st->rank, src, key, buf, bytes,
+                                 RECV_BACKSTOP_US, &st->eb);
   atomic_fetch_sub(&r->waiting, 1);
   if (!rc)
     atomic_fetch_add(&r->progress, 1);
@@ -164,8 +189,12 @@ static int do_send(struct rt *r, struct rank_state *st, int dir, int g_to,
                    int mb, const double *buf)
 {
   int dst = pl_sched_stage_rank(r->s, g_to);
-  int rc = r->vt->send(r->be, st->rank, dst, msg_key(r, dir, g_to, mb), buf,
-                       r->msg_n * sizeof(double), &st->eb);
+  long key = msg_key(r, dir, g_to, mb);
+  size_t bytes = r->msg_n * sizeof(double);
+  int rc = r->vt->send ? r->vt->send(r->be, st->rank, dst, key, buf, bytes,
+                                     &st->eb)
+                       : r->tp->vt->send(r->tp, st->rank, dst, key, buf,
+                                         bytes, &st->eb);
   if (!rc)
     atomic_fetch_add(&r->progress, 1);
   return rc;
@@ -290,6 +319,28 @@ static int run_ops(struct rt *r, struct rank_state *st)
     int has_b = kind != PL_OP_F && bk != PL_OP_W;
     if (r->failed)
       return PL_EINTR;
+    if (st->rank == r->o->fail_rank && (long)i == (long)r->o->fail_op) {
+      if (!r->o->fail_hang)
+        return pl_errf(&st->eb, PL_EIO, "rank %d: injected failure at op "
+                       "position %zu", st->rank, i);
+      /* Waits for a key no rank sends (direction 2): a hang the watchdog
+       * must find. */
+      size_t bytes = r->msg_n * sizeof(double);
+      long key = msg_key(r, 2, 0, 0);
+      atomic_fetch_add(&r->waiting, 1);
+      rc = r->vt->recv ? r->vt->recv(r->be, st->rank, st->rank, key, st->xb,
+                                     bytes, RECV_BACKSTOP_US, &st->eb)
+                       : r->tp->vt->recv(r->tp, st->rank, st->rank, key,
+                                         st->xb, bytes, RECV_BACKSTOP_US,
+                                         &st->eb);
+      atomic_fetch_sub(&r->waiting, 1);
+      char name[64];
+      pl_op_format(op, name, sizeof name);
+      snprintf(st->what, sizeof st->what, "rank %d blocked at %s (position "
+               "%zu) in an injected hang", st->rank, name, i);
+      st->blocked = 1;
+      return rc ? rc : PL_EINTR;
+    }
     if (kind >= PL_OP_NKINDS || g < 0 || g >= r->S || mb < 0 ||
         mb >= r->m || bg < 0 || bg >= r->S || bmb < 0 || bmb >= r->m ||
         (kind == PL_OP_FB && bk != PL_OP_B && bk != PL_OP_BW) ||
@@ -448,6 +499,15 @@ struct rank_arg {
  * to arrive (re)starts the backend's clock. A failure (rc here, or
  * r->failed from any rank or from pl_exec_run) releases everyone at once.
  * Returns rc, PL_EINTR when another party failed, or PL_OK. */
+static void barrier_open(struct rt *r)
+{
+  r->arrived = 0;
+  r->gen++;
+  if (!r->failed)
+    r->vt->start(r->be);
+  pthread_cond_broadcast(&r->cv);
+}
+
 static int barrier(struct rt *r, int rc)
 {
   pthread_mutex_lock(&r->mu);
@@ -455,11 +515,12 @@ static int barrier(struct rt *r, int rc)
   if (rc)
     r->failed = 1;
   if (++r->arrived == r->hi - r->lo) {
-    r->arrived = 0;
-    r->gen++;
-    if (!r->failed)
-      r->vt->start(r->be);
-    pthread_cond_broadcast(&r->cv);
+    if (r->multi) { /* every process must arrive: watch_global opens it */
+      r->ready_gen = gen + 1;
+      pthread_cond_signal(&r->done_cv);
+    } else {
+      barrier_open(r);
+    }
   }
   if (gen == r->gen && !r->failed) {
     atomic_fetch_add(&r->waiting, 1);
@@ -585,6 +646,108 @@ static void watch(struct rt *r, int started)
   }
   pthread_mutex_unlock(&r->mu);
 }
+
+/* What every process adds up each tick of watch_global. */
+enum {
+  WG_PROGRESS,    /* ops ended, messages moved, barriers opened */
+  WG_NOT_WAITING, /* live ranks not blocked in a receive or the barrier */
+  WG_FINISHED,    /* rank threads ended (or never started) */
+  WG_STOP,        /* the stop flag is up */
+  WG_FAILED,      /* a rank failed or the process aborted its ranks */
+  WG_TIMED_OUT,   /* a process's watchdog fired */
+  WG_READY,       /* barriers every local rank reached */
+  WG_N
+};
+
+/* The watchdog of a multi-process run, on the calling thread of every
+ * process, in lockstep through the transport's sum: every process sees
+ * the same sums, so all take the same decisions on the same tick (a
+ * timeout decided on one process's clock reaches the others the next tick
+ * through WG_TIMED_OUT). A tick ends early when a local barrier fills or a
+ * rank ends, so that a barrier opens within milliseconds. Returns when
+ * every rank of every process has ended; rc only for a transport failure
+ * (every process then aborts). */
+static int watch_global(struct rt *r, int started, struct pl_errbuf *eb)
+{
+  double seen = -1, quiet_since = pl_now_us();
+  int aborted = 0, local = r->hi - r->lo;
+  for (;;) {
+    double v[WG_N];
+    pthread_mutex_lock(&r->mu);
+    if (r->finished < started && r->ready_gen <= r->gen) {
+      struct timespec dl;
+      clock_gettime(CLOCK_MONOTONIC, &dl);
+      dl.tv_nsec += WATCH_TICK_NS;
+      if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&r->done_cv, &r->mu, &dl);
+    }
+    int live = started - r->finished, waiting = atomic_load(&r->waiting);
+    v[WG_PROGRESS] = (double)atomic_load(&r->progress);
+    v[WG_NOT_WAITING] = live > waiting ? live - waiting : 0;
+    v[WG_FINISHED] = r->finished + (local - started);
+    v[WG_STOP] = r->o->stop && *r->o->stop;
+    v[WG_FAILED] = r->failed;
+    v[WG_TIMED_OUT] = r->timed_out;
+    v[WG_READY] = r->ready_gen;
+    int gen = r->gen;
+    pthread_mutex_unlock(&r->mu);
+    int rc = r->tp->vt->allreduce_sum(r->tp, v, WG_N, eb);
+    if (rc) {
+      fail_all(r);
+      return rc;
+    }
+    if (v[WG_FINISHED] >= r->p)
+      return PL_OK;
+    double now = pl_now_us();
+    /* Every rank at the barrier is not a hang: it opens below. */
+    int opens = v[WG_READY] >= (double)r->tp->world * (gen + 1);
+    if (v[WG_PROGRESS] != seen || opens) {
+      seen = v[WG_PROGRESS];
+      quiet_since = now;
+    }
+    if (!aborted) {
+      int why = 1;
+      if (v[WG_STOP] > 0)
+        r->stopped = 1;
+      else if (v[WG_TIMED_OUT] > 0 ||
+               (v[WG_NOT_WAITING] == 0 &&
+                now - quiet_since >= r->o->timeout_s * 1e6))
+        r->timed_out = 1;
+      else if (v[WG_FAILED] == 0)
+        why = 0;
+      if (why) {
+        aborted = 1;
+        fail_all(r);
+      }
+    }
+    pthread_mutex_lock(&r->mu);
+    if (!r->failed && r->ready_gen > gen && opens)
+      barrier_open(r);
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+/* ------------------------------------- results of a multi-process run --- */
+
+/* One rank's state as it travels to process 0 (the same binary on every
+ * process, so raw structs), followed by its op records, memory points and
+ * the gradients of its stages. */
+struct rank_wire {
+  int rank, rc, blocked, have_loss, eb_code;
+  size_t n_rec, n_mem;
+  double busy, peak, live, loss;
+  char what[256];
+  char msg[PL_ERRMSG_MAX];
+};
+
+struct rank_arg;
+static int pack_ranks(struct rt *r, struct rank_arg *ra, pl_exec_grads *grads,
+                      struct pl_buf *b);
+static int unpack_ranks(struct rt *r, struct rank_arg *ra,
+                        pl_exec_grads *grads, const char *p, size_t n);
 
 int pl__online_cores(void)
 {
@@ -735,6 +898,161 @@ nomem:
   return pl_errf(eb, PL_ENOMEM, "out of memory");
 }
 
+static int pack_ranks(struct rt *r, struct rank_arg *ra, pl_exec_grads *grads,
+                      struct pl_buf *b)
+{
+  size_t gn = (size_t)r->L * r->lp;
+  for (int i = r->lo; i < r->hi; i++) {
+    const struct rank_state *st = &r->rs[i];
+    struct rank_wire h;
+    memset(&h, 0, sizeof h);
+    h.rank = i;
+    h.rc = st->rc;
+    h.blocked = st->blocked;
+    h.have_loss = ra[i].have_loss;
+    h.eb_code = st->eb.code;
+    h.n_rec = st->n_rec;
+    h.n_mem = st->n_mem;
+    h.busy = st->busy;
+    h.peak = st->peak;
+    h.live = st->live;
+    h.loss = ra[i].loss;
+    memcpy(h.what, st->what, sizeof h.what);
+    memcpy(h.msg, st->eb.msg, sizeof h.msg);
+    int rc = pl_buf_add(b, &h, sizeof h);
+    if (!rc && st->n_rec)
+      rc = pl_buf_add(b, st->recs, st->n_rec * sizeof *st->recs);
+    if (!rc && st->n_mem)
+      rc = pl_buf_add(b, st->mem, st->n_mem * sizeof *st->mem);
+    for (int g = 0; !rc && grads && g < r->S; g++)
+      if (pl_sched_stage_rank(r->s, g) == i)
+        rc = pl_buf_add(b, grads->g + (size_t)g * gn, gn * sizeof(double));
+    if (rc)
+      return PL_ENOMEM;
+  }
+  return PL_OK;
+}
+
+/* Process 0: one process's blob into r->rs, ra and grads. */
+static int unpack_ranks(struct rt *r, struct rank_arg *ra,
+                        pl_exec_grads *grads, const char *p, size_t n)
+{
+  size_t gn = (size_t)r->L * r->lp;
+  while (n) {
+    struct rank_wire h;
+    if (n < sizeof h)
+      return PL_EIO;
+    memcpy(&h, p, sizeof h);
+    p += sizeof h;
+    n -= sizeof h;
+    if (h.rank < 0 || h.rank >= r->p)
+      return PL_EIO;
+    struct rank_state *st = &r->rs[h.rank];
+    size_t nops;
+    pl_sched_rank_ops(r->s, h.rank, &nops);
+    size_t need = h.n_rec * sizeof *st->recs + h.n_mem * sizeof *st->mem;
+    if (h.n_rec > nops || h.n_mem > 2 * nops + 1 || n < need)
+      return PL_EIO;
+    memcpy(st->recs, p, h.n_rec * sizeof *st->recs);
+    p += h.n_rec * sizeof *st->recs;
+    memcpy(st->mem, p, h.n_mem * sizeof *st->mem);
+    p += h.n_mem * sizeof *st->mem;
+    n -= need;
+    st->n_rec = h.n_rec;
+    st->n_mem = h.n_mem;
+    st->rc = h.rc;
+    st->blocked = h.blocked;
+    st->busy = h.busy;
+    st->peak = h.peak;
+    st->live = h.live;
+    st->eb.code = h.eb_code;
+    memcpy(st->what, h.what, sizeof st->what);
+    st->what[sizeof st->what - 1] = 0;
+    memcpy(st->eb.msg, h.msg, sizeof st->eb.msg);
+    st->eb.msg[sizeof st->eb.msg - 1] = 0;
+    ra[h.rank].loss = h.loss;
+    ra[h.rank].have_loss = h.have_loss;
+    for (int g = 0; grads && g < r->S; g++) {
+      if (pl_sched_stage_rank(r->s, g) != h.rank)
+        continue;
+      if (n < gn * sizeof(double))
+        return PL_EIO;
+      memcpy(grads->g + (size_t)g * gn, p, gn * sizeof(double));
+      p += gn * sizeof(double);
+      n -= gn * sizeof(double);
+    }
+  }
+  return PL_OK;
+}
+
+/* After the ranks of every process ended: drain, gather every rank's state
+ * on process 0 (which then sees all p ranks, lo = 0, hi = p), and agree on
+ * the outcome. Returns the run's code on every process, with the message
+ * in eb. Every process makes the same transport calls in the same order,
+ * whatever failed. */
+static int multi_finish(struct rt *r, struct rank_arg *ra,
+                        pl_exec_grads *grads, int rc, struct pl_errbuf *eb)
+{
+  pl__transport *tp = r->tp;
+  struct pl_errbuf teb = PL_ERRBUF_INIT;
+  int trc = tp->vt->drain(tp, &teb);
+  struct pl_buf b;
+  pl_buf_init(&b, 0);
+  int prc = r->rs ? pack_ranks(r, ra, grads, &b) : PL_ENOMEM;
+  if (prc)
+    pl_buf_free(&b); /* an empty blob: process 0 reports the ranks missing */
+  void *all = NULL;
+  size_t *counts = pl_calloc((size_t)tp->world, sizeof *counts);
+  struct pl_errbuf geb = PL_ERRBUF_INIT;
+  int grc = tp->vt->gather(tp, b.buf, b.len, &all, counts, &geb);
+  pl_buf_free(&b);
+  struct outcome {
+    int rc;
+    char msg[PL_ERRMSG_MAX];
+  } out;
+  memset(&out, 0, sizeof out);
+  if (tp->me == 0) {
+    if (trc)
+      out.rc = pl_errf(eb, trc, "%s", teb.msg);
+    else if (grc || !counts || !r->rs)
+      out.rc = pl_errf(eb, grc ? grc : PL_ENOMEM, "%s",
+                       grc ? geb.msg : "out of memory for the results");
+    if (!out.rc) {
+      /* Ranks of processes that sent nothing (out of memory) fail. */
+      for (int i = 0; i < r->p; i++)
+        if (i < r->lo || i >= r->hi) {
+          r->rs[i].rc = PL_ENOMEM;
+          r->rs[i].n_rec = r->rs[i].n_mem = 0;
+          snprintf(r->rs[i].eb.msg, sizeof r->rs[i].eb.msg, "rank %d: its "
+                   "process sent no result (out of memory)", i);
+        }
+      const char *q = all;
+      q += counts[0]; /* our own ranks are in place */
+      for (int k = 1; k < tp->world && !out.rc; k++) {
+        if (unpack_ranks(r, ra, grads, q, counts[k]))
+          out.rc = pl_errf(eb, PL_EIO, "malformed result from process %d",
+                           k);
+        q += counts[k];
+      }
+    }
+    if (!out.rc) {
+      r->lo = 0;
+      r->hi = r->p;
+      out.rc = rc ? rc : collect_error(r, eb);
+    }
+    if (out.rc)
+      snprintf(out.msg, sizeof out.msg, "%s",
+               eb->msg[0] ? eb->msg : pl_strerror(out.rc));
+  }
+  pl_free(all);
+  pl_free(counts);
+  if (tp->vt->bcast(tp, &out, sizeof out, &teb) && tp->me != 0)
+    return pl_errf(eb, PL_EIO, "%s", teb.msg);
+  if (tp->me != 0 && out.rc)
+    pl_errf(eb, out.rc, "%s", out.msg);
+  return out.rc;
+}
+
 int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
                 pl_result *res, pl_exec_grads *grads, struct pl_errbuf *eb)
 {
@@ -782,37 +1100,71 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   r.lo = 0;
   r.hi = r.p;
 
+  /* The transport first: every process of a multi-process run must reach
+   * watch_global and multi_finish from here on, whatever fails locally
+   * (setup_rc), or the others would wait for it forever. */
+  pl_launch la;
+  pl_launch_detect(&la);
+  int tk = pl_transport_resolve(o->transport, &la);
+  if (tk == PL_TRANSPORT_MPI)
+    rc = pl__transport_mpi_open(r.p, &r.tp, eb);
+  else if (tk == PL_TRANSPORT_THREADS)
+    rc = pl__transport_threads_open(r.p, &r.tp, eb);
+  else
+    rc = pl_errf(eb, PL_EINVAL, "unknown transport %d", o->transport);
+  if (rc)
+    return rc;
+  r.multi = r.tp->world > 1;
+  if (r.multi)
+    pl__proc_ranks(r.p, r.tp->world, r.tp->me, &r.lo, &r.hi);
+
+  int setup_rc = PL_OK;
+  struct pl_errbuf seb = PL_ERRBUF_INIT;
   if (o->backend == PL_BACKEND_CPU) {
     r.vt = pl_backend_cpu_vt();
     if (pl_backend_cpu_open(r.p, &r.w, &r.be))
-      return pl_errf(eb, PL_ENOMEM, "out of memory");
+      setup_rc = pl_errf(&seb, PL_ENOMEM, "out of memory");
   } else if (o->backend == PL_BACKEND_CUDA) {
     /* Checked before the device so the answer does not depend on the
      * machine: running the MLP-only block instead would be a silent lie. */
     if (r.w.attention)
-      return pl_errf(eb, PL_EINVAL,
-                     "attention is not implemented on the CUDA backend yet");
+      setup_rc = pl_errf(&seb, PL_EINVAL, "attention is not implemented on "
+                         "the CUDA backend yet");
 #ifdef PL_HAVE_CUDA
     const char *why;
-    if (pl_cuda_devices(&why) == 0)
-      return pl_errf(eb, PL_ENODEV, "no GPU: %s", why);
-    r.vt = pl_backend_cuda_vt();
-    if ((rc = pl_backend_cuda_open(r.p, &r.w, &r.be, eb)))
-      return rc;
-    pl_backend_cuda_local_ranks(r.be, &r.lo, &r.hi);
-    if (pl_backend_cuda_set_order(r.be, s)) {
-      pl_backend_cuda_close(r.be);
-      return pl_errf(eb, PL_ENOMEM, "out of memory");
+    if (!setup_rc && pl_cuda_devices(&why) == 0)
+      setup_rc = pl_errf(&seb, PL_ENODEV, "no GPU: %s", why);
+    if (!setup_rc) {
+      r.vt = pl_backend_cuda_vt();
+      setup_rc = pl_backend_cuda_open(r.p, &r.w, &r.be, &seb);
     }
+    if (!setup_rc) {
+      int lo, hi;
+      pl_backend_cuda_local_ranks(r.be, &lo, &hi);
+      if (r.multi && (lo != r.lo || hi != r.hi))
+        setup_rc = pl_errf(&seb, PL_EINVAL, "the CUDA backend runs ranks "
+                           "%d..%d on this process but the %s transport "
+                           "gives it %d..%d (one process per rank, same "
+                           "launcher)", lo, hi - 1, r.tp->vt->name, r.lo,
+                           r.hi - 1);
+      r.lo = lo;
+      r.hi = hi;
+    }
+    if (!setup_rc && pl_backend_cuda_set_order(r.be, s))
+      setup_rc = pl_errf(&seb, PL_ENOMEM, "out of memory");
 #else
-    return pl_errf(eb, PL_ENODEV, "no GPU: this pipelab was built without "
-                   "CUDA");
+    if (!setup_rc)
+      setup_rc = pl_errf(&seb, PL_ENODEV, "no GPU: this pipelab was built "
+                         "without CUDA");
 #endif
   } else {
-    return pl_errf(eb, PL_EINVAL, "unknown backend %d", o->backend);
+    setup_rc = pl_errf(&seb, PL_EINVAL, "unknown backend %d", o->backend);
+  }
+  if (setup_rc && !r.multi) {
+    rc = pl_errf(eb, setup_rc, "%s", seb.msg);
+    goto close;
   }
 
-  size_t total = pl_sched_total_ops(s);
   r.params = pl_calloc((size_t)r.S, sizeof *r.params);
   r.grads = pl_calloc((size_t)r.S, sizeof *r.grads);
   r.stash = pl_calloc((size_t)r.S * (size_t)r.m, sizeof *r.stash);
@@ -831,7 +1183,6 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
       ok = 0;
     ra[i].st = &r.rs[i];
   }
-  (void)total;
   if (grads) {
     pl_exec_grads_free(grads);
     grads->n = (size_t)r.w.layers * r.lp;
@@ -839,9 +1190,19 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
     if (!grads->g)
       ok = 0;
   }
-  if (!ok) {
-    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+  if (!ok && !setup_rc)
+    setup_rc = pl_errf(&seb, PL_ENOMEM, "out of memory");
+  if (setup_rc && !r.multi) {
+    rc = pl_errf(eb, setup_rc, "%s", seb.msg);
     goto out;
+  }
+  if (!ok && r.rs) { /* multi: process 0 reports these ranks missing */
+    for (int i = 0; i < r.p; i++) {
+      pl_free(r.rs[i].recs);
+      pl_free(r.rs[i].mem);
+    }
+    pl_free(r.rs);
+    r.rs = NULL;
   }
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.cv, NULL);
@@ -854,24 +1215,49 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   atomic_init(&r.progress, 0);
   atomic_init(&r.waiting, 0);
   int started = 0;
-  for (int i = r.lo; i < r.hi; i++) {
+  if (setup_rc) { /* multi only: the other processes learn it and stop */
+    r.failed = 1;
+    if (r.rs) {
+      r.rs[r.lo].rc = setup_rc;
+      snprintf(r.rs[r.lo].eb.msg, sizeof r.rs[r.lo].eb.msg, "%s", seb.msg);
+    }
+  }
+  for (int i = r.lo; !setup_rc && i < r.hi; i++) {
     ra[i].grads = grads;
     if (pthread_create(&th[i], NULL, rank_main, &ra[i]) != 0) {
       /* Releases the started ones from the barrier with failed set. */
       fail_all(&r);
       rc = pl_errf(eb, PL_ENOMEM, "cannot start the thread of rank %d", i);
+      r.rs[i].rc = rc;
+      snprintf(r.rs[i].eb.msg, sizeof r.rs[i].eb.msg, "%s", eb->msg);
       break;
     }
     started++;
   }
-  watch(&r, started);
-  for (int i = r.lo; i < r.lo + started; i++)
-    pthread_join(th[i], NULL);
+  int local_threads = r.hi - r.lo;
+  if (r.multi) {
+    struct pl_errbuf web = PL_ERRBUF_INIT;
+    int wrc = watch_global(&r, started, &web);
+    for (int i = r.lo; i < r.lo + started; i++)
+      pthread_join(th[i], NULL);
+    if (wrc && !rc)
+      rc = pl_errf(eb, wrc, "%s", web.msg);
+    rc = multi_finish(&r, ra, grads, rc, eb);
+  } else {
+    watch(&r, started);
+    for (int i = r.lo; i < r.lo + started; i++)
+      pthread_join(th[i], NULL);
+    if (!rc)
+      rc = collect_error(&r, eb);
+  }
   pthread_mutex_destroy(&r.mu);
   pthread_cond_destroy(&r.cv);
   pthread_cond_destroy(&r.done_cv);
-  if (!rc)
-    rc = collect_error(&r, eb);
+  if (r.multi && r.tp->me != 0) { /* process 0 holds the result */
+    if (grads)
+      pl_exec_grads_free(grads);
+    goto out;
+  }
   if (!rc && grads) {
     for (int i = r.lo; i < r.hi; i++)
       if (ra[i].have_loss)
@@ -880,8 +1266,11 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   if (!rc)
     rc = fill_result(&r, res, eb);
   char why[PL_UNTRUSTED_LEN];
+  /* Threads busy on this node: the local ranks, times the processes of
+   * the run on the node when there are several. */
   if (!rc && o->backend == PL_BACKEND_CPU &&
-      pl__oversubscribed(r.hi - r.lo, pl__online_cores(), why, sizeof why))
+      pl__oversubscribed(local_threads * r.tp->node_procs,
+                         pl__online_cores(), why, sizeof why))
     pl_result_untrust(res, why);
 out:
   if (rc && grads)
@@ -896,12 +1285,14 @@ out:
   pl_free(r.rs);
   pl_free(th);
   pl_free(ra);
+close:
 #ifdef PL_HAVE_CUDA
   if (o->backend == PL_BACKEND_CUDA)
     pl_backend_cuda_close(r.be);
   else
 #endif
     pl_backend_cpu_close(r.be);
+  r.tp->vt->close(r.tp);
   return rc;
 }
 

@@ -21,11 +21,13 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pipelab/exec.h"
+#include "../exec/transport.h"
 
 static pl_workload small_workload(int layers, int m)
 {
@@ -525,6 +527,82 @@ static void test_grad_compare(void **state)
   pl_exec_grads_free(&b);
 }
 
+/* Rank discovery from the launcher's environment: the first complete
+ * source wins, malformed or out-of-range values count as absent; the
+ * block split of ranks over processes and its inverse; the transport
+ * choice. */
+static void test_launch_and_transport(void **state)
+{
+  (void)state;
+  static const char *const vars[] = {
+    "PL_WORLD_SIZE", "PL_RANK", "OMPI_COMM_WORLD_SIZE",
+    "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK", "SLURM_STEP_NUM_TASKS",
+    "SLURM_NTASKS", "SLURM_PROCID", "LOCAL_RANK",
+    "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+  pl_launch l;
+  pl_launch_detect(&l);
+  assert_int_equal(l.size, 1);
+  assert_int_equal(l.rank, 0);
+  assert_string_equal(l.from, "none");
+  assert_int_equal(pl_transport_resolve(PL_TRANSPORT_AUTO, &l),
+                   PL_TRANSPORT_THREADS);
+  setenv("SLURM_NTASKS", "8", 1); /* a batch script: no SLURM_PROCID */
+  pl_launch_detect(&l);
+  assert_int_equal(l.size, 1);
+  setenv("SLURM_PROCID", "5", 1);
+  setenv("SLURM_LOCALID", "1", 1);
+  pl_launch_detect(&l);
+  assert_int_equal(l.size, 8);
+  assert_int_equal(l.rank, 5);
+  assert_int_equal(l.local_rank, 1);
+  assert_string_equal(l.from, "SLURM");
+  setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+  setenv("OMPI_COMM_WORLD_RANK", "4", 1); /* out of range: ignored */
+  pl_launch_detect(&l);
+  assert_string_equal(l.from, "SLURM");
+  setenv("OMPI_COMM_WORLD_RANK", "3", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "2x", 1); /* malformed */
+  pl_launch_detect(&l);
+  assert_int_equal(l.size, 4);
+  assert_int_equal(l.rank, 3);
+  assert_int_equal(l.local_rank, 1); /* SLURM_LOCALID, the next found */
+  assert_string_equal(l.from, "OMPI_COMM_WORLD");
+  assert_int_equal(pl_transport_resolve(PL_TRANSPORT_AUTO, &l),
+                   pl__mpi_built() ? PL_TRANSPORT_MPI : PL_TRANSPORT_THREADS);
+  assert_int_equal(pl_transport_resolve(PL_TRANSPORT_THREADS, &l),
+                   PL_TRANSPORT_THREADS);
+  setenv("PL_WORLD_SIZE", "2", 1);
+  setenv("PL_RANK", "1", 1);
+  pl_launch_detect(&l);
+  assert_int_equal(l.size, 2);
+  assert_int_equal(l.rank, 1);
+  assert_string_equal(l.from, "PL_RANK");
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+
+  /* 6 ranks on 4 processes: [0,1) [1,3) [3,4) [4,6). */
+  static const int lo_want[] = {0, 1, 3, 4}, hi_want[] = {1, 3, 4, 6};
+  for (int k = 0; k < 4; k++) {
+    int lo, hi;
+    pl__proc_ranks(6, 4, k, &lo, &hi);
+    assert_int_equal(lo, lo_want[k]);
+    assert_int_equal(hi, hi_want[k]);
+    for (int r = lo; r < hi; r++)
+      assert_int_equal(pl__rank_proc(6, 4, r), k);
+  }
+  assert_int_equal(pl_transport_parse("MPI"), PL_TRANSPORT_MPI);
+  assert_int_equal(pl_transport_parse("threads"), PL_TRANSPORT_THREADS);
+  assert_int_equal(pl_transport_parse("nccl"), -1);
+  const char *why = NULL;
+  assert_int_equal(pl_transport_built(PL_TRANSPORT_MPI, &why),
+                   pl__mpi_built());
+  if (!pl__mpi_built())
+    assert_non_null(strstr(why, "built without MPI"));
+  assert_int_equal(pl_transport_built(PL_TRANSPORT_THREADS, NULL), 1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -534,6 +612,7 @@ int main(void)
     cmocka_unit_test(test_1f1b_bytes_attention),
     cmocka_unit_test(test_attention_schedules),
     cmocka_unit_test(test_watchdog),
+    cmocka_unit_test(test_launch_and_transport),
     cmocka_unit_test(test_watchdog_slow_producer),
     cmocka_unit_test(test_stop),
     cmocka_unit_test(test_untrusted_oversubscribed),

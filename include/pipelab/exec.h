@@ -1,7 +1,9 @@
 /*
  * exec.h: the executor: runs a schedule IR for real, one rank per
- * thread (CPU backend, and the single-GPU CUDA transport) or one rank per
- * process (CUDA + NCCL), on the transformer-block workload of
+ * thread (CPU backend with the threads transport, and the single-GPU CUDA
+ * transport), one or more ranks per process (CPU backend with the MPI
+ * transport) or one rank per process (CUDA + NCCL), on the
+ * transformer-block workload of
  * pipelab/kernels.h, and fills the same pl_result the simulator fills
  * (source "cpu" or "cuda", time_unit "us", mem_unit "bytes").
  *
@@ -16,7 +18,11 @@
  *
  * Ownership: pl_exec_run fills *res (initialise with PL_RESULT_INIT, free
  * with pl_result_free) and *grads when not NULL (free with
- * pl_exec_grads_free). Backends are opened and closed by pl_exec_run.
+ * pl_exec_grads_free). Backends and transports are opened and closed by
+ * pl_exec_run. With more than one process (MPI transport), *res and
+ * *grads are filled on process 0 only (gathered from every process);
+ * other processes get an empty result and no gradients, and every process
+ * returns the same code and message.
  */
 #ifndef PIPELAB_EXEC_H
 #define PIPELAB_EXEC_H
@@ -40,6 +46,52 @@ const char *pl_backend_name(int kind);
  */
 int pl_cuda_devices(const char **why);
 
+/*
+ * Transports: how the ranks of one run exchange activations and gradients
+ * and agree on the run's state. THREADS: one process, one thread per rank.
+ * MPI: the processes of an mpirun / srun job share the ranks (contiguous
+ * blocks, one rank each when the job has p processes), CPU backend; built
+ * only when CMake found MPI. AUTO: MPI when the launcher's environment
+ * (pl_launch_detect) says more than one process and MPI is built in, else
+ * THREADS. The CUDA backend moves its own data (device copies or NCCL) and
+ * uses the transport for the control plane (watchdog, failures, results).
+ */
+enum pl_transport_kind {
+  PL_TRANSPORT_AUTO = 0,
+  PL_TRANSPORT_THREADS = 1,
+  PL_TRANSPORT_MPI = 2
+};
+/* "auto" / "threads" / "mpi" -> kind; -1 if unknown. */
+int pl_transport_parse(const char *name);
+/* Static string. */
+const char *pl_transport_name(int kind);
+/* 1 when kind can be used in this build, else 0 and *why (static string,
+ * may be NULL) says why, e.g. "pipelab was built without MPI ...". */
+int pl_transport_built(int kind, const char **why);
+
+/* Where this process sits in a multi-process job, from the launcher's
+ * environment, first found of: PL_WORLD_SIZE / PL_RANK (explicit),
+ * OMPI_COMM_WORLD_SIZE / _RANK (Open MPI's mpirun), PMI_SIZE / PMI_RANK
+ * (MPICH, Intel MPI, srun --mpi=pmi2), SLURM_STEP_NUM_TASKS (or
+ * SLURM_NTASKS) / SLURM_PROCID (srun). Local rank from LOCAL_RANK,
+ * OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID. */
+typedef struct pl_launch {
+  int size;          /* processes of the job; 1 when not launched */
+  int rank;          /* this process, 0..size-1 */
+  int local_rank;    /* on this node; rank when unknown */
+  const char *from;  /* static: "PL_RANK", "OMPI_COMM_WORLD", "PMI",
+                        "SLURM" or "none" */
+} pl_launch;
+/* Never fails; malformed values count as absent. */
+void pl_launch_detect(pl_launch *out);
+/* The transport a run with `requested` (enum pl_transport_kind) uses on
+ * this process: AUTO resolved as above, others unchanged. */
+int pl_transport_resolve(int requested, const pl_launch *l);
+/* Ends what the executor started process-wide (MPI_Finalize when
+ * pl_exec_run initialised MPI). Call once before exiting, after the last
+ * pl_exec_run; a later MPI run fails with PL_EMISUSE. */
+void pl_exec_shutdown(void);
+
 enum pl_exec_flags {
   PL_EXEC_RECORD_OPS = 1 << 0, /* fill res->ops */
   PL_EXEC_RECORD_MEM = 1 << 1  /* fill res->mem */
@@ -58,8 +110,16 @@ typedef struct pl_exec_opts {
   volatile const int *stop; /* NULL, or a flag (SIGINT): once non-zero the
                         ranks unwind within about 0.1 s and the run returns
                         PL_EINTR */
+  int transport;     /* enum pl_transport_kind (default AUTO) */
+  int fail_rank;     /* fault injection for tests: this pipeline rank fails
+                        (PL_EIO) when it reaches op position fail_op;
+                        -1 (default): none */
+  int fail_op;
+  int fail_hang;     /* 1: instead of failing, that rank waits for a
+                        message nobody sends (the watchdog's case) */
 } pl_exec_opts;
-#define PL_EXEC_OPTS_INIT {PL_BACKEND_CPU, 60.0, 0, 0, NULL}
+#define PL_EXEC_OPTS_INIT                                                  \
+  {PL_BACKEND_CPU, 60.0, 0, 0, NULL, PL_TRANSPORT_AUTO, -1, 0, 0}
 
 /* Loss and all weight gradients of one iteration, on the host, laid out
  * layer after layer (pl_wl_layer_params doubles each). */
@@ -78,7 +138,11 @@ void pl_exec_grads_free(pl_exec_grads *g);
  * a schedule that cannot finish is stopped by the watchdog: PL_ETIMEDOUT
  * with every blocked rank, the op it is at and the message it waits for.
  * PL_ENODEV when the backend is not built in or has no device; PL_EINTR
- * when o->stop was raised. On the CPU backend a run with more local ranks
+ * when o->stop was raised (on any process). PL_ENOTSUP when o->transport
+ * is MPI and pipelab was built without it. With more than one process, a
+ * failure on one rank aborts every process within the watchdog's tick
+ * (0.05 s) and all return that rank's error; the watchdog sees every
+ * rank of every process. On the CPU backend a run with more local ranks
  * than online cores is marked untrusted in *res ("oversubscribed: ...").
  */
 int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
@@ -192,9 +256,11 @@ typedef struct pl_backend_vt {
   int (*loss)(void *be, int rank, const double *out, const double *t,
               double *dout);
   int (*loss_total)(void *be, int rank, double *loss);
-  /* P2P: send copies buf (bytes) to rank dst under key; recv copies the
-   * message with key from src into buf, waiting at most timeout_us:
-   * PL_ETIMEDOUT, or PL_EINTR once abort was called. */
+  /* P2P of a backend that moves device memory itself (CUDA); NULL on a
+   * backend whose buffers are host memory (CPU), which the run's transport
+   * moves (threads or MPI). send copies buf (bytes) to rank dst under key;
+   * recv copies the message with key from src into buf, waiting at most
+   * timeout_us: PL_ETIMEDOUT, or PL_EINTR once abort was called. */
   int (*send)(void *be, int rank, int dst, long key, const void *buf,
               size_t bytes, struct pl_errbuf *eb);
   int (*recv)(void *be, int rank, int src, long key, void *buf, size_t bytes,
@@ -208,7 +274,8 @@ typedef struct pl_backend_vt {
   int (*op_end)(void *be, int rank, double *t0, double *t1);
 } pl_backend_vt;
 
-/* The CPU backend (threads, mailboxes): its table and constructor. */
+/* The CPU backend (host memory, CBLAS kernels; P2P by the transport):
+ * its table and constructor. */
 const pl_backend_vt *pl_backend_cpu_vt(void);
 int pl_backend_cpu_open(int p, const pl_workload *w, void **be);
 void pl_backend_cpu_close(void *be);
@@ -216,9 +283,8 @@ void pl_backend_cpu_close(void *be);
 #ifdef PL_HAVE_CUDA
 /* CUDA: single process with p ranks sharing the GPUs round-robin (per-rank
  * streams, device copies and events) when world == 1; otherwise one rank
- * per process, NCCL P2P, rank/world from PL_RANK/PL_WORLD_SIZE (or
- * OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS) and the NCCL unique id
- * from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
+ * per process, NCCL P2P, rank/world from pl_launch_detect and the NCCL
+ * unique id from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
  * NCCL_COMM_ID. */
 const pl_backend_vt *pl_backend_cuda_vt(void);
 int pl_backend_cuda_open(int p, const pl_workload *w, void **be,
