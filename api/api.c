@@ -334,10 +334,11 @@ static int build_costs(const struct args *a, const struct simargs *s,
   c->op_gap = s->op_gap;
   if (s->rank_speed) {
     if (json_array_size(s->rank_speed) > (size_t)c->n_ranks) {
+      int ranks = c->n_ranks;
       pl_costs_destroy(c);
       return pl_errf(a->eb, PL_EINVAL, "%s: 'rank_speed' lists %zu ranks, "
                      "the schedule has %d", a->fn,
-                     json_array_size(s->rank_speed), c->n_ranks);
+                     json_array_size(s->rank_speed), ranks);
     }
     for (size_t i = 0; i < json_array_size(s->rank_speed); i++)
       c->rank_speed[i] = json_number_value(json_array_get(s->rank_speed, i));

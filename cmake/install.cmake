@@ -156,10 +156,12 @@ install(FILES ${CMAKE_BINARY_DIR}/generated/python/_install.py
 
 # ---- tests: the installed tree from outside, and the Python module ----
 if(PL_BUILD_TESTS)
+  # A ';' would split the ENVIRONMENT entry: the sanitizers go comma-separated.
+  string(REPLACE ";" "," _pl_san_list "${PL_SANITIZE}")
   add_test(NAME install_consumer
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/consumer/test_install.sh)
   set_tests_properties(install_consumer PROPERTIES
-    ENVIRONMENT "PL_BUILD_DIR=${CMAKE_BINARY_DIR};PL_SOURCE_DIR=${CMAKE_SOURCE_DIR};PL_CMAKE=${CMAKE_COMMAND};PL_CC=${CMAKE_C_COMPILER};PL_SANITIZE=${PL_SANITIZE};PL_PYTHONDIR=${PL_INSTALL_PYTHONDIR}"
+    ENVIRONMENT "PL_BUILD_DIR=${CMAKE_BINARY_DIR};PL_SOURCE_DIR=${CMAKE_SOURCE_DIR};PL_CMAKE=${CMAKE_COMMAND};PL_CC=${CMAKE_C_COMPILER};PL_SANITIZE=${_pl_san_list};PL_PYTHONDIR=${PL_INSTALL_PYTHONDIR}"
     SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "install")
   find_program(PL_PYTHON3 python3)
   # Under AddressSanitizer the interpreter must load the runtime first.

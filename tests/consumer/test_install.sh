@@ -14,7 +14,7 @@
 #   - python3 -c "import pipelab; ...simulate(...)['makespan']" prints 33.0
 #     with only PYTHONPATH set, as the README shows.
 # Environment (set by ctest): PL_BUILD_DIR, PL_SOURCE_DIR, PL_CMAKE, PL_CC,
-# PL_SANITIZE, PL_PYTHONDIR.
+# PL_SANITIZE (comma-separated, as the library was built), PL_PYTHONDIR.
 set -euo pipefail
 : "${PL_BUILD_DIR:?}" "${PL_SOURCE_DIR:?}"
 CMAKE=${PL_CMAKE:-cmake}
@@ -28,7 +28,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 san_flags=()
 if [ -n "${PL_SANITIZE:-}" ]; then
-  san_flags=("-fsanitize=${PL_SANITIZE//;/,}" -fno-omit-frame-pointer)
+  san_flags=("-fsanitize=${PL_SANITIZE//;/,}" -fno-sanitize-recover=all -fno-omit-frame-pointer)
 fi
 
 P=$tmp/prefix
