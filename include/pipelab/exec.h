@@ -280,12 +280,15 @@ const pl_backend_vt *pl_backend_cpu_vt(void);
 int pl_backend_cpu_open(int p, const pl_workload *w, void **be);
 void pl_backend_cpu_close(void *be);
 
-#ifdef PL_HAVE_CUDA
 /* CUDA: single process with p ranks sharing the GPUs round-robin (per-rank
  * streams, device copies and events) when world == 1; otherwise one rank
  * per process, NCCL P2P, rank/world from pl_launch_detect and the NCCL
  * unique id from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
- * NCCL_COMM_ID. */
+ * NCCL_COMM_ID. Declared in every build, so this header never depends on
+ * build options: without CUDA pl_backend_cuda_vt returns NULL,
+ * pl_backend_cuda_open and pl_backend_cuda_set_order return PL_ENODEV,
+ * and the others do nothing. The table is static storage; the handle *be
+ * is owned by the caller and freed with pl_backend_cuda_close. */
 const pl_backend_vt *pl_backend_cuda_vt(void);
 int pl_backend_cuda_open(int p, const pl_workload *w, void **be,
                          struct pl_errbuf *eb);
@@ -295,7 +298,6 @@ void pl_backend_cuda_local_ranks(void *be, int *lo, int *hi);
 /* Records every rank's send order (the NCCL transport posts receives in
  * the sender's order). Called by the runtime after open. */
 int pl_backend_cuda_set_order(void *be, const pl_sched *s);
-#endif
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,9 @@
  * kernels.h: the executor's workload: a stack of pre-LN MLP
  * transformer blocks, optionally with causal self-attention, its exact activation-byte accounting and the CPU
  * kernels (CBLAS, double precision). CUDA kernels implement
- * the same math (kernels/workload.cu) through extern "C" launch wrappers declared here when
- * PL_HAVE_CUDA is defined.
+ * the same math (kernels/workload.cu) through extern "C" launch wrappers declared here
+ * whatever the build: in a build without CUDA they return PL_ENODEV, so this header is the
+ * same for every build.
  *
  * One block (layer), T = mb_size * seq tokens, H = hidden, F = 4H, in double:
  *
@@ -183,10 +184,10 @@ void pl_kern_dgemm(int ta, int tb, int M, int N, int K, double alpha,
 /* Pins BLAS to one thread for the calling thread's library (OpenBLAS). */
 void pl_kern_blas_single_thread(void);
 
-#ifdef PL_HAVE_CUDA
 /* ----------------------------------------------------- CUDA kernels ---- */
 /* Device pointers; `stream` is a cudaStream_t, `blas` a cublasHandle_t
- * bound to that stream. Return 0 or a negative pl_err (PL_ECUDA). */
+ * bound to that stream, all borrowed. Return 0 or a negative pl_err
+ * (PL_ECUDA; PL_ENODEV when pipelab was built without CUDA). */
 int pl_cuk_init_layer(const pl_workload *w, int l, double *params,
                       void *stream);
 int pl_cuk_input(const pl_workload *w, int mb, double *x, void *stream);
@@ -203,7 +204,6 @@ int pl_cuk_layer_bwd_w(const pl_workload *w, void *blas, void *stream,
 /* Adds the microbatch loss into *loss_dev (one device double). */
 int pl_cuk_loss(const pl_workload *w, void *stream, const double *out,
                 const double *t, double *dout, double *loss_dev);
-#endif
 
 #ifdef __cplusplus
 }

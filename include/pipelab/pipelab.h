@@ -10,6 +10,7 @@
  *   pipelab/plots.h    gnuplot figures
  *   pipelab/exec.h     executor (CPU threads, CUDA + NCCL)
  *   pipelab/kernels.h  the executor's workload kernels
+ *   pipelab/api.h      one JSON-in / JSON-out entry point (bindings)
  *
  * Conventions (docs/architecture.md):
  * - Functions return int: 0 (PL_OK) or a negative pl_err code; results go

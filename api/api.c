@@ -1,0 +1,987 @@
+/* api.c: pl_api_call, the JSON-in / JSON-out entry point for bindings
+ * (include/pipelab/api.h). Arguments are named as the command-line flags
+ * with '_' for '-'; answers are the documents `pipelab <command> --format
+ * json` prints, built by the same serializers (traces/result.c). Nothing
+ * here prints; every message goes back through err_out. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "pipelab/api.h"
+#include "pipelab/models.h"
+#include "pipelab/traces.h"
+
+/* ------------------------------------------------------------ arguments -- */
+
+struct args {
+  const char *fn;
+  json_t *o;
+  struct pl_errbuf *eb;
+};
+
+/* Rejects keys outside known (NULL-terminated): a typo is an error, not a
+ * silently ignored option. Model keys get their own message. */
+static int check_known(const struct args *a, const char *const *known)
+{
+  static const char *const model_keys[] = {
+    "model", "gpu", "tp", "dp", "cp", "seq", "recompute", "flash_attn",
+    "precision", "db", NULL};
+  const char *key;
+  json_t *v;
+  json_object_foreach(a->o, key, v) {
+    int ok = 0;
+    for (int i = 0; known[i] && !ok; i++)
+      ok = !strcmp(key, known[i]);
+    if (ok)
+      continue;
+    for (int i = 0; model_keys[i]; i++)
+      if (!strcmp(key, model_keys[i]))
+        return pl_errf(a->eb, PL_ENOTSUP, "%s: '%s': pricing by a model is "
+                       "not available through the library API yet; use "
+                       "constant costs (tf, tb, tw, comm) or the pipelab "
+                       "command", a->fn, key);
+    return pl_errf(a->eb, PL_EINVAL, "%s: unknown argument '%s'", a->fn, key);
+  }
+  return 0;
+}
+
+/* Each getter leaves *out alone when the key is absent or null, sets
+ * *have (may be NULL) when present, and returns PL_EINVAL naming the key
+ * for a wrong type or a value out of range. */
+static int get_int(const struct args *a, const char *key, long lo, long hi,
+                   int *out, int *have)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  double x = json_is_integer(v) ? (double)json_integer_value(v)
+             : json_is_real(v) ? json_real_value(v) : NAN;
+  if (!(x == floor(x)))
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' must be an integer", a->fn, key);
+  if (x < lo || x > hi)
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' must be between %ld and %ld, "
+                   "got %.0f", a->fn, key, lo, hi, x);
+  *out = (int)x;
+  if (have)
+    *have = 1;
+  return 0;
+}
+
+static int get_num(const struct args *a, const char *key, double lo,
+                   double hi, double *out, int *have)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  if (!json_is_number(v))
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' must be a number", a->fn, key);
+  double x = json_number_value(v);
+  if (!(x >= lo && x <= hi))
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' must be between %g and %g, "
+                   "got %g", a->fn, key, lo, hi, x);
+  *out = x;
+  if (have)
+    *have = 1;
+  return 0;
+}
+
+static int get_str(const struct args *a, const char *key, const char **out)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  if (!json_is_string(v) || !json_string_value(v)[0])
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' must be a non-empty string",
+                   a->fn, key);
+  *out = json_string_value(v);
+  return 0;
+}
+
+static int get_bool(const struct args *a, const char *key, int *out)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  if (!json_is_boolean(v))
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' must be true or false", a->fn,
+                   key);
+  *out = json_is_true(v);
+  return 0;
+}
+
+/* An integer or a list of integers into a pl_malloc'ed array (*out stays
+ * NULL when the key is absent). */
+static int get_int_list(const struct args *a, const char *key, long lo,
+                        long hi, int **out, int *n)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  size_t k = json_is_array(v) ? json_array_size(v) : 1;
+  if (k == 0)
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' needs at least one value",
+                   a->fn, key);
+  int *arr = pl_malloc(k * sizeof *arr);
+  if (!arr)
+    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < k; i++) {
+    json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
+    if (!json_is_integer(x) || json_integer_value(x) < lo ||
+        json_integer_value(x) > hi) {
+      pl_free(arr);
+      return pl_errf(a->eb, PL_EINVAL, "%s: '%s' takes integers from %ld to "
+                     "%ld (one or a list)", a->fn, key, lo, hi);
+    }
+    arr[i] = (int)json_integer_value(x);
+  }
+  *out = arr;
+  *n = (int)k;
+  return 0;
+}
+
+/* A list of schedule names (or one name, or "a,b" as the command takes)
+ * into *names (pl_malloc'ed array of borrowed generator names, static
+ * storage). */
+static int get_schedules(const struct args *a, const char *key,
+                         const char ***names, int *n)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  if (json_is_string(v) && !strcmp(json_string_value(v), "all"))
+    return 0;
+  size_t cap = 0;
+  const pl_gen_info *gens = pl_gen_list();
+  while (gens[cap].name)
+    cap++;
+  const char **arr = pl_malloc((cap ? cap : 1) * sizeof *arr);
+  if (!arr)
+    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  int k = 0, rc = 0;
+  size_t items = json_is_array(v) ? json_array_size(v) : 1;
+  for (size_t i = 0; i < items && !rc; i++) {
+    json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
+    if (!json_is_string(x)) {
+      rc = pl_errf(a->eb, PL_EINVAL, "%s: '%s' takes schedule names (a "
+                   "string or a list of strings)", a->fn, key);
+      break;
+    }
+    /* Also "a,b,c", as on the command line. */
+    const char *s = json_string_value(x);
+    while (*s && !rc) {
+      size_t len = strcspn(s, ",");
+      char name[64];
+      if (len == 0 || len >= sizeof name) {
+        rc = pl_errf(a->eb, PL_EINVAL, "%s: bad schedule name in '%s'",
+                     a->fn, key);
+        break;
+      }
+      memcpy(name, s, len);
+      name[len] = 0;
+      const pl_gen_info *g = pl_gen_find(name);
+      if (!g)
+        rc = pl_errf(a->eb, PL_EINVAL, "%s: unknown schedule '%s' in '%s' "
+                     "(schedules() lists them)", a->fn, name, key);
+      else {
+        int dup = 0;
+        for (int j = 0; j < k; j++)
+          dup |= arr[j] == g->name;
+        if (!dup && (size_t)k < cap)
+          arr[k++] = g->name;
+      }
+      s += len;
+      if (*s == ',')
+        s++;
+    }
+  }
+  if (!rc && k == 0)
+    rc = pl_errf(a->eb, PL_EINVAL, "%s: '%s' needs at least one schedule",
+                 a->fn, key);
+  if (rc) {
+    pl_free(arr);
+    return rc;
+  }
+  *names = arr;
+  *n = k;
+  return 0;
+}
+
+/* ----------------------------------------- schedule and constant costs -- */
+
+#define BIG 1e300
+
+/* The options simulate and whatif share (the command's --tf ... --p2p). */
+struct simargs {
+  const char *schedule, *schedule_file, *time_unit, *dialect_name;
+  const char *p2p_name, *optimizer_name;
+  int p, m, v, group, have_p, have_m, have_v;
+  double tf, tb, tw, comm, bandwidth, msg_bytes, mem_w_frac, mem_limit;
+  double op_gap, optimizer_time;
+  int p2p, optimizer, dialect;
+  json_t *rank_speed; /* borrowed: a list of multipliers */
+};
+
+static const char *const simargs_keys[] = {
+  "stages", "microbatches", "chunks", "group", "tf", "tb", "tw", "comm",
+  "bandwidth", "msg_bytes", "mem_w_frac", "mem_limit", "p2p", "op_gap",
+  "optimizer", "optimizer_time", "rank_speed", "time_unit", NULL};
+
+static void simargs_init(struct simargs *s)
+{
+  memset(s, 0, sizeof *s);
+  s->tf = s->tb = s->tw = 1.0;
+  s->mem_w_frac = 0.5;
+  s->time_unit = "unit";
+  s->dialect = PL_DIALECT_AUTO;
+}
+
+static int simargs_parse(const struct args *a, struct simargs *s)
+{
+  int rc;
+  if ((rc = get_int(a, "stages", 1, 4096, &s->p, &s->have_p)) ||
+      (rc = get_int(a, "microbatches", 1, 1 << 20, &s->m, &s->have_m)) ||
+      (rc = get_int(a, "chunks", 1, 256, &s->v, &s->have_v)) ||
+      (rc = get_int(a, "group", 1, 1 << 20, &s->group, NULL)) ||
+      (rc = get_num(a, "tf", 0, BIG, &s->tf, NULL)) ||
+      (rc = get_num(a, "tb", 0, BIG, &s->tb, NULL)) ||
+      (rc = get_num(a, "tw", 0, BIG, &s->tw, NULL)) ||
+      (rc = get_num(a, "comm", 0, BIG, &s->comm, NULL)) ||
+      (rc = get_num(a, "bandwidth", 0, BIG, &s->bandwidth, NULL)) ||
+      (rc = get_num(a, "msg_bytes", 0, BIG, &s->msg_bytes, NULL)) ||
+      (rc = get_num(a, "mem_w_frac", 0, 1, &s->mem_w_frac, NULL)) ||
+      (rc = get_num(a, "mem_limit", 0, BIG, &s->mem_limit, NULL)) ||
+      (rc = get_num(a, "op_gap", 0, BIG, &s->op_gap, NULL)) ||
+      (rc = get_num(a, "optimizer_time", 0, BIG, &s->optimizer_time, NULL)) ||
+      (rc = get_str(a, "time_unit", &s->time_unit)) ||
+      (rc = get_str(a, "p2p", &s->p2p_name)) ||
+      (rc = get_str(a, "optimizer", &s->optimizer_name)))
+    return rc;
+  if (strlen(s->time_unit) > 7)
+    return pl_errf(a->eb, PL_EINVAL, "%s: 'time_unit' must be 1 to 7 "
+                   "characters, got '%s'", a->fn, s->time_unit);
+  if (s->p2p_name && (s->p2p = pl_p2p_mode_parse(s->p2p_name)) < 0)
+    return pl_errf(a->eb, PL_EINVAL, "%s: 'p2p' must be async, blocking or "
+                   "batched, got '%s'", a->fn, s->p2p_name);
+  if (s->optimizer_name) {
+    if (!strcmp(s->optimizer_name, "sync"))
+      s->optimizer = PL_OPTIM_SYNC;
+    else if (!strcmp(s->optimizer_name, "post-validate") ||
+             !strcmp(s->optimizer_name, "post_validate"))
+      s->optimizer = PL_OPTIM_POST_VALIDATE;
+    else
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'optimizer' must be sync or "
+                     "post-validate, got '%s'", a->fn, s->optimizer_name);
+  }
+  json_t *rs = json_object_get(a->o, "rank_speed");
+  if (rs && !json_is_null(rs)) {
+    size_t i;
+    json_t *x;
+    if (!json_is_array(rs))
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'rank_speed' must be a list of "
+                     "per-rank time multipliers", a->fn);
+    json_array_foreach(rs, i, x) {
+      double m = json_is_number(x) ? json_number_value(x) : NAN;
+      if (!(m >= 1e-9 && m <= 1e9))
+        return pl_errf(a->eb, PL_EINVAL, "%s: rank_speed[%zu] must be a "
+                       "number from 1e-09 to 1e+09", a->fn, i);
+    }
+    s->rank_speed = rs;
+  }
+  return 0;
+}
+
+static const char *optimizer_name(int o)
+{
+  return o == PL_OPTIM_POST_VALIDATE ? "post-validate" : "sync";
+}
+
+static pl_gen_params gen_params(const struct simargs *s)
+{
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = s->p;
+  gp.m = s->m;
+  gp.v = s->have_v ? s->v : 0;
+  gp.tf = s->tf;
+  gp.tb = s->tb;
+  gp.tw = s->tw;
+  gp.comm = s->comm + (s->bandwidth > 0 ? s->msg_bytes / s->bandwidth : 0);
+  gp.mem_w_frac = s->mem_w_frac;
+  gp.mem_limit = s->mem_limit;
+  gp.group = s->group;
+  return gp;
+}
+
+/* The constant cost table of a schedule (the command's simopts_build). */
+static int build_costs(const struct args *a, const struct simargs *s,
+                       const pl_sched *sc, pl_costs **out)
+{
+  pl_costs *c = NULL;
+  if (pl_costs_create(pl_sched_stages(sc), pl_sched_ranks(sc), &c))
+    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  pl_costs_uniform(c, pl_sched_chunks(sc), s->tf, s->tb, s->tw, s->comm,
+                   s->mem_w_frac);
+  if (s->bandwidth > 0) {
+    c->comm_bandwidth = s->bandwidth;
+    for (int g = 0; g < c->n_stages; g++)
+      c->stage[g].msg_bytes = s->msg_bytes;
+  }
+  snprintf(c->time_unit, sizeof c->time_unit, "%s", s->time_unit);
+  c->p2p_mode = s->p2p;
+  c->op_gap = s->op_gap;
+  if (s->rank_speed) {
+    if (json_array_size(s->rank_speed) > (size_t)c->n_ranks) {
+      int ranks = c->n_ranks;
+      pl_costs_destroy(c);
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'rank_speed' lists %zu ranks, "
+                     "the schedule has %d", a->fn,
+                     json_array_size(s->rank_speed), ranks);
+    }
+    for (size_t i = 0; i < json_array_size(s->rank_speed); i++)
+      c->rank_speed[i] = json_number_value(json_array_get(s->rank_speed, i));
+  }
+  *out = c;
+  return 0;
+}
+
+/* The command's check_times: no answer holds infinite or huge times. */
+static int check_times(const struct args *a, const pl_result *r, double it)
+{
+  double last = 0;
+  for (int i = 0; i < r->stages; i++)
+    if (!(r->ranks[i].last_end <= last))
+      last = r->ranks[i].last_end;
+  if (!(fabs(r->makespan) <= PL_TIME_MAX) || !(last <= PL_TIME_MAX) ||
+      !(fabs(it) <= PL_TIME_MAX))
+    return pl_errf(a->eb, PL_EINVAL, "%s: the costs make an iteration beyond "
+                   "the largest time a result may hold (%g); lower tf/tb/tw/"
+                   "comm/optimizer_time or the rank_speed multipliers",
+                   a->fn, PL_TIME_MAX);
+  return 0;
+}
+
+/* json_real with integers kept integral, as the command prints them. */
+static json_t *num(double x)
+{
+  if (x == floor(x) && fabs(x) < 9e15)
+    return json_integer((json_int_t)x);
+  return json_real(x);
+}
+
+/* ------------------------------------------------------------- simulate -- */
+
+static int api_simulate(const struct args *a, json_t **out)
+{
+  static const char *const own[] = {
+    "schedule", "schedule_file", "dialect", "detail", "save", "trace", NULL};
+  struct simargs s;
+  const char *save = NULL, *trace = NULL;
+  int detail = 0, rc;
+  simargs_init(&s);
+  const char *known[64];
+  size_t k = 0;
+  for (size_t i = 0; simargs_keys[i]; i++)
+    known[k++] = simargs_keys[i];
+  for (size_t i = 0; own[i]; i++)
+    known[k++] = own[i];
+  known[k] = NULL;
+  if ((rc = check_known(a, known)) || (rc = simargs_parse(a, &s)) ||
+      (rc = get_str(a, "schedule", &s.schedule)) ||
+      (rc = get_str(a, "schedule_file", &s.schedule_file)) ||
+      (rc = get_str(a, "dialect", &s.dialect_name)) ||
+      (rc = get_str(a, "save", &save)) || (rc = get_str(a, "trace", &trace)) ||
+      (rc = get_bool(a, "detail", &detail)))
+    return rc;
+  if (s.dialect_name) {
+    if (!strcmp(s.dialect_name, "auto"))
+      s.dialect = PL_DIALECT_AUTO;
+    else if (!strcmp(s.dialect_name, "current"))
+      s.dialect = PL_DIALECT_CURRENT;
+    else if (!strcmp(s.dialect_name, "legacy"))
+      s.dialect = PL_DIALECT_LEGACY;
+    else
+      return pl_errf(a->eb, PL_EINVAL, "simulate: 'dialect' must be auto, "
+                     "current or legacy, got '%s'", s.dialect_name);
+  }
+  if (s.schedule && s.schedule_file)
+    return pl_errf(a->eb, PL_EINVAL, "simulate: give 'schedule' or "
+                   "'schedule_file', not both");
+  if (!s.schedule && !s.schedule_file)
+    return pl_errf(a->eb, PL_EINVAL, "simulate: missing 'schedule' (a "
+                   "built-in name; schedules() lists them) or "
+                   "'schedule_file' (a PyTorch schedule CSV)");
+  if (s.schedule) {
+    if (!pl_gen_find(s.schedule))
+      return pl_errf(a->eb, PL_EINVAL, "simulate: unknown schedule '%s' "
+                     "(schedules() lists the names)", s.schedule);
+    if (!s.have_p)
+      return pl_errf(a->eb, PL_EINVAL, "simulate: missing 'stages' (the "
+                     "number of pipeline ranks)");
+    if (!s.have_m)
+      return pl_errf(a->eb, PL_EINVAL, "simulate: missing 'microbatches'");
+  }
+
+  pl_sched *sc = NULL;
+  pl_costs *c = NULL;
+  pl_result res = PL_RESULT_INIT;
+  pl_csv_info info;
+  json_t *j = NULL;
+  memset(&info, 0, sizeof info);
+  if (s.schedule) {
+    pl_gen_params gp = gen_params(&s);
+    rc = pl_sched_gen(s.schedule, &gp, &sc, a->eb);
+  } else {
+    rc = pl_sched_load_csv(s.schedule_file, s.dialect, &sc, &info, a->eb);
+    if (!rc && !pl_sched_name(sc)[0]) {
+      const char *base = strrchr(s.schedule_file, '/');
+      pl_sched_set_name(sc, base ? base + 1 : s.schedule_file);
+    }
+    if (!rc && s.have_p && s.p != pl_sched_ranks(sc))
+      rc = pl_errf(a->eb, PL_EINVAL, "simulate: stages=%d does not match the "
+                   "%d ranks (rows) of '%s'", s.p, pl_sched_ranks(sc),
+                   s.schedule_file);
+    if (!rc && s.have_m && s.m != pl_sched_microbatches(sc))
+      rc = pl_errf(a->eb, PL_EINVAL, "simulate: microbatches=%d does not "
+                   "match the %d microbatches of '%s'", s.m,
+                   pl_sched_microbatches(sc), s.schedule_file);
+    if (!rc && s.have_v && s.v != pl_sched_chunks(sc))
+      rc = pl_errf(a->eb, PL_EINVAL, "simulate: chunks=%d does not match the "
+                   "%d chunks per rank of '%s'", s.v, pl_sched_chunks(sc),
+                   s.schedule_file);
+  }
+  if (!rc)
+    rc = pl_sched_validate(sc, a->eb);
+  if (!rc)
+    rc = build_costs(a, &s, sc, &c);
+  unsigned flags = detail || save || trace
+                       ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
+  if (!rc)
+    rc = pl_sim_run(sc, c, flags, &res, a->eb);
+  double it = rc ? 0 : pl_iteration_time(&res, s.optimizer, s.optimizer_time);
+  if (!rc)
+    rc = check_times(a, &res, it);
+  if (!rc && trace) {
+    /* As the command: µs, with a unitless "unit" drawn as 1 ms. */
+    double us = pl_time_unit_us(s.time_unit);
+    double scale = us > 0 ? us : !strcmp(s.time_unit, "unit") ? 1000.0 : 1.0;
+    rc = pl_trace_write_chrome(&res, sc, c, scale, trace, a->eb);
+  }
+  if (!rc && save) {
+    /* The result file of `simulate --save`. */
+    json_t *f = pl_result_to_json(&res);
+    char *text = NULL;
+    rc = f ? 0 : PL_ENOMEM;
+    if (!rc && (json_object_set_new(f, "optimizer",
+                                    json_string(optimizer_name(s.optimizer))) ||
+                json_object_set_new(f, "iteration_time", json_real(it))))
+      rc = PL_ENOMEM;
+    if (!rc)
+      rc = pl_result_add_detail_json(f, &res);
+    if (!rc && !(text = json_dumps(f, JSON_INDENT(1) | JSON_REAL_PRECISION(17))))
+      rc = PL_ENOMEM;
+    json_decref(f);
+    if (rc)
+      pl_errf(a->eb, rc, "out of memory building the result file");
+    else
+      rc = pl_write_file_atomic(save, text, strlen(text), a->eb);
+    free(text); /* json_dumps allocates with malloc */
+  }
+  if (!rc) {
+    /* The document of `simulate --format json`. */
+    j = pl_result_to_json(&res);
+    json_t *costs = json_object();
+    int bad = !j || !costs;
+    if (!bad) {
+      bad |= json_object_set_new(j, "placement", json_string(pl_placement_name(
+                                     pl_sched_placement(sc))));
+      bad |= json_object_set_new(j, "optimizer",
+                                 json_string(optimizer_name(s.optimizer)));
+      bad |= json_object_set_new(j, "iteration_time", num(it));
+      bad |= json_object_set_new(costs, "tf", json_real(s.tf));
+      bad |= json_object_set_new(costs, "tb", json_real(s.tb));
+      bad |= json_object_set_new(costs, "tw", json_real(s.tw));
+      bad |= json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
+      bad |= json_object_set_new(costs, "mem_w_frac", json_real(s.mem_w_frac));
+      bad |= json_object_set_new(costs, "p2p",
+                                 json_string(pl_p2p_mode_name(c->p2p_mode)));
+      bad |= json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+      bad |= json_object_set_new(costs, "optimizer_time",
+                                 json_real(s.optimizer_time));
+      bad |= json_object_set_new(costs, "source", json_string("user"));
+      bad |= json_object_set(j, "costs", costs);
+    }
+    if (!bad && s.schedule_file) {
+      json_t *ci = json_pack("{s:s, s:i, s:i, s:i, s:I, s:I}", "dialect",
+                             pl_dialect_name(info.dialect), "ranks",
+                             info.ranks, "stages", info.stages,
+                             "microbatches", info.microbatches, "idle_cells",
+                             (json_int_t)info.idle_cells, "comm_cells",
+                             (json_int_t)info.comm_cells);
+      bad |= json_object_set_new(j, "csv", ci);
+    }
+    json_decref(costs);
+    if (!bad && detail)
+      bad = pl_result_add_detail_json(j, &res) != 0;
+    if (bad) {
+      json_decref(j);
+      j = NULL;
+      rc = pl_errf(a->eb, PL_ENOMEM, "out of memory");
+    }
+  }
+  pl_result_free(&res);
+  pl_sched_destroy(sc);
+  pl_costs_destroy(c);
+  *out = j;
+  return rc;
+}
+
+/* --------------------------------------------------------------- whatif -- */
+
+static int api_whatif(const struct args *a, json_t **out)
+{
+  struct simargs s;
+  const char **only = NULL;
+  int n_only = 0, rc;
+  const char *known[64];
+  size_t k = 0;
+  for (size_t i = 0; simargs_keys[i]; i++)
+    known[k++] = simargs_keys[i];
+  known[k++] = "schedules";
+  known[k] = NULL;
+  simargs_init(&s);
+  /* The default case: the Zero Bubble paper's 1.5B model, its measured
+   * per-stage costs in µs (docs/zero-bubble.md). */
+  s.p = 8;
+  s.m = 24;
+  s.tf = 18522;
+  s.tb = 18086;
+  s.tw = 9337;
+  s.comm = 601;
+  s.mem_w_frac = 73728.0 / 201216.0;
+  s.time_unit = "us";
+  if ((rc = check_known(a, known)) || (rc = simargs_parse(a, &s)) ||
+      (rc = get_schedules(a, "schedules", &only, &n_only)))
+    return rc;
+  json_t *top = json_object(), *rows = json_array();
+  int bad = !top || !rows;
+  const pl_gen_info *gens = pl_gen_list();
+  for (size_t i = 0; gens[i].name && !bad; i++) {
+    int want = !only;
+    for (int q = 0; q < n_only; q++)
+      want |= only[q] == gens[i].name;
+    if (!want)
+      continue;
+    struct pl_errbuf eb = PL_ERRBUF_INIT;
+    pl_gen_params gp = gen_params(&s);
+    pl_sched *sc = NULL;
+    pl_costs *c = NULL;
+    pl_result res = PL_RESULT_INIT;
+    json_t *j;
+    struct args ra = *a;
+    ra.eb = &eb;
+    int e = pl_sched_gen(gens[i].name, &gp, &sc, &eb);
+    if (!e)
+      e = pl_sched_validate(sc, &eb);
+    if (!e)
+      e = build_costs(&ra, &s, sc, &c);
+    if (!e)
+      e = pl_sim_run(sc, c, 0, &res, &eb);
+    if (e == PL_ENOMEM) {
+      bad = 1;
+    } else if (e) {
+      /* A schedule that cannot take this case is a row, not a failure. */
+      j = json_pack("{s:s, s:s}", "schedule", gens[i].name, "error",
+                    eb.msg[0] ? eb.msg : pl_strerror(e));
+      bad |= !j || json_array_append_new(rows, j);
+    } else {
+      j = pl_result_to_json(&res);
+      bad |= !j || json_object_set_new(j, "iteration_time",
+                                       json_real(pl_iteration_time(
+                                           &res, s.optimizer,
+                                           s.optimizer_time))) ||
+             json_array_append_new(rows, j);
+    }
+    pl_result_free(&res);
+    pl_sched_destroy(sc);
+    pl_costs_destroy(c);
+  }
+  pl_free(only);
+  if (!bad) {
+    bad |= json_object_set_new(top, "stages", json_integer(s.p));
+    bad |= json_object_set_new(top, "microbatches", json_integer(s.m));
+    bad |= json_object_set_new(top, "time_unit", json_string(s.time_unit));
+    bad |= json_object_set_new(top, "optimizer",
+                               json_string(optimizer_name(s.optimizer)));
+    bad |= json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(s.p2p)));
+    bad |= json_object_set_new(top, "op_gap", json_real(s.op_gap));
+    bad |= json_object_set_new(top, "optimizer_time",
+                               json_real(s.optimizer_time));
+    bad |= json_object_set(top, "schedules", rows);
+  }
+  json_decref(rows);
+  if (bad) {
+    json_decref(top);
+    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  }
+  *out = top;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- sweep -- */
+
+/* "8..64:8", "8..64" or "16" (the command's --microbatches), or an integer,
+ * or a list [lo, hi] / [lo, hi, step]. */
+static int get_range(const struct args *a, const char *key, int *lo, int *hi,
+                     int *step)
+{
+  json_t *v = json_object_get(a->o, key);
+  long x[3] = {0, 0, 1};
+  int k = 0;
+  if (!v || json_is_null(v))
+    return 0;
+  if (json_is_integer(v)) {
+    x[0] = x[1] = (long)json_integer_value(v);
+    k = 2;
+  } else if (json_is_array(v) && json_array_size(v) >= 2 &&
+             json_array_size(v) <= 3) {
+    for (k = 0; k < (int)json_array_size(v); k++) {
+      json_t *e = json_array_get(v, (size_t)k);
+      if (!json_is_integer(e))
+        break;
+      x[k] = (long)json_integer_value(e);
+    }
+    if (k != (int)json_array_size(v))
+      k = 0;
+  } else if (json_is_string(v)) {
+    char tail;
+    const char *s = json_string_value(v);
+    if (sscanf(s, "%ld..%ld:%ld%c", &x[0], &x[1], &x[2], &tail) == 3)
+      k = 3;
+    else if (sscanf(s, "%ld..%ld%c", &x[0], &x[1], &tail) == 2)
+      k = 2;
+    else if (sscanf(s, "%ld%c", &x[0], &tail) == 1) {
+      x[1] = x[0];
+      k = 2;
+    }
+  }
+  if (!k || x[0] < 1 || x[1] > (1 << 20) || x[1] < x[0] || x[2] < 1 ||
+      x[2] > (1 << 20))
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' takes a count, a range "
+                   "\"8..64\" or \"8..64:8\", or [lo, hi(, step)] with 1 <= "
+                   "lo <= hi", a->fn, key);
+  *lo = (int)x[0];
+  *hi = (int)x[1];
+  *step = (int)x[2];
+  return 0;
+}
+
+static int api_sweep(const struct args *a, json_t **out)
+{
+  static const char *const known[] = {
+    "gpus", "stages", "microbatches", "mb_size", "chunks", "schedules",
+    "global_batch", "mem_limit", "top", "all", "jobs", "tf", "tb", "tw",
+    "comm", "mem_w_frac", NULL};
+  pl_sweep_spec sp = PL_SWEEP_SPEC_INIT;
+  int *stages = NULL, *mbs = NULL, *chunks = NULL, n_st = 0, n_mbs = 0,
+      n_ch = 0, n_sched = 0, gb = 0, top = 10, all = 0, have_gpus = 0, rc;
+  const char **sched = NULL;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  pl_sweep_point *pts = NULL;
+  pl_sweep_eval *evs = NULL;
+  size_t n = 0, *order = NULL;
+  json_t *top_o = NULL;
+  sp.m_lo = 8;
+  sp.m_hi = 64;
+  sp.m_step = 8;
+  sp.jobs = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
+  if ((rc = check_known(a, known)) ||
+      (rc = get_int(a, "gpus", 1, 1 << 20, &sp.gpus, &have_gpus)) ||
+      (rc = get_int_list(a, "stages", 1, 4096, &stages, &n_st)) ||
+      (rc = get_range(a, "microbatches", &sp.m_lo, &sp.m_hi, &sp.m_step)) ||
+      (rc = get_int_list(a, "mb_size", 1, 1 << 16, &mbs, &n_mbs)) ||
+      (rc = get_int_list(a, "chunks", 1, 64, &chunks, &n_ch)) ||
+      (rc = get_schedules(a, "schedules", &sched, &n_sched)) ||
+      (rc = get_int(a, "global_batch", 1, 1 << 30, &gb, NULL)) ||
+      (rc = get_num(a, "mem_limit", 0, BIG, &sp.mem_limit, NULL)) ||
+      (rc = get_int(a, "top", 1, 1 << 30, &top, NULL)) ||
+      (rc = get_bool(a, "all", &all)) ||
+      (rc = get_int(a, "jobs", 1, 256, &sp.jobs, NULL)) ||
+      (rc = get_num(a, "tf", 0, BIG, &sp.tf, NULL)) ||
+      (rc = get_num(a, "tb", 0, BIG, &sp.tb, NULL)) ||
+      (rc = get_num(a, "tw", 0, BIG, &sp.tw, NULL)) ||
+      (rc = get_num(a, "comm", 0, BIG, &sp.comm, NULL)) ||
+      (rc = get_num(a, "mem_w_frac", 0, 1, &sp.mem_w_frac, NULL)))
+    goto out;
+  if (!have_gpus) {
+    rc = pl_errf(a->eb, PL_EINVAL, "sweep: missing 'gpus' (the GPUs to "
+                 "spread over)");
+    goto out;
+  }
+  if (!stages) {
+    /* As the command: every divisor of the GPUs up to 64. */
+    if (!(stages = pl_malloc(64 * sizeof *stages))) {
+      rc = pl_errf(a->eb, PL_ENOMEM, "out of memory");
+      goto out;
+    }
+    for (int p = 1; p <= 64 && p <= sp.gpus; p++)
+      if (sp.gpus % p == 0)
+        stages[n_st++] = p;
+  }
+  static const int one = 1, two_four[] = {2, 4};
+  sp.stages = stages;
+  sp.n_stages = n_st;
+  sp.mb_sizes = mbs ? mbs : &one;
+  sp.n_mb = mbs ? n_mbs : 1;
+  sp.chunks = chunks ? chunks : two_four;
+  sp.n_chunks = chunks ? n_ch : 2;
+  sp.schedules = sched;
+  sp.n_schedules = n_sched;
+  sp.global_batch = gb;
+  if ((rc = pl_sweep_enumerate(&sp, &pts, &evs, &n, a->eb)))
+    goto out;
+  double t0 = pl_now_us();
+  if ((rc = pl_sweep_run(&sp, NULL, pts, evs, n, NULL, NULL, NULL, a->eb)))
+    goto out;
+  double secs = (pl_now_us() - t0) / 1e6;
+  if ((rc = pl_sweep_rank(evs, n, &order))) {
+    pl_errf(a->eb, rc, "out of memory");
+    goto out;
+  }
+  size_t ok = 0, n_front = 0;
+  for (size_t i = 0; i < n; i++)
+    ok += evs[i].status == PL_SWEEP_OK;
+  /* The Pareto front of throughput against peak memory (the command's):
+   * walking the ranking, a point is on it when it needs less memory than
+   * every faster one. */
+  unsigned char *front = pl_calloc(n ? n : 1, 1);
+  if (!front) {
+    rc = pl_errf(a->eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
+  double best_mem = INFINITY;
+  for (size_t r = 0; r < n && evs[order[r]].status == PL_SWEEP_OK; r++)
+    if (evs[order[r]].peak_mem < best_mem) {
+      front[order[r]] = 1;
+      best_mem = evs[order[r]].peak_mem;
+      n_front++;
+    }
+  size_t rows = all ? n : ok < (size_t)top ? ok : (size_t)top;
+  static const char *const st[] = {"ok", "rejected", "pruned", "skipped"};
+  json_t *arr = json_array();
+  int bad = !arr;
+  for (size_t r = 0; r < rows && !bad; r++) {
+    size_t i = order[r];
+    const pl_sweep_point *pt = &pts[i];
+    const pl_sweep_eval *ev = &evs[i];
+    json_t *o = json_pack(
+        "{s:I, s:I, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:s}",
+        "rank", (json_int_t)r + 1, "index", (json_int_t)i, "schedule",
+        pt->schedule, "stages", pt->p, "microbatches", pt->m, "mb_size",
+        pt->mb_size, "chunks", pt->v, "dp", pt->dp, "tp", pt->tp, "cp",
+        pt->cp, "recompute", pl_recompute_name(pt->recompute),
+        "distributed_optimizer", pt->dist_opt, "status", st[ev->status & 3]);
+    bad |= !o || json_array_append_new(arr, o);
+    if (bad)
+      break;
+    if (ev->status == PL_SWEEP_OK || ev->iteration_time > 0) {
+      bad |= json_object_set_new(o, "throughput", json_real(ev->throughput));
+      bad |= json_object_set_new(o, "iteration_time",
+                                 json_real(ev->iteration_time));
+      bad |= json_object_set_new(o, "peak_activation_units",
+                                 json_real(ev->peak_mem));
+      bad |= json_object_set_new(o, "bubble_ratio", json_real(ev->bubble_ratio));
+      bad |= json_object_set_new(o, "fits", json_boolean(ev->fits));
+    }
+    if (ev->status == PL_SWEEP_OK)
+      bad |= json_object_set_new(o, "pareto", json_boolean(front[i]));
+    else {
+      bad |= json_object_set_new(o, "reason", json_string(ev->reason));
+      if (ev->status == PL_SWEEP_REJECTED)
+        bad |= json_object_set_new(o, "reject_kind",
+                                   json_string(pl_sweep_why_name(ev->why)));
+      if (ev->why == PL_WHY_MEMORY && ev->over > 0)
+        bad |= json_object_set_new(o, "over_limit", json_real(ev->over));
+    }
+  }
+  pl_free(front);
+  top_o = bad ? NULL : json_object();
+  bad |= !top_o;
+  if (!bad) {
+    bad |= json_object_set_new(top_o, "gpus", json_integer(sp.gpus));
+    if (gb > 0)
+      bad |= json_object_set_new(top_o, "global_batch", json_integer(gb));
+    bad |= json_object_set_new(top_o, "points", json_integer((json_int_t)n));
+    bad |= json_object_set_new(top_o, "accepted", json_integer((json_int_t)ok));
+    bad |= json_object_set_new(top_o, "pareto_points",
+                               json_integer((json_int_t)n_front));
+    bad |= json_object_set_new(top_o, "seconds", json_real(secs));
+    bad |= json_object_set(top_o, "rows", arr);
+  }
+  json_decref(arr);
+  if (bad) {
+    json_decref(top_o);
+    top_o = NULL;
+    rc = pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  }
+out:
+  pl_free(stages);
+  pl_free(mbs);
+  pl_free(chunks);
+  pl_free(sched);
+  pl_free(pts);
+  pl_free(evs);
+  pl_free(order);
+  *out = top_o;
+  return rc;
+}
+
+/* ---------------------------------------------------------- load_result -- */
+
+static int api_load_result(const struct args *a, json_t **out)
+{
+  static const char *const known[] = {"path", NULL};
+  const char *path = NULL;
+  pl_result r = PL_RESULT_INIT;
+  int rc;
+  if ((rc = check_known(a, known)) || (rc = get_str(a, "path", &path)))
+    return rc;
+  if (!path)
+    return pl_errf(a->eb, PL_EINVAL, "load_result: missing 'path'");
+  if ((rc = pl_result_load(path, &r, a->eb)))
+    return rc;
+  json_t *j = pl_result_to_json(&r);
+  rc = j ? pl_result_add_detail_json(j, &r) : PL_ENOMEM;
+  pl_result_free(&r);
+  if (!rc) {
+    /* A result file keeps what the reader does not hold (optimizer,
+     * iteration_time, a model's figures): passed through unchanged. */
+    json_t *f = json_load_file(path, 0, NULL);
+    if (json_is_object(f) && !json_object_get(f, "traceEvents")) {
+      const char *key;
+      json_t *v;
+      json_object_foreach(f, key, v)
+        if (!json_object_get(j, key) && json_object_set(j, key, v))
+          rc = PL_ENOMEM;
+    }
+    json_decref(f);
+  }
+  if (rc) {
+    json_decref(j);
+    return pl_errf(a->eb, rc, "out of memory");
+  }
+  *out = j;
+  return 0;
+}
+
+/* ------------------------------------------------- schedules, version -- */
+
+static int api_schedules(const struct args *a, json_t **out)
+{
+  static const char *const known[] = {NULL};
+  int rc;
+  if ((rc = check_known(a, known)))
+    return rc;
+  json_t *arr = json_array();
+  int bad = !arr;
+  for (const pl_gen_info *g = pl_gen_list(); g->name && !bad; g++)
+    bad |= json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:i, s:s}", "name", g->name, "summary",
+                       g->summary, "default_chunks", g->default_chunks,
+                       "placement", pl_placement_name(g->placement)));
+  if (bad) {
+    json_decref(arr);
+    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  }
+  *out = arr;
+  return 0;
+}
+
+static int api_version(const struct args *a, json_t **out)
+{
+  static const char *const known[] = {NULL};
+  int rc;
+  if ((rc = check_known(a, known)))
+    return rc;
+  *out = json_pack("{s:s, s:s, s:s}", "version", pl_version(), "git_rev",
+                   pl_git_rev(), "backends", pl_backends());
+  return *out ? 0 : pl_errf(a->eb, PL_ENOMEM, "out of memory");
+}
+
+/* --------------------------------------------------------------- entry -- */
+
+static const struct {
+  const char *name;
+  int (*fn)(const struct args *a, json_t **out);
+} api_fns[] = {
+  {"simulate", api_simulate},   {"whatif", api_whatif},
+  {"sweep", api_sweep},         {"load_result", api_load_result},
+  {"schedules", api_schedules}, {"version", api_version},
+};
+
+static void set_out(char **dst, const char *s)
+{
+  if (dst)
+    *dst = s ? pl_strdup(s) : NULL;
+}
+
+int pl_api_call(const char *fn, const char *json_args, char **json_out,
+                char **err_out)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  struct args a = {fn, NULL, &eb};
+  json_t *res = NULL;
+  int rc = PL_EINVAL;
+  set_out(json_out, NULL);
+  set_out(err_out, NULL);
+  if (!fn) {
+    pl_errf(&eb, PL_EINVAL, "no function named");
+    goto out;
+  }
+  size_t i, nf = sizeof api_fns / sizeof api_fns[0];
+  for (i = 0; i < nf && strcmp(api_fns[i].name, fn); i++)
+    ;
+  if (i == nf) {
+    pl_errf(&eb, PL_EINVAL, "unknown function '%s' (simulate, whatif, sweep, "
+            "load_result, schedules, version)", fn);
+    goto out;
+  }
+  json_error_t je;
+  if (!json_args || !json_args[0])
+    a.o = json_object();
+  else
+    a.o = json_loads(json_args, JSON_REJECT_DUPLICATES, &je);
+  if (!a.o) {
+    pl_errf(&eb, PL_EINVAL, "%s: arguments are not valid JSON: %s", fn,
+            je.text);
+    goto out;
+  }
+  if (!json_is_object(a.o)) {
+    pl_errf(&eb, PL_EINVAL, "%s: arguments must be a JSON object", fn);
+    goto out;
+  }
+  rc = api_fns[i].fn(&a, &res);
+  if (!rc) {
+    char *text = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!text)
+      rc = pl_errf(&eb, PL_ENOMEM, "out of memory");
+    else if (json_out && !(*json_out = pl_strdup(text)))
+      rc = pl_errf(&eb, PL_ENOMEM, "out of memory");
+    free(text); /* json_dumps allocates with malloc */
+  }
+out:
+  json_decref(a.o);
+  json_decref(res);
+  if (rc) {
+    if (json_out) {
+      pl_free(*json_out);
+      *json_out = NULL;
+    }
+    set_out(err_out, eb.msg[0] ? eb.msg : pl_strerror(rc));
+  }
+  return rc;
+}
+
+void pl_api_free(char *s) { pl_free(s); }

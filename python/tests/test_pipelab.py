@@ -1,0 +1,236 @@
+"""Tests of the Python module (python/pipelab) against the shared library.
+
+ctest runs them with PIPELAB_LIB pointing at the build tree's
+libpipelab.so and PYTHONPATH at python/:
+
+    PIPELAB_LIB=build/libpipelab.so PYTHONPATH=python \\
+        python3 -m unittest discover -s python/tests -v
+"""
+import json
+import math
+import os
+import tempfile
+import unittest
+
+import pipelab
+
+
+class Simulate(unittest.TestCase):
+    def test_1f1b_unit_costs(self):
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8)
+        # 3 (m + p - 1) with F = B = W = 1 per rank: 33.
+        self.assertEqual(r["makespan"], 33.0)
+        self.assertIsInstance(r["makespan"], float)
+        self.assertEqual(r["iteration_time"], 33.0)
+        self.assertEqual(r["ideal"], 24.0)
+        self.assertEqual(r["stages"], 4)
+        self.assertIsInstance(r["stages"], int)
+        self.assertEqual(r["placement"], "single")
+        self.assertEqual(r["costs"]["p2p"], "async")
+        self.assertEqual([x["rank"] for x in r["ranks"]], [0, 1, 2, 3])
+        self.assertEqual([x["busy"] for x in r["ranks"]], [24.0] * 4)
+        # 1F1B keeps p - rank microbatches in flight on each rank.
+        self.assertEqual([x["peak_activation_units"] for x in r["ranks"]],
+                         [4.0, 3.0, 2.0, 1.0])
+        self.assertAlmostEqual(r["bubble_ratio"], 9 / 33, places=15)
+        self.assertNotIn("ops", r)
+
+    def test_gpipe_bubble_ratio(self):
+        for p, m in [(4, 8), (8, 24), (2, 3), (16, 64)]:
+            r = pipelab.simulate(schedule="gpipe", stages=p, microbatches=m)
+            self.assertAlmostEqual(r["bubble_ratio"], (p - 1) / (m + p - 1),
+                                   places=12, msg="gpipe p=%d m=%d" % (p, m))
+            self.assertEqual(r["makespan"], 3.0 * (m + p - 1))
+
+    def test_costs_and_runtime(self):
+        r = pipelab.simulate(schedule="zb-h1", stages=4, microbatches=8,
+                             comm=0.25, p2p="batched", time_unit="ms")
+        self.assertEqual(r["makespan"], 40.0)
+        self.assertEqual(r["time_unit"], "ms")
+        self.assertEqual(r["costs"]["comm"], 0.25)
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             optimizer_time=2)
+        self.assertEqual(r["iteration_time"], 35.0)
+        self.assertEqual(r["makespan"], 33.0)
+
+    def test_detail(self):
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             detail=True)
+        # F and one unsplit backward per microbatch on each rank.
+        self.assertEqual(len(r["ops"]), 4 * 8 * 2)
+        self.assertEqual(max(o["end"] for o in r["ops"]), 33.0)
+        first = min(r["ops"], key=lambda o: (o["start"], o["rank"]))
+        self.assertEqual((first["rank"], first["op"], first["microbatch"]),
+                         (0, "F", 0))
+        self.assertTrue(r["memory"])
+
+    def test_schedule_file(self):
+        data = os.environ.get("PL_TEST_DATA")
+        if not data:
+            self.skipTest("PL_TEST_DATA not set")
+        r = pipelab.simulate(
+            schedule_file=os.path.join(data, "pytorch",
+                                       "dualpipev_4rank_10mb.csv"))
+        self.assertEqual(r["schedule"], "dualpipev_4rank_10mb.csv")
+        self.assertEqual(r["csv"]["dialect"], "current")
+        self.assertEqual((r["stages"], r["microbatches"], r["chunks"]),
+                         (4, 10, 2))
+        self.assertEqual(r["makespan"], 33.0)
+
+
+class Errors(unittest.TestCase):
+    def test_unknown_schedule(self):
+        with self.assertRaises(pipelab.Error) as cm:
+            pipelab.simulate(schedule="nope", stages=4, microbatches=8)
+        self.assertEqual(str(cm.exception),
+                         "simulate: unknown schedule 'nope' (schedules() "
+                         "lists the names)")
+        self.assertEqual(cm.exception.code, "PL_EINVAL")
+        self.assertEqual(cm.exception.errno, -2)
+
+    def test_generator_constraint(self):
+        with self.assertRaises(pipelab.Error) as cm:
+            pipelab.simulate(schedule="interleaved", stages=4,
+                             microbatches=6, chunks=2)
+        self.assertIn("multiple of stages", str(cm.exception))
+
+    def test_deadlock(self):
+        with self.assertRaises(pipelab.Error) as cm:
+            pipelab.simulate(schedule="zb-h1", stages=4, microbatches=8,
+                             comm=0.25, p2p="blocking")
+        self.assertEqual(cm.exception.code, "PL_EDEADLOCK")
+        self.assertIn("rank 0 blocked", str(cm.exception))
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(pipelab.Error, "unknown argument 'tff'"):
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8, tff=1)
+        with self.assertRaisesRegex(pipelab.Error, "missing 'stages'"):
+            pipelab.simulate(schedule="1f1b", microbatches=8)
+        with self.assertRaisesRegex(pipelab.Error, "'tf' must be a number"):
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             tf="fast")
+        with self.assertRaisesRegex(pipelab.Error, "'stages' must be between"):
+            pipelab.simulate(schedule="1f1b", stages=0, microbatches=8)
+        with self.assertRaises(pipelab.Error) as cm:
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             model="llama3-8b")
+        self.assertEqual(cm.exception.code, "PL_ENOTSUP")
+
+    def test_missing_file(self):
+        with self.assertRaises(pipelab.Error) as cm:
+            pipelab.load_result("/nonexistent/pipelab/result.json")
+        self.assertIn("/nonexistent/pipelab/result.json", str(cm.exception))
+
+
+class Results(unittest.TestCase):
+    def test_load_result_round_trip(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "zbh1.json")
+            r = pipelab.simulate(schedule="zb-h1", stages=4, microbatches=8,
+                                 detail=True, save=path)
+            with open(path) as f:
+                self.assertEqual(json.load(f)["makespan"], r["makespan"])
+            back = pipelab.load_result(path)
+        for key in ("schedule", "stages", "microbatches", "makespan",
+                    "max_rank_span", "bubble_ratio", "ranks", "ops",
+                    "memory", "iteration_time", "optimizer"):
+            self.assertEqual(back[key], r[key], key)
+        # ZB-H1's bubble is (p - 1)(F + B - W) (Zero Bubble paper): 24 + 3.
+        self.assertEqual(back["makespan"], 27.0)
+        self.assertEqual(len(back["ops"]), 4 * 8 * 3)  # F, B and W
+
+    def test_load_chrome_trace(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "trace.json")
+            r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                                 trace=path)
+            back = pipelab.load_result(path)
+        self.assertEqual(back["makespan"], r["makespan"])
+        self.assertEqual(len(back["ops"]), 64)
+
+    def test_bad_result_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "bad.json")
+            with open(path, "w") as f:
+                f.write('{"schedule": "x", "stages": "four"}')
+            with self.assertRaises(pipelab.Error) as cm:
+                pipelab.load_result(path)
+        self.assertIn("bad.json", str(cm.exception))
+        self.assertEqual(cm.exception.code, "PL_EPARSE")
+
+
+class WhatifSweep(unittest.TestCase):
+    def test_whatif_runtimes(self):
+        # The README's table: one case, three runtimes, three winners.
+        want = {"async": [37.0, 32.0, 30.0], "batched": [37.75, 34.75, 40.0]}
+        for p2p, times in want.items():
+            w = pipelab.whatif(stages=4, microbatches=8, tf=1, tb=1, tw=1,
+                               comm=0.25, time_unit="ms", p2p=p2p,
+                               schedules=["1f1b", "interleaved", "zb-h1"])
+            self.assertEqual([x["schedule"] for x in w["schedules"]],
+                             ["1f1b", "interleaved", "zb-h1"])
+            self.assertEqual([x["iteration_time"] for x in w["schedules"]],
+                             times, p2p)
+            self.assertEqual(w["p2p"], p2p)
+
+    def test_whatif_default_case(self):
+        # Without options: the Zero Bubble paper's 1.5B case.
+        w = pipelab.whatif(schedules="1f1b")
+        self.assertEqual((w["stages"], w["microbatches"], w["time_unit"]),
+                         (8, 24, "us"))
+        same = pipelab.whatif(stages=8, microbatches=24, tf=18522, tb=18086,
+                              tw=9337, comm=601, mem_w_frac=73728 / 201216,
+                              time_unit="us", schedules="1f1b")
+        self.assertEqual(w["schedules"][0]["makespan"],
+                         same["schedules"][0]["makespan"])
+        # Free transfers: (m + p - 1)(F + B + W).
+        free = pipelab.whatif(comm=0, schedules="1f1b")
+        self.assertEqual(free["schedules"][0]["makespan"],
+                         31 * (18522 + 18086 + 9337))
+        self.assertGreater(w["schedules"][0]["makespan"],
+                           free["schedules"][0]["makespan"])
+
+    def test_sweep_constant_costs(self):
+        s = pipelab.sweep(16, microbatches="8..64:8", tf=16, tb=16, tw=12,
+                          comm=0.1, mem_limit=1, top=3)
+        self.assertEqual(len(s["rows"]), 3)
+        self.assertGreater(s["points"], s["accepted"])
+        self.assertGreater(s["accepted"], 0)
+        best = s["rows"][0]
+        # No pipeline (p = 1, dp = 16): m (tf + tb + tw) per iteration, the
+        # only shape within one unit of activations.
+        self.assertEqual((best["schedule"], best["stages"], best["dp"]),
+                         ("1f1b", 1, 16))
+        self.assertEqual(best["iteration_time"],
+                         best["microbatches"] * (16 + 16 + 12))
+        for row in s["rows"]:
+            self.assertEqual(row["status"], "ok")
+            self.assertAlmostEqual(
+                row["throughput"],
+                row["microbatches"] * row["mb_size"] * row["dp"]
+                / row["iteration_time"], places=12)
+        tp = [row["throughput"] for row in s["rows"]]
+        self.assertEqual(tp, sorted(tp, reverse=True))
+
+    def test_sweep_rejects_with_reason(self):
+        s = pipelab.sweep(8, stages=[3], microbatches=8, all=True)
+        self.assertEqual(s["accepted"], 0)
+        self.assertTrue(all(r["status"] == "rejected" for r in s["rows"]))
+        self.assertEqual(s["rows"][0]["reject_kind"], "layout")
+
+
+class Misc(unittest.TestCase):
+    def test_schedules(self):
+        names = [s["name"] for s in pipelab.schedules()]
+        for n in ("gpipe", "1f1b", "interleaved", "zb-h1", "zb-v"):
+            self.assertIn(n, names)
+
+    def test_version(self):
+        v = pipelab.version()
+        self.assertRegex(v["version"], r"^\d+\.\d+\.\d+$")
+        self.assertIn("cpu", v["backends"].split(","))
+        self.assertTrue(pipelab.library_path())
+
+
+if __name__ == "__main__":
+    unittest.main()
