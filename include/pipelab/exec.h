@@ -110,7 +110,7 @@ typedef struct pl_exec_opts {
   volatile const int *stop; /* NULL, or a flag (SIGINT): once non-zero the
                         ranks unwind within about 0.1 s and the run returns
                         PL_EINTR */
-  int transport;     /* enum pl_transport_kind (default AUTO) */
+  int transport;     /* enum pl_transport_kind; default AUTO */
   int fail_rank;     /* fault injection for tests: this pipeline rank fails
                         (PL_EIO) when it reaches op position fail_op;
                         -1 (default): none */
