@@ -175,7 +175,7 @@ int cmd_compare(int argc, char **argv)
     json_t *j = pl_compare_to_json(&c);
     json_object_set_new(j, "predicted", json_string(pn));
     json_object_set_new(j, "real", json_string(rn));
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(j);
   } else {

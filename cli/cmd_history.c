@@ -198,7 +198,7 @@ int cmd_history(int argc, char **argv)
       json_object_set_new(o, "flagged", json_boolean(r->flagged));
       json_array_append_new(a, o);
     }
-    json_dumpf(a, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(a, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(a);
   } else if (fmt == CLI_FMT_CSV) {

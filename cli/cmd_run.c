@@ -260,21 +260,21 @@ int cmd_run(int argc, char **argv)
     json_t *sj = json_deep_copy(j);
     char *text = NULL;
     if (sj && pl_result_add_detail_json(sj, &res) == 0)
-      text = json_dumps(sj, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+      text = pl_json_dumps(sj, JSON_INDENT(1));
     json_decref(sj);
     if (!text) {
       rc = cli_fail(PL_ENOMEM, "cannot build the result file");
       goto out;
     }
     rc = cli_write_out(save, text, strlen(text));
-    free(text);
+    pl_free(text);
     if (rc)
       goto out;
   }
   if (fmt == CLI_FMT_TABLE) {
     print_table(s, &res, &w, verify ? &gc : NULL, g.loss);
   } else if (fmt == CLI_FMT_JSON) {
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
   } else {
     struct pl_buf b;

@@ -359,14 +359,14 @@ int cmd_simulate(int argc, char **argv)
     if (mo.model)
       modelopts_json(&mo, &plan, &res, simopts_iteration_time(&o, &res), j);
     rc = pl_result_add_detail_json(j, &res);
-    char *text = rc ? NULL : json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    char *text = rc ? NULL : pl_json_dumps(j, JSON_INDENT(1));
     json_decref(j);
     if (!text) {
       rc = cli_fail(rc ? rc : PL_ENOMEM, "cannot build the result file");
       goto out;
     }
     rc = cli_write_out(save, text, strlen(text));
-    free(text);
+    pl_free(text);
     if (rc)
       goto out;
   }
@@ -425,7 +425,7 @@ int cmd_simulate(int argc, char **argv)
       modelopts_json(&mo, &plan, &res, it, j);
       nofit = modelopts_warn_fit(&mo, &plan, &res);
     }
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(j);
   } else {

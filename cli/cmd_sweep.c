@@ -349,7 +349,7 @@ static int report(struct report *rp, const pl_sweep_spec *sp,
     json_object_set_new(top_o, "pareto_points", json_integer((json_int_t)n_front));
     json_object_set_new(top_o, "seconds", json_real(rp->secs));
     json_object_set_new(top_o, "rows", a);
-    json_dumpf(top_o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(top_o, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(top_o);
   } else if (fmt == CLI_FMT_CSV) {

@@ -270,7 +270,7 @@ int cmd_whatif(int argc, char **argv)
     json_object_set_new(top, "op_gap", json_real(o.op_gap));
     json_object_set_new(top, "optimizer_time", json_real(o.optimizer_time));
     json_object_set_new(top, "schedules", a);
-    json_dumpf(top, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(top, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(top);
   } else if (fmt == CLI_FMT_CSV && mo.model) {

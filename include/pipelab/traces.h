@@ -16,6 +16,8 @@
 #ifndef PIPELAB_TRACES_H
 #define PIPELAB_TRACES_H
 
+#include <stdio.h>
+
 #include <jansson.h>
 
 #include "pipelab/pipelab.h"
@@ -114,6 +116,16 @@ int pl_result_to_csv(const pl_result *r, struct pl_buf *out);
 /* Prints doubles in the C locale with up to 17 significant digits, and
  * integers without a fraction ("33", "28.5"). */
 int pl_fmt_num(char *buf, size_t len, double x);
+/* A finite double in its shortest form that reads back as the same double
+ * ("36.3", not "36.299999999999997"); jansson's exponent style ("1e300").
+ * PL_EINVAL for NaN/inf or a short buffer (32 bytes suffice). */
+int pl_fmt_real(char *buf, size_t len, double x);
+/* json_dumps / json_dumpf with every real in that shortest round-trip form
+ * (the writers of every JSON output use these). pl_json_dumps returns a
+ * string to free with pl_free, or NULL; pl_json_dumpf returns 0, PL_ENOMEM
+ * or PL_EIO. */
+char *pl_json_dumps(const json_t *j, size_t flags);
+int pl_json_dumpf(const json_t *j, FILE *f, size_t flags);
 
 /* ------------------------------------------------------------ Kineto ---- */
 
