@@ -186,11 +186,15 @@ int cmd_plot(int argc, char **argv)
       if ((rc = simopts_build(&so, cmd, NULL, &s, &c)))
         return rc;
       rc = pl_sim_run(s, c, PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM, &res, &eb);
+      if (rc)
+        rc = cli_fail_eb(&eb, rc);
+      else
+        rc = simopts_check_times(&so, cmd, c, &res, 0);
       pl_sched_destroy(s);
       pl_costs_destroy(c);
       if (rc) {
         pl_result_free(&res);
-        return cli_fail_eb(&eb, rc);
+        return rc;
       }
     } else {
       if (npos != 1)

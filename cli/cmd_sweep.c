@@ -774,10 +774,10 @@ int cmd_sweep(int argc, char **argv)
     case O_ALL: all = 1; break;
     case O_JOBS: rc = cli_int(cmd, "--jobs", optarg, 1, 256, &sp.jobs); break;
     case O_FMT: rc = cli_format(cmd, optarg, 7, &fmt); break;
-    case O_TF: rc = cli_double(cmd, "--tf", optarg, 0, 1e300, &sp.tf); break;
-    case O_TB: rc = cli_double(cmd, "--tb", optarg, 0, 1e300, &sp.tb); break;
-    case O_TW: rc = cli_double(cmd, "--tw", optarg, 0, 1e300, &sp.tw); break;
-    case O_COMM: rc = cli_double(cmd, "--comm", optarg, 0, 1e300, &sp.comm); break;
+    case O_TF: rc = cli_double(cmd, "--tf", optarg, 0, PL_TIME_MAX, &sp.tf); break;
+    case O_TB: rc = cli_double(cmd, "--tb", optarg, 0, PL_TIME_MAX, &sp.tb); break;
+    case O_TW: rc = cli_double(cmd, "--tw", optarg, 0, PL_TIME_MAX, &sp.tw); break;
+    case O_COMM: rc = cli_double(cmd, "--comm", optarg, 0, PL_TIME_MAX, &sp.comm); break;
     case O_WFRAC:
       rc = cli_double(cmd, "--mem-w-frac", optarg, 0, 1, &sp.mem_w_frac); break;
     case '?':

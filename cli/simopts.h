@@ -62,6 +62,17 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                    const char *arg);
 /* Checks combinations (schedule xor file, p and m given) after parsing. */
 int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule);
+/* Numbers that would make times non-finite or beyond PL_TIME_MAX before
+ * anything runs: --msg-bytes without a bandwidth, a message slower than
+ * PL_TIME_MAX. Called by simopts_check; usage line, CLI_EXIT_USAGE. */
+int simopts_check_numbers(const struct sim_opts *o, const char *cmd);
+/* After a simulation: refuses (usage line, CLI_EXIT_USAGE, nothing written)
+ * times that are non-finite or beyond PL_TIME_MAX, what compare and plot
+ * read back; with trace_scale > 0 (us per time unit) also times beyond
+ * what a Chrome trace holds. c may be NULL. */
+int simopts_check_times(const struct sim_opts *o, const char *cmd,
+                        const pl_costs *c, const pl_result *r,
+                        double trace_scale);
 /* Builds the schedule (generated or loaded) and the uniform cost table.
  * Prints errors; returns an exit code (0 ok). name overrides o->schedule. */
 int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,

@@ -182,6 +182,17 @@ int pl_trace_parse_action(const char *s, size_t len, int dialect, pl_op *op,
 
 /* ----------------------------------------------------------- compare ---- */
 
+/*
+ * The one definition of a signed error, used by compare (iteration, op
+ * times, peak memory) and by plot compare: 100 * (real - pred) / pred, in
+ * percent of the prediction (positive: the real run was slower or larger
+ * than predicted). 0 when both are equal (0 against 0 included); NaN (an
+ * unknown error, never printed as a number) when pred is not above 0 or
+ * either value is not finite. Rounded like pl_denoise, so 36.3 against 33
+ * is exactly 10.
+ */
+double pl_error_pct(double pred, double real);
+
 /* Mean durations of one (rank, op kind) over matched ops. */
 typedef struct pl_compare_kind {
   int rank;
@@ -189,7 +200,7 @@ typedef struct pl_compare_kind {
   size_t n;           /* matched ops */
   double pred_mean, real_mean;
   double error;       /* real_mean - pred_mean (time unit) */
-  double error_pct;   /* 100 * error / pred_mean (NaN if pred_mean is 0) */
+  double error_pct;   /* pl_error_pct(pred_mean, real_mean) */
   double mean_abs_error; /* mean |real - pred| per op */
 } pl_compare_kind;
 
@@ -207,7 +218,7 @@ typedef struct pl_compare {
   char mem_unit[8];     /* "" when the two units differ */
   double time_factor;   /* real times were multiplied by this to match */
   double pred_iter, real_iter; /* makespans */
-  double iter_error_pct;       /* 100 * (real - pred) / pred */
+  double iter_error_pct;       /* pl_error_pct(pred, real) */
   double pred_bubble, real_bubble;
   double bubble_diff_points;   /* 100 * (real - pred) */
   pl_compare_rank *ranks;      /* [n_ranks] */
