@@ -94,6 +94,15 @@ int cli_write_out(const char *path, const char *data, size_t len);
  * trailing zeros ("33", "28.5", "0.212121"). Static rotating buffers: valid
  * for 8 calls. */
 const char *cli_num(double x);
+/* What human tables print (pl_fmt_duration, pl_fmt_mem, pl_fmt_bytes):
+ * a time in `unit` shown in the largest of ns/us/ms/s that keeps 4
+ * significant digits ("515.0 ms"), memory in GiB/MiB with two decimals or
+ * in activation units to two decimals, bytes in B/KiB/MiB/GiB; "n/a" for a
+ * non-finite value. Static rotating buffers: valid for 8 calls each. JSON
+ * and CSV keep raw numbers. */
+const char *cli_dur(double t, const char *unit);
+const char *cli_mem(double x, const char *mem_unit);
+const char *cli_size(double bytes);
 
 /* ---- terminal (term.c) ---- */
 /* 1 if stderr is a TTY, TERM is not dumb and progress is not disabled. */

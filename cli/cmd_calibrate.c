@@ -330,21 +330,21 @@ int cmd_calibrate(int argc, char **argv)
            cal.backend, w.hidden, w.seq, w.mb_size,
            w.attention ? "causal attention + MLP" : "MLP only (no attention)",
            warmup, reps);
-    printf("%-8s %12s %12s %12s\n", "op", "mean us", "stddev us", "min us");
+    printf("%-8s %12s %12s %12s\n", "op", "mean", "stddev", "min");
     for (int i = 0; i < 4; i++) {
       const pl_calib_stat *s = &cal.t[kinds[i]];
-      printf("%-8s %12s %12s %12s\n", names[i], cli_num(s->mean),
-             cli_num(s->stddev), cli_num(s->min));
+      printf("%-8s %12s %12s %12s\n", names[i], cli_dur(s->mean, "us"),
+             cli_dur(s->stddev, "us"), cli_dur(s->min, "us"));
     }
-    printf("%-8s %12s %12s %12s\n", "input", cli_num(cal.input.mean),
-           cli_num(cal.input.stddev), cli_num(cal.input.min));
-    printf("%-8s %12s %12s %12s\n", "loss", cli_num(cal.loss.mean),
-           cli_num(cal.loss.stddev), cli_num(cal.loss.min));
-    printf("\np2p latency   %s us (8-byte message, one way)\n",
-           cli_num(cal.p2p_latency_us));
-    printf("p2p message   %s us for %.0f bytes; bandwidth %s bytes/us\n",
-           cli_num(cal.p2p_msg.mean), cal.msg_bytes,
-           cli_num(cal.p2p_bandwidth));
+    printf("%-8s %12s %12s %12s\n", "input", cli_dur(cal.input.mean, "us"),
+           cli_dur(cal.input.stddev, "us"), cli_dur(cal.input.min, "us"));
+    printf("%-8s %12s %12s %12s\n", "loss", cli_dur(cal.loss.mean, "us"),
+           cli_dur(cal.loss.stddev, "us"), cli_dur(cal.loss.min, "us"));
+    printf("\np2p latency   %s (8-byte message, one way)\n",
+           cli_dur(cal.p2p_latency_us, "us"));
+    printf("p2p message   %s for %s; bandwidth %s/s\n",
+           cli_dur(cal.p2p_msg.mean, "us"), cli_size(cal.msg_bytes),
+           cli_size(cal.p2p_bandwidth * 1e6));
   }
   if (dbpath)
     return store(dbpath, devname, notes, &cal);

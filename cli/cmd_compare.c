@@ -49,9 +49,16 @@ static const char *pct(double x)
   return s;
 }
 
-static const char *numx(double x)
+/* A ratio in percent, "n/a" when unknown (a rank only one side has). */
+static const char *ratio_pct(double x)
 {
-  return isfinite(x) ? cli_num(x) : "n/a";
+  static char b[4][32];
+  static int k;
+  char *s = b[k++ & 3];
+  if (!isfinite(x))
+    return "n/a";
+  snprintf(s, 32, "%.2f%%", 100 * x);
+  return s;
 }
 
 static void print_ops(const char *label, const pl_op_rec *v, size_t n)
@@ -76,39 +83,45 @@ static void print_table(const char *pn, const pl_result *p, const char *rn,
   printf("real       %s  (%s, %s, p=%d, m=%d)%s\n", rn, r->source, r->schedule,
          r->stages, r->microbatches,
          c->time_factor != 1 ? "  [times converted]" : "");
-  printf("iteration time  %s %s predicted, %s %s real: error %s\n",
-         numx(c->pred_iter), u, numx(c->real_iter), u, pct(c->iter_error_pct));
+  printf("iteration time  %s predicted, %s real: error %s\n",
+         cli_dur(c->pred_iter, u), cli_dur(c->real_iter, u),
+         pct(c->iter_error_pct));
   printf("bubble ratio    %.2f%% predicted, %.2f%% real: difference %+.2f "
          "points\n",
          100 * c->pred_bubble, 100 * c->real_bubble, c->bubble_diff_points);
+  printf("error           (real - predicted) / predicted: + means the real "
+         "run was slower or larger\n");
   printf("ops             %zu predicted, %zu real, %zu matched, %zu missing "
          "from real, %zu extra in real\n",
          c->pred_ops, c->real_ops, c->matched, c->missing, c->extra);
   print_ops("missing", c->missing_ops, c->missing);
   print_ops("extra", c->extra_ops, c->extra);
   if (c->per_op) {
-    printf("\nmean op time per rank and kind (%s)\n", u);
+    printf("\nmean op time per rank and kind\n");
     printf("%4s %3s %6s %12s %12s %12s %9s\n", "rank", "op", "count",
-           "predicted", "real", "error", "error%");
+           "predicted", "real", "real-pred", "error%");
     for (size_t i = 0; i < c->n_kinds; i++) {
       const pl_compare_kind *k = &c->kinds[i];
       printf("%4d %3s %6zu %12s %12s %12s %9s\n", k->rank,
-             pl_op_kind_name(k->kind), k->n, numx(k->pred_mean),
-             numx(k->real_mean), numx(k->error), pct(k->error_pct));
+             pl_op_kind_name(k->kind), k->n, cli_dur(k->pred_mean, u),
+             cli_dur(k->real_mean, u), cli_dur(k->error, u),
+             pct(k->error_pct));
     }
   } else {
     printf("\n(no per-op rows in %s: op times not compared)\n",
            p->n_ops ? "the real result" : "the predicted result");
   }
-  printf("\nper rank (peak activation in %s)\n",
-         c->mem_unit[0] ? c->mem_unit : "different units: not compared");
-  printf("%4s %12s %12s %12s %10s %10s\n", "rank", "peak pred", "peak real",
+  printf("\nper rank (peak activation%s)\n",
+         c->mem_unit[0] ? "" : " in different units: not compared");
+  printf("%4s %14s %14s %14s %10s %10s\n", "rank", "peak pred", "peak real",
          "difference", "bubble p.", "bubble r.");
   for (int i = 0; i < c->n_ranks; i++) {
     const pl_compare_rank *x = &c->ranks[i];
-    printf("%4d %12s %12s %12s %9.2f%% %9.2f%%\n", x->rank, numx(x->pred_peak),
-           numx(x->real_peak), numx(x->peak_diff), 100 * x->pred_bubble,
-           100 * x->real_bubble);
+    const char *mu = c->mem_unit[0] ? c->mem_unit : p->mem_unit;
+    printf("%4d %14s %14s %14s %10s %10s\n", x->rank, cli_mem(x->pred_peak, mu),
+           cli_mem(x->real_peak, c->mem_unit[0] ? c->mem_unit : r->mem_unit),
+           cli_mem(x->peak_diff, mu), ratio_pct(x->pred_bubble),
+           ratio_pct(x->real_bubble));
   }
 }
 
@@ -181,7 +194,7 @@ int cmd_compare(int argc, char **argv)
     json_t *j = pl_compare_to_json(&c);
     json_object_set_new(j, "predicted", json_string(pn));
     json_object_set_new(j, "real", json_string(rn));
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(j);
   } else {

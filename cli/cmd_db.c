@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "modelopts.h"
+#include "pipelab/traces.h"
 
 static const char usage[] =
   "usage: pipelab db init [--db <path>]\n"
@@ -302,7 +303,7 @@ static void print_table(const struct table *t, enum cli_format fmt)
 {
   if (fmt == CLI_FMT_JSON) {
     json_t *a = table_json(t);
-    json_dumpf(a, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(a, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(a);
     return;
@@ -499,8 +500,8 @@ static int show_kv(pl_db *db, const char *sql, const char *arg,
       printf("%-*s  %s\n", w, t.names[c], t.cells[c] ? t.cells[c] : "-");
   } else if (fmt == CLI_FMT_JSON) {
     json_t *a = table_json(&t);
-    json_dumpf(json_array_get(a, 0), stdout,
-               JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(json_array_get(a, 0), stdout,
+               JSON_INDENT(2));
     putchar('\n');
     json_decref(a);
   } else {
@@ -640,7 +641,7 @@ static int cmd_export(pl_db *db, enum cli_format fmt)
   json_object_set_new(top, "samples", table_json(&s));
   json_object_set_new(top, "p2p_links", table_json(&l));
   json_object_set_new(top, "collectives", table_json(&k));
-  json_dumpf(top, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+  pl_json_dumpf(top, stdout, JSON_INDENT(2));
   putchar('\n');
   json_decref(top);
   table_free(&g);

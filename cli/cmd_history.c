@@ -202,7 +202,7 @@ int cmd_history(int argc, char **argv)
       json_object_set_new(o, "flagged", json_boolean(r->flagged));
       json_array_append_new(a, o);
     }
-    json_dumpf(a, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(a, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(a);
   } else if (fmt == CLI_FMT_CSV) {
@@ -225,9 +225,9 @@ int cmd_history(int argc, char **argv)
       printf("\"\n");
     }
   } else {
-    printf("%5s %-20s %-9s %-7s %-14s %3s %5s %2s %12s %-4s %8s %5s %9s  %s\n",
+    printf("%5s %-20s %-9s %-7s %-14s %3s %5s %2s %14s %8s %5s %9s  %s\n",
            "id", "created (UTC)", "kind", "backend", "schedule", "p", "m", "v",
-           "makespan", "unit", "bubble", "base", "drift", "label");
+           "makespan", "bubble", "base", "drift", "label");
     for (size_t i = 0; i < n; i++) {
       const pl_history_run *r = &v[i];
       char t[40], d[32] = "-", b[24] = "-";
@@ -236,9 +236,9 @@ int cmd_history(int argc, char **argv)
         snprintf(d, sizeof d, "%+.2f%%%s", r->drift_pct, r->flagged ? "!" : "");
       if (r->baseline && r->baseline != r->id)
         snprintf(b, sizeof b, "%lld", (long long)r->baseline);
-      printf("%5lld %-20s %-9s %-7s %-14s %3d %5d %2d %12s %-4s %7.2f%% %5s %9s  %s\n",
+      printf("%5lld %-20s %-9s %-7s %-14s %3d %5d %2d %14s %7.2f%% %5s %9s  %s\n",
              (long long)r->id, t, r->kind, r->backend, r->schedule, r->stages,
-             r->microbatches, r->chunks, numx(r->makespan), r->time_unit,
+             r->microbatches, r->chunks, cli_dur(r->makespan, r->time_unit),
              100 * r->bubble_ratio, b, d, r->label);
     }
     if (flagged)

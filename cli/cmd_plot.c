@@ -34,7 +34,9 @@ static const char usage[] =
   "  --size <w>x<h>            size in pixels (default: from the data)\n"
   "  --title <text>            replaces the automatic title\n"
   "  --no-labels               timeline: no microbatch numbers in the boxes\n"
-  "  --limit <x>               memory: draw a limit line at x (memory unit)\n"
+  "  --limit <x>               memory, sweep: a limit line at x, a plain\n"
+  "                            number in the memory unit (GiB for a sweep)\n"
+  "                            or a size such as 80GiB, 512MiB\n"
   "  --style <s>               compare: bars (default) or scatter\n"
   "A result is a result file ('pipelab simulate --save', 'pipelab run\n"
   "--save'), a Chrome trace written with --trace, or a PyTorch profiler trace.\n"
@@ -127,6 +129,8 @@ int cmd_plot(int argc, char **argv)
   pl_plot_opts po = PL_PLOT_OPTS_INIT;
   const char *out = NULL;
   int opt, rc, sim_given = 0, have_limit = 0, have_style = 0;
+  int limit_bytes = 0; /* --limit was given as a size ("80GiB") */
+  const char *limit_arg = NULL;
   int sub_argc = argc - 1;
   char **sub_argv = argv + 1;
   simopts_init(&so);
@@ -150,8 +154,11 @@ int cmd_plot(int argc, char **argv)
     case OPT_NO_LABELS: po.labels = 0; continue;
     case OPT_LIMIT:
       have_limit = 1;
-      if ((rc = cli_double(cmd, "--limit", optarg, 0, 1e300, &po.mem_limit)))
+      /* A plain number is in the figure's unit (the result's memory unit,
+       * GiB for a sweep); a size ("80GiB") is bytes. */
+      if ((rc = cli_mem_limit(cmd, optarg, &po.mem_limit, &limit_bytes)))
         return rc;
+      limit_arg = optarg;
       continue;
     case OPT_STYLE:
       have_style = 1;
@@ -205,11 +212,15 @@ int cmd_plot(int argc, char **argv)
       if ((rc = simopts_build(&so, cmd, NULL, &s, &c)))
         return rc;
       rc = pl_sim_run(s, c, PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM, &res, &eb);
+      if (rc)
+        rc = cli_fail_eb(&eb, rc);
+      else
+        rc = simopts_check_times(&so, cmd, c, &res, 0);
       pl_sched_destroy(s);
       pl_costs_destroy(c);
       if (rc) {
         pl_result_free(&res);
-        return cli_fail_eb(&eb, rc);
+        return rc;
       }
     } else {
       if (npos != 1)
@@ -218,6 +229,13 @@ int cmd_plot(int argc, char **argv)
                               "--stages <p> --microbatches <m>)");
       if ((rc = load_result(pos[0], &res)))
         return rc;
+    }
+    if (k_mem && limit_bytes && strcmp(res.mem_unit, "bytes") != 0) {
+      rc = cli_usage(cmd, "--limit %s is a size, but this result counts "
+                          "memory in %s; give a plain number in %s",
+                     limit_arg, res.mem_unit, res.mem_unit);
+      pl_result_free(&res);
+      return rc;
     }
     rc = k_tl ? pl_plot_timeline(&res, &po, out, &eb)
               : pl_plot_memory(&res, &po, out, &eb);
@@ -272,6 +290,8 @@ int cmd_plot(int argc, char **argv)
   int pareto = 0;
   for (size_t i = 0; i < n; i++)
     pareto |= rows[i].tokens_per_second > 0 && rows[i].peak_gib > 0;
+  if (limit_bytes)
+    po.mem_limit /= 1073741824.0; /* the sweep figure's axis is in GiB */
   rc = pareto ? pl_plot_sweep_pareto(rows, n, &po, out, &eb)
               : pl_plot_sweep(rows, n, &po, out, &eb);
   pl_plot_sweep_free(rows);

@@ -79,25 +79,27 @@ static void print_table(const pl_sched *s, const pl_result *r,
          "fp64\n",
          w->layers, w->hidden, w->seq, w->mb_size,
          w->attention ? "causal attention + MLP" : "MLP only");
-  printf("makespan       %s us   (first start to last end)\n",
-         cli_num(r->makespan));
-  printf("max rank span  %s us\n", cli_num(r->max_rank_span));
-  printf("ideal          %s us   (busy time per rank)\n", cli_num(r->ideal));
+  printf("makespan       %s   (first start to last end)\n",
+         cli_dur(r->makespan, r->time_unit));
+  printf("max rank span  %s\n", cli_dur(r->max_rank_span, r->time_unit));
+  printf("ideal          %s   (busy time per rank)\n",
+         cli_dur(r->ideal, r->time_unit));
   printf("bubble ratio   %.2f%% of makespan, %.2f%% of span\n",
          100.0 * r->bubble_ratio, 100.0 * r->bubble_ratio_span);
-  printf("peak activation %.0f bytes (max over ranks)\n", r->peak_mem);
+  printf("peak activation %s (max over ranks)\n", cli_size(r->peak_mem));
   if (gc)
     printf("gradient check %s  (loss %.17g, max abs error %.3g, max rel "
            "error %.3g, tolerance %g)\n",
            gc->passed ? "passed" : "FAILED", loss, gc->max_abs_error,
            gc->max_rel_error, PL_GRAD_TOL);
-  printf("\n%4s %12s %12s %12s %8s %16s\n", "rank", "busy us", "first start",
-         "last end", "bubble", "peak act. bytes");
+  printf("\n%4s %12s %12s %12s %8s %14s\n", "rank", "busy", "first start",
+         "last end", "bubble", "peak act.");
   for (int i = 0; i < r->stages; i++) {
     const pl_rank_result *rr = &r->ranks[i];
-    printf("%4d %12s %12s %12s %7.2f%% %16.0f\n", rr->rank, cli_num(rr->busy),
-           cli_num(rr->first_start), cli_num(rr->last_end),
-           100.0 * rr->bubble_ratio, rr->peak_activation_bytes);
+    printf("%4d %12s %12s %12s %7.2f%% %14s\n", rr->rank,
+           cli_dur(rr->busy, r->time_unit), cli_dur(rr->first_start, r->time_unit),
+           cli_dur(rr->last_end, r->time_unit), 100.0 * rr->bubble_ratio,
+           cli_size(rr->peak_activation_bytes));
   }
 }
 
@@ -363,21 +365,21 @@ static int run_main(int argc, char **argv, int quiet)
     json_t *sj = json_deep_copy(j);
     char *text = NULL;
     if (sj && pl_result_add_detail_json(sj, &res) == 0)
-      text = json_dumps(sj, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+      text = pl_json_dumps(sj, JSON_INDENT(1));
     json_decref(sj);
     if (!text) {
       rc = cli_fail(PL_ENOMEM, "cannot build the result file");
       goto out;
     }
     rc = cli_write_out(save, text, strlen(text));
-    free(text);
+    pl_free(text);
     if (rc)
       goto out;
   }
   if (fmt == CLI_FMT_TABLE) {
     print_table(s, &res, &w, verify ? &gc : NULL, g.loss);
   } else if (fmt == CLI_FMT_JSON) {
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
   } else {
     struct pl_buf b;

@@ -35,32 +35,32 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
          "placement)\n",
          r->schedule, r->stages, r->microbatches, r->chunks,
          pl_placement_name(pl_sched_placement(s)));
-  printf("costs    F=%s B=%s W=%s comm=%s %s per microbatch per rank; "
+  printf("costs    F=%s B=%s W=%s comm=%s per microbatch per rank; "
          "M_W/M_B=%s\n",
-         cli_num(o->tf), cli_num(o->tb), cli_num(o->tw),
-         cli_num(pl_costs_comm(c, 0)), u, cli_num(o->mem_w_frac));
-  printf("runtime  p2p %s; op gap %s %s; optimizer step %s %s\n",
-         pl_p2p_mode_name(c->p2p_mode), cli_num(c->op_gap), u,
-         cli_num(o->optimizer_time), u);
-  printf("makespan       %s %s   (first start to last end)\n",
-         cli_num(r->makespan), u);
-  printf("max rank span  %s %s   (longest rank, first start to last end)\n",
-         cli_num(r->max_rank_span), u);
-  printf("iteration      %s %s   (optimizer %s)\n",
-         cli_num(simopts_iteration_time(o, r)), u,
+         cli_dur(o->tf, u), cli_dur(o->tb, u), cli_dur(o->tw, u),
+         cli_dur(pl_costs_comm(c, 0), u), cli_num(o->mem_w_frac));
+  printf("runtime  p2p %s; op gap %s; optimizer step %s\n",
+         pl_p2p_mode_name(c->p2p_mode), cli_dur(c->op_gap, u),
+         cli_dur(o->optimizer_time, u));
+  printf("makespan       %s   (first start to last end)\n",
+         cli_dur(r->makespan, u));
+  printf("max rank span  %s   (longest rank, first start to last end)\n",
+         cli_dur(r->max_rank_span, u));
+  printf("iteration      %s   (optimizer %s)\n",
+         cli_dur(simopts_iteration_time(o, r), u),
          simopts_optimizer_name(o->optimizer));
-  printf("ideal          %s %s   (busy time per rank)\n", cli_num(r->ideal), u);
+  printf("ideal          %s   (busy time per rank)\n", cli_dur(r->ideal, u));
   printf("bubble ratio   %.2f%% of makespan, %.2f%% of span\n",
          100.0 * r->bubble_ratio, 100.0 * r->bubble_ratio_span);
-  printf("peak activation %s %s (max over ranks)\n\n", cli_num(r->peak_mem),
-         r->mem_unit);
+  printf("peak activation %s (max over ranks)\n\n",
+         cli_mem(r->peak_mem, r->mem_unit));
   printf("%4s %12s %12s %12s %8s %14s\n", "rank", "busy", "first start",
          "last end", "bubble", "peak act.");
   for (int i = 0; i < r->stages; i++) {
     const pl_rank_result *rr = &r->ranks[i];
-    printf("%4d %12s %12s %12s %7.2f%% %8s %s\n", rr->rank, cli_num(rr->busy),
-           cli_num(rr->first_start), cli_num(rr->last_end),
-           100.0 * rr->bubble_ratio, cli_num(rr->peak_mem), r->mem_unit);
+    printf("%4d %12s %12s %12s %7.2f%% %14s\n", rr->rank, cli_dur(rr->busy, u),
+           cli_dur(rr->first_start, u), cli_dur(rr->last_end, u),
+           100.0 * rr->bubble_ratio, cli_mem(rr->peak_mem, r->mem_unit));
   }
 }
 
@@ -121,40 +121,6 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
     o->tw = nc->stage[0].t[PL_OP_W];
     o->time_unit = "us";
   }
-  return 0;
-}
-
-/* Costs or speeds so large that times overflow, or exceed what a result
- * holds (PL_TIME_MAX, what compare and plot read back), are refused before
- * anything is written, as a usage error naming the flags: no output ever
- * holds null or infinite times. With trace_scale > 0 (µs per time unit) the
- * times must also fit a Chrome trace. */
-static int check_times(const char *cmd, const struct sim_opts *o,
-                       const pl_costs *c, const pl_result *r,
-                       double trace_scale)
-{
-  double last = 0, it = simopts_iteration_time(o, r);
-  int finite = isfinite(pl_costs_comm(c, 0));
-  for (int i = 0; i < r->stages; i++) {
-    double x = r->ranks[i].last_end;
-    finite &= isfinite(x);
-    if (x > last)
-      last = x;
-  }
-  /* "!(a <= b)" is also true for NaN. */
-  if (!finite || !(fabs(r->makespan) <= PL_TIME_MAX) ||
-      !(last <= PL_TIME_MAX) || !(fabs(it) <= PL_TIME_MAX))
-    return cli_usage(cmd, "the costs make an iteration of %s %s, beyond the "
-                     "largest time a result may hold (%g); lower --tf/--tb/"
-                     "--tw/--comm/--optimizer-time or the --rank-speed "
-                     "multipliers, or raise --bandwidth",
-                     cli_num(isfinite(it) && it > r->makespan ? it
-                                                                : r->makespan),
-                     r->time_unit, PL_TIME_MAX);
-  if (trace_scale > 0 && !(last * trace_scale <= 9e15))
-    return cli_usage(cmd, "--trace: times up to %s %s are beyond what a "
-                     "Chrome trace holds (9e15 us); lower the costs or use "
-                     "a smaller --time-unit", cli_num(last), r->time_unit);
   return 0;
 }
 
@@ -349,7 +315,7 @@ int cmd_simulate(int argc, char **argv)
   double us = pl_time_unit_us(o.time_unit);
   double scale = us > 0 ? us : strcmp(o.time_unit, "unit") == 0 ? 1000.0
                                                                  : 1.0;
-  if ((rc = check_times(cmd, &o, c, &res, trace ? scale : 0)))
+  if ((rc = simopts_check_times(&o, cmd, c, &res, trace ? scale : 0)))
     goto out;
   if (trace) {
     rc = pl_trace_write_chrome(&res, s, c, scale, trace, &eb);
@@ -367,14 +333,14 @@ int cmd_simulate(int argc, char **argv)
     if (mo.model)
       modelopts_json(&mo, &plan, &res, simopts_iteration_time(&o, &res), j);
     rc = pl_result_add_detail_json(j, &res);
-    char *text = rc ? NULL : json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    char *text = rc ? NULL : pl_json_dumps(j, JSON_INDENT(1));
     json_decref(j);
     if (!text) {
       rc = cli_fail(rc ? rc : PL_ENOMEM, "cannot build the result file");
       goto out;
     }
     rc = cli_write_out(save, text, strlen(text));
-    free(text);
+    pl_free(text);
     if (rc)
       goto out;
   }
@@ -433,7 +399,7 @@ int cmd_simulate(int argc, char **argv)
       modelopts_json(&mo, &plan, &res, it, j);
       nofit = modelopts_warn_fit(&mo, &plan, &res);
     }
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(j);
   } else {

@@ -362,7 +362,7 @@ static int report(struct report *rp, const pl_sweep_spec *sp,
     json_object_set_new(top_o, "pareto_points", json_integer((json_int_t)n_front));
     json_object_set_new(top_o, "seconds", json_real(rp->secs));
     json_object_set_new(top_o, "rows", a);
-    json_dumpf(top_o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(top_o, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(top_o);
   } else if (fmt == CLI_FMT_CSV) {
@@ -799,19 +799,19 @@ int cmd_sweep(int argc, char **argv)
     case O_JOBS: rc = cli_int(cmd, "--jobs", optarg, 1, 256, &sp.jobs); break;
     case O_FMT: rc = cli_format(cmd, optarg, 7, &fmt); break;
     case O_TF: cost_given |= 1;
-      rc = cli_double(cmd, "--tf", optarg, 0, 1e300, &t_rank[0]); break;
+      rc = cli_double(cmd, "--tf", optarg, 0, PL_TIME_MAX, &t_rank[0]); break;
     case O_TB: cost_given |= 1;
-      rc = cli_double(cmd, "--tb", optarg, 0, 1e300, &t_rank[1]); break;
+      rc = cli_double(cmd, "--tb", optarg, 0, PL_TIME_MAX, &t_rank[1]); break;
     case O_TW: cost_given |= 1;
-      rc = cli_double(cmd, "--tw", optarg, 0, 1e300, &t_rank[2]); break;
+      rc = cli_double(cmd, "--tw", optarg, 0, PL_TIME_MAX, &t_rank[2]); break;
     case O_TFT: cost_given |= 2;
-      rc = cli_double(cmd, "--tf-total", optarg, 0, 1e300, &sp.tf); break;
+      rc = cli_double(cmd, "--tf-total", optarg, 0, PL_TIME_MAX, &sp.tf); break;
     case O_TBT: cost_given |= 2;
-      rc = cli_double(cmd, "--tb-total", optarg, 0, 1e300, &sp.tb); break;
+      rc = cli_double(cmd, "--tb-total", optarg, 0, PL_TIME_MAX, &sp.tb); break;
     case O_TWT: cost_given |= 2;
-      rc = cli_double(cmd, "--tw-total", optarg, 0, 1e300, &sp.tw); break;
+      rc = cli_double(cmd, "--tw-total", optarg, 0, PL_TIME_MAX, &sp.tw); break;
     case O_COMM: cost_given |= 4;
-      rc = cli_double(cmd, "--comm", optarg, 0, 1e300, &sp.comm); break;
+      rc = cli_double(cmd, "--comm", optarg, 0, PL_TIME_MAX, &sp.comm); break;
     case O_WFRAC: cost_given |= 4;
       rc = cli_double(cmd, "--mem-w-frac", optarg, 0, 1, &sp.mem_w_frac); break;
     case '?':

@@ -332,6 +332,20 @@ int cmd_whatif(int argc, char **argv)
     term_progress("whatif", i + 1, n);
   }
   term_progress_end();
+  /* Times beyond what a result holds are refused, as in simulate. */
+  int bad = 0;
+  for (size_t i = 0; i < nr && !bad && !mo.model; i++)
+    if (rows[i].ok)
+      bad = simopts_check_times(&o, cmd, NULL, &rows[i].res, 0);
+  if (bad) {
+    for (size_t i = 0; i < nr; i++) {
+      pl_result_free(&rows[i].res);
+      pl_model_plan_free(&rows[i].plan);
+    }
+    pl_free(rows);
+    modelopts_close(&mo);
+    return bad;
+  }
   if (plots_written)
     fprintf(stderr, "wrote %d timeline figure%s to %s/\n", plots_written,
             plots_written > 1 ? "s" : "", plots_dir);
@@ -367,7 +381,7 @@ int cmd_whatif(int argc, char **argv)
     json_object_set_new(top, "op_gap", json_real(o.op_gap));
     json_object_set_new(top, "optimizer_time", json_real(o.optimizer_time));
     json_object_set_new(top, "schedules", a);
-    json_dumpf(top, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pl_json_dumpf(top, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(top);
   } else if (fmt == CLI_FMT_CSV && mo.model) {
@@ -471,16 +485,17 @@ int cmd_whatif(int argc, char **argv)
     if (preset)
       printf("preset %s (%s; --preset %s)\n", preset->name, preset->what,
              preset->name);
+    const char *u = o.time_unit;
     printf("what-if: p=%d ranks, m=%d microbatches; per rank F=%s B=%s W=%s "
-           "comm=%s %s; M_W/M_B=%s; optimizer %s",
-           o.p, o.m, cli_num(o.tf), cli_num(o.tb), cli_num(o.tw),
-           cli_num(o.comm), o.time_unit, cli_num(o.mem_w_frac),
+           "comm=%s; M_W/M_B=%s; optimizer %s",
+           o.p, o.m, cli_dur(o.tf, u), cli_dur(o.tb, u), cli_dur(o.tw, u),
+           cli_dur(o.comm, u), cli_num(o.mem_w_frac),
            simopts_optimizer_name(o.optimizer));
     if (o.optimizer_time > 0)
-      printf(" (step %s)", cli_num(o.optimizer_time));
+      printf(" (step %s)", cli_dur(o.optimizer_time, u));
     printf("; p2p %s", pl_p2p_mode_name(o.p2p));
     if (o.op_gap > 0)
-      printf("; op gap %s", cli_num(o.op_gap));
+      printf("; op gap %s", cli_dur(o.op_gap, u));
     printf("\n\n");
     printf("%-12s %2s %14s %14s %8s %8s %10s %10s\n", "schedule", "v",
            "iteration", "rank span", "bubble", "bub/span", "peak act.",
@@ -498,11 +513,11 @@ int cmd_whatif(int argc, char **argv)
       char speed[32] = "";
       if (base > 0)
         snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
-      printf("%-12s %2d %11s %-2s %11s %-2s %7.2f%% %7.2f%% %4s units %10s\n",
-             r->name, r->res.chunks, cli_num(r->iter), o.time_unit,
-             cli_num(r->res.max_rank_span), o.time_unit,
+      printf("%-12s %2d %14s %14s %7.2f%% %7.2f%% %10s %10s\n",
+             r->name, r->res.chunks, cli_dur(r->iter, u),
+             cli_dur(r->res.max_rank_span, u),
              100.0 * r->res.bubble_ratio, 100.0 * r->res.bubble_ratio_span,
-             cli_num(r->res.peak_mem), speed);
+             cli_mem(r->res.peak_mem, r->res.mem_unit), speed);
     }
     printf("\niteration = makespan (+ step) under --optimizer sync, longest "
            "rank span (+ step)\nunder post-validate; peak act. = most "

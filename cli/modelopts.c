@@ -127,15 +127,9 @@ int modelopts_handle(struct model_opts *mo, const char *cmd, int opt,
 int cli_db_open(const char *path, unsigned flags, pl_db **db)
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  const char *t = getenv("PIPELAB_DB_TIMEOUT_MS");
-  int ms = 0;
-  if (t && t[0]) {
-    char *end;
-    long v = strtol(t, &end, 10);
-    if (*end == 0 && v > 0 && v < 3600000)
-      ms = (int)v;
-  }
-  int rc = pl_db_open(path, flags, ms, db, &eb);
+  /* 0: $PIPELAB_DB_TIMEOUT_MS (checked by the library), else the
+   * default. */
+  int rc = pl_db_open(path, flags, 0, db, &eb);
   return rc ? cli_fail_eb(&eb, rc) : 0;
 }
 

@@ -1,5 +1,6 @@
 /* simopts.c: parsing and building of the shared schedule/cost options. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,7 +133,10 @@ const char *simopts_optimizer_name(int opt)
 int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                    const char *arg)
 {
-  const double big = 1e300;
+  /* No single cost may exceed the largest time a result holds: then no
+   * sum the engine forms can overflow (simopts_check_times judges the
+   * totals). */
+  const double big = PL_TIME_MAX;
   if (opt >= OPT_SCHEDULE && opt < OPT_SIMOPTS_END) {
     if (!(o->accept & SIMOPT(opt)))
       return cli_usage(cmd, "%s does not apply to 'pipelab %s'%s%s; drop it",
@@ -224,9 +228,11 @@ int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule)
     return cli_usage(cmd, "--mem-limit in bytes needs a model's sizes "
                           "(--model); give activation units, e.g. "
                           "--mem-limit 8");
-  if (need_schedule)
-    return simopts_check_uses(o, cmd, &o->schedule, o->schedule ? 1 : 0);
-  return 0;
+  int rc;
+  if (need_schedule &&
+      (rc = simopts_check_uses(o, cmd, &o->schedule, o->schedule ? 1 : 0)))
+    return rc;
+  return simopts_check_numbers(o, cmd);
 }
 
 int simopts_check_uses(const struct sim_opts *o, const char *cmd,
@@ -267,6 +273,54 @@ int simopts_check_uses(const struct sim_opts *o, const char *cmd,
                      : n    ? "none of the compared schedules"
                             : "a schedule CSV");
   }
+  return 0;
+}
+
+int simopts_check_numbers(const struct sim_opts *o, const char *cmd)
+{
+  if (o->msg_bytes > 0 && !(o->bandwidth > 0))
+    return cli_usage(cmd, "--msg-bytes %s needs a --bandwidth above 0 (bytes "
+                          "per time unit) to turn bytes into time; give "
+                          "--bandwidth or drop --msg-bytes",
+                     cli_num(o->msg_bytes));
+  double xfer = o->bandwidth > 0 ? o->msg_bytes / o->bandwidth : 0;
+  if (!(o->comm + xfer <= PL_TIME_MAX))
+    return cli_usage(cmd, "--comm %s plus --msg-bytes %s / --bandwidth %s "
+                          "make one message take %s %s, beyond the largest "
+                          "time a result may hold (%g); raise --bandwidth "
+                          "or lower --msg-bytes",
+                     cli_num(o->comm), cli_num(o->msg_bytes),
+                     cli_num(o->bandwidth), cli_num(o->comm + xfer),
+                     o->time_unit, PL_TIME_MAX);
+  return 0;
+}
+
+int simopts_check_times(const struct sim_opts *o, const char *cmd,
+                        const pl_costs *c, const pl_result *r,
+                        double trace_scale)
+{
+  double last = 0, it = simopts_iteration_time(o, r);
+  int finite = !c || isfinite(pl_costs_comm(c, 0));
+  for (int i = 0; i < r->stages; i++) {
+    double x = r->ranks[i].last_end;
+    finite &= isfinite(x);
+    if (x > last)
+      last = x;
+  }
+  /* "!(a <= b)" is also true for NaN. */
+  if (!finite || !(fabs(r->makespan) <= PL_TIME_MAX) ||
+      !(last <= PL_TIME_MAX) || !(fabs(it) <= PL_TIME_MAX))
+    return cli_usage(cmd, "the costs make an iteration of %s %s (%s), "
+                     "beyond the largest time a result may hold (%g); lower "
+                     "--tf/--tb/--tw/--comm/--optimizer-time or the "
+                     "--rank-speed multipliers, or raise --bandwidth",
+                     cli_num(isfinite(it) && it > r->makespan ? it
+                                                                : r->makespan),
+                     r->time_unit, r->schedule, PL_TIME_MAX);
+  if (trace_scale > 0 && !(last * trace_scale <= 9e15))
+    return cli_usage(cmd, "--trace: times up to %s %s are beyond what a "
+                     "Chrome trace holds (9e15 us); lower the costs or use "
+                     "a smaller --time-unit", cli_num(last), r->time_unit);
   return 0;
 }
 

@@ -98,6 +98,17 @@ int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule);
  * none of them. simopts_check calls it for o->schedule / the CSV. */
 int simopts_check_uses(const struct sim_opts *o, const char *cmd,
                        const char *const *names, int n);
+/* Numbers that would make times non-finite or beyond PL_TIME_MAX before
+ * anything runs: --msg-bytes without a bandwidth, a message slower than
+ * PL_TIME_MAX. Called by simopts_check; usage line, CLI_EXIT_USAGE. */
+int simopts_check_numbers(const struct sim_opts *o, const char *cmd);
+/* After a simulation: refuses (usage line, CLI_EXIT_USAGE, nothing written)
+ * times that are non-finite or beyond PL_TIME_MAX, what compare and plot
+ * read back; with trace_scale > 0 (us per time unit) also times beyond
+ * what a Chrome trace holds. c may be NULL. */
+int simopts_check_times(const struct sim_opts *o, const char *cmd,
+                        const pl_costs *c, const pl_result *r,
+                        double trace_scale);
 /* Builds the schedule (generated or loaded) and the uniform cost table.
  * Prints errors; returns an exit code (0 ok). name overrides o->schedule. */
 int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,

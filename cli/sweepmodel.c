@@ -58,8 +58,11 @@ int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
       return rc;
     sm->active = 1;
     sm->limit = sm->mo.g.hbm_bytes;
-    if (limit && (rc = cli_bytes(cmd, "--mem-limit", limit, &sm->limit)))
-      return rc;
+    if (limit) {
+      int is_bytes;
+      if ((rc = cli_mem_limit(cmd, limit, &sm->limit, &is_bytes)))
+        return rc; /* with a model a plain number is bytes too */
+    }
     /* eval_one compares peak_mem with this too: same unit, bytes. */
     sp->mem_limit = sm->limit;
     pl_train_cfg base = sm->mo.cfg;

@@ -151,6 +151,8 @@ int cli_bytes(const char *cmd, const char *opt, const char *s, double *out)
     goto bad;
   for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++)
     if (strcasecmp(end, sufs[i].suf) == 0) {
+      if (!isfinite(v * sufs[i].mul))
+        goto bad;
       *out = v * sufs[i].mul;
       return 0;
     }
@@ -164,9 +166,12 @@ int cli_mem_limit(const char *cmd, const char *s, double *out, int *is_bytes)
   char *end;
   (void)strtod(s, &end);
   *is_bytes = !(end != s && *end == 0);
-  if (!*is_bytes)
-    return cli_double(cmd, "--mem-limit", s, 0, 1e300, out);
-  return cli_bytes(cmd, "--mem-limit", s, out);
+  int rc = *is_bytes ? cli_bytes(cmd, "--mem-limit", s, out)
+                     : cli_double(cmd, "--mem-limit", s, 0, 1e300, out);
+  if (!rc && !(*out > 0))
+    return cli_usage(cmd, "--mem-limit must be above 0 (activation units, "
+                          "or a size such as 80GiB), got '%s'", s);
+  return rc;
 }
 
 int cli_format(const char *cmd, const char *s, unsigned allowed,
@@ -226,6 +231,36 @@ const char *cli_num(double x)
   /* Large times keep their digits (1281517.5 us), small values keep six
    * significant ones. */
   snprintf(b, 40, fabs(x) >= 1e5 ? "%.10g" : "%.6g", x);
+  return b;
+}
+
+const char *cli_dur(double t, const char *unit)
+{
+  static char bufs[8][48];
+  static int k;
+  char *b = bufs[k++ & 7];
+  if (pl_fmt_duration(b, 48, t, unit))
+    snprintf(b, 48, "?");
+  return b;
+}
+
+const char *cli_mem(double x, const char *mem_unit)
+{
+  static char bufs[8][48];
+  static int k;
+  char *b = bufs[k++ & 7];
+  if (pl_fmt_mem(b, 48, x, mem_unit))
+    snprintf(b, 48, "?");
+  return b;
+}
+
+const char *cli_size(double bytes)
+{
+  static char bufs[8][48];
+  static int k;
+  char *b = bufs[k++ & 7];
+  if (pl_fmt_bytes(b, 48, bytes))
+    snprintf(b, 48, "?");
   return b;
 }
 

@@ -277,6 +277,30 @@ int pl_db_default_path(char *buf, size_t len, struct pl_errbuf *eb)
   return PL_OK;
 }
 
+int pl_db_env_timeout(int *ms, struct pl_errbuf *eb)
+{
+  const char *t = getenv("PIPELAB_DB_TIMEOUT_MS");
+  *ms = 0;
+  if (!t || !t[0])
+    return PL_OK;
+  char *end;
+  errno = 0;
+  long v = strtol(t, &end, 10);
+  if (errno || end == t || *end || v < 1 || v > PL_DB_TIMEOUT_MAX_MS) {
+    char shown[40];
+    snprintf(shown, sizeof shown, "%.32s%s", t, strlen(t) > 32 ? "..." : "");
+    for (char *c = shown; *c; c++)
+      if ((unsigned char)*c < 0x20)
+        *c = '?';
+    return pl_errf(eb, PL_EINVAL, "PIPELAB_DB_TIMEOUT_MS must be a whole "
+                   "number of milliseconds from 1 to %d, got '%s'; fix it or "
+                   "unset it for the default %d", PL_DB_TIMEOUT_MAX_MS, shown,
+                   PL_DB_BUSY_TIMEOUT_MS);
+  }
+  *ms = (int)v;
+  return PL_OK;
+}
+
 int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
                pl_db **out, struct pl_errbuf *eb)
 {
@@ -285,6 +309,8 @@ int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
   int64_t uv = 0;
   pl_db *db = NULL;
   *out = NULL;
+  if (busy_timeout_ms <= 0 && (rc = pl_db_env_timeout(&busy_timeout_ms, eb)))
+    return rc;
   if (!path || !path[0]) {
     if ((rc = pl_db_default_path(def, sizeof def, eb)))
       return rc;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include <pthread.h>
+#include "pipelab/traces.h"
 #include "plot_int.h"
 
 /* Seconds per unit for the time units that convert; 0 for others. */
@@ -36,7 +37,11 @@ int pl_plot_compare(const pl_result *const *pred, const pl_result *const *real,
   pl_buf_init(&uq, 0);
   double hi = 0, lo = HUGE_VAL;
   size_t longest = 0;
-  rc |= pl_buf_addf(&data, "# name predicted real error_percent\n");
+  double *tv = pl_malloc(2 * n * sizeof *tv);
+  if (!tv) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto out;
+  }
   for (size_t i = 0; i < n && !rc; i++) {
     double tp = pred[i]->makespan, tr = real[i]->makespan;
     const char *up = pred[i]->time_unit[0] ? pred[i]->time_unit : "unit";
@@ -61,7 +66,24 @@ int pl_plot_compare(const pl_result *const *pred, const pl_result *const *real,
       rc = pl_errf(eb, PL_EINVAL, "pair %zu has no iteration time", i + 1);
       goto out;
     }
-    char name[160], nn[160], n1[32], n2[32], n3[32];
+    tv[2 * i] = tp;
+    tv[2 * i + 1] = tr;
+    double mx = tp > tr ? tp : tr, mn = tp < tr ? tp : tr;
+    if (mx > hi)
+      hi = mx;
+    if (mn < lo)
+      lo = mn;
+  }
+  /* The axis in the unit a table would print the longest time in. */
+  const char *shown;
+  double ts = pl_time_display(hi, unit, &shown);
+  hi *= ts;
+  lo *= ts;
+  rc |= pl_buf_addf(&data, "# name predicted real error_percent label "
+                           "(times in %s)\n", shown);
+  for (size_t i = 0; i < n && !rc; i++) {
+    double tp = tv[2 * i], tr = tv[2 * i + 1];
+    char name[160], nn[160], n1[32], n2[32], n3[32], lab[32];
     const char *sp = pred[i]->schedule[0] ? pred[i]->schedule : "run";
     if (real[i]->schedule[0] && strcmp(real[i]->schedule, sp) != 0)
       snprintf(nn, sizeof nn, "%s/%s", sp, real[i]->schedule);
@@ -70,21 +92,23 @@ int pl_plot_compare(const pl_result *const *pred, const pl_result *const *real,
     pl__plot_token(name, sizeof name, nn);
     if (strlen(name) > longest)
       longest = strlen(name);
-    double err = tr > 0 ? 100.0 * (tr - tp) / tr : 0;
-    rc |= pl_buf_addf(&data, "\"%s\" %s %s %s\n", name, pl__plot_num(n1, tp),
-                      pl__plot_num(n2, tr), pl__plot_num(n3, err));
-    double mx = tp > tr ? tp : tr, mn = tp < tr ? tp : tr;
-    if (mx > hi)
-      hi = mx;
-    if (mn < lo)
-      lo = mn;
+    /* The one definition of the error (pl_error_pct), as compare prints
+     * it. */
+    double err = pl_error_pct(tp, tr);
+    if (isfinite(err))
+      snprintf(lab, sizeof lab, "%+.1f%%", err);
+    else
+      snprintf(lab, sizeof lab, "n/a");
+    rc |= pl_buf_addf(&data, "\"%s\" %s %s %s \"%s\"\n", name,
+                      pl__plot_num(n1, tp * ts), pl__plot_num(n2, tr * ts),
+                      isfinite(err) ? pl__plot_num(n3, err) : "NaN", lab);
   }
   if (o->title)
     rc |= pl__plot_quote(&title, o->title);
   else
     rc |= pl_buf_addf(&title, "predicted vs real iteration time (error = "
-                              "(real - predicted) / real)");
-  rc |= pl__plot_quote(&uq, unit);
+                              "(real - predicted) / predicted)");
+  rc |= pl__plot_quote(&uq, shown);
   if (rc) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
@@ -126,6 +150,7 @@ int pl_plot_compare(const pl_result *const *pred, const pl_result *const *real,
     rc = pl__plot_run(o, path, width, height, "compare.gp", kv, files, 1, eb);
   }
 out:
+  pl_free(tv);
   pl_buf_free(&data);
   pl_buf_free(&title);
   pl_buf_free(&uq);

@@ -1,6 +1,8 @@
 # compare.gp: predicted against real iteration time per schedule, two bars
-# per schedule, the error (real - predicted) / real above each pair.
-# Filled in by plots/compare.c; data: cmp.dat "name predicted real err%".
+# per schedule, the error (real - predicted) / predicted above each pair
+# (pl_error_pct, as `pipelab compare` prints it). Filled in by
+# plots/compare.c; data: cmp.dat "name predicted real err% label", times in
+# the axis unit.
 @TERMINAL@
 set output '@OUTPUT@'
 set title '@TITLE@' font ',12'
@@ -18,5 +20,5 @@ set grid ytics lc rgb '#dddddd'
 set key above horizontal center reverse Left samplen 2 width 2
 plot 'cmp.dat' using 2:xtic(1) title 'predicted' lc rgb '#7FA8DC', \
      '' using 3 title 'real' lc rgb '#F4A261', \
-     '' using 0:(($2 > $3 ? $2 : $3)):(sprintf('%+.1f%%', $4)) \
+     '' using 0:(($2 > $3 ? $2 : $3)):(stringcolumn(5)) \
        with labels offset 0,0.8 font ',9' notitle

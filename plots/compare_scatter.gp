@@ -1,6 +1,7 @@
 # compare_scatter.gp: real against predicted iteration time, one point per
 # schedule, with the y = x line (points above it ran slower than predicted).
-# Filled in by plots/compare.c; data: cmp.dat "name predicted real err%".
+# Filled in by plots/compare.c; data: cmp.dat "name predicted real err%
+# label", times in the axis unit.
 @TERMINAL@
 set output '@OUTPUT@'
 set title '@TITLE@' font ',12'

@@ -58,6 +58,8 @@ struct tl_geom {
   double lm, rm, tm, bm; /* margins in pixels */
   double ppu;          /* pixels per time unit */
   double med;          /* median op duration (0 if none) */
+  double ts;           /* axis unit per time unit (pl_time_display) */
+  const char *tunit;   /* the axis unit */
 };
 
 static void tl_geometry(const pl_result *r, int width, int height,
@@ -119,6 +121,8 @@ static void tl_geometry(const pl_result *r, int width, int height,
   g->width = width;
   g->height = height;
   g->ppu = (width - g->lm - g->rm) / (g->t1 - g->t0);
+  g->ts = 1;
+  g->tunit = r->time_unit[0] ? r->time_unit : "unit";
 }
 
 /* Later model chunks (interleaved, V schedules) are drawn in darker shades
@@ -164,7 +168,8 @@ static int timeline_data(const pl_result *r, const struct tl_geom *g,
     double px = (o->end - o->start) * g->ppu;
     int show = px >= 7.0 * (double)strlen(label) + 5.0;
     rc = pl_buf_addf(out, "%d %s %s %s %d %d %u %s %d %s\n", (int)o->rank,
-                     pl__plot_num(n1, o->start), pl__plot_num(n2, o->end),
+                     pl__plot_num(n1, o->start * g->ts),
+                     pl__plot_num(n2, o->end * g->ts),
                      pl_op_kind_name(o->op.kind), (int)o->op.mb,
                      (int)o->op.stage, op_color(r, &o->op), label,
                      show, name);
@@ -186,17 +191,18 @@ int pl_plot_timeline_data(const pl_result *r, int width_px, struct pl_buf *out,
 
 static void auto_title(const pl_result *r, struct pl_buf *b, const char *what)
 {
-  char n1[32], n2[32];
+  char n1[48], n2[48];
   const char *name = r->schedule[0] ? r->schedule : "pipeline";
   pl_buf_addf(b, "%s%s%s: p=%d, m=%d, v=%d", name, what[0] ? " " : "", what,
               r->stages, r->microbatches, r->chunks > 0 ? r->chunks : 1);
-  if (r->makespan > 0)
-    pl_buf_addf(b, " | makespan %s %s", pl__plot_num(n1, r->makespan),
-                r->time_unit[0] ? r->time_unit : "");
+  if (r->makespan > 0 &&
+      !pl_fmt_duration(n1, sizeof n1, r->makespan,
+                       r->time_unit[0] ? r->time_unit : "unit"))
+    pl_buf_addf(b, " | makespan %s", n1);
   pl_buf_addf(b, " | bubble %.1f%%", 100.0 * r->bubble_ratio);
-  if (strcmp(what, "memory") == 0 && r->peak_mem > 0)
-    pl_buf_addf(b, " | peak %s %s", pl__plot_num(n2, r->peak_mem),
-                r->mem_unit);
+  if (strcmp(what, "memory") == 0 && r->peak_mem > 0 &&
+      !pl_fmt_mem(n2, sizeof n2, r->peak_mem, r->mem_unit))
+    pl_buf_addf(b, " | peak %s", n2);
 }
 
 int pl_plot_timeline(const pl_result *r, const pl_plot_opts *o,
@@ -216,6 +222,10 @@ int pl_plot_timeline(const pl_result *r, const pl_plot_opts *o,
                    "(simulate with --save, or record ops)");
   struct tl_geom g;
   tl_geometry(r, o->width, o->height, &g);
+  /* The axis in the unit a table would print the longest time in (ms or
+   * s rather than 1200000 us). */
+  g.ts = pl_time_display(fabs(g.t1) > fabs(g.t0) ? g.t1 : g.t0,
+                         r->time_unit[0] ? r->time_unit : "unit", &g.tunit);
   struct pl_buf data, title, ytics, rows, keys, hyper;
   pl_buf_init(&data, 0);
   pl_buf_init(&title, 0);
@@ -244,8 +254,8 @@ int pl_plot_timeline(const pl_result *r, const pl_plot_opts *o,
     rc |= pl_buf_addf(&rows,
                       "set object %d rect from %s,%g to %s,%g behind "
                       "fc rgb 'white' fs empty border lc rgb '#c8c8c8' lw 1\n",
-                      k + 1, pl__plot_num(n1, g.t0), k - 0.42,
-                      pl__plot_num(n2, g.t1), k + 0.42);
+                      k + 1, pl__plot_num(n1, g.t0 * g.ts), k - 0.42,
+                      pl__plot_num(n2, g.t1 * g.ts), k + 0.42);
   }
   int present[PL_OP_NKINDS] = {0};
   for (size_t i = 0; i < r->n_ops; i++)
@@ -284,15 +294,15 @@ int pl_plot_timeline(const pl_result *r, const pl_plot_opts *o,
   pl__plot_num(rm, 1.0 - g.rm / g.width);
   pl__plot_num(tm, 1.0 - g.tm / g.height);
   pl__plot_num(bm, g.bm / g.height);
-  pl__plot_num(xmin, g.t0);
-  pl__plot_num(xmax, g.t1);
+  pl__plot_num(xmin, g.t0 * g.ts);
+  pl__plot_num(xmax, g.t1 * g.ts);
   pl__plot_num(ymax, g.rows - 0.5);
   snprintf(barh, sizeof barh, "0.38");
   snprintf(lfont, sizeof lfont, "9");
   {
     struct pl_buf u;
     pl_buf_init(&u, 0);
-    pl__plot_quote(&u, r->time_unit[0] ? r->time_unit : "unit");
+    pl__plot_quote(&u, g.tunit);
     snprintf(unit, sizeof unit, "%s", u.buf);
     pl_buf_free(&u);
   }
@@ -366,11 +376,21 @@ static int mem_rows(const pl_result *r)
   return p;
 }
 
+static int memory_data(const pl_result *r, double ts, double ms,
+                       struct pl_buf *out, struct pl_errbuf *eb);
+
 int pl_plot_memory_data(const pl_result *r, struct pl_buf *out,
                         struct pl_errbuf *eb)
 {
   if (!r || !out)
     return pl_errf(eb, PL_EINVAL, "no result to plot");
+  return memory_data(r, 1, 1, out, eb);
+}
+
+/* Times multiplied by ts and memory by ms (the axis units). */
+static int memory_data(const pl_result *r, double ts, double ms,
+                       struct pl_buf *out, struct pl_errbuf *eb)
+{
   double t0, t1;
   mem_range(r, &t0, &t1);
   int p = mem_rows(r), rc = 0;
@@ -380,7 +400,7 @@ int pl_plot_memory_data(const pl_result *r, struct pl_buf *out,
   for (int k = 0; k < p && !rc; k++) {
     double last = 0;
     rc |= pl_buf_addf(out, "%s# rank %d\n%s 0\n", k ? "\n\n" : "", k,
-                      pl__plot_num(n1, t0));
+                      pl__plot_num(n1, t0 * ts));
     /* The timeline is sorted by rank then time; a linear scan per rank
      * keeps this independent of that order. */
     for (size_t i = 0; i < r->n_mem && !rc; i++) {
@@ -403,14 +423,14 @@ int pl_plot_memory_data(const pl_result *r, struct pl_buf *out,
       }
       last = r->mem[j].value;
       if (hi > last && j != i)
-        rc |= pl_buf_addf(out, "%s %s\n", pl__plot_num(n1, t),
-                          pl__plot_num(n2, hi));
-      rc |= pl_buf_addf(out, "%s %s\n", pl__plot_num(n1, t),
-                        pl__plot_num(n2, last));
+        rc |= pl_buf_addf(out, "%s %s\n", pl__plot_num(n1, t * ts),
+                          pl__plot_num(n2, hi * ms));
+      rc |= pl_buf_addf(out, "%s %s\n", pl__plot_num(n1, t * ts),
+                        pl__plot_num(n2, last * ms));
       i = j;
     }
-    rc |= pl_buf_addf(out, "%s %s\n", pl__plot_num(n1, t1),
-                      pl__plot_num(n2, last));
+    rc |= pl_buf_addf(out, "%s %s\n", pl__plot_num(n1, t1 * ts),
+                      pl__plot_num(n2, last * ms));
   }
   return rc ? pl_errf(eb, PL_ENOMEM, "out of memory") : PL_OK;
 }
@@ -445,7 +465,21 @@ int pl_plot_memory(const pl_result *r, const pl_plot_opts *o, const char *path,
   pl_buf_init(&limit, 0);
   pl_buf_init(&munit, 0);
   pl_buf_init(&unit, 0);
-  if ((rc = pl_plot_memory_data(r, &data, eb)))
+  double peak = 0, t0, t1;
+  mem_range(r, &t0, &t1);
+  for (size_t i = 0; i < r->n_mem; i++)
+    if (isfinite(r->mem[i].value) && r->mem[i].value > peak)
+      peak = r->mem[i].value;
+  double ymax = peak > o->mem_limit ? peak : o->mem_limit;
+  /* Axes in the units a table would print: ms or s, GiB or MiB (not
+   * 2e+10 bytes). */
+  const char *tunit, *munit_s = r->mem_unit[0] ? r->mem_unit : "units";
+  double ts = pl_time_display(fabs(t1) > fabs(t0) ? t1 : t0,
+                              r->time_unit[0] ? r->time_unit : "unit", &tunit);
+  double ms = 1;
+  if (!strcmp(r->mem_unit, "bytes"))
+    ms = pl_bytes_display(ymax, &munit_s);
+  if ((rc = memory_data(r, ts, ms, &data, eb)))
     goto out;
   if (o->title)
     rc |= pl__plot_quote(&title, o->title);
@@ -456,16 +490,10 @@ int pl_plot_memory(const pl_result *r, const pl_plot_opts *o, const char *path,
     rc |= pl__plot_quote(&title, t.buf);
     pl_buf_free(&t);
   }
-  rc |= pl__plot_quote(&unit, r->time_unit[0] ? r->time_unit : "unit");
-  rc |= pl__plot_quote(&munit, r->mem_unit[0] ? r->mem_unit : "units");
+  rc |= pl__plot_quote(&unit, tunit);
+  rc |= pl__plot_quote(&munit, munit_s);
   int p = mem_rows(r);
-  double peak = 0, t0, t1;
-  mem_range(r, &t0, &t1);
-  for (size_t i = 0; i < r->n_mem; i++)
-    if (isfinite(r->mem[i].value) && r->mem[i].value > peak)
-      peak = r->mem[i].value;
-  double ymax = peak > o->mem_limit ? peak : o->mem_limit;
-  ymax = ymax > 0 ? ymax * 1.12 : 1;
+  ymax = ymax > 0 ? ymax * 1.12 * ms : 1;
   char n1[32], xmin[32], xmax[32], ymx[32];
   for (int k = 0; k < p; k++)
     rc |= pl_buf_addf(&plots,
@@ -481,7 +509,8 @@ int pl_plot_memory(const pl_result *r, const pl_plot_opts *o, const char *path,
                       "%s nohead lc rgb '#C00000' lw 2 dt 2 front\n"
                       "set label 1 'limit %s %s' at graph 0.01, first %s "
                       "offset 0,0.7 tc rgb '#C00000' front",
-                      pl__plot_num(n1, o->mem_limit), n1, n1, munit.buf, n1);
+                      pl__plot_num(n1, o->mem_limit * ms), n1, n1, munit.buf,
+                      n1);
   if (rc) {
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
@@ -490,8 +519,8 @@ int pl_plot_memory(const pl_result *r, const pl_plot_opts *o, const char *path,
   int height = o->height > 0 ? o->height : 480;
   const char *key = p <= 16 ? "set key outside right top vertical"
                             : "set key off";
-  pl__plot_num(xmin, t0);
-  pl__plot_num(xmax, t1);
+  pl__plot_num(xmin, t0 * ts);
+  pl__plot_num(xmax, t1 * ts);
   pl__plot_num(ymx, ymax);
   const char *kv[] = {"TITLE", title.buf, "UNIT", unit.buf, "MUNIT",
                       munit.buf, "XMIN", xmin, "XMAX", xmax, "YMAX", ymx,

@@ -217,15 +217,21 @@ void pl_result_summarize(pl_result *r)
   if (first == INFINITY) {
     first = last = 0;
   }
-  r->makespan = last - first;
-  r->max_rank_span = span;
-  r->ideal = p > 0 ? busy / p : 0;
+  /* Derived figures are rounded like the engine's times (pl_denoise), so
+   * a difference or a mean of clean times stays clean. */
+  double scale = fabs(last) > fabs(first) ? fabs(last) : fabs(first);
+  r->makespan = pl_denoise(last - first, scale);
+  r->max_rank_span = pl_denoise(span, scale);
+  r->ideal = p > 0 ? pl_denoise(busy / p, scale) : 0;
   r->peak_mem = peak;
-  r->bubble_ratio = r->makespan > 0 ? 1.0 - r->ideal / r->makespan : 0;
-  r->bubble_ratio_span = span > 0 ? 1.0 - r->ideal / span : 0;
+  r->bubble_ratio =
+      r->makespan > 0 ? pl_denoise(1.0 - r->ideal / r->makespan, 1) : 0;
+  r->bubble_ratio_span =
+      span > 0 ? pl_denoise(1.0 - r->ideal / r->max_rank_span, 1) : 0;
   for (int i = 0; i < p; i++) {
     pl_rank_result *rr = &r->ranks[i];
-    rr->bubble_ratio = r->makespan > 0 ? 1.0 - rr->busy / r->makespan : 0;
+    rr->bubble_ratio =
+        r->makespan > 0 ? pl_denoise(1.0 - rr->busy / r->makespan, 1) : 0;
   }
 }
 
@@ -972,6 +978,43 @@ static int setup_links(pl_sim *sim, const pl_sched *s, const pl_costs *c)
   return 1;
 }
 
+/* Sums of inexact costs (1.1, 1/3) leave float noise in the last bits of
+ * every time (36.300000000000011 for 33 x 1.1): times are rounded to
+ * PL_DENOISE_DIGITS significant digits of the latest time, memory to those
+ * of the highest peak, before the summary is derived from them. */
+static void denoise_result(pl_result *res)
+{
+  double tmax = 0, mmax = 0;
+  for (int r = 0; r < res->stages; r++) {
+    pl_rank_result *rr = &res->ranks[r];
+    if (fabs(rr->last_end) > tmax)
+      tmax = fabs(rr->last_end);
+    if (fabs(rr->peak_mem) > mmax)
+      mmax = fabs(rr->peak_mem);
+  }
+  for (int r = 0; r < res->stages; r++) {
+    pl_rank_result *rr = &res->ranks[r];
+    rr->busy = pl_denoise(rr->busy, tmax);
+    rr->first_start = pl_denoise(rr->first_start, tmax);
+    rr->last_end = pl_denoise(rr->last_end, tmax);
+    rr->peak_mem = pl_denoise(rr->peak_mem, mmax);
+    rr->end_mem = pl_denoise(rr->end_mem, mmax);
+  }
+  for (size_t i = 0; i < res->n_ops; i++) {
+    res->ops[i].start = pl_denoise(res->ops[i].start, tmax);
+    res->ops[i].end = pl_denoise(res->ops[i].end, tmax);
+  }
+  for (size_t i = 0; i < res->n_xfers; i++) {
+    res->xfers[i].ready = pl_denoise(res->xfers[i].ready, tmax);
+    res->xfers[i].start = pl_denoise(res->xfers[i].start, tmax);
+    res->xfers[i].end = pl_denoise(res->xfers[i].end, tmax);
+  }
+  for (size_t i = 0; i < res->n_mem; i++) {
+    res->mem[i].t = pl_denoise(res->mem[i].t, tmax);
+    res->mem[i].value = pl_denoise(res->mem[i].value, mmax);
+  }
+}
+
 int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
                 unsigned flags, pl_result *res, struct pl_errbuf *eb)
 {
@@ -1123,6 +1166,7 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   }
   pl_free(R.mem_n);
   pl_free(R.offset);
+  denoise_result(res);
   pl_result_summarize(res);
   return PL_OK;
 

@@ -399,6 +399,74 @@ static void test_kineto_multi(void **state)
 
 /* History: record three runs of one case (33, 36.3 = +10%, 33.33 = +1%),
  * read one back, list them with drift against the first run. */
+/* The one error definition and the readable-number helpers. */
+static void test_error_and_units(void **state)
+{
+  (void)state;
+  /* (real - pred) / pred, denoised: exact for decimal inputs. */
+  assert_true(pl_error_pct(33, 36.3) == 10);
+  assert_true(pl_error_pct(33, 35.31) == 7);
+  assert_true(pl_error_pct(100, 90) == -10);
+  assert_true(pl_error_pct(0, 0) == 0);
+  assert_true(isnan(pl_error_pct(0, 1)));
+  assert_true(isnan(pl_error_pct(-1, 1)));
+  assert_true(isnan(pl_error_pct(NAN, 1)));
+  /* compare uses it: 33 predicted, 36.3 real. */
+  char b[48];
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 3068312.085, "us"), 0);
+  assert_string_equal(b, "3.068 s");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 515011, "us"), 0);
+  assert_string_equal(b, "515.0 ms");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 999.96, "us"), 0);
+  assert_string_equal(b, "1000 us");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 0.25, "us"), 0);
+  assert_string_equal(b, "250.0 ns");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 0.0185, "s"), 0);
+  assert_string_equal(b, "18.50 ms");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 27.5, "unit"), 0);
+  assert_string_equal(b, "27.5 unit");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, 26.333333, "unit"), 0);
+  assert_string_equal(b, "26.33 unit");
+  assert_int_equal(pl_fmt_duration(b, sizeof b, NAN, "us"), 0);
+  assert_string_equal(b, "n/a");
+  assert_int_equal(pl_fmt_bytes(b, sizeof b, 1.739461755e11), 0);
+  assert_string_equal(b, "162.00 GiB");
+  assert_int_equal(pl_fmt_bytes(b, sizeof b, 164096), 0);
+  assert_string_equal(b, "160.25 KiB");
+  assert_int_equal(pl_fmt_bytes(b, sizeof b, 512), 0);
+  assert_string_equal(b, "512 B");
+  assert_int_equal(pl_fmt_mem(b, sizeof b, 4.36641, "units"), 0);
+  assert_string_equal(b, "4.37 units");
+  assert_int_equal(pl_fmt_mem(b, sizeof b, 4, "units"), 0);
+  assert_string_equal(b, "4 units");
+  const char *u;
+  assert_true(pl_time_display(1200000, "us", &u) == 1e-6);
+  assert_string_equal(u, "s");
+  assert_true(pl_bytes_display(2e10, &u) == 1.0 / 1073741824.0);
+  assert_string_equal(u, "GiB");
+  /* Denoising and the shortest round-trip text. */
+  double x = 0;
+  for (int i = 0; i < 33; i++)
+    x += 1.1;
+  assert_true(x != 36.3);
+  assert_true(pl_denoise(x, x) == 36.3);
+  /* 14 significant digits of the scale (1), not of x. */
+  assert_true(pl_denoise(1.0 / 3, 1) == 0.3333333333333);
+  assert_true(pl_denoise(1.0 / 3, 1.0 / 3) == 0.33333333333333);
+  assert_int_equal(pl_fmt_real(b, sizeof b, 36.3), 0);
+  assert_string_equal(b, "36.3");
+  assert_int_equal(pl_fmt_real(b, sizeof b, 0.1 + 0.2), 0);
+  assert_string_equal(b, "0.30000000000000004");
+  assert_int_equal(pl_fmt_real(b, sizeof b, 1e300), 0);
+  assert_string_equal(b, "1e300");
+  json_t *j = json_pack("{s:f,s:f,s:s,s:i}", "a", 36.3, "b", 1e-5, "c",
+                        "x 1.50 y", "d", 7);
+  char *t = pl_json_dumps(j, JSON_COMPACT);
+  assert_string_equal(t, "{\"a\":36.3,\"b\":1e-5,\"c\":\"x 1.50 y\",\"d\":7}");
+  pl_free(t);
+  json_decref(j);
+}
+
 static void test_history(void **state)
 {
   (void)state;
@@ -471,6 +539,7 @@ int main(void)
     cmocka_unit_test(test_mismatch),     cmocka_unit_test(test_units),
     cmocka_unit_test(test_parse_action), cmocka_unit_test(test_kineto_small),
     cmocka_unit_test(test_kineto_multi), cmocka_unit_test(test_history),
+    cmocka_unit_test(test_error_and_units),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

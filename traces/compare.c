@@ -54,6 +54,18 @@ void pl_compare_free(pl_compare *cmp)
   cmp->n_kinds = 0;
 }
 
+double pl_error_pct(double pred, double real)
+{
+  if (!isfinite(pred) || !isfinite(real))
+    return NAN;
+  if (real == pred)
+    return 0;
+  if (!(pred > 0))
+    return NAN;
+  /* Denoised: 36.3 against 33 is 10 %, not 10.000000000000009 %. */
+  return pl_denoise(100.0 * (real - pred) / pred, 100.0);
+}
+
 static double rank_peak(const pl_result *r, int i)
 {
   return i < r->stages && r->ranks ? r->ranks[i].peak_mem : NAN;
@@ -80,9 +92,7 @@ int pl_compare_results(const pl_result *pred, const pl_result *real,
     snprintf(c->mem_unit, sizeof c->mem_unit, "%s", pred->mem_unit);
   c->pred_iter = pred->makespan;
   c->real_iter = real->makespan * f;
-  c->iter_error_pct = c->pred_iter > 0
-                          ? 100.0 * (c->real_iter - c->pred_iter) / c->pred_iter
-                          : NAN;
+  c->iter_error_pct = pl_error_pct(c->pred_iter, c->real_iter);
   c->pred_bubble = pred->bubble_ratio;
   c->real_bubble = real->bubble_ratio;
   c->bubble_diff_points = 100.0 * (real->bubble_ratio - pred->bubble_ratio);
@@ -160,7 +170,7 @@ int pl_compare_results(const pl_result *pred, const pl_result *real,
       x->pred_mean = a[1] / a[0];
       x->real_mean = a[2] / a[0];
       x->error = x->real_mean - x->pred_mean;
-      x->error_pct = x->pred_mean > 0 ? 100.0 * x->error / x->pred_mean : NAN;
+      x->error_pct = pl_error_pct(x->pred_mean, x->real_mean);
       x->mean_abs_error = a[3] / a[0];
     }
   }
@@ -294,7 +304,7 @@ int pl_compare_to_csv(const pl_compare *c, struct pl_buf *out)
   }
   for (int i = 0; i < c->n_ranks && !rc; i++) {
     const pl_compare_rank *x = &c->ranks[i];
-    double pct = x->pred_peak > 0 ? 100.0 * x->peak_diff / x->pred_peak : NAN;
+    double pct = c->mem_unit[0] ? pl_error_pct(x->pred_peak, x->real_peak) : NAN;
     rc = pl_buf_addf(out, "peak_memory,%d,,,%s,%s,%s,%s,%s\n", x->rank,
                      cell(a[0], 40, x->pred_peak), cell(a[1], 40, x->real_peak),
                      cell(a[2], 40, x->peak_diff), cell(a[3], 40, pct),

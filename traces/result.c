@@ -16,7 +16,7 @@ int pl_fmt_num(char *buf, size_t len, double x)
   else if (x == floor(x) && fabs(x) < 9e15)
     n = snprintf(buf, len, "%.0f", x == 0 ? 0.0 : x);
   else
-    n = snprintf(buf, len, "%.17g", x);
+    return pl_fmt_real(buf, len, x);
   return n < 0 || (size_t)n >= len ? PL_EINVAL : PL_OK;
 }
 
@@ -58,7 +58,8 @@ json_t *pl_result_to_json(const pl_result *r)
     json_object_set_new(x, "busy", num(rr->busy));
     json_object_set_new(x, "first_start", num(rr->first_start));
     json_object_set_new(x, "last_end", num(rr->last_end));
-    json_object_set_new(x, "span", num(rr->last_end - rr->first_start));
+    json_object_set_new(x, "span", num(pl_denoise(rr->last_end - rr->first_start,
+                                                  rr->last_end)));
     json_object_set_new(x, "bubble_ratio", num(rr->bubble_ratio));
     json_object_set_new(x, units ? "peak_activation_units"
                                  : "peak_activation_bytes",
@@ -164,14 +165,14 @@ int pl_result_save(const pl_result *r, const char *path, struct pl_errbuf *eb)
 {
   json_t *j = pl_result_to_json(r);
   int rc = j ? pl_result_add_detail_json(j, r) : PL_ENOMEM;
-  char *text = rc ? NULL : json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+  char *text = rc ? NULL : pl_json_dumps(j, JSON_INDENT(1));
   json_decref(j);
   if (!text)
     return pl_errf(eb, PL_ENOMEM, "out of memory building the result file");
   size_t len = strlen(text);
-  /* json_dumps allocates with jansson's allocator (malloc). */
+  /* pl_json_dumps allocates with pl_malloc. */
   rc = pl_write_file_atomic(path, text, len, eb);
-  free(text);
+  pl_free(text);
   return rc;
 }
 

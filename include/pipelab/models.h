@@ -104,7 +104,8 @@ int pl_db_default_path(char *buf, size_t len, struct pl_errbuf *eb);
 /*
  * Opens (creating if needed, with its parent directory) a pipelab database
  * at path (":memory:" works), in the order of docs/database.md: extended
- * result codes, busy timeout (busy_timeout_ms <= 0 uses the default),
+ * result codes, busy timeout (busy_timeout_ms <= 0: $PIPELAB_DB_TIMEOUT_MS,
+ * else the default),
  * foreign keys, identity check, WAL at creation, migrations in one
  * BEGIN IMMEDIATE transaction. Errors (every message names the file and the
  * file is never modified):
@@ -117,6 +118,13 @@ int pl_db_default_path(char *buf, size_t len, struct pl_errbuf *eb);
  */
 int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
                pl_db **out, struct pl_errbuf *eb);
+/* The busy timeout from $PIPELAB_DB_TIMEOUT_MS: *ms = 0 when unset or
+ * empty (the default applies), else a whole number of milliseconds from 1
+ * to PL_DB_TIMEOUT_MAX_MS; anything else is PL_EINVAL with a one-line
+ * message. pl_db_open with busy_timeout_ms <= 0 uses it (and fails the
+ * same way). */
+#define PL_DB_TIMEOUT_MAX_MS 3600000
+int pl_db_env_timeout(int *ms, struct pl_errbuf *eb);
 void pl_db_close(pl_db *db);
 /* Borrowed path as opened. */
 const char *pl_db_path(const pl_db *db);

@@ -391,6 +391,41 @@ const char *pl_cost_source_name(int src);
 double pl_time_unit_us(const char *unit);
 
 /*
+ * Readable figures (sim/units.c), the one place that chooses display units:
+ * tables and plot axes of every command use these.
+ * - pl_fmt_duration: t in `unit`; a unit that converts (ns, us, ms, s) is
+ *   shown in the largest of ns/us/ms/s that keeps 4 significant digits
+ *   ("515.0 ms", "3.068 s", "12.35 us"); any other label keeps it, with up
+ *   to 4 significant digits and no trailing zeros ("27.5 unit").
+ * - pl_fmt_bytes: "512 B", "156.25 KiB", "162.00 GiB" (two decimals).
+ * - pl_fmt_mem: bytes when mem_unit is "bytes", else activation units
+ *   rounded to two decimals ("4.37 units", "4 units").
+ * Non-finite values print "n/a". Return 0, or PL_EINVAL if buf is too small
+ * (48 bytes always suffice).
+ */
+int pl_fmt_duration(char *buf, size_t len, double t, const char *unit);
+int pl_fmt_bytes(char *buf, size_t len, double bytes);
+int pl_fmt_mem(char *buf, size_t len, double x, const char *mem_unit);
+/* Axis scales for plots: the factor to multiply values in `unit` (or in
+ * bytes) by, and the label of the unit they are then in, chosen from the
+ * largest value on the axis the same way as pl_fmt_duration/_bytes. A unit
+ * that does not convert gives 1 and keeps its label. */
+double pl_time_display(double max_t, const char *unit, const char **shown);
+double pl_bytes_display(double max_bytes, const char **shown);
+
+/*
+ * x rounded to `digits` significant digits of scale (|scale| >= |x| is
+ * assumed; a smaller scale counts as |x|): the double nearest to that
+ * decimal. pl_denoise keeps PL_DENOISE_DIGITS, which removes the float
+ * noise that sums of inexact inputs leave in the last bits (1.1 added 33
+ * times is 36.300000000000011; denoised, 36.3) and changes nothing else.
+ * Non-finite values and 0 are returned unchanged.
+ */
+#define PL_DENOISE_DIGITS 14
+double pl_round_digits(double x, double scale, int digits);
+double pl_denoise(double x, double scale);
+
+/*
  * How the runtime moves a P2P message (docs/transfers.md). A message is one
  * cross-rank data edge: the activation of F(g, mb) for F(g+1, mb), or the
  * gradient of B/BW(g, mb) for B/BW(g-1, mb); a hand-off between two stages

@@ -16,6 +16,8 @@
 #ifndef PIPELAB_TRACES_H
 #define PIPELAB_TRACES_H
 
+#include <stdio.h>
+
 #include <jansson.h>
 
 #include "pipelab/pipelab.h"
@@ -114,6 +116,16 @@ int pl_result_to_csv(const pl_result *r, struct pl_buf *out);
 /* Prints doubles in the C locale with up to 17 significant digits, and
  * integers without a fraction ("33", "28.5"). */
 int pl_fmt_num(char *buf, size_t len, double x);
+/* A finite double in its shortest form that reads back as the same double
+ * ("36.3", not "36.299999999999997"); jansson's exponent style ("1e300").
+ * PL_EINVAL for NaN/inf or a short buffer (32 bytes suffice). */
+int pl_fmt_real(char *buf, size_t len, double x);
+/* json_dumps / json_dumpf with every real in that shortest round-trip form
+ * (the writers of every JSON output use these). pl_json_dumps returns a
+ * string to free with pl_free, or NULL; pl_json_dumpf returns 0, PL_ENOMEM
+ * or PL_EIO. */
+char *pl_json_dumps(const json_t *j, size_t flags);
+int pl_json_dumpf(const json_t *j, FILE *f, size_t flags);
 
 /* ------------------------------------------------------------ Kineto ---- */
 
@@ -170,6 +182,17 @@ int pl_trace_parse_action(const char *s, size_t len, int dialect, pl_op *op,
 
 /* ----------------------------------------------------------- compare ---- */
 
+/*
+ * The one definition of a signed error, used by compare (iteration, op
+ * times, peak memory) and by plot compare: 100 * (real - pred) / pred, in
+ * percent of the prediction (positive: the real run was slower or larger
+ * than predicted). 0 when both are equal (0 against 0 included); NaN (an
+ * unknown error, never printed as a number) when pred is not above 0 or
+ * either value is not finite. Rounded like pl_denoise, so 36.3 against 33
+ * is exactly 10.
+ */
+double pl_error_pct(double pred, double real);
+
 /* Mean durations of one (rank, op kind) over matched ops. */
 typedef struct pl_compare_kind {
   int rank;
@@ -177,7 +200,7 @@ typedef struct pl_compare_kind {
   size_t n;           /* matched ops */
   double pred_mean, real_mean;
   double error;       /* real_mean - pred_mean (time unit) */
-  double error_pct;   /* 100 * error / pred_mean (NaN if pred_mean is 0) */
+  double error_pct;   /* pl_error_pct(pred_mean, real_mean) */
   double mean_abs_error; /* mean |real - pred| per op */
 } pl_compare_kind;
 
@@ -195,7 +218,7 @@ typedef struct pl_compare {
   char mem_unit[8];     /* "" when the two units differ */
   double time_factor;   /* real times were multiplied by this to match */
   double pred_iter, real_iter; /* makespans */
-  double iter_error_pct;       /* 100 * (real - pred) / pred */
+  double iter_error_pct;       /* pl_error_pct(pred, real) */
   double pred_bubble, real_bubble;
   double bubble_diff_points;   /* 100 * (real - pred) */
   pl_compare_rank *ranks;      /* [n_ranks] */

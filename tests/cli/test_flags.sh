@@ -16,7 +16,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 # ---- whatif: the preset, said out loud ----
 out=$("$P" whatif); check "whatif without options exits 0" $?
 echo "$out" | head -1 | grep -q "^preset zb-1.5b (.*--preset zb-1.5b)"; check "whatif names the preset on its first line" $?
-echo "$out" | grep -q "p=8 ranks, m=24 microbatches; per rank F=18522 B=18086 W=9337 comm=601 us; M_W/M_B=0.366412"
+echo "$out" | grep -q "p=8 ranks, m=24 microbatches; per rank F=18.52 ms B=18.09 ms W=9.337 ms comm=601.0 us; M_W/M_B=0.366412"
 check "whatif without options is the paper's case" $?
 j=$("$P" whatif --format json)
 [ "$(echo "$j" | json_get 'd["preset"], d["stages"], d["microbatches"], d["time_unit"]')" = "('zb-1.5b', 8, 24, 'us')" ]

@@ -47,9 +47,18 @@ $P simulate --schedule gpipe --stages 4 --microbatches 4 --tf 1e300 \
   --rank-speed 1:1e9 --format json --trace "$tmp/t.json" --save "$tmp/s.json" \
   >"$tmp/out" 2>"$tmp/err"
 rc=$?
-[ $rc = 2 ] && one_line "$tmp/err" && grep -q -- "--rank-speed" "$tmp/err" &&
+[ $rc = 2 ] && one_line "$tmp/err" && grep -q -- "--tf must be a number from 0 to 1e+15" "$tmp/err" &&
   [ ! -s "$tmp/out" ] && [ ! -e "$tmp/t.json" ] && [ ! -e "$tmp/s.json" ]
 check "simulate --tf 1e300 --rank-speed 1:1e9: usage error, nothing written (exit $rc)" $?
+# The largest cost times the largest multiplier: finite, but far beyond
+# what a result holds.
+$P simulate --schedule gpipe --stages 4 --microbatches 4 --tf 1e15 \
+  --rank-speed 1:1e9 --format json --trace "$tmp/t.json" --save "$tmp/s.json" \
+  >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && one_line "$tmp/err" && grep -q -- "--rank-speed" "$tmp/err" &&
+  [ ! -s "$tmp/out" ] && [ ! -e "$tmp/t.json" ] && [ ! -e "$tmp/s.json" ]
+check "simulate --tf 1e15 --rank-speed 1:1e9: usage error, nothing written (exit $rc)" $?
 $P simulate --schedule gpipe --stages 4 --microbatches 4 --tf 1e13 \
   --trace "$tmp/t.json" >/dev/null 2>"$tmp/err"
 rc=$?

@@ -76,8 +76,11 @@ done
 # Table and CSV output.
 $P run --schedule zb-h1 --stages 2 --microbatches 4 $W --layers 2 >"$T/t" 2>&1
 check "table output exits 0" $?
-grep -q "peak act. bytes" "$T/t" && grep -q "bubble ratio" "$T/t"
-check "table names units" $?
+grep -q "bubble ratio" "$T/t" &&
+  grep -Eq "^makespan +[0-9]+(\.[0-9]+)? (us|ms|s) " "$T/t" &&
+  grep -Eq "^peak activation [0-9]+\.[0-9][0-9] (KiB|MiB) " "$T/t" &&
+  grep -Eq "^ +0 +[0-9.]+ (us|ms|s) +[0-9.]+ (us|ms|s) +[0-9.]+ (us|ms|s) +[0-9.]+% +[0-9]+\.[0-9][0-9] (KiB|MiB)$" "$T/t"
+check "table: times in us/ms/s, memory in KiB/MiB with two decimals" $?
 $P run --schedule zb-h1 --stages 2 --microbatches 4 $W --layers 2 --format csv >"$T/c" 2>/dev/null
 head -n 1 "$T/c" | grep -q "peak_activation_bytes"
 check "csv header has peak_activation_bytes" $?
