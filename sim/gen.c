@@ -28,6 +28,17 @@ static const pl_gen_info gens[] = {
    PL_PLACE_V, pl_gen_v_half},
   {"v-min", "V-Min: V placement, a third of 1F1B's activation memory", 2,
    PL_PLACE_V, pl_gen_v_min},
+  {"dualpipev", "DualPipeV (PyTorch): V placement, fused F&B ops (m >= 2p)",
+   2, PL_PLACE_V, pl_gen_dualpipev},
+  {"interleaved-zb", "PyTorch interleaved zero bubble (ZB1P) over v chunks", 2,
+   PL_PLACE_LOOP, pl_gen_interleaved_zb},
+  {"interleaved-relaxed",
+   "PyTorch interleaved 1F1B: m % p != 0 and m < p allowed", 2,
+   PL_PLACE_LOOP, pl_gen_interleaved_relaxed},
+  {"looped-bfs", "PyTorch looped BFS: all forwards chunk by chunk then backwards",
+   2, PL_PLACE_LOOP, pl_gen_looped_bfs},
+  {"zbv-pytorch", "PyTorch's fixed ZB-V pattern (zb-v is the greedy one)", 2,
+   PL_PLACE_V, pl_gen_zbv_pytorch},
   {NULL, NULL, 0, 0, NULL}};
 
 const pl_gen_info *pl_gen_list(void) { return gens; }

