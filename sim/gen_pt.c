@@ -1,7 +1,7 @@
 /* gen_pt.c: the multi-stage schedules of PyTorch's
  * torch.distributed.pipelining, emitted in the order PyTorch builds its
  * per-rank action lists (idle slots left out: pipelab's engine times the
- * ops itself). docs/schedules.md describes each one.
+ * ops itself). docs/pytorch-schedules.md describes each one.
  *
  *   dualpipev            ScheduleDualPipeV (V placement, fused F&B ops)
  *   interleaved-zb       ScheduleInterleavedZeroBubble (ZB1P, loop placement)

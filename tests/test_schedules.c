@@ -1,6 +1,6 @@
 /*
  * test_schedules.c: the PyTorch-order generators of sim/gen_pt.c
- * (docs/schedules.md): cell-for-cell equality with PyTorch's own schedule
+ * (docs/pytorch-schedules.md): cell-for-cell equality with PyTorch's own schedule
  * CSVs, exact per-rank orders worked by hand from PyTorch's algorithms,
  * the constraint each generator states, and over a grid of (p, m, v):
  * validation, the CSV round trip and a simulation that ends with zero
@@ -311,6 +311,80 @@ static void test_grid(void **state)
   }
 }
 
+/* The DualPipe README's DualPipeV row, in chunk units with PP = 2p stages:
+ * bubble (PP/2 - 1)(F&B + B - 3W), B the full backward of a chunk, F&B the
+ * fused op; activation PP + 1 chunks = p + 1/2 units of M_B. For equal
+ * F = I = W = t the bubble of the last rank (the largest) is exactly that,
+ * (p - 1)(2 - x) t with fused ops priced at overlap x; with x = 0 every
+ * rank has it and it does not grow with m. */
+static void test_dualpipev_closed_form(void **state)
+{
+  (void)state;
+  static const double xs[] = {0, 0.25, 0.5, 1};
+  for (int p = 1; p <= 8; p++)
+    for (int m = 2 * p; m <= 4 * p; m += p)
+      for (size_t k = 0; k < 4; k++) {
+        pl_sched *s = gen("dualpipev", p, m, 0);
+        pl_costs *c = NULL;
+        assert_int_equal(pl_costs_create(2 * p, p, &c), 0);
+        /* Rank times 2: one chunk op (F, I, W) costs t = 1. */
+        pl_costs_uniform(c, 2, 2, 2, 2, 0, 0);
+        c->fb_overlap = xs[k];
+        pl_result r = PL_RESULT_INIT;
+        struct pl_errbuf eb = PL_ERRBUF_INIT;
+        assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), 0);
+        double t = 1, fb = 3 * t - xs[k] * t, B = 2 * t, W = t;
+        double want = (p - 1) * (fb + B - 3 * W), most = 0;
+        for (int i = 0; i < p; i++) {
+          double bub = r.makespan - r.ranks[i].busy;
+          if (bub > most)
+            most = bub;
+          if (xs[k] == 0)
+            assert_true(bub == want);
+          assert_true(r.ranks[i].peak_mem == p + 0.5);
+        }
+        if (most != want)
+          fail_msg("p=%d m=%d x=%g: bubble %g, want %g", p, m, xs[k], most,
+                   want);
+        assert_true(r.ranks[p - 1].busy + want == r.makespan);
+        pl_result_free(&r);
+        pl_costs_destroy(c);
+        pl_sched_destroy(s);
+      }
+}
+
+/* interleaved-relaxed, rank r: peak min(w_r + 1, v m) / v units with
+ * w_r = 2(p-1-r) + (v-1) mpr, for every m PyTorch's rounds rule accepts. */
+static void test_relaxed_peaks(void **state)
+{
+  (void)state;
+  int cases = 0;
+  for (int p = 1; p <= 6; p++)
+    for (int v = 1; v <= 3; v++)
+      for (int m = 1; m <= 16; m++) {
+        if (!rounds_ok(p, m))
+          continue;
+        int rounds = m / p > 1 ? m / p : 1, mpr = m / rounds;
+        pl_sched *s = gen("interleaved-relaxed", p, m, v);
+        pl_costs *c = NULL;
+        assert_int_equal(pl_costs_create(p * v, p, &c), 0);
+        pl_costs_uniform(c, v, 1, 1, 1, 0, 0.5);
+        double peaks[6];
+        assert_int_equal(pl_sched_mem_peaks(s, c, peaks), 0);
+        for (int r = 0; r < p; r++) {
+          int w = 2 * (p - 1 - r) + (v - 1) * mpr;
+          double want = (double)(w + 1 < v * m ? w + 1 : v * m) / v;
+          if (fabs(peaks[r] - want) > 1e-12)
+            fail_msg("p=%d m=%d v=%d rank %d: peak %g want %g", p, m, v, r,
+                     peaks[r], want);
+        }
+        pl_costs_destroy(c);
+        pl_sched_destroy(s);
+        cases++;
+      }
+  assert_true(cases > 200);
+}
+
 /* The generators' refusals name the rule and a fix. */
 static void test_refusals(void **state)
 {
@@ -340,6 +414,8 @@ int main(void)
     cmocka_unit_test(test_exact_orders),
     cmocka_unit_test(test_relaxed_equals_megatron),
     cmocka_unit_test(test_grid),
+    cmocka_unit_test(test_dualpipev_closed_form),
+    cmocka_unit_test(test_relaxed_peaks),
     cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

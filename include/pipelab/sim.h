@@ -178,7 +178,7 @@ int pl_gen_zb_v(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
 int pl_gen_v_half(const pl_gen_params *gp, pl_sched **out,
                   struct pl_errbuf *eb);
 int pl_gen_v_min(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
-/* PyTorch torch.distributed.pipelining orders (docs/schedules.md;
+/* PyTorch torch.distributed.pipelining orders (docs/pytorch-schedules.md;
  * sim/gen_pt.c): ScheduleDualPipeV (v = 2, m >= 2p, fused F&B ops),
  * ScheduleInterleavedZeroBubble and ScheduleInterleaved1F1B (loop placement,
  * m a multiple of max(1, m/p)), ScheduleLoopedBFS, ScheduleZBVZeroBubble. */
