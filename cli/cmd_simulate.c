@@ -39,9 +39,13 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
          "M_W/M_B=%s\n",
          cli_num(o->tf), cli_num(o->tb), cli_num(o->tw),
          cli_num(pl_costs_comm(c, 0)), u, cli_num(o->mem_w_frac));
-  printf("runtime  p2p %s; op gap %s %s; optimizer step %s %s\n",
+  printf("runtime  p2p %s; op gap %s %s; optimizer step %s %s",
          pl_p2p_mode_name(c->p2p_mode), cli_num(c->op_gap), u,
          cli_num(o->optimizer_time), u);
+  if (o->fb_overlap > 0 || o->a2a > 0)
+    printf("; fused F&B overlap %s; all-to-all %s %s per F and per B",
+           cli_num(o->fb_overlap), cli_num(o->a2a), u);
+  printf("\n");
   printf("makespan       %s %s   (first start to last end)\n",
          cli_num(r->makespan), u);
   printf("max rank span  %s %s   (longest rank, first start to last end)\n",
@@ -331,6 +335,7 @@ int cmd_simulate(int argc, char **argv)
   unsigned flags = (trace || save || record)
                        ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM
                        : 0;
+  simopts_apply_runtime(&o, c); /* on the provider's or model's table too */
   rc = pl_sim_run(s, c, flags, &res, &eb);
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
@@ -414,6 +419,8 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
     json_object_set_new(costs, "p2p", json_string(pl_p2p_mode_name(c->p2p_mode)));
     json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+    json_object_set_new(costs, "fb_overlap", json_real(o.fb_overlap));
+    json_object_set_new(costs, "a2a", json_real(o.a2a));
     json_object_set_new(costs, "optimizer_time", json_real(o.optimizer_time));
     json_object_set_new(
         costs, "source",

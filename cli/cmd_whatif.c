@@ -382,6 +382,9 @@ int cmd_whatif(int argc, char **argv)
     if (o.optimizer_time > 0)
       printf(" (step %s)", cli_num(o.optimizer_time));
     printf("; p2p %s", pl_p2p_mode_name(o.p2p));
+    if (o.fb_overlap > 0 || o.a2a > 0)
+      printf("; fused F&B overlap %s; all-to-all %s per F and per B",
+             cli_num(o.fb_overlap), cli_num(o.a2a));
     if (o.op_gap > 0)
       printf("; op gap %s", cli_num(o.op_gap));
     printf("\n\n");

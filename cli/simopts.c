@@ -32,6 +32,11 @@ const char simopts_help[] =
   "                            ranks wait) or batched (one exchange per op\n"
   "                            boundary, both ranks wait for all of it)\n"
   "  --op-gap <t>              launch gap before every op (default 0)\n"
+  "fused F&B ops and MoE (docs/pytorch-schedules.md):\n"
+  "  --fb-overlap <x>          a fused F&B op (dualpipev) takes max(F,B) +\n"
+  "                            (1-x) min(F,B); 0 (default) = F + B\n"
+  "  --a2a <t>                 expert all-to-all per F and per B on one rank's\n"
+  "                            layers (default 0); fused ops hide it\n"
   "optimizer step:\n"
   "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan\n"
   "                            + step) or post-validate (each rank steps after its\n"
@@ -107,6 +112,9 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
   case OPT_OP_GAP:
     o->have_runtime = 1;
     return cli_double(cmd, "--op-gap", arg, 0, big, &o->op_gap);
+  case OPT_FB_OVERLAP:
+    return cli_double(cmd, "--fb-overlap", arg, 0, 1, &o->fb_overlap);
+  case OPT_A2A: return cli_double(cmd, "--a2a", arg, 0, big, &o->a2a);
   case OPT_RANK_SPEED: o->rank_speed = arg; return 0;
   case OPT_TIME_UNIT:
     if (!arg[0] || strlen(arg) > 7)
@@ -279,4 +287,7 @@ void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
 {
   c->p2p_mode = o->p2p;
   c->op_gap = o->op_gap;
+  c->fb_overlap = o->fb_overlap;
+  for (int g = 0; g < c->n_stages; g++)
+    c->stage[g].a2a = o->a2a * c->n_ranks / c->n_stages;
 }

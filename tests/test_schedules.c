@@ -385,6 +385,159 @@ static void test_relaxed_peaks(void **state)
   assert_true(cases > 200);
 }
 
+/* ------------------------------------------- fused ops and all-to-all --- */
+
+/* A fused op costs max(F, B) + (1 - x) min(F, B) = F + B - x min(F, B); its
+ * parts' all-to-alls are hidden unless they alone outlast the compute;
+ * unfused F, B and BW each pay theirs, W none. */
+static void test_fused_op_price(void **state)
+{
+  (void)state;
+  pl_costs *c = NULL;
+  assert_int_equal(pl_costs_create(2, 1, &c), 0);
+  pl_costs_uniform(c, 1, 3, 5, 2, 0, 0.5); /* F 3, B 5, W 2, BW 7 */
+  pl_op fb = PL_OP_INIT;
+  fb.kind = PL_OP_FB;
+  fb.stage = 0;
+  fb.mb = 1;
+  fb.stage2 = 1;
+  fb.mb2 = 0;
+  fb.kind2 = PL_OP_BW;
+  assert_true(pl_costs_op_time(c, &fb, 0) == 10); /* x = 0: F + BW */
+  c->fb_overlap = 1;
+  assert_true(pl_costs_op_time(c, &fb, 0) == 7); /* max(3, 7) */
+  c->fb_overlap = 0.5;
+  assert_true(pl_costs_op_time(c, &fb, 0) == 8.5); /* 7 + 0.5 * 3 */
+  fb.kind2 = PL_OP_B;
+  c->fb_overlap = 1;
+  assert_true(pl_costs_op_time(c, &fb, 0) == 5); /* max(3, 5) */
+  c->stage[0].a2a = c->stage[1].a2a = 2;
+  assert_true(pl_costs_op_time(c, &fb, 0) == 5); /* 2 + 2 hidden */
+  c->stage[1].a2a = 4;
+  assert_true(pl_costs_op_time(c, &fb, 0) == 6); /* comm-bound: 2 + 4 */
+  pl_op f = PL_OP_INIT, b = PL_OP_INIT, w = PL_OP_INIT, bw = PL_OP_INIT;
+  f.kind = PL_OP_F;
+  b.kind = PL_OP_B;
+  w.kind = PL_OP_W;
+  bw.kind = PL_OP_BW;
+  f.stage = b.stage = w.stage = bw.stage = 0;
+  f.mb = b.mb = w.mb = bw.mb = 0;
+  assert_true(pl_costs_op_time(c, &f, 0) == 5);
+  assert_true(pl_costs_op_time(c, &b, 0) == 7);
+  assert_true(pl_costs_op_time(c, &bw, 0) == 9);
+  assert_true(pl_costs_op_time(c, &w, 0) == 2);
+  c->rank_speed[0] = 2; /* compute slows down, the all-to-all does not */
+  assert_true(pl_costs_op_time(c, &f, 0) == 8);
+  pl_costs_destroy(c);
+}
+
+/* 1F1B with an all-to-all T per F and per BW: makespan
+ * (m + p - 1)(F + BW + 2T), with and without it. */
+static void test_a2a_1f1b_closed_form(void **state)
+{
+  (void)state;
+  for (int p = 1; p <= 6; p++)
+    for (int m = p; m <= 3 * p; m++)
+      for (int k = 0; k < 3; k++) {
+        double T = 0.5 * k, tf = 1, tb = 1.5, tw = 0.5;
+        pl_gen_params gp = PL_GEN_PARAMS_INIT;
+        gp.p = p;
+        gp.m = m;
+        pl_sched *s = NULL;
+        struct pl_errbuf eb = PL_ERRBUF_INIT;
+        assert_int_equal(pl_sched_gen("1f1b", &gp, &s, &eb), 0);
+        pl_costs *c = NULL;
+        assert_int_equal(pl_costs_create(p, p, &c), 0);
+        pl_costs_uniform(c, 1, tf, tb, tw, 0, 0.5);
+        for (int g = 0; g < p; g++)
+          c->stage[g].a2a = T;
+        pl_result r = PL_RESULT_INIT;
+        assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), 0);
+        double want = (m + p - 1) * (tf + tb + tw + 2 * T);
+        if (r.makespan != want)
+          fail_msg("p=%d m=%d T=%g: makespan %g want %g", p, m, T, r.makespan,
+                   want);
+        pl_result_free(&r);
+        pl_costs_destroy(c);
+        pl_sched_destroy(s);
+      }
+}
+
+/* DualPipeV on one rank (p = 1, m = 2) runs F F F BW (F&B) BW I W without
+ * waiting: the makespan is the sum of its op times, the fused one priced
+ * F + BW - x min(F, BW) and hiding its all-to-alls; the engine times every
+ * op exactly as pl_costs_op_time does. */
+static void test_fused_in_engine(void **state)
+{
+  (void)state;
+  pl_sched *s = gen("dualpipev", 1, 2, 0);
+  static const double xs[] = {0, 0.5, 1};
+  for (size_t k = 0; k < 3; k++)
+    for (int a = 0; a < 2; a++) {
+      pl_costs *c = NULL;
+      assert_int_equal(pl_costs_create(2, 1, &c), 0);
+      pl_costs_uniform(c, 2, 2, 3, 1, 0, 0.5); /* chunk F 1, I 1.5, W .5 */
+      c->fb_overlap = xs[k];
+      double T = a ? 0.25 : 0; /* per chunk op */
+      c->stage[0].a2a = c->stage[1].a2a = T;
+      double F = 1 + T, BW = 2 + T, I = 1.5 + T, W = 0.5;
+      double fused = 1 + 2 - xs[k] * 1;
+      double want = 3 * F + BW + fused + BW + I + W;
+      pl_result r = PL_RESULT_INIT;
+      struct pl_errbuf eb = PL_ERRBUF_INIT;
+      assert_int_equal(pl_sim_run(s, c, PL_SIM_RECORD_OPS, &r, &eb), 0);
+      if (r.makespan != want)
+        fail_msg("x=%g T=%g: makespan %g want %g", xs[k], T, r.makespan,
+                 want);
+      for (size_t i = 0; i < r.n_ops; i++)
+        assert_true(r.ops[i].end - r.ops[i].start ==
+                    pl_costs_op_time(c, &r.ops[i].op, r.ops[i].rank));
+      pl_result_free(&r);
+      pl_costs_destroy(c);
+    }
+  pl_sched_destroy(s);
+}
+
+/* The what-if of docs/pytorch-schedules.md: p = 4, m = 16, rank times F 10,
+ * I 10, W 8, latency 0.2. Dense (no all-to-all) ZB-V wins; with an
+ * all-to-all of 4 per F and per B that only DualPipeV's fused ops hide,
+ * DualPipeV wins by 600 / 528.6. */
+static double whatif_makespan(const char *name, double a2a)
+{
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = 4;
+  gp.m = 16;
+  gp.tf = 10;
+  gp.tb = 10;
+  gp.tw = 8;
+  gp.comm = 0.2;
+  gp.mem_w_frac = 0.366412;
+  pl_sched *s = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), 0);
+  pl_costs *c = NULL;
+  assert_int_equal(pl_costs_create(8, 4, &c), 0);
+  pl_costs_uniform(c, 2, 10, 10, 8, 0.2, 0.366412);
+  for (int g = 0; g < 8; g++)
+    c->stage[g].a2a = a2a / 2;
+  pl_result r = PL_RESULT_INIT;
+  assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), 0);
+  double t = r.makespan;
+  pl_result_free(&r);
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+  return t;
+}
+
+static void test_dualpipev_beats_zbv_with_a2a(void **state)
+{
+  (void)state;
+  assert_true(fabs(whatif_makespan("zb-v", 0) - 466) < 1e-9);
+  assert_true(fabs(whatif_makespan("dualpipev", 0) - 486.6) < 1e-9);
+  assert_true(fabs(whatif_makespan("zb-v", 4) - 600) < 1e-9);
+  assert_true(fabs(whatif_makespan("dualpipev", 4) - 528.6) < 1e-9);
+}
+
 /* The generators' refusals name the rule and a fix. */
 static void test_refusals(void **state)
 {
@@ -417,6 +570,10 @@ int main(void)
     cmocka_unit_test(test_dualpipev_closed_form),
     cmocka_unit_test(test_relaxed_peaks),
     cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_fused_op_price),
+    cmocka_unit_test(test_a2a_1f1b_closed_form),
+    cmocka_unit_test(test_fused_in_engine),
+    cmocka_unit_test(test_dualpipev_beats_zbv_with_a2a),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
