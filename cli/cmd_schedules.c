@@ -52,9 +52,14 @@ int cmd_schedules(int argc, char **argv)
       printf("%s,%d,%s,\"%s\"\n", g->name, g->default_chunks,
              pl_placement_name(g->placement), g->summary);
   } else {
-    printf("%-12s %6s %-9s %s\n", "name", "chunks", "placement", "summary");
+    int nw = 12;
     for (g = pl_gen_list(); g->name; g++)
-      printf("%-12s %6d %-9s %s\n", g->name, g->default_chunks,
+      if ((int)strlen(g->name) > nw)
+        nw = (int)strlen(g->name);
+    printf("%-*s %6s %-9s %s\n", nw, "name", "chunks", "placement",
+           "summary");
+    for (g = pl_gen_list(); g->name; g++)
+      printf("%-*s %6d %-9s %s\n", nw, g->name, g->default_chunks,
              pl_placement_name(g->placement), g->summary);
   }
   return 0;

@@ -39,9 +39,13 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
          "M_W/M_B=%s\n",
          cli_dur(o->tf, u), cli_dur(o->tb, u), cli_dur(o->tw, u),
          cli_dur(pl_costs_comm(c, 0), u), cli_num(o->mem_w_frac));
-  printf("runtime  p2p %s; op gap %s; optimizer step %s\n",
+  printf("runtime  p2p %s; op gap %s; optimizer step %s",
          pl_p2p_mode_name(c->p2p_mode), cli_dur(c->op_gap, u),
          cli_dur(o->optimizer_time, u));
+  if (o->fb_overlap > 0 || o->a2a > 0)
+    printf("; fused F&B overlap %s; all-to-all %s per F and per B",
+           cli_num(o->fb_overlap), cli_dur(o->a2a, u));
+  printf("\n");
   printf("makespan       %s   (first start to last end)\n",
          cli_dur(r->makespan, u));
   printf("max rank span  %s   (longest rank, first start to last end)\n",
@@ -305,6 +309,7 @@ int cmd_simulate(int argc, char **argv)
   unsigned flags = (trace || save || record)
                        ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM
                        : 0;
+  simopts_apply_runtime(&o, c); /* on the provider's or model's table too */
   rc = pl_sim_run(s, c, flags, &res, &eb);
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
@@ -388,6 +393,8 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
     json_object_set_new(costs, "p2p", json_string(pl_p2p_mode_name(c->p2p_mode)));
     json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+    json_object_set_new(costs, "fb_overlap", json_real(o.fb_overlap));
+    json_object_set_new(costs, "a2a", json_real(o.a2a));
     json_object_set_new(costs, "optimizer_time", json_real(o.optimizer_time));
     json_object_set_new(
         costs, "source",

@@ -235,6 +235,7 @@ int cmd_whatif(int argc, char **argv)
     n++;
   struct row *rows = pl_calloc(n, sizeof *rows);
   size_t nr = 0;
+  int nw = 12; /* name column: the longest name shown */
   int plots_written = 0, plots_failed = 0;
   const char *plots_dir = plots;
   if (plots) {
@@ -272,6 +273,8 @@ int cmd_whatif(int argc, char **argv)
     }
     struct row *r = &rows[nr++];
     r->name = name;
+    if ((int)strlen(name) > nw)
+      nw = (int)strlen(name);
     r->res = (pl_result)PL_RESULT_INIT;
     r->plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
     struct pl_errbuf eb = PL_ERRBUF_INIT;
@@ -420,7 +423,7 @@ int cmd_whatif(int argc, char **argv)
            pl_recompute_name(mo.cfg.recompute),
            mo.cfg.flash_attn ? ", flash attention" : "",
            simopts_optimizer_name(o.optimizer), pl_p2p_mode_name(o.p2p));
-    printf("%-12s %2s %10s %11s %6s %8s %12s %5s %9s\n", "schedule", "v",
+    printf("%-*s %2s %10s %11s %6s %8s %12s %5s %9s\n", nw, "schedule", "v",
            "seconds", "tokens/s", "MFU", "bubble", "max GiB/rank", "fits",
            "vs 1f1b");
     double base = 0;
@@ -431,7 +434,7 @@ int cmd_whatif(int argc, char **argv)
       struct row *r = &rows[i];
       double it, tok, mfu, peak = 0;
       if (!r->ok) {
-        printf("%-12s    skipped: %s\n", r->name, r->err);
+        printf("%-*s    skipped: %s\n", nw, r->name, r->err);
         continue;
       }
       pl_model_throughput(&r->plan, r->iter, &it, &tok, &mfu);
@@ -441,20 +444,20 @@ int cmd_whatif(int argc, char **argv)
       char speed[32] = "";
       if (base > 0)
         snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
-      printf("%-12s %2d %10.4g %11.6g %5.1f%% %7.2f%% %8.1f GiB %5s %9s\n",
-             r->name, r->res.chunks, it, tok, 100 * mfu,
+      printf("%-*s %2d %10.4g %11.6g %5.1f%% %7.2f%% %8.1f GiB %5s %9s\n",
+             nw, r->name, r->res.chunks, it, tok, 100 * mfu,
              100 * r->res.bubble_ratio, peak / 1073741824.0,
              peak <= r->plan.hbm_bytes ? "yes" : "NO", speed);
     }
     printf("\nwhere the time goes (seconds on the rank that ends last)\n");
-    printf("%-12s %9s %9s %9s %9s %9s %9s %9s\n", "schedule", "compute",
+    printf("%-*s %9s %9s %9s %9s %9s %9s %9s\n", nw, "schedule", "compute",
            "TP/CP", "PP p2p", "bubble", "DP comm", "optimizer", "HFU");
     for (size_t i = 0; i < nr; i++) {
       const struct row *r = &rows[i];
       if (!r->ok)
         continue;
       const pl_breakdown *b = &r->bd;
-      printf("%-12s %9.4g %9.4g %9.4g %9.4g %9.4g %9.4g %8.1f%%\n", r->name,
+      printf("%-*s %9.4g %9.4g %9.4g %9.4g %9.4g %9.4g %8.1f%%\n", nw, r->name,
              b->compute_us / 1e6, (b->tp_us + b->cp_us) / 1e6, b->pp_us / 1e6,
              b->bubble_us / 1e6, b->dp_us / 1e6, b->optimizer_us / 1e6,
              100 * b->hfu);
@@ -494,10 +497,13 @@ int cmd_whatif(int argc, char **argv)
     if (o.optimizer_time > 0)
       printf(" (step %s)", cli_dur(o.optimizer_time, u));
     printf("; p2p %s", pl_p2p_mode_name(o.p2p));
+    if (o.fb_overlap > 0 || o.a2a > 0)
+      printf("; fused F&B overlap %s; all-to-all %s per F and per B",
+             cli_num(o.fb_overlap), cli_num(o.a2a));
     if (o.op_gap > 0)
       printf("; op gap %s", cli_dur(o.op_gap, u));
     printf("\n\n");
-    printf("%-12s %2s %14s %14s %8s %8s %10s %10s\n", "schedule", "v",
+    printf("%-*s %2s %14s %14s %8s %8s %10s %10s\n", nw, "schedule", "v",
            "iteration", "rank span", "bubble", "bub/span", "peak act.",
            "vs 1f1b");
     double base = 0;
@@ -507,14 +513,14 @@ int cmd_whatif(int argc, char **argv)
     for (size_t i = 0; i < nr; i++) {
       struct row *r = &rows[i];
       if (!r->ok) {
-        printf("%-12s    skipped: %s\n", r->name, r->err);
+        printf("%-*s    skipped: %s\n", nw, r->name, r->err);
         continue;
       }
       char speed[32] = "";
       if (base > 0)
         snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
-      printf("%-12s %2d %14s %14s %7.2f%% %7.2f%% %10s %10s\n",
-             r->name, r->res.chunks, cli_dur(r->iter, u),
+      printf("%-*s %2d %14s %14s %7.2f%% %7.2f%% %10s %10s\n",
+             nw, r->name, r->res.chunks, cli_dur(r->iter, u),
              cli_dur(r->res.max_rank_span, u),
              100.0 * r->res.bubble_ratio, 100.0 * r->res.bubble_ratio_span,
              cli_mem(r->res.peak_mem, r->res.mem_unit), speed);

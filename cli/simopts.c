@@ -57,6 +57,14 @@ static const struct {
    "                            boundary, both ranks wait for all of it)\n"},
   {SIMOPT(OPT_OP_GAP),
    "  --op-gap <t>              launch gap before every op (default 0)\n"},
+  {SIMOPT(OPT_FB_OVERLAP) | SIMOPT(OPT_A2A),
+   "fused F&B ops and MoE (docs/pytorch-schedules.md):\n"},
+  {SIMOPT(OPT_FB_OVERLAP),
+   "  --fb-overlap <x>          a fused F&B op (dualpipev) takes max(F,B) +\n"
+   "                            (1-x) min(F,B); 0 (default) = F + B\n"},
+  {SIMOPT(OPT_A2A),
+   "  --a2a <t>                 expert all-to-all per F and per B on one rank's\n"
+   "                            layers (default 0); fused ops hide it\n"},
   {SIMOPTS_OPTIMIZER, "optimizer step:\n"},
   {SIMOPT(OPT_OPTIMIZER),
    "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan\n"
@@ -73,7 +81,7 @@ static const char *const opt_names[OPT_SIMOPTS_END - OPT_SCHEDULE] = {
   "--tf", "--tb", "--tw", "--comm", "--mem-w-frac", "--format", "--trace",
   "--dialect", "--group", "--mem-limit", "--optimizer", "--rank-speed",
   "--time-unit", "--save", "--bandwidth", "--msg-bytes", "--optimizer-time",
-  "--p2p", "--op-gap"};
+  "--p2p", "--op-gap", "--fb-overlap", "--a2a"};
 
 const char *simopts_name(int opt)
 {
@@ -194,6 +202,9 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
   case OPT_OP_GAP:
     o->have_runtime = 1;
     return cli_double(cmd, "--op-gap", arg, 0, big, &o->op_gap);
+  case OPT_FB_OVERLAP:
+    return cli_double(cmd, "--fb-overlap", arg, 0, 1, &o->fb_overlap);
+  case OPT_A2A: return cli_double(cmd, "--a2a", arg, 0, big, &o->a2a);
   case OPT_RANK_SPEED: o->rank_speed = arg; return 0;
   case OPT_TIME_UNIT:
     if (!arg[0] || strlen(arg) > 7)
@@ -459,4 +470,7 @@ void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
 {
   c->p2p_mode = o->p2p;
   c->op_gap = o->op_gap;
+  c->fb_overlap = o->fb_overlap;
+  for (int g = 0; g < c->n_stages; g++)
+    c->stage[g].a2a = o->a2a * c->n_ranks / c->n_stages;
 }

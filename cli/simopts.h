@@ -9,7 +9,7 @@ enum {
   OPT_CHUNKS, OPT_TF, OPT_TB, OPT_TW, OPT_COMM, OPT_MEM_W_FRAC, OPT_FORMAT,
   OPT_TRACE, OPT_DIALECT, OPT_GROUP, OPT_MEM_LIMIT, OPT_OPTIMIZER,
   OPT_RANK_SPEED, OPT_TIME_UNIT, OPT_SAVE, OPT_BANDWIDTH, OPT_MSG_BYTES,
-  OPT_OPT_TIME, OPT_P2P, OPT_OP_GAP, OPT_SIMOPTS_END
+  OPT_OPT_TIME, OPT_P2P, OPT_OP_GAP, OPT_FB_OVERLAP, OPT_A2A, OPT_SIMOPTS_END
 };
 
 /* getopt_long rows for the shared options (no terminator). */
@@ -33,6 +33,8 @@ enum {
   {"optimizer-time", required_argument, NULL, OPT_OPT_TIME},                \
   {"p2p", required_argument, NULL, OPT_P2P},                                \
   {"op-gap", required_argument, NULL, OPT_OP_GAP},                          \
+  {"fb-overlap", required_argument, NULL, OPT_FB_OVERLAP},                  \
+  {"a2a", required_argument, NULL, OPT_A2A},                                \
   {"rank-speed", required_argument, NULL, OPT_RANK_SPEED},                  \
   {"time-unit", required_argument, NULL, OPT_TIME_UNIT}
 
@@ -48,7 +50,9 @@ enum {
   (SIMOPT(OPT_TF) | SIMOPT(OPT_TB) | SIMOPT(OPT_TW) | SIMOPT(OPT_COMM) |      \
    SIMOPT(OPT_BANDWIDTH) | SIMOPT(OPT_MSG_BYTES) | SIMOPT(OPT_MEM_W_FRAC))
 #define SIMOPTS_OPTIMIZER (SIMOPT(OPT_OPTIMIZER) | SIMOPT(OPT_OPT_TIME))
-#define SIMOPTS_RUNTIME (SIMOPT(OPT_P2P) | SIMOPT(OPT_OP_GAP))
+#define SIMOPTS_RUNTIME                                                     \
+  (SIMOPT(OPT_P2P) | SIMOPT(OPT_OP_GAP) | SIMOPT(OPT_FB_OVERLAP) |            \
+   SIMOPT(OPT_A2A))
 #define SIMOPTS_ALL (SIMOPT(OPT_SIMOPTS_END) - 1)
 
 enum { OPTIM_SYNC = PL_OPTIM_SYNC, OPTIM_POST_VALIDATE = PL_OPTIM_POST_VALIDATE };
@@ -66,6 +70,8 @@ struct sim_opts {
   int p2p;                   /* enum pl_p2p_mode (--p2p) */
   double op_gap;             /* launch gap before every op (--op-gap) */
   int have_runtime;          /* --p2p or --op-gap given */
+  double fb_overlap;         /* fused F&B overlap 0..1 (--fb-overlap) */
+  double a2a;                /* MoE all-to-all per F and per B (--a2a) */
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
   const char *time_unit;
   /* Which shared options the command takes (simopts_accept; all after
@@ -118,7 +124,8 @@ pl_gen_params simopts_gen_params(const struct sim_opts *o);
 /* Iteration time under the optimizer mode, with the --optimizer-time step
  * (pl_iteration_time). */
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
-/* Sets the runtime options (--p2p, --op-gap) on a cost table: call after
+/* Sets the runtime options (--p2p, --op-gap) and the fused-op pricing
+ * (--fb-overlap, --a2a: a2a/v per chunk op) on a cost table: call after
  * every step that replaces the table. */
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c);
 const char *simopts_optimizer_name(int opt);

@@ -83,6 +83,7 @@ int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
     sc->mem_b = 1.0 / dv;
     sc->mem_w = mem_w_frac / dv;
     sc->msg_bytes = 0;
+    sc->a2a = 0;
   }
   c->comm_latency = comm;
   c->comm_bandwidth = 0;
@@ -172,11 +173,13 @@ int pl_p2p_mode_parse(const char *s)
 double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank)
 {
   double sp = (rank >= 0 && rank < c->n_ranks) ? c->rank_speed[rank] : 1.0;
+  const pl_stage_cost *sc = &c->stage[op->stage];
   if (op->kind == PL_OP_FB) {
-    double a = c->stage[op->stage].t[PL_OP_F];
-    double b = c->stage[op->stage2].t[op->kind2];
+    const pl_stage_cost *sb = &c->stage[op->stage2];
+    double a = sc->t[PL_OP_F], b = sb->t[op->kind2];
     double lo = a < b ? a : b;
-    return (a + b - c->fb_overlap * lo) * sp;
+    double busy = (a + b - c->fb_overlap * lo) * sp, comm = sc->a2a + sb->a2a;
+    return busy > comm ? busy : comm;
   }
-  return c->stage[op->stage].t[op->kind] * sp;
+  return sc->t[op->kind] * sp + (op->kind == PL_OP_W ? 0 : sc->a2a);
 }

@@ -430,9 +430,13 @@ PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
     bk = op->kind2;
     bg = op->stage2;
     double a = sc[g].t[PL_OP_F], b = sc[bg].t[bk];
+    double comm = sc[g].a2a + sc[bg].a2a; /* hidden by the fused compute */
     dur = (a + b - R->c->fb_overlap * (a < b ? a : b)) * R->speed[r];
+    if (comm > dur)
+      dur = comm;
   } else {
-    dur = sc[g].t[kind] * R->speed[r];
+    /* F, B, BW pay their expert all-to-all in the open; W has none. */
+    dur = sc[g].t[kind] * R->speed[r] + (kind == PL_OP_W ? 0 : sc[g].a2a);
   }
   double fin = start + dur;
   if (start < rr->first_start)

@@ -29,6 +29,17 @@ static const pl_gen_info gens[] = {
    PL_PLACE_V, pl_gen_v_half, 0},
   {"v-min", "V-Min: V placement, a third of 1F1B's activation memory", 2,
    PL_PLACE_V, pl_gen_v_min, 0},
+  {"dualpipev", "DualPipeV (PyTorch): V placement, fused F&B ops (m >= 2p)",
+   2, PL_PLACE_V, pl_gen_dualpipev, 0},
+  {"interleaved-zb", "PyTorch interleaved zero bubble (ZB1P) over v chunks", 2,
+   PL_PLACE_LOOP, pl_gen_interleaved_zb, 0},
+  {"interleaved-relaxed",
+   "PyTorch interleaved 1F1B: m % p != 0 and m < p allowed", 2,
+   PL_PLACE_LOOP, pl_gen_interleaved_relaxed, 0},
+  {"looped-bfs", "PyTorch looped BFS: all forwards chunk by chunk then backwards",
+   2, PL_PLACE_LOOP, pl_gen_looped_bfs, 0},
+  {"zbv-pytorch", "PyTorch's fixed ZB-V pattern (zb-v is the greedy one)", 2,
+   PL_PLACE_V, pl_gen_zbv_pytorch, 0},
   {NULL, NULL, 0, 0, NULL, 0}};
 
 const pl_gen_info *pl_gen_list(void) { return gens; }

@@ -187,6 +187,20 @@ int pl_gen_zb_v(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
 int pl_gen_v_half(const pl_gen_params *gp, pl_sched **out,
                   struct pl_errbuf *eb);
 int pl_gen_v_min(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
+/* PyTorch torch.distributed.pipelining orders (docs/pytorch-schedules.md;
+ * sim/gen_pt.c): ScheduleDualPipeV (v = 2, m >= 2p, fused F&B ops),
+ * ScheduleInterleavedZeroBubble and ScheduleInterleaved1F1B (loop placement,
+ * m a multiple of max(1, m/p)), ScheduleLoopedBFS, ScheduleZBVZeroBubble. */
+int pl_gen_dualpipev(const pl_gen_params *gp, pl_sched **out,
+                     struct pl_errbuf *eb);
+int pl_gen_interleaved_zb(const pl_gen_params *gp, pl_sched **out,
+                          struct pl_errbuf *eb);
+int pl_gen_interleaved_relaxed(const pl_gen_params *gp, pl_sched **out,
+                               struct pl_errbuf *eb);
+int pl_gen_looped_bfs(const pl_gen_params *gp, pl_sched **out,
+                      struct pl_errbuf *eb);
+int pl_gen_zbv_pytorch(const pl_gen_params *gp, pl_sched **out,
+                       struct pl_errbuf *eb);
 
 /* ------------------------------------------------------ PyTorch CSV ----- */
 
@@ -372,6 +386,11 @@ typedef struct pl_stage_cost {
   /* Of t[k], the time the op spends in exposed collectives (tensor- and
    * context-parallel), for the trace's collectives track; 0 = none. */
   double coll[PL_OP_NKINDS];
+  /* Expert-parallel all-to-all (MoE dispatch + combine) of one F and of one
+   * B or BW of this stage, time unit; W has none. Added to F, B and BW ops
+   * (not scaled by rank_speed); a fused FB op hides both of its parts'
+   * all-to-alls behind its compute (pl_costs_op_time). 0 = dense model. */
+  double a2a;
 } pl_stage_cost;
 
 /* Where a cost came from (docs/cost-model.md §10). */
@@ -463,7 +482,10 @@ typedef struct pl_costs {
   double *rank_speed;   /* [n_ranks] time multiplier, 1 = nominal, 2 = 2x slower */
   double comm_latency;  /* per P2P message */
   double comm_bandwidth; /* bytes per time unit; 0 = infinite */
-  double fb_overlap;    /* FB fused op: time = tf + tb - fb_overlap*min(tf,tb) */
+  /* Fused FB op: its compute takes max(tf, tb) + (1 - fb_overlap) *
+   * min(tf, tb) = tf + tb - fb_overlap * min(tf, tb); 0 = run one after the
+   * other, 1 = the shorter part fully hidden. */
+  double fb_overlap;
   int source[PL_OP_NKINDS]; /* enum pl_cost_source per op kind */
   char time_unit[8];    /* "unit", "us", "s" */
   char mem_unit[8];     /* "units" (of M_B) or "bytes" */
@@ -499,7 +521,11 @@ double pl_costs_comm(const pl_costs *c, int stage);
  * (bytes / bandwidth: the part that occupies the link). */
 void pl_costs_comm_parts(const pl_costs *c, int stage, double *latency,
                          double *transmit);
-/* Duration of op on rank, including the rank's speed multiplier. */
+/* Duration of op on rank, including the rank's speed multiplier: F, B, BW
+ * take t * speed + a2a, W t * speed; a fused FB op takes
+ * max((tf + tb - fb_overlap * min(tf, tb)) * speed, a2a_f + a2a_b): its
+ * parts' all-to-alls run on the side while the other part computes, so
+ * they are hidden unless they alone outlast the compute. */
 double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank);
 
 /* --------------------------------------------------------------- results -- */

@@ -43,10 +43,24 @@ check "compute fixture round trip (idle cells dropped)" $?
 $P convert --schedule-file "$D/dualpipev_4rank_10mb.csv" -o "$T/dpv.csv" 2>/dev/null
 cmp -s "$T/dpv.csv" "$D/dualpipev_4rank_10mb.csv"
 check "DualPipeV fixture round trip byte for byte" $?
+# The generators of PyTorch's schedules print its artifacts.
+$P convert --schedule dualpipev --stages 4 --microbatches 10 | cmp -s - "$D/dualpipev_4rank_10mb.csv"
+check "convert --schedule dualpipev p=4 m=10 prints PyTorch's DualPipeV CSV" $?
+$P convert --schedule interleaved-zb --stages 2 --microbatches 8 --chunks 2 |
+  cmp -s - "$T/c.csv"
+check "convert --schedule interleaved-zb p=2 m=8 v=2 prints the zb1p CSV (idle cells dropped)" $?
+v=$($P convert --schedule dualpipev --stages 4 --microbatches 10 --unit-time --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"])')
+[ "$v" = 152 ]
+check "generated DualPipeV lowered and dry-run: 152 steps like the artifact (got $v)" $?
+v=$($P convert --schedule interleaved-zb --stages 2 --microbatches 8 --unit-time --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"])')
+[ "$v" = 113 ]
+check "generated interleaved-zb lowered and dry-run: PyTorch's 113 steps (got $v)" $?
 
 # Generated schedules: CSV -> file -> CSV is a fixed point, and the file
 # simulates to the same makespan as the generator.
-for spec in "gpipe 4 8 1" "1f1b 4 8 1" "interleaved 4 8 2" "1f1b 3 5 1"; do
+for spec in "gpipe 4 8 1" "1f1b 4 8 1" "interleaved 4 8 2" "1f1b 3 5 1" \
+            "dualpipev 4 10 2" "looped-bfs 3 5 2" "zbv-pytorch 4 6 2" \
+            "interleaved-relaxed 4 10 3"; do
   set -- $spec
   $P convert --schedule "$1" --stages "$2" --microbatches "$3" --chunks "$4" -o "$T/g.csv"
   check "convert $spec exits 0" $?
@@ -57,6 +71,9 @@ for spec in "gpipe 4 8 1" "1f1b 4 8 1" "interleaved 4 8 2" "1f1b 3 5 1"; do
   b=$($P simulate --schedule-file "$T/g.csv" --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["makespan"])')
   [ -n "$a" ] && [ "$a" = "$b" ]
   check "$spec: same makespan from the generator and the file ($a vs $b)" $?
+  # Lowering merges an I directly followed by its W into one B (PyTorch's
+  # _merge_bw), so only schedules without such pairs come back unchanged.
+  case $1 in dualpipev|zbv-pytorch) continue ;; esac
   $P convert --schedule-file "$T/g.csv" --to comms -o "$T/gc.csv" 2>/dev/null &&
     $P convert --schedule-file "$T/gc.csv" --to compute 2>/dev/null | cmp -s - "$T/g.csv"
   check "$spec: comms -> compute gives the compute file back" $?

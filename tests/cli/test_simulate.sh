@@ -8,6 +8,8 @@ check() { # name, condition result
   n=$((n+1))
   if [ "$2" != 0 ]; then echo "FAIL: $1"; fail=$((fail+1)); else echo "ok: $1"; fi
 }
+tmp_err=$(mktemp "${TMPDIR:-/tmp}/pl_sim_err.XXXXXX") || exit 1
+trap 'rm -f "$tmp_err"' EXIT
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 out=$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --format json)
@@ -107,6 +109,22 @@ $P simulate --schedule 1f1b --stages 2 --microbatches 4 --layers 2 --attention -
 check "--attention with a calibrated --gpu: usage error" $?
 $P simulate --schedule 1f1b --stages 2 --microbatches 4 --layers 3 >/dev/null 2>&1; [ $? = 2 ]
 check "layers not divisible by stages: usage error" $?
+
+# Fused F&B ops and the MoE all-to-all (docs/pytorch-schedules.md).
+out=$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --a2a 0.5 --format json)
+[ "$(echo "$out" | json_get 'd["makespan"], d["costs"]["a2a"]')" = "(44, 0.5)" ]
+check "1f1b with --a2a 0.5: makespan (m+p-1)(F+B+W+2T) = 44" $?
+a=$($P simulate --schedule dualpipev --stages 4 --microbatches 8 --tf 2 --tb 2 --tw 2 --format json | json_get 'd["makespan"]')
+b=$($P simulate --schedule dualpipev --stages 4 --microbatches 8 --tf 2 --tb 2 --tw 2 --fb-overlap 1 --format json | json_get 'd["makespan"]')
+[ "$a" = 54 ] && [ "$b" = 44 ]
+check "dualpipev p=4 m=8: makespan 54 at --fb-overlap 0; 44 at 1 (last rank: 48 - 7 fused ops saving 1, + bubble 3) (got $a, $b)" $?
+$P simulate --schedule dualpipev --stages 4 --microbatches 8 --fb-overlap 1.5 >/dev/null 2>"$tmp_err"; [ $? = 2 ] && [ "$(wc -l <"$tmp_err")" = 1 ]
+check "--fb-overlap above 1: usage error, one line" $?
+out=$($P whatif --stages 4 --microbatches 16 --tf 10 --tb 10 --tw 8 --comm 0.2 --time-unit ms --a2a 4 --schedules zb-v,dualpipev --format csv)
+[ "$(echo "$out" | awk -F, '$1=="zb-v"||$1=="dualpipev"{printf "%s=%s ", $1, $3}')" = "zb-v=600 dualpipev=528.6 " ]
+check "whatif --a2a 4: dualpipev 528.6 beats zb-v 600" $?
+$P whatif --stages 4 --microbatches 8 --format csv | grep -q "^dualpipev,2,"
+check "whatif lists dualpipev" $?
 
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
