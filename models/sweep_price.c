@@ -18,6 +18,21 @@ struct pl_sweep_pricer {
   double limit;     /* bytes per GPU */
   pthread_mutex_t mu; /* serialises builds that read db (one SQLite handle) */
   pl_sweep_model cb;
+  /* Bounds already computed: a bound depends on the stage map (placement,
+   * p, v), m and the model knobs, not on the schedule's order, so the
+   * schedules of one placement share it. Open addressing, BOUND_SLOTS
+   * entries; when full, new bounds are computed and not kept. */
+  pthread_mutex_t bmu;
+  struct bound_entry *bounds;
+  size_t n_bounds;
+};
+
+#define BOUND_SLOTS 8192
+struct bound_entry {
+  int used;
+  int place, p, v, m, mb, tp, cp, rc, dist_opt, recompute;
+  double time_lb, mem_lb;
+  char msg[sizeof(((struct pl_errbuf *)0)->msg)];
 };
 
 /* The plan of the point a worker thread prices travels from costs() to
@@ -86,10 +101,104 @@ static int stage_map(const pl_sweep_point *pt, pl_sched **s,
  * at least the largest such sum. Memory: static bytes plus the largest
  * activation one F of the rank allocates.
  */
+static int bound_compute(pl_sweep_pricer *pr, const pl_sweep_point *pt,
+                         double *time_lb, double *mem_lb,
+                         struct pl_errbuf *eb);
+
+static int point_place(const pl_sweep_point *pt, int *v)
+{
+  const pl_gen_info *gi = pl_gen_find(pt->schedule);
+  *v = pt->v > 0 ? pt->v : 1;
+  int place = *v == 1 ? PL_PLACE_SINGLE : gi ? gi->placement : PL_PLACE_LOOP;
+  if (place == PL_PLACE_SINGLE && *v > 1)
+    place = PL_PLACE_LOOP;
+  return place;
+}
+
+static size_t bound_hash(const struct bound_entry *k)
+{
+  const int f[] = {k->place, k->p, k->v, k->m, k->mb, k->tp, k->cp,
+                   k->dist_opt, k->recompute};
+  size_t h = 1469598103934665603u;
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    h = (h ^ (size_t)(unsigned)f[i]) * 1099511628211u;
+  return h;
+}
+
+static int bound_same(const struct bound_entry *a, const struct bound_entry *b)
+{
+  return a->place == b->place && a->p == b->p && a->v == b->v &&
+         a->m == b->m && a->mb == b->mb && a->tp == b->tp && a->cp == b->cp &&
+         a->dist_opt == b->dist_opt && a->recompute == b->recompute;
+}
+
 static int cb_bound(void *ctx, const pl_sweep_point *pt, double *time_lb,
                     double *mem_lb, struct pl_errbuf *eb)
 {
   pl_sweep_pricer *pr = ctx;
+  struct bound_entry key;
+  memset(&key, 0, sizeof key);
+  key.place = point_place(pt, &key.v);
+  key.p = pt->p;
+  key.m = pt->m;
+  key.mb = pt->mb_size;
+  key.tp = pt->tp;
+  key.cp = pt->cp;
+  key.dist_opt = pt->dist_opt;
+  key.recompute = pt->recompute;
+  size_t h = bound_hash(&key) % BOUND_SLOTS;
+  if (pr->bounds) {
+    pthread_mutex_lock(&pr->bmu);
+    for (size_t i = 0; i < BOUND_SLOTS; i++) {
+      struct bound_entry *e = &pr->bounds[(h + i) % BOUND_SLOTS];
+      if (!e->used)
+        break;
+      if (bound_same(e, &key)) {
+        *time_lb = e->time_lb;
+        *mem_lb = e->mem_lb;
+        int rc = e->rc;
+        if (rc)
+          pl_errf(eb, rc, "%s", e->msg);
+        pthread_mutex_unlock(&pr->bmu);
+        return rc;
+      }
+    }
+    pthread_mutex_unlock(&pr->bmu);
+  }
+  struct pl_errbuf mine = PL_ERRBUF_INIT;
+  key.rc = bound_compute(pr, pt, &key.time_lb, &key.mem_lb, &mine);
+  if (key.rc) {
+    snprintf(key.msg, sizeof key.msg, "%s", mine.msg);
+    pl_errf(eb, key.rc, "%s", mine.msg);
+  } else {
+    *time_lb = key.time_lb;
+    *mem_lb = key.mem_lb;
+  }
+  /* PL_ENOMEM is not a property of the point: not kept */
+  if (pr->bounds && key.rc != PL_ENOMEM) {
+    pthread_mutex_lock(&pr->bmu);
+    if (pr->n_bounds < BOUND_SLOTS / 2) {
+      for (size_t i = 0; i < BOUND_SLOTS; i++) {
+        struct bound_entry *e = &pr->bounds[(h + i) % BOUND_SLOTS];
+        if (e->used && bound_same(e, &key))
+          break;
+        if (!e->used) {
+          *e = key;
+          e->used = 1;
+          pr->n_bounds++;
+          break;
+        }
+      }
+    }
+    pthread_mutex_unlock(&pr->bmu);
+  }
+  return key.rc;
+}
+
+static int bound_compute(pl_sweep_pricer *pr, const pl_sweep_point *pt,
+                         double *time_lb, double *mem_lb,
+                         struct pl_errbuf *eb)
+{
   pl_sched *s = NULL;
   pl_costs *c = NULL;
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
@@ -206,6 +315,13 @@ int pl_sweep_pricer_open(const pl_model_spec *m, const pl_gpu_spec *g,
     pl_free(pr);
     return pl_errf(eb, PL_ENOMEM, "cannot create a mutex");
   }
+  if (pthread_mutex_init(&pr->bmu, NULL)) {
+    pthread_mutex_destroy(&pr->mu);
+    pl_free(pr);
+    return pl_errf(eb, PL_ENOMEM, "cannot create a mutex");
+  }
+  /* without the table every bound is computed: slower, same answers */
+  pr->bounds = pl_calloc(BOUND_SLOTS, sizeof *pr->bounds);
   pr->cb.costs = cb_costs;
   pr->cb.finish = cb_finish;
   pr->cb.bound = cb_bound;
@@ -256,6 +372,8 @@ void pl_sweep_pricer_close(pl_sweep_pricer *pr)
   if (!pr)
     return;
   pthread_mutex_destroy(&pr->mu);
+  pthread_mutex_destroy(&pr->bmu);
+  pl_free(pr->bounds);
   pl_free(pr);
   pl_model_plan_free(&tl_plan);
   tl_plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
