@@ -41,6 +41,16 @@ check "simulate prints its summary" $?
 ! grep -E "libpipelab-|$GPU_MPI_LIBS" "$T/sim.dbg"
 check "simulate opens no plugin, CUDA or MPI library" $?
 
+# Start-up footprint of that small case (scripts/bench_startup.sh prints
+# the time too): at most 10 MB resident; not under the sanitizers, whose
+# shadow memory is most of it.
+if [ -x /usr/bin/time ] && ! ldd "$P" | grep -qE 'lib(asan|tsan|ubsan)'; then
+  rss=$(/usr/bin/time -f %M "$P" simulate --schedule 1f1b --stages 4 \
+        --microbatches 8 2>&1 >/dev/null | tail -1)
+  [ "$rss" -le 10240 ]
+  check "simulate start-up: ${rss} KB resident <= 10 MB" $?
+fi
+
 # ---- --version lists the plugins found
 "$P" --version >"$T/v" 2>&1
 check "--version exits 0" $?
