@@ -58,13 +58,14 @@ echo "ok: layout ($(cd "$P" && find . -type f | wc -l) files)"
 # ---- plugins: every module of the build tree installed under
 # <libdir>/pipelab/plugins, found by the installed tool, which links no CUDA
 # and no MPI library
+"$P/bin/pipelab" --version >"$tmp/version"
 for f in "$PL_BUILD_DIR"/plugins/libpipelab-*.so; do
   [ -e "$f" ] || continue
   inst=$libdir/pipelab/plugins/$(basename "$f")
   [ -e "$inst" ] || fail "plugin not installed: ${inst#"$P"/}"
   name=$(basename "$f" .so); name=${name#libpipelab-}
-  "$P/bin/pipelab" --version | grep -qE "^  $name +(backend|transport) +$inst \(" ||
-    { "$P/bin/pipelab" --version; fail "installed --version does not list $inst"; }
+  grep -qE "^  $name +(backend|transport) +$inst \(" "$tmp/version" ||
+    { cat "$tmp/version"; fail "installed --version does not list $inst"; }
   echo "ok: plugin $name installed and listed"
 done
 if ldd "$P/bin/pipelab" | grep -E 'lib(cuda|cudart|cublas|nccl|mpi|open-rte|open-pal)\.so'; then
@@ -116,12 +117,14 @@ for kind in shared static; do
   "$CMAKE" --build "$b" >>"$b.log" 2>&1 || { cat "$b.log"; fail "cmake build ($kind consumer)"; }
   run_consumer "cmake-$kind" "$b/consumer"
 done
-ldd "$tmp/cmake-shared/consumer" | grep -q "$libdir/libpipelab.so" ||
+# (into a file: under pipefail, grep -q ending first would fail ldd with SIGPIPE)
+ldd "$tmp/cmake-shared/consumer" >"$tmp/consumer.ldd"
+grep -q "$libdir/libpipelab.so" "$tmp/consumer.ldd" ||
   fail "the CMake consumer does not use the installed libpipelab.so"
 
 # ---- pkg-config consumer, shared and static
 export PKG_CONFIG_PATH=$libdir/pkgconfig
-v=$("$P/bin/pipelab" --version | awk '{print $2; exit}')
+v=$(awk '{print $2; exit}' "$tmp/version")
 [ "$(pkg-config --modversion pipelab)" = "$v" ] ||
   fail "pkg-config says version $(pkg-config --modversion pipelab), the tool $v"
 # shellcheck disable=SC2046
@@ -152,9 +155,10 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
   fail "cc with pkg-config after moving the tree"
 run_consumer pkgconfig-moved "$tmp/pc-moved"
 # The moved tool finds its plugins relative to itself.
+"$P/bin/pipelab" --version >"$tmp/version"
 for f in "$libdir"/pipelab/plugins/libpipelab-*.so; do
   [ -e "$f" ] || continue
-  "$P/bin/pipelab" --version | grep -qF " $f (" ||
+  grep -qF " $f (" "$tmp/version" ||
     fail "after moving the tree, --version does not list $f"
   echo "ok: moved tree: $(basename "$f") found"
 done
