@@ -253,8 +253,10 @@ int cmd_calibrate(int argc, char **argv)
     if (wo.attention)
       return cli_fail(PL_EINVAL, "--backend cuda: attention is not "
                                  "implemented on the CUDA backend yet");
+    /* Loads the CUDA plugin: its absence is the loader's line, as is. */
     if (pl_cuda_devices(&why) == 0)
-      return cli_fail(PL_ENODEV, "--backend cuda: no GPU: %s", why);
+      return cli_fail(PL_ENODEV, "--backend cuda: %s%s",
+                      pl_backend_cuda_vt() ? "no GPU: " : "", why);
   }
   pl_workload w;
   if ((rc = workloadopts_get(&wo, 0, 1, &w)))

@@ -256,20 +256,23 @@ static int run_main(int argc, char **argv, int quiet)
     return cli_fail(PL_ENOTSUP, "--transport %s: %s",
                     pl_transport_name(tk), twhy);
   if (la.size > 1 && tk == PL_TRANSPORT_THREADS &&
-      xo.transport == PL_TRANSPORT_AUTO && xo.backend == PL_BACKEND_CPU)
-    return cli_fail(PL_ENOTSUP, "launched as %d processes (%s), but pipelab "
-                    "was built without MPI: every process would run the "
-                    "whole pipeline alone; rebuild with MPI, or pass "
-                    "--transport threads to do exactly that",
-                    la.size, la.from);
+      xo.transport == PL_TRANSPORT_AUTO && xo.backend == PL_BACKEND_CPU &&
+      !pl_transport_built(PL_TRANSPORT_MPI, &twhy))
+    return cli_fail(PL_ENOTSUP, "launched as %d processes (%s), but the "
+                    "MPI transport is not available (%s): every process "
+                    "would run the whole pipeline alone; install the MPI "
+                    "plugin, or pass --transport threads to do exactly that",
+                    la.size, la.from, twhy);
   if (xo.backend == PL_BACKEND_CUDA) {
     const char *why;
     /* Before the device check: the answer must not depend on the machine. */
     if (wo.attention)
       return cli_fail(PL_EINVAL, "--backend cuda: attention is not "
                                  "implemented on the CUDA backend yet");
+    /* Loads the CUDA plugin: its absence is the loader's line, as is. */
     if (pl_cuda_devices(&why) == 0)
-      return cli_fail(PL_ENODEV, "--backend cuda: no GPU: %s", why);
+      return cli_fail(PL_ENODEV, "--backend cuda: %s%s",
+                      pl_backend_cuda_vt() ? "no GPU: " : "", why);
   }
 
   pl_sched *s;

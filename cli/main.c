@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pipelab/exec.h"
 #include "pl_config.h"
 
 struct cmd {
@@ -51,10 +52,39 @@ static void usage(FILE *f)
              "  pipelab validate --schedule-file examples/zb-h1-4x8.csv\n");
 }
 
+/* The version, the backends this process can run (cpu, and cuda when its
+ * plugin loads) and every plugin found: name, kind, what it was built
+ * against and its file, or why it does not load. */
 static void version(void)
 {
-  printf("pipelab %s (%s)\nbackends: %s\n", pl_version(), pl_git_rev(),
-         pl_backends());
+  pl_plugin_info *pi = NULL;
+  size_t n = 0;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  if (pl_plugins_find(&pi, &n, &eb))
+    n = 0;
+  int cuda = 0;
+  for (size_t i = 0; i < n; i++)
+    cuda |= pi[i].loaded && !strcmp(pi[i].name, "cuda");
+  printf("pipelab %s (%s)\nbackends: cpu%s\n", pl_version(), pl_git_rev(),
+         cuda ? ",cuda" : "");
+  if (!n) {
+    char dirs[2048];
+    if (pl_plugin_dirs(dirs, sizeof dirs))
+      printf("plugins: none (searched %s)\n", dirs);
+    else
+      printf("plugins: none (no plugin directory; PIPELAB_PLUGIN_DIR "
+             "names one)\n");
+  } else {
+    printf("plugins:\n");
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (pi[i].loaded)
+      printf("  %-5s %-9s %s (%s)\n", pi[i].name, pi[i].kind, pi[i].path,
+             pi[i].detail);
+    else
+      printf("  %-5s not loadable: %s\n", pi[i].name, pi[i].detail);
+  }
+  pl_free(pi);
 }
 
 static const struct cmd *find(const char *name)

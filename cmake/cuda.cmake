@@ -31,16 +31,19 @@ if(PL_HAVE_CUDA)
   enable_language(CUDA)
 endif()
 
-function(pl_add_cuda_backend target)
+# The CUDA + NCCL backend as a loadable module, libpipelab-cuda.so
+# (exec/plugin.h): exec/*_cuda.c, kernels/*.cu and the host shim. It links
+# CUDA, cuBLAS and NCCL; nothing of pipelab (the core lends it what it
+# needs through the host table), so the core and the CLI link no CUDA
+# library. Called by cmake/plugins.cmake.
+function(pl_add_cuda_plugin)
   if(NOT PL_HAVE_CUDA)
     return()
   endif()
   file(GLOB cu_sources CONFIGURE_DEPENDS
     ${CMAKE_SOURCE_DIR}/kernels/*.cu ${CMAKE_SOURCE_DIR}/exec/*_cuda.c)
-  if(cu_sources)
-    target_sources(${target} PRIVATE ${cu_sources})
-  endif()
-  target_compile_definitions(${target} PUBLIC PL_HAVE_CUDA=1)
-  target_include_directories(${target} PRIVATE ${NCCL_INCLUDE_DIR})
-  target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas ${NCCL_LIBRARY})
+  pl_add_plugin(cuda ${cu_sources})
+  target_include_directories(pipelab_plugin_cuda PRIVATE ${NCCL_INCLUDE_DIR})
+  target_link_libraries(pipelab_plugin_cuda PRIVATE CUDA::cudart CUDA::cublas
+    ${NCCL_LIBRARY})
 endfunction()

@@ -11,6 +11,8 @@
 #     P/bin/pipelab
 #     P/<libdir>/libpipelab.a, libpipelab.so(.0, .0.1.0)
 #     P/include/pipelab/*.h
+#     P/<libdir>/pipelab/plugins/libpipelab-cuda.so, libpipelab-mpi.so
+#       (the executor's plugins, when built; cmake/plugins.cmake)
 #     P/<libdir>/pkgconfig/pipelab.pc
 #     P/<libdir>/cmake/pipelab/pipelabConfig.cmake (+ ConfigVersion):
 #       imported targets pipelab::pipelab (shared) and
@@ -90,6 +92,12 @@ install(TARGETS pipelab_core ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS pipelab_shared LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${PL_PUBLIC_HEADERS}
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/pipelab)
+# The executor's plugins (cmake/plugins.cmake), where the core looks for
+# them relative to bin/ and to the library directory.
+if(PL_PLUGIN_TARGETS)
+  install(TARGETS ${PL_PLUGIN_TARGETS}
+    LIBRARY DESTINATION ${PL_INSTALL_PLUGINDIR})
+endif()
 
 # What a static link needs besides libpipelab.a (the shared library carries
 # its own dependencies). Full paths where CMake found them.
@@ -99,16 +107,11 @@ if(OPENBLAS_FOUND)
   list(APPEND PL_STATIC_DEPS ${OPENBLAS_LINK_LIBRARIES})
   string(APPEND PL_PC_PRIVATE " -lopenblas")
 endif()
-if(PL_HAVE_CUDA)
-  foreach(t CUDA::cudart CUDA::cublas)
-    get_target_property(_loc ${t} IMPORTED_LOCATION)
-    if(_loc)
-      list(APPEND PL_STATIC_DEPS ${_loc})
-      string(APPEND PL_PC_PRIVATE " ${_loc}")
-    endif()
-  endforeach()
-  list(APPEND PL_STATIC_DEPS ${NCCL_LIBRARY} stdc++)
-  string(APPEND PL_PC_PRIVATE " ${NCCL_LIBRARY} -lstdc++")
+# The CUDA backend and the MPI transport are plugins: nothing of CUDA or MPI
+# here, only the loader's dlopen.
+if(CMAKE_DL_LIBS)
+  list(APPEND PL_STATIC_DEPS ${CMAKE_DL_LIBS})
+  string(APPEND PL_PC_PRIVATE " -l${CMAKE_DL_LIBS}")
 endif()
 list(APPEND PL_STATIC_DEPS Threads::Threads m)
 string(APPEND PL_PC_PRIVATE " -pthread -lm")

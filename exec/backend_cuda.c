@@ -30,6 +30,11 @@
  * Memory: cudaMallocAsync / cudaFreeAsync on the compute stream (no device
  * synchronisation), zero-filled with cudaMemsetAsync where asked.
  *
+ * Built as the loadable module libpipelab-cuda.so (with kernels/workload.cu
+ * and exec/plugin_shim.c; exec/plugin.h): the core library and the pipelab
+ * tool link no CUDA library, and pl_backend_cuda_* / pl_cuda_devices load
+ * this module on first use and call it through its table.
+ *
  * Written without a GPU at hand: it compiles and links in CI; run it with
  * tests/test_gpu_exec.c on a GPU machine before trusting it.
  */
@@ -46,8 +51,10 @@
 #include <unistd.h>
 
 #include "pipelab/exec.h"
+#include "pl_config.h"
+#include "plugin.h"
 
-int pl_cuda_devices(const char **why)
+static int cuda_devices(const char **why)
 {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
@@ -155,7 +162,7 @@ static int nccl_unique_id(struct cuda_be *b, ncclUniqueId *id,
   }
 }
 
-void pl_backend_cuda_close(void *be)
+static void cuda_close(void *be)
 {
   struct cuda_be *b = be;
   if (!b)
@@ -191,7 +198,7 @@ void pl_backend_cuda_close(void *be)
   pl_free(b);
 }
 
-int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
+static int cuda_open(int p, const pl_workload *w, void **out,
                          struct pl_errbuf *eb)
 {
   *out = NULL;
@@ -201,7 +208,7 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
     return pl_errf(eb, PL_EINVAL,
                    "attention is not implemented on the CUDA backend yet");
   const char *why;
-  int ndev = pl_cuda_devices(&why);
+  int ndev = cuda_devices(&why);
   if (ndev == 0)
     return pl_errf(eb, PL_ENODEV, "no GPU: %s", why);
   struct cuda_be *b = pl_calloc(1, sizeof *b);
@@ -218,7 +225,7 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
   b->box = pl_calloc((size_t)p, sizeof *b->box);
   b->rk = pl_calloc((size_t)p, sizeof *b->rk);
   if (!b->box || !b->rk) {
-    pl_backend_cuda_close(b);
+    cuda_close(b);
     return pl_errf(eb, PL_ENOMEM, "out of memory");
   }
   pthread_condattr_t ca;
@@ -235,13 +242,13 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
     if (b->world != p) {
       int rc = pl_errf(eb, PL_EINVAL, "%d processes for a schedule of %d "
                        "ranks: start one process per rank", b->world, p);
-      pl_backend_cuda_close(b);
+      cuda_close(b);
       return rc;
     }
     if (b->me < 0 || b->me >= p) {
       int rc = pl_errf(eb, PL_EINVAL, "process rank %d out of range 0..%d",
                        b->me, p - 1);
-      pl_backend_cuda_close(b);
+      cuda_close(b);
       return rc;
     }
     b->rk[b->me].dev = la.local_rank % ndev;
@@ -253,7 +260,7 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
       rc = pl_errf(eb, PL_ENCCL, "ncclCommInitRank(rank %d of %d) failed",
                    b->me, p);
     if (rc) {
-      pl_backend_cuda_close(b);
+      cuda_close(b);
       return rc;
     }
   }
@@ -261,7 +268,7 @@ int pl_backend_cuda_open(int p, const pl_workload *w, void **out,
   return PL_OK;
 }
 
-void pl_backend_cuda_local_ranks(void *be, int *lo, int *hi)
+static void cuda_local_ranks(void *be, int *lo, int *hi)
 {
   struct cuda_be *b = be;
   if (b->world > 1) {
@@ -273,7 +280,7 @@ void pl_backend_cuda_local_ranks(void *be, int *lo, int *hi)
   }
 }
 
-int pl_backend_cuda_set_order(void *be, const pl_sched *s)
+static int cuda_prepare(void *be, const pl_sched *s)
 {
   struct cuda_be *b = be;
   int p = b->p, S = pl_sched_stages(s), m = pl_sched_microbatches(s);
@@ -774,4 +781,40 @@ static const pl_backend_vt cuda_vt = {
   cu_bwd_b,    cu_bwd_w,      cu_loss,       cu_loss_total, cu_send,
   cu_recv,     cu_abort,      cu_start,      cu_op_begin, cu_op_end};
 
-const pl_backend_vt *pl_backend_cuda_vt(void) { return &cuda_vt; }
+static const char *cuda_detail(void)
+{
+  static char line[128];
+  if (!line[0]) {
+    int rt = 0, nc = 0;
+    if (cudaRuntimeGetVersion(&rt) != cudaSuccess)
+      rt = 0;
+    if (ncclGetVersion(&nc) != ncclSuccess)
+      nc = 0;
+    /* NCCL >= 2.9 encodes major * 10000 + minor * 100 + patch. */
+    snprintf(line, sizeof line, "CUDA runtime %d.%d, NCCL %d.%d.%d",
+             rt / 1000, rt % 1000 / 10, nc / 10000, nc % 10000 / 100,
+             nc % 100);
+  }
+  return line;
+}
+
+static const pl__plugin cuda_plugin = {
+  .abi = PL_PLUGIN_ABI,
+  .size = sizeof(pl__plugin),
+  .kind = PL_PLUGIN_BACKEND,
+  .name = "cuda",
+  .version = PL_VERSION_STRING,
+  .detail = cuda_detail,
+  .vt = &cuda_vt,
+  .devices = cuda_devices,
+  .open = cuda_open,
+  .close = cuda_close,
+  .local_ranks = cuda_local_ranks,
+  .prepare = cuda_prepare,
+};
+
+__attribute__((visibility("default"))) const pl__plugin *
+PL_PLUGIN_ENTRY(const pl__plugin_host *h)
+{
+  return pl__shim_init(h) ? NULL : &cuda_plugin;
+}

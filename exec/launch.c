@@ -86,18 +86,12 @@ const char *pl_transport_name(int kind)
 
 int pl_transport_built(int kind, const char **why)
 {
-  if (kind == PL_TRANSPORT_MPI && !pl__mpi_built()) {
-    if (why)
-      *why = "pipelab was built without MPI (no MPI C library found at "
-             "configure time)";
-    return 0;
-  }
   if (kind < PL_TRANSPORT_AUTO || kind > PL_TRANSPORT_MPI) {
     if (why)
       *why = "unknown transport";
     return 0;
   }
-  return 1;
+  return kind != PL_TRANSPORT_MPI || pl__mpi_available(why);
 }
 
 int pl_transport_resolve(int requested, const pl_launch *l)

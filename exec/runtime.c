@@ -780,16 +780,6 @@ const char *pl_backend_name(int kind)
   return kind == PL_BACKEND_CUDA ? "cuda" : "cpu";
 }
 
-#ifndef PL_HAVE_CUDA
-int pl_cuda_devices(const char **why)
-{
-  if (why)
-    *why = "pipelab was built without CUDA (no nvcc, CUDA toolkit or NCCL "
-           "found at configure time)";
-  return 0;
-}
-#endif
-
 void pl_exec_grads_free(pl_exec_grads *g)
 {
   if (!g)
@@ -1130,10 +1120,11 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
     if (r.w.attention)
       setup_rc = pl_errf(&seb, PL_EINVAL, "attention is not implemented on "
                          "the CUDA backend yet");
-#ifdef PL_HAVE_CUDA
     const char *why;
+    /* Loads the plugin; its absence is the loader's line, as is. */
     if (!setup_rc && pl_cuda_devices(&why) == 0)
-      setup_rc = pl_errf(&seb, PL_ENODEV, "no GPU: %s", why);
+      setup_rc = pl_errf(&seb, PL_ENODEV, "%s%s",
+                         pl_backend_cuda_vt() ? "no GPU: " : "", why);
     if (!setup_rc) {
       r.vt = pl_backend_cuda_vt();
       setup_rc = pl_backend_cuda_open(r.p, &r.w, &r.be, &seb);
@@ -1152,11 +1143,6 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
     }
     if (!setup_rc && pl_backend_cuda_set_order(r.be, s))
       setup_rc = pl_errf(&seb, PL_ENOMEM, "out of memory");
-#else
-    if (!setup_rc)
-      setup_rc = pl_errf(&seb, PL_ENODEV, "no GPU: this pipelab was built "
-                         "without CUDA");
-#endif
   } else {
     setup_rc = pl_errf(&seb, PL_EINVAL, "unknown backend %d", o->backend);
   }
@@ -1286,11 +1272,9 @@ out:
   pl_free(th);
   pl_free(ra);
 close:
-#ifdef PL_HAVE_CUDA
   if (o->backend == PL_BACKEND_CUDA)
     pl_backend_cuda_close(r.be);
   else
-#endif
     pl_backend_cpu_close(r.be);
   r.tp->vt->close(r.tp);
   return rc;

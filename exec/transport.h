@@ -18,7 +18,7 @@
  *
  * Implementations: threads (one process; mailboxes, exec/transport_threads.c)
  * and mpi (one or more pipeline ranks per process, exec/transport_mpi.c,
- * built when CMake finds MPI). A backend with its own P2P (CUDA: device
+ * built as the loadable module libpipelab-mpi.so when CMake finds MPI). A backend with its own P2P (CUDA: device
  * copies or NCCL) uses a transport for the control plane only.
  *
  * Ownership: *_open returns a transport that the caller closes with
@@ -78,13 +78,19 @@ int pl__rank_proc(int p, int world, int r);
 int pl__transport_threads_open(int p, pl__transport **out,
                                struct pl_errbuf *eb);
 /* Every process of the launcher's job (MPI_COMM_WORLD), p ranks split
- * over them in blocks. Initialises MPI (MPI_THREAD_MULTIPLE) on first use;
- * pl_exec_shutdown finalises it. PL_ENOTSUP with one line when pipelab was
- * built without MPI or the MPI library lacks thread support, PL_EINVAL
- * when there are more processes than ranks. */
+ * over them in blocks: the MPI plugin (libpipelab-mpi.so, exec/plugin.h),
+ * loaded on first use. Initialises MPI (MPI_THREAD_MULTIPLE) on first use;
+ * pl_exec_shutdown finalises it. PL_ENOTSUP with one line when the plugin
+ * is not installed or does not load (the loader's reason: libmpi missing)
+ * or the MPI library lacks thread support, PL_EINVAL when there are more
+ * processes than ranks. */
 int pl__transport_mpi_open(int p, pl__transport **out, struct pl_errbuf *eb);
-/* 1 when pipelab was built with the MPI transport. */
+/* 1 when the MPI plugin loads (loading it on first call), else 0 and *why
+ * (may be NULL; static storage, rewritten by the next failing call) the
+ * loader's one line. pl__mpi_built() is pl__mpi_available(NULL). */
+int pl__mpi_available(const char **why);
 int pl__mpi_built(void);
+/* MPI_Finalize when the plugin is loaded and initialised MPI. */
 void pl__mpi_shutdown(void);
 
 #endif

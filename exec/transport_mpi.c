@@ -20,27 +20,13 @@
  * MPI_Gatherv of bytes) and the outcome broadcast. Blobs are raw structs:
  * every process runs the same pipelab binary on the same architecture.
  *
- * Compiled to a stub that says "built without MPI" when CMake found no MPI
- * (PL_HAVE_MPI undefined).
+ * Built as the loadable module libpipelab-mpi.so (exec/plugin.h), the only
+ * pipelab file that includes <mpi.h>: the core and the pipelab tool link
+ * no MPI library, and a process loads it on first use (--transport mpi,
+ * or a launcher's environment with more than one process).
  */
-#define _POSIX_C_SOURCE 200809L
-#include "transport.h"
-
-#ifndef PL_HAVE_MPI
-
-int pl__mpi_built(void) { return 0; }
-void pl__mpi_shutdown(void) {}
-int pl__transport_mpi_open(int p, pl__transport **out, struct pl_errbuf *eb)
-{
-  (void)p;
-  *out = NULL;
-  return pl_errf(eb, PL_ENOTSUP, "pipelab was built without MPI (no MPI C "
-                 "library found at configure time): --transport mpi is not "
-                 "available");
-}
-
-#else
-
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
@@ -49,6 +35,9 @@ int pl__transport_mpi_open(int p, pl__transport **out, struct pl_errbuf *eb)
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "pl_config.h"
+#include "plugin.h"
 
 struct pend {
   struct pend *next;
@@ -68,9 +57,7 @@ struct mpi_tp {
 /* MPI initialised by us (finalised by pl__mpi_shutdown). */
 static int we_initialised;
 
-int pl__mpi_built(void) { return 1; }
-
-void pl__mpi_shutdown(void)
+static void mpi_shutdown(void)
 {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
@@ -379,7 +366,18 @@ static const pl__transport_vt mpi_vt = {
   "mpi",      mpi_send,   mpi_recv,  mpi_abort, mpi_allreduce_sum,
   mpi_drain,  mpi_gather, mpi_bcast, mpi_close};
 
-int pl__transport_mpi_open(int p, pl__transport **out, struct pl_errbuf *eb)
+/* Open MPI's components (dlopen'ed by libmpi) resolve libmpi's and
+ * libopen-pal's symbols from the global scope; this module and so libmpi
+ * were loaded with RTLD_LOCAL: promote libmpi to the global scope first. */
+static void mpi_go_global(void)
+{
+  Dl_info di;
+  void *sym = (void *)(size_t)&MPI_Init_thread;
+  if (dladdr(sym, &di) && di.dli_fname)
+    (void)dlopen(di.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+}
+
+static int mpi_open(int p, pl__transport **out, struct pl_errbuf *eb)
 {
   *out = NULL;
   int init = 0, fin = 0, prov = 0;
@@ -389,6 +387,7 @@ int pl__transport_mpi_open(int p, pl__transport **out, struct pl_errbuf *eb)
                    "process (pl_exec_shutdown ends MPI for good)");
   MPI_Initialized(&init);
   if (!init) {
+    mpi_go_global();
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &prov) !=
         MPI_SUCCESS)
       return pl_errf(eb, PL_EIO, "MPI_Init_thread failed");
@@ -440,4 +439,35 @@ int pl__transport_mpi_open(int p, pl__transport **out, struct pl_errbuf *eb)
   return PL_OK;
 }
 
-#endif
+static const char *mpi_detail(void)
+{
+  static char line[256];
+  char v[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  if (!line[0]) {
+    if (MPI_Get_library_version(v, &len) != MPI_SUCCESS)
+      len = 0;
+    v[len < (int)sizeof v ? len : (int)sizeof v - 1] = '\0';
+    size_t n = strcspn(v, ",\n");
+    snprintf(line, sizeof line, "MPI %d.%d, %.*s", MPI_VERSION,
+             MPI_SUBVERSION, (int)n, v);
+  }
+  return line;
+}
+
+static const pl__plugin mpi_plugin = {
+  .abi = PL_PLUGIN_ABI,
+  .size = sizeof(pl__plugin),
+  .kind = PL_PLUGIN_TRANSPORT,
+  .name = "mpi",
+  .version = PL_VERSION_STRING,
+  .detail = mpi_detail,
+  .transport_open = mpi_open,
+  .shutdown = mpi_shutdown,
+};
+
+__attribute__((visibility("default"))) const pl__plugin *
+PL_PLUGIN_ENTRY(const pl__plugin_host *h)
+{
+  return pl__shim_init(h) ? NULL : &mpi_plugin;
+}

@@ -1,9 +1,11 @@
-/* cuda_absent.c: the CUDA kernel launchers in a build without CUDA
+/* cuda_absent.c: the CUDA kernel launchers as the core library has them
  * (include/pipelab/kernels.h declares them in every build, so the public
- * headers never depend on build options). Each returns PL_ENODEV. */
+ * headers never depend on build options). The real ones
+ * (kernels/workload.cu) live inside the CUDA backend plugin,
+ * libpipelab-cuda.so, which calls them itself; the core links no CUDA
+ * library, so here each returns PL_ENODEV. */
 #include "pipelab/kernels.h"
 
-#ifndef PL_HAVE_CUDA
 int pl_cuk_init_layer(const pl_workload *w, int l, double *params,
                       void *stream)
 {
@@ -55,7 +57,3 @@ int pl_cuk_loss(const pl_workload *w, void *stream, const double *out,
   (void)w, (void)stream, (void)out, (void)t, (void)dout, (void)loss_dev;
   return PL_ENODEV;
 }
-#else
-/* ISO C wants at least one declaration in a translation unit. */
-typedef int pl__cuda_absent_unused;
-#endif

@@ -493,7 +493,9 @@ static void test_errors(void **state)
   o.backend = PL_BACKEND_CUDA;
   if (pl_cuda_devices(NULL) == 0) {
     assert_int_equal(pl_exec_run(s, &w, &o, &res, NULL, &eb), PL_ENODEV);
-    assert_non_null(strstr(eb.msg, "no GPU"));
+    /* No GPU, or no plugin: the loader's line. */
+    assert_non_null(strstr(eb.msg, pl_backend_cuda_vt() ? "no GPU"
+                                                        : "cuda plugin"));
   }
   /* Attention on CUDA is refused, GPU or not, rather than run as MLP. */
   w.attention = 1;
@@ -599,14 +601,49 @@ static void test_launch_and_transport(void **state)
   assert_int_equal(pl_transport_built(PL_TRANSPORT_MPI, &why),
                    pl__mpi_built());
   if (!pl__mpi_built())
-    assert_non_null(strstr(why, "built without MPI"));
+    assert_non_null(strstr(why, "mpi plugin (libpipelab-mpi.so)"));
   assert_int_equal(pl_transport_built(PL_TRANSPORT_THREADS, NULL), 1);
+}
+
+/* The plugins of the build tree: found next to the test's directory
+ * (build/plugins from build/tests), loaded through their table. */
+static void test_plugins(void **state)
+{
+  (void)state;
+  char dirs[4096];
+  int nd = pl_plugin_dirs(dirs, sizeof dirs);
+  char mpi[1024];
+  snprintf(mpi, sizeof mpi, "%s/plugins/libpipelab-mpi.so", PL_BUILD_DIR);
+  int have_mpi = access(mpi, F_OK) == 0;
+  if (have_mpi) {
+    assert_true(nd >= 1);
+    assert_non_null(strstr(dirs, "/plugins"));
+  }
+  pl_plugin_info *pi = NULL;
+  size_t n = 0;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_plugins_find(&pi, &n, &eb), PL_OK);
+  int seen_mpi = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(pi[i].name, "mpi"))
+      continue;
+    seen_mpi = 1;
+    assert_int_equal(pi[i].loaded, 1);
+    assert_string_equal(pi[i].kind, "transport");
+    assert_string_equal(pi[i].version, pl_version());
+    assert_non_null(strstr(pi[i].detail, "MPI "));
+    assert_non_null(strstr(pi[i].path, "/plugins/libpipelab-mpi.so"));
+  }
+  assert_int_equal(seen_mpi, have_mpi);
+  assert_int_equal(pl__mpi_built(), have_mpi);
+  pl_free(pi);
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stage_mem_formula),
+    cmocka_unit_test(test_plugins),
     cmocka_unit_test(test_1f1b_bytes),
     cmocka_unit_test(test_every_schedule),
     cmocka_unit_test(test_1f1b_bytes_attention),

@@ -40,21 +40,56 @@ int pl_backend_parse(const char *name);
 const char *pl_backend_name(int kind);
 
 /*
- * Number of usable CUDA devices: 0 when built without CUDA or when
- * cudaGetDeviceCount fails (no driver, no device); *why (static string)
- * says why when it is 0. Never fails.
+ * Number of usable CUDA devices: 0 when the CUDA backend plugin
+ * (libpipelab-cuda.so) is not installed or does not load, or when
+ * cudaGetDeviceCount fails (no driver, no device); *why (static storage,
+ * valid until the next call) says why when it is 0: the loader's one line
+ * ("the cuda plugin (libpipelab-cuda.so) is not installed (searched ...)",
+ * "cannot load the cuda plugin: libcudart.so.13: cannot open shared object
+ * file ...") or the CUDA runtime's. Loads the plugin on first call. Never
+ * fails.
  */
 int pl_cuda_devices(const char **why);
+
+/*
+ * Plugins: the CUDA + NCCL backend and the MPI transport are loadable
+ * modules, libpipelab-<name>.so, loaded on first use, so that a process
+ * that neither runs on a GPU nor across processes loads no CUDA and no
+ * MPI library. Search path, first found wins: the ':'-separated
+ * directories of PIPELAB_PLUGIN_DIR when it is set (and nothing else);
+ * otherwise plugins/ and ../plugins next to the executable and next to
+ * libpipelab.so (the build tree), then <libdir>/pipelab/plugins of the
+ * install tree (found from bin/ and from <libdir>).
+ */
+typedef struct pl_plugin_info {
+  char name[32];     /* "cuda", "mpi" */
+  char kind[16];     /* "backend", "transport"; "" when it does not load */
+  char version[32];  /* the pipelab version it was built from */
+  char path[1100];   /* the module file */
+  char detail[PL_ERRMSG_MAX]; /* what it was built against (e.g. "CUDA 13.0,
+                        NCCL 2.27.3"), or why it does not load */
+  int loaded;        /* 1 when it loads and speaks this pipelab's ABI */
+} pl_plugin_info;
+/* Every plugin in the search path (one per name: the one that would be
+ * loaded), each loaded to read its table. *out is pl_malloc'ed (free with
+ * pl_free; NULL when none), *n its length. PL_ENOMEM only. */
+int pl_plugins_find(pl_plugin_info **out, size_t *n, struct pl_errbuf *eb);
+/* The existing directories searched, ':'-separated, into buf (may be NULL);
+ * returns how many there are. */
+int pl_plugin_dirs(char *buf, size_t len);
 
 /*
  * Transports: how the ranks of one run exchange activations and gradients
  * and agree on the run's state. THREADS: one process, one thread per rank.
  * MPI: the processes of an mpirun / srun job share the ranks (contiguous
- * blocks, one rank each when the job has p processes), CPU backend; built
- * only when CMake found MPI. AUTO: MPI when the launcher's environment
- * (pl_launch_detect) says more than one process and MPI is built in, else
+ * blocks, one rank each when the job has p processes), CPU backend; a
+ * plugin built when CMake found MPI. AUTO: MPI when the launcher's
+ * environment (pl_launch_detect) says more than one process and the MPI
+ * plugin loads, else
  * THREADS. The CUDA backend moves its own data (device copies or NCCL) and
  * uses the transport for the control plane (watchdog, failures, results).
+ * MPI is a plugin (libpipelab-mpi.so, see "Plugins" above): "built" below
+ * means that it is installed and loads.
  */
 enum pl_transport_kind {
   PL_TRANSPORT_AUTO = 0,
@@ -65,8 +100,9 @@ enum pl_transport_kind {
 int pl_transport_parse(const char *name);
 /* Static string. */
 const char *pl_transport_name(int kind);
-/* 1 when kind can be used in this build, else 0 and *why (static string,
- * may be NULL) says why, e.g. "pipelab was built without MPI ...". */
+/* 1 when kind can be used (MPI: its plugin loads; loaded here on first
+ * call), else 0 and *why (static storage, may be NULL) says why in one
+ * line, e.g. "the mpi plugin (libpipelab-mpi.so) is not installed ...". */
 int pl_transport_built(int kind, const char **why);
 
 /* Where this process sits in a multi-process job, from the launcher's
@@ -137,9 +173,9 @@ void pl_exec_grads_free(pl_exec_grads *g);
  * schedule). The schedule is NOT validated here (callers validate first);
  * a schedule that cannot finish is stopped by the watchdog: PL_ETIMEDOUT
  * with every blocked rank, the op it is at and the message it waits for.
- * PL_ENODEV when the backend is not built in or has no device; PL_EINTR
+ * PL_ENODEV when the backend's plugin is missing or has no device; PL_EINTR
  * when o->stop was raised (on any process). PL_ENOTSUP when o->transport
- * is MPI and pipelab was built without it. With more than one process, a
+ * is MPI and its plugin is missing or does not load. With more than one process, a
  * failure on one rank aborts every process within the watchdog's tick
  * (0.05 s) and all return that rank's error; the watchdog sees every
  * rank of every process. On the CPU backend a run with more local ranks
@@ -284,11 +320,14 @@ void pl_backend_cpu_close(void *be);
  * streams, device copies and events) when world == 1; otherwise one rank
  * per process, NCCL P2P, rank/world from pl_launch_detect and the NCCL
  * unique id from the file named by PL_NCCL_ID_FILE (rank 0 writes it) or
- * NCCL_COMM_ID. Declared in every build, so this header never depends on
- * build options: without CUDA pl_backend_cuda_vt returns NULL,
- * pl_backend_cuda_open and pl_backend_cuda_set_order return PL_ENODEV,
- * and the others do nothing. The table is static storage; the handle *be
- * is owned by the caller and freed with pl_backend_cuda_close. */
+ * NCCL_COMM_ID. The backend lives in the plugin libpipelab-cuda.so
+ * ("Plugins" above); these functions load it on first use and forward to
+ * its table, so this header never depends on build options: when the
+ * plugin is missing or does not load, pl_backend_cuda_vt returns NULL,
+ * pl_backend_cuda_open returns PL_ENODEV with the loader's reason,
+ * pl_backend_cuda_set_order PL_ENODEV, and the others do nothing. The
+ * table is static storage of the plugin; the handle *be is owned by the
+ * caller and freed with pl_backend_cuda_close. */
 const pl_backend_vt *pl_backend_cuda_vt(void);
 int pl_backend_cuda_open(int p, const pl_workload *w, void **be,
                          struct pl_errbuf *eb);

@@ -3,7 +3,8 @@
  * transformer blocks, optionally with causal self-attention, its exact activation-byte accounting and the CPU
  * kernels (CBLAS, double precision). CUDA kernels implement
  * the same math (kernels/workload.cu) through extern "C" launch wrappers declared here
- * whatever the build: in a build without CUDA they return PL_ENODEV, so this header is the
+ * whatever the build; they run inside the CUDA backend plugin (libpipelab-cuda.so), and the
+ * core library's (which links no CUDA library) return PL_ENODEV, so this header is the
  * same for every build.
  *
  * One block (layer), T = mb_size * seq tokens, H = hidden, F = 4H, in double:
@@ -187,7 +188,8 @@ void pl_kern_blas_single_thread(void);
 /* ----------------------------------------------------- CUDA kernels ---- */
 /* Device pointers; `stream` is a cudaStream_t, `blas` a cublasHandle_t
  * bound to that stream, all borrowed. Return 0 or a negative pl_err
- * (PL_ECUDA; PL_ENODEV when pipelab was built without CUDA). */
+ * (PL_ECUDA). The core library's return PL_ENODEV: these run inside the
+ * CUDA backend plugin, reached through pl_backend_cuda_* (pipelab/exec.h). */
 int pl_cuk_init_layer(const pl_workload *w, int l, double *params,
                       void *stream);
 int pl_cuk_input(const pl_workload *w, int mb, double *x, void *stream);

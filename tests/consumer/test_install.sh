@@ -3,6 +3,9 @@
 # `cmake --install` of the build tree into a temporary prefix, then
 #   - the layout: tool, static and shared library, headers, pipelab.pc,
 #     pipelabConfig.cmake + version file, the Python module;
+#   - the executor's plugins under <libdir>/pipelab/plugins, listed by the
+#     installed `pipelab --version`; the installed tool links no CUDA and
+#     no MPI library and runs --transport mpi through the installed plugin;
 #   - the installed headers test no build option (PL_HAVE_*);
 #   - the shared library exports exactly the functions the public headers
 #     declare (pl_*, no library-internal pl__*);
@@ -52,6 +55,30 @@ for h in "$PL_SOURCE_DIR"/include/pipelab/*.h; do
 done
 echo "ok: layout ($(cd "$P" && find . -type f | wc -l) files)"
 
+# ---- plugins: every module of the build tree installed under
+# <libdir>/pipelab/plugins, found by the installed tool, which links no CUDA
+# and no MPI library
+"$P/bin/pipelab" --version >"$tmp/version"
+for f in "$PL_BUILD_DIR"/plugins/libpipelab-*.so; do
+  [ -e "$f" ] || continue
+  inst=$libdir/pipelab/plugins/$(basename "$f")
+  [ -e "$inst" ] || fail "plugin not installed: ${inst#"$P"/}"
+  name=$(basename "$f" .so); name=${name#libpipelab-}
+  grep -qE "^  $name +(backend|transport) +$inst \(" "$tmp/version" ||
+    { cat "$tmp/version"; fail "installed --version does not list $inst"; }
+  echo "ok: plugin $name installed and listed"
+done
+if ldd "$P/bin/pipelab" | grep -E 'lib(cuda|cudart|cublas|nccl|mpi|open-rte|open-pal)\.so'; then
+  fail "the installed pipelab links a CUDA or MPI library"
+fi
+echo "ok: the installed tool links no CUDA and no MPI library"
+if [ -e "$libdir/pipelab/plugins/libpipelab-mpi.so" ]; then
+  "$P/bin/pipelab" run --schedule 1f1b --stages 2 --microbatches 2 \
+    --hidden 8 --seq 3 --mb-size 2 --transport mpi --verify >"$tmp/mpi.out" 2>&1 ||
+    { cat "$tmp/mpi.out"; fail "installed pipelab run --transport mpi"; }
+  echo "ok: installed pipelab run --transport mpi (the installed plugin)"
+fi
+
 # ---- headers: no build option decides what they declare
 if grep -nE '^[[:space:]]*#[[:space:]]*(if|ifdef|ifndef|elif)\b.*PL_(HAVE|WITH)_' \
      "$P"/include/pipelab/*.h; then
@@ -90,12 +117,14 @@ for kind in shared static; do
   "$CMAKE" --build "$b" >>"$b.log" 2>&1 || { cat "$b.log"; fail "cmake build ($kind consumer)"; }
   run_consumer "cmake-$kind" "$b/consumer"
 done
-ldd "$tmp/cmake-shared/consumer" | grep -q "$libdir/libpipelab.so" ||
+# (into a file: under pipefail, grep -q ending first would fail ldd with SIGPIPE)
+ldd "$tmp/cmake-shared/consumer" >"$tmp/consumer.ldd"
+grep -q "$libdir/libpipelab.so" "$tmp/consumer.ldd" ||
   fail "the CMake consumer does not use the installed libpipelab.so"
 
 # ---- pkg-config consumer, shared and static
 export PKG_CONFIG_PATH=$libdir/pkgconfig
-v=$("$P/bin/pipelab" --version | awk '{print $2; exit}')
+v=$(awk '{print $2; exit}' "$tmp/version")
 [ "$(pkg-config --modversion pipelab)" = "$v" ] ||
   fail "pkg-config says version $(pkg-config --modversion pipelab), the tool $v"
 # shellcheck disable=SC2046
@@ -125,6 +154,14 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
   $(pkg-config --cflags --libs pipelab) -lm -Wl,-rpath,"$libdir" ||
   fail "cc with pkg-config after moving the tree"
 run_consumer pkgconfig-moved "$tmp/pc-moved"
+# The moved tool finds its plugins relative to itself.
+"$P/bin/pipelab" --version >"$tmp/version"
+for f in "$libdir"/pipelab/plugins/libpipelab-*.so; do
+  [ -e "$f" ] || continue
+  grep -qF " $f (" "$tmp/version" ||
+    fail "after moving the tree, --version does not list $f"
+  echo "ok: moved tree: $(basename "$f") found"
+done
 
 # ---- Python from the installed tree, the README's check
 if command -v python3 >/dev/null; then
