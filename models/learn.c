@@ -300,19 +300,11 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
         has[kk] = 1;
   rc = PL_OK;
   for (int g = 0; g < S && !rc; g++) {
-    for (int kk = 0; kk < 4 && !rc; kk++) {
-      size_t n = smp[g * 4 + kk].n;
-      if (has[kk] && n < (size_t)min_samples)
-        rc = pl_errf(eb, PL_EPARSE, "too few samples: stage %d has %zu %s "
-                     "op%s, at least %d needed (profile more microbatches or "
-                     "iterations)", g, n, pl_op_kind_name(kk),
-                     n == 1 ? "" : "s", min_samples);
-    }
-    if (!rc && !smp[g * 4 + PL_OP_F].n)
+    if (!smp[g * 4 + PL_OP_F].n)
       rc = pl_errf(eb, PL_EPARSE, "missing op kind: stage %d has no F ops",
                    g);
-    if (!rc && !smp[g * 4 + PL_OP_BW].n &&
-        !(smp[g * 4 + PL_OP_B].n && smp[g * 4 + PL_OP_W].n))
+    else if (!smp[g * 4 + PL_OP_BW].n &&
+             !(smp[g * 4 + PL_OP_B].n && smp[g * 4 + PL_OP_W].n))
       rc = pl_errf(eb, PL_EPARSE, "missing op kind: stage %d has %s", g,
                    smp[g * 4 + PL_OP_B].n
                        ? "B but no W (and no BW): its weight gradient is "
@@ -320,6 +312,18 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
                    : n_fused ? "only fused F&B ops: their parts cannot be "
                                "told apart"
                              : "no backward ops (B and W, or BW)");
+    for (int kk = 0; kk < 4 && !rc; kk++) {
+      size_t n = smp[g * 4 + kk].n;
+      if (has[kk] && !n)
+        rc = pl_errf(eb, PL_EPARSE, "missing op kind: stage %d has no %s "
+                     "ops while other stages have them", g,
+                     pl_op_kind_name(kk));
+      else if (has[kk] && n < (size_t)min_samples)
+        rc = pl_errf(eb, PL_EPARSE, "too few samples: stage %d has %zu %s "
+                     "op%s, at least %d needed (profile more microbatches or "
+                     "iterations)", g, n, pl_op_kind_name(kk),
+                     n == 1 ? "" : "s", min_samples);
+    }
   }
   for (int g = 0; g < S && !rc; g++) {
     pl_learned_stage *ls = &l->stage[g];
