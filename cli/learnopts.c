@@ -365,8 +365,8 @@ int cmd_calibrate_from(int argc, char **argv)
   if (!files)
     return cli_fail(PL_ENOMEM, "out of memory");
   learn_cli_init(&lc);
-  optind = 1;
-  while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+  optind = 1; /* permuting: options may follow the files of --from */
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     rc = 0;
     switch (opt) {
     case 'h':
