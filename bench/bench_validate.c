@@ -9,6 +9,12 @@
  * activation bytes equal the prediction (they must, exactly).
  *
  * usage: bench_validate [hidden [seq [runs]]]   (defaults 128 128 3)
+ *        bench_validate --cross [hidden [seq [runs]]]
+ * --cross: the closed loop of learned costs (docs/learned-costs.md):
+ * profile 1F1B at p = 2 with the executor, learn its costs (pl_learn_fit;
+ * the B share of its BW ops from a microbenchmark of the same layer),
+ * predict every other schedule at p = 2 from them, run each, and print the
+ * iteration error, the bubble-ratio difference and their median / max.
  * Not a test: timings depend on the machine and its load.
  */
 #include <math.h>
@@ -17,6 +23,7 @@
 #include <string.h>
 
 #include "pipelab/exec.h"
+#include "pipelab/models.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -24,8 +31,186 @@ static int cmp_double(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+static void loadavg(char *buf, size_t len)
+{
+  FILE *f = fopen("/proc/loadavg", "r");
+  buf[0] = 0;
+  if (f) {
+    if (!fgets(buf, (int)len, f))
+      buf[0] = 0;
+    fclose(f);
+  }
+  buf[strcspn(buf, "\n")] = 0;
+}
+
+/* The median run (by makespan) of `runs` measured runs after one
+ * discarded; *out receives it (free with pl_result_free). */
+static int run_median(const pl_sched *s, const pl_workload *w, int runs,
+                      pl_result *out, struct pl_errbuf *eb)
+{
+  pl_exec_opts o = PL_EXEC_OPTS_INIT;
+  o.warmup = 2;
+  o.flags = PL_EXEC_RECORD_OPS; /* the profile's per-op rows */
+  pl_result res[16];
+  double ms[16];
+  int rc = 0, k = 1;
+  for (int i = 0; i <= runs; i++) {
+    pl_result z = PL_RESULT_INIT;
+    res[i] = z;
+  }
+  for (int i = 0; i <= runs && !rc; i++) {
+    rc = pl_exec_run(s, w, &o, &res[i], NULL, eb);
+    ms[i] = res[i].makespan;
+  }
+  if (!rc) {
+    double sorted[16];
+    memcpy(sorted, ms + 1, (size_t)runs * sizeof *ms);
+    qsort(sorted, (size_t)runs, sizeof *sorted, cmp_double);
+    for (int i = 1; i <= runs; i++)
+      if (ms[i] == sorted[runs / 2])
+        k = i;
+    *out = res[k];
+    pl_result z = PL_RESULT_INIT;
+    res[k] = z;
+  }
+  for (int i = 0; i <= runs; i++)
+    pl_result_free(&res[i]);
+  return rc;
+}
+
+static int cross(int hidden, int seq, int runs)
+{
+  const int p = 2, m = 4;
+  char la0[128], la1[128];
+  loadavg(la0, sizeof la0);
+  pl_workload w = PL_WORKLOAD_INIT;
+  w.hidden = hidden;
+  w.seq = seq;
+  w.mb_size = 1;
+  w.layers = 1;
+  w.microbatches = 1;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_calib cal;
+  /* only the B share of a full backward comes from the microbenchmark */
+  if (pl_exec_calibrate(&w, PL_BACKEND_CPU, 3, 15, &cal, NULL, &eb)) {
+    fprintf(stderr, "calibration failed: %s\n", eb.msg);
+    return 1;
+  }
+  double b_frac = cal.t[PL_OP_B].mean /
+                  (cal.t[PL_OP_B].mean + cal.t[PL_OP_W].mean);
+  /* the profile: 1F1B at p = 2, 4 layers (2 per stage, 1 per chunk at v = 2) */
+  w.layers = 4;
+  w.microbatches = m;
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = p;
+  gp.m = m;
+  pl_sched *s1 = NULL;
+  pl_result prof = PL_RESULT_INIT;
+  if (pl_sched_gen("1f1b", &gp, &s1, &eb) ||
+      run_median(s1, &w, runs, &prof, &eb)) {
+    fprintf(stderr, "profile run failed: %s\n", eb.msg);
+    pl_sched_destroy(s1);
+    return 1;
+  }
+  pl_sched_destroy(s1);
+  pl_learn_opts lo = PL_LEARN_OPTS_INIT;
+  lo.b_frac = b_frac;
+  lo.msg_bytes = (double)pl_wl_msg_bytes(&w);
+  pl_learned *l = NULL;
+  const pl_result *it[1] = {&prof};
+  if (pl_learn_fit(it, 1, &lo, &l, &eb)) {
+    fprintf(stderr, "learning failed: %s\n", eb.msg);
+    pl_result_free(&prof);
+    return 1;
+  }
+  printf("profile: 1f1b p=%d m=%d, %d layers, hidden %d, seq %d (median of "
+         "%d runs, %.0f us); learned per stage F %.1f/%.1f BW %.1f/%.1f us, "
+         "op overhead %.2f us, p2p %.2f us; B share %.3f (microbenchmark)\n",
+         p, m, w.layers, hidden, seq, runs, prof.makespan,
+         l->stage[0].t[PL_OP_F].median, l->stage[1].t[PL_OP_F].median,
+         l->stage[0].t[PL_OP_BW].median, l->stage[1].t[PL_OP_BW].median,
+         l->gap.median, l->comm.median, b_frac);
+  pl_result_free(&prof);
+  printf("%-20s %2s %3s %2s | %11s %11s %7s | %7s %7s %7s\n", "schedule",
+         "p", "m", "v", "pred us", "meas us", "err %", "pred bub", "meas bub",
+         "err pp");
+  double errs[64], bubs[64];
+  int n = 0;
+  for (const pl_gen_info *gi = pl_gen_list(); gi->name && n < 64; gi++) {
+    if (!strcmp(gi->name, "1f1b"))
+      continue; /* the profiled one */
+    pl_gen_params g2 = PL_GEN_PARAMS_INIT;
+    g2.p = p;
+    g2.m = m;
+    g2.tf = l->stage[0].t[PL_OP_F].median;
+    g2.tb = b_frac * l->stage[0].t[PL_OP_BW].median;
+    g2.tw = l->stage[0].t[PL_OP_BW].median - g2.tb;
+    g2.comm = l->comm.median;
+    pl_sched *s = NULL;
+    if (pl_sched_gen(gi->name, &g2, &s, &eb) || pl_sched_validate(s, &eb)) {
+      printf("%-20s -- not generated: %s\n", gi->name, eb.msg);
+      pl_sched_destroy(s);
+      continue;
+    }
+    pl_cost_request rq = PL_COST_REQUEST_INIT;
+    rq.kind = PL_COSTS_LEARNED;
+    rq.learned = l;
+    pl_workload rw = w;
+    rw.microbatches = pl_sched_microbatches(s);
+    rq.workload = &rw;
+    pl_costs *c = NULL;
+    pl_result sim = PL_RESULT_INIT, real = PL_RESULT_INIT;
+    if (pl_cost_provide(&rq, s, &c, NULL, &eb) ||
+        pl_sim_run(s, c, 0, &sim, &eb)) {
+      printf("%-20s -- simulate failed: %s\n", gi->name, eb.msg);
+    } else if (run_median(s, &rw, runs, &real, &eb)) {
+      printf("%-20s -- run failed: %s\n", gi->name, eb.msg);
+    } else {
+      errs[n] = 100.0 * (real.makespan - sim.makespan) / sim.makespan;
+      bubs[n] = 100.0 * (real.bubble_ratio - sim.bubble_ratio);
+      printf("%-20s %2d %3d %2d | %11.0f %11.0f %+7.1f | %7.3f %7.3f "
+             "%+7.1f\n", gi->name, p, pl_sched_microbatches(s),
+             pl_sched_chunks(s), sim.makespan, real.makespan, errs[n],
+             sim.bubble_ratio, real.bubble_ratio, bubs[n]);
+      n++;
+    }
+    pl_result_free(&sim);
+    pl_result_free(&real);
+    pl_costs_destroy(c);
+    pl_sched_destroy(s);
+  }
+  pl_learned_free(l);
+  loadavg(la1, sizeof la1);
+  if (n) {
+    double a[64], mx = 0, bmx = 0;
+    for (int i = 0; i < n; i++) {
+      a[i] = fabs(errs[i]);
+      mx = fmax(mx, a[i]);
+      bmx = fmax(bmx, fabs(bubs[i]));
+    }
+    qsort(a, (size_t)n, sizeof *a, cmp_double);
+    double med = n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+    printf("%d schedules: median |err| %.1f %%, max |err| %.1f %%, max "
+           "|bubble diff| %.1f pp (targets on an idle machine: 2 %%, 4 %%, "
+           "1 pp)\n", n, med, mx, bmx);
+  }
+  printf("load average before: %s; after: %s\n", la0, la1);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
+  if (argc > 1 && !strcmp(argv[1], "--cross")) {
+    int hidden = argc > 2 ? atoi(argv[2]) : 128;
+    int seq = argc > 3 ? atoi(argv[3]) : 128;
+    int runs = argc > 4 ? atoi(argv[4]) : 3;
+    if (hidden < 1 || seq < 1 || runs < 1 || runs > 15) {
+      fprintf(stderr, "usage: bench_validate --cross [hidden [seq [runs "
+                      "1..15]]]\n");
+      return 2;
+    }
+    return cross(hidden, seq, runs);
+  }
   int hidden = argc > 1 ? atoi(argv[1]) : 128;
   int seq = argc > 2 ? atoi(argv[2]) : 128;
   int runs = argc > 3 ? atoi(argv[3]) : 3;

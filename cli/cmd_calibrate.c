@@ -7,6 +7,7 @@
 
 #include "pipelab/exec.h"
 #include "pipelab/models.h"
+#include "learnopts.h"
 #include "workloadopts.h"
 
 enum { OPT_C_BACKEND = 1300, OPT_C_WARMUP, OPT_C_REPS, OPT_C_FORMAT, OPT_C_DB,
@@ -17,7 +18,9 @@ static const char usage[] =
   "                         [--mb-size <b>] [--attention] [--warmup <n>]\n"
   "                         [--reps <n>] [--max-spread <pct>]\n"
   "                         [--format (table|json|csv)]\n"
-  "                         [--db <file.db> [--gpu <device>]]\n\n"
+  "                         [--db <file.db> [--gpu <device>]]\n"
+  "       pipelab calibrate --from <file>... [--db <file.db>] (learned costs:\n"
+  "                         'pipelab calibrate --from x --help')\n\n"
   "Measures, on the chosen backend, the time of ONE layer of the executor's\n"
   "workload for one microbatch: forward (F), input backward (B), weight\n"
   "backward (W) and full backward (BW), plus the first stage's input load, the\n"
@@ -186,6 +189,10 @@ int cmd_calibrate(int argc, char **argv)
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "calibrate";
+  /* --from FILE...: learn costs from a measured profile (learnopts.c) */
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--from") || !strncmp(argv[i], "--from=", 7))
+      return cmd_calibrate_from(argc, argv);
   struct workload_opts wo;
   enum cli_format fmt = CLI_FMT_TABLE;
   int backend = PL_BACKEND_CPU, warmup = 3, reps = 20, opt, rc;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pipelab/traces.h"
+#include "learnopts.h"
 #include "modelopts.h"
 #include "workloadopts.h"
 
@@ -77,7 +78,8 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
  * device, o->tf/tb/tw become the per-stage times of stage 0 (what the
  * table prints) and *source the least exact source among F, B, W. */
 static int provided_costs(const struct workload_opts *wo, const char *device,
-                          const char *db_path, const pl_sched *s, pl_costs **c,
+                          const char *db_path, const pl_learned *learned,
+                          const pl_sched *s, pl_costs **c,
                           struct sim_opts *o, int *source)
 {
   pl_cost_request rq = PL_COST_REQUEST_INIT;
@@ -100,7 +102,10 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
       return rc;
     rq.workload = &w;
   }
-  if (device) {
+  if (learned) { /* --costs-from, or --db's learned costs */
+    rq.kind = PL_COSTS_LEARNED;
+    rq.learned = learned;
+  } else if (device) {
     rq.kind = PL_COSTS_WORKLOAD;
     rq.device = device;
     rq.dtype = "fp64";
@@ -118,7 +123,9 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
   nc->op_gap = (*c)->op_gap;
   pl_costs_destroy(*c);
   *c = nc;
-  if (device) {
+  if (learned)
+    *source = PL_SRC_LEARNED;
+  else if (device) {
     *source = nc->source[PL_OP_FB];
     o->tf = nc->stage[0].t[PL_OP_F];
     o->tb = nc->stage[0].t[PL_OP_B];
@@ -145,6 +152,8 @@ int cmd_simulate(int argc, char **argv)
     {"seed", required_argument, NULL, 5003},
     {"attention", no_argument, NULL, 5004},
     {"fail-on-oom", no_argument, NULL, 5005},
+    {"costs-from", required_argument, NULL, 5006},
+    {"b-frac", required_argument, NULL, 5007},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
@@ -156,6 +165,11 @@ int cmd_simulate(int argc, char **argv)
   int opt, rc, user_costs = 0, record = 0, wl_source = -1;
   int fail_oom = 0, nofit = 0; /* --fail-on-oom: exit 8 when a rank does not fit */
   struct workload_opts wl;
+  struct learn_cli lc;
+  pl_learned *learned = NULL;
+  const char *from[64];
+  size_t n_from = 0;
+  learn_cli_init(&lc);
   workloadopts_init(&wl, "simulate");
   simopts_init(&o);
   modelopts_init(&mo);
@@ -176,7 +190,15 @@ int cmd_simulate(int argc, char **argv)
              "  --record                  store the run in the database's history\n"
              "                            (--db, $PIPELAB_DB or the XDG default)\n"
              "  --fail-on-oom             with --model: exit 8 when a rank does not\n"
-             "                            fit in HBM (a CI gate; default: warn, exit 0)\n\n"
+             "                            fit in HBM (a CI gate; default: warn, exit 0)\n"
+             "learned costs (docs/learned-costs.md):\n"
+             "  --costs-from <file>       price with costs learned from a measured\n"
+             "                            profile (a 'run --save' result, or Kineto\n"
+             "                            traces: repeat it, one per rank); no\n"
+             "                            database needed. --db <file> alone (no\n"
+             "                            --model, --gpu or cost flags) uses the\n"
+             "                            newest costs 'calibrate --from' stored\n"
+             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n\n"
              "examples:\n"
              "  pipelab simulate --schedule 1f1b --stages 4 --microbatches 8\n"
              "  pipelab simulate --schedule zb-v --stages 8 --microbatches 24 "
@@ -206,6 +228,18 @@ int cmd_simulate(int argc, char **argv)
     }
     if (opt == 5005) {
       fail_oom = 1;
+      continue;
+    }
+    if (opt == 5006) {
+      if (n_from == sizeof from / sizeof *from)
+        return cli_usage(cmd, "at most 64 --costs-from files");
+      from[n_from++] = optarg;
+      continue;
+    }
+    if (opt == 5007) {
+      if ((rc = cli_double(cmd, "--b-frac", optarg, 1e-6, 1 - 1e-6,
+                           &lc.b_frac)))
+        return rc;
       continue;
     }
     if (opt >= 5001 && opt <= 5004) {
@@ -279,7 +313,22 @@ int cmd_simulate(int argc, char **argv)
       return rc;
     }
   }
+  if (n_from && (mo.model || mo.gpu || user_costs)) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--costs-from brings its own costs: drop --model, "
+                          "--gpu and --tf/--tb/--tw/--comm/--bandwidth/"
+                          "--msg-bytes/--mem-w-frac");
+  }
+  if (!mo.model && !mo.gpu && !user_costs &&
+      (rc = learn_cli_resolve(cmd, from, n_from, &lc, mo.db_path,
+                              &learned))) {
+    modelopts_close(&mo);
+    return rc;
+  }
+  if (learned)
+    learn_cli_apply_opts(learned, &o);
   if ((rc = simopts_check(&o, cmd, 1))) {
+    pl_learned_free(learned);
     modelopts_close(&mo);
     return rc;
   }
@@ -287,6 +336,7 @@ int cmd_simulate(int argc, char **argv)
   pl_sched *s;
   pl_costs *c;
   if ((rc = simopts_build(&o, cmd, NULL, &s, &c))) {
+    pl_learned_free(learned);
     modelopts_close(&mo);
     return rc;
   }
@@ -297,8 +347,10 @@ int cmd_simulate(int argc, char **argv)
     return rc;
   }
   if (!mo.model)
-    rc = provided_costs(&wl, wl_device, mo.db_path, s, &c, &o, &wl_source);
+    rc = provided_costs(&wl, wl_device, mo.db_path, learned, s, &c, &o,
+                        &wl_source);
   if (rc) {
+    pl_learned_free(learned);
     pl_sched_destroy(s);
     pl_costs_destroy(c);
     modelopts_close(&mo);
@@ -356,6 +408,7 @@ int cmd_simulate(int argc, char **argv)
     int64_t id = 0;
     hp.iteration_time = simopts_iteration_time(&o, &res);
     hp.cost_source = mo.model         ? modelopts_source_summary(plan.source)
+                     : learned        ? "measured" /* the runs table's word */
                      : wl_source >= 0 ? pl_cost_source_name(wl_source)
                                       : "user";
     hp.model_name = mo.model;
@@ -372,6 +425,14 @@ int cmd_simulate(int argc, char **argv)
   }
   if (fmt == CLI_FMT_TABLE) {
     print_table(&o, s, c, &res);
+    if (learned)
+      printf("\ncosts learned from a %s profile (%s, p=%d, %d virtual "
+             "stages; %s)%s\n", learned->schedule, learned->source,
+             learned->ranks, learned->stages, learned->workload_key,
+             pl_sched_stages(s) > learned->stages
+                 ? "; chunk costs derived by the layers each chunk holds "
+                   "(a profile stage's time / chunks)"
+                 : "");
     if (mo.model)
       nofit = modelopts_print(&mo, &plan, &res, simopts_iteration_time(&o, &res));
   } else if (fmt == CLI_FMT_JSON) {
@@ -401,6 +462,18 @@ int cmd_simulate(int argc, char **argv)
         json_string(mo.model         ? modelopts_source_summary(plan.source)
                     : wl_source >= 0 ? pl_cost_source_name(wl_source)
                                      : "user"));
+    if (learned) {
+      json_t *lj = json_object();
+      json_object_set_new(lj, "schedule", json_string(learned->schedule));
+      json_object_set_new(lj, "source", json_string(learned->source));
+      json_object_set_new(lj, "workload_key",
+                          json_string(learned->workload_key));
+      json_object_set_new(lj, "source_sha256",
+                          json_string(learned->source_sha256));
+      json_object_set_new(lj, "chunk_split",
+                          json_integer(pl_sched_stages(s) / learned->stages));
+      json_object_set_new(costs, "learned_from", lj);
+    }
     json_object_set_new(j, "costs", costs);
     if (mo.model) {
       modelopts_json(&mo, &plan, &res, it, j);
@@ -421,6 +494,7 @@ int cmd_simulate(int argc, char **argv)
   if (fail_oom && nofit)
     rc = cli_fail_oom(nofit, "rank");
 out:
+  pl_learned_free(learned);
   pl_model_plan_free(&plan);
   modelopts_close(&mo);
   pl_result_free(&res);

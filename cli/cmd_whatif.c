@@ -9,6 +9,7 @@
 
 #include "pipelab/plots.h"
 #include "pipelab/traces.h"
+#include "learnopts.h"
 #include "modelopts.h"
 
 static const char usage[] =
@@ -63,6 +64,8 @@ int cmd_whatif(int argc, char **argv)
     {"plots", required_argument, NULL, 'P'},
     {"fail-on-oom", no_argument, NULL, 'O'},
     {"preset", required_argument, NULL, 'R'},
+    {"costs-from", required_argument, NULL, 'C'},
+    {"b-frac", required_argument, NULL, 'B'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "whatif";
@@ -72,6 +75,11 @@ int cmd_whatif(int argc, char **argv)
   const char *only = NULL, *plots = NULL;
   int opt, rc, user_costs = 0, fail_oom = 0;
   const struct preset *preset = NULL;
+  struct learn_cli lc;
+  pl_learned *learned = NULL;
+  const char *from[64];
+  size_t n_from = 0;
+  learn_cli_init(&lc);
   simopts_init(&o);
   /* Every schedule runs on uniform ranks (simulate takes --rank-speed). */
   simopts_accept(&o, SIMOPTS_ALL & ~(SIMOPTS_SCHED | SIMOPT(OPT_RANK_SPEED)),
@@ -89,7 +97,16 @@ int cmd_whatif(int argc, char **argv)
              "  --plots <dir>             also write <dir>/<schedule>.png, the\n"
              "                            pipeline timeline of each schedule\n"
              "  --fail-on-oom             with --model: exit 8 when a compared\n"
-             "                            schedule does not fit in HBM (CI gate)\n\n"
+             "                            schedule does not fit in HBM (CI gate)\n"
+             "learned costs (docs/learned-costs.md):\n"
+             "  --costs-from <file>       rank the schedules with costs learned from\n"
+             "                            a measured profile of one of them (a 'run\n"
+             "                            --save' result, or Kineto traces: repeat\n"
+             "                            it, one per rank); --db <file> alone (no\n"
+             "                            --model, --gpu or cost flags) uses the\n"
+             "                            newest costs 'calibrate --from' stored;\n"
+             "                            p and m default to the profile's\n"
+             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n\n"
              "examples:\n"
              "  pipelab whatif                       # the preset zb-1.5b\n"
              "  pipelab whatif --stages 4 --microbatches 8 --comm 0.25 "
@@ -127,6 +144,18 @@ int cmd_whatif(int argc, char **argv)
       fail_oom = 1;
       continue;
     }
+    if (opt == 'C') {
+      if (n_from == sizeof from / sizeof *from)
+        return cli_usage(cmd, "at most 64 --costs-from files");
+      from[n_from++] = optarg;
+      continue;
+    }
+    if (opt == 'B') {
+      if ((rc = cli_double(cmd, "--b-frac", optarg, 1e-6, 1 - 1e-6,
+                           &lc.b_frac)))
+        return rc;
+      continue;
+    }
     if (opt == OPT_SCHEDULE || opt == OPT_SCHEDULE_FILE)
       return cli_usage(cmd, "whatif runs every schedule; use --schedules "
                             "<a,b> to pick some, or 'pipelab simulate'");
@@ -146,13 +175,31 @@ int cmd_whatif(int argc, char **argv)
   if ((rc = cli_no_positionals(cmd, argc, argv)))
     return rc;
   int model_given = mo.model || mo.gpu || mo.other_given;
+  if ((n_from || mo.db_path) && !model_given && !user_costs && !preset) {
+    if (n_from && (o.seen & SIMOPT(OPT_TIME_UNIT))) {
+      modelopts_close(&mo);
+      return cli_usage(cmd, "--costs-from brings its own time unit: drop "
+                            "--time-unit");
+    }
+    if ((rc = learn_cli_resolve(cmd, from, n_from, &lc, mo.db_path,
+                                &learned))) {
+      modelopts_close(&mo);
+      return rc;
+    }
+    if (learned)
+      learn_cli_apply_opts(learned, &o);
+  } else if (n_from) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--costs-from brings its own costs: drop --preset, "
+                          "--model, --gpu and the cost flags");
+  }
   if (preset && model_given) {
     modelopts_close(&mo);
     return cli_usage(cmd, "--preset %s brings its measured costs and --model "
                           "prices its own: give one of them", preset->name);
   }
   /* No shape, cost or model option: the paper's case, said out loud. */
-  if (!preset && !model_given &&
+  if (!preset && !model_given && !learned &&
       !(o.seen & (SIMOPTS_SHAPE | SIMOPTS_COSTS | SIMOPT(OPT_TIME_UNIT))))
     preset = &presets[0];
   if (preset) {
@@ -296,6 +343,15 @@ int cmd_whatif(int argc, char **argv)
                                          simopts_iteration_time(&o, &r->res),
                                          &r->bd)) != 0)
         snprintf(eb.msg, sizeof eb.msg, "cannot break the iteration down");
+    } else if (!e && learned) {
+      pl_cost_request rq = PL_COST_REQUEST_INIT;
+      rq.kind = PL_COSTS_LEARNED;
+      rq.learned = learned;
+      rq.mem_w_frac = o.mem_w_frac;
+      if ((e = pl_cost_provide(&rq, s, &c, NULL, &eb)) == 0) {
+        simopts_apply_runtime(&o, c);
+        e = pl_sim_run(s, c, flags, &r->res, &eb);
+      }
     } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
       pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
                        o.mem_w_frac);
@@ -383,6 +439,18 @@ int cmd_whatif(int argc, char **argv)
     json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(o.p2p)));
     json_object_set_new(top, "op_gap", json_real(o.op_gap));
     json_object_set_new(top, "optimizer_time", json_real(o.optimizer_time));
+    if (learned) {
+      json_t *lj = json_object();
+      json_object_set_new(lj, "schedule", json_string(learned->schedule));
+      json_object_set_new(lj, "source", json_string(learned->source));
+      json_object_set_new(lj, "workload_key",
+                          json_string(learned->workload_key));
+      json_object_set_new(lj, "source_sha256",
+                          json_string(learned->source_sha256));
+      json_object_set_new(lj, "virtual_stages", json_integer(learned->stages));
+      json_object_set_new(top, "cost_source", json_string("learned"));
+      json_object_set_new(top, "learned_from", lj);
+    }
     json_object_set_new(top, "schedules", a);
     pl_json_dumpf(top, stdout, JSON_INDENT(2));
     putchar('\n');
@@ -502,7 +570,14 @@ int cmd_whatif(int argc, char **argv)
              cli_num(o.fb_overlap), cli_num(o.a2a));
     if (o.op_gap > 0)
       printf("; op gap %s", cli_dur(o.op_gap, u));
-    printf("\n\n");
+    printf("\n");
+    if (learned)
+      printf("costs learned from a %s profile (%s, p=%d, %d virtual stages; "
+             "%s); chunked schedules (v > 1): each chunk costs its profile "
+             "stage's time / v (the layers it holds)\n", learned->schedule,
+             learned->source, learned->ranks, learned->stages,
+             learned->workload_key);
+    printf("\n");
     printf("%-*s %2s %14s %14s %8s %8s %10s %10s\n", nw, "schedule", "v",
            "iteration", "rank span", "bubble", "bub/span", "peak act.",
            "vs 1f1b");
@@ -544,6 +619,7 @@ int cmd_whatif(int argc, char **argv)
   }
   pl_free(rows);
   modelopts_close(&mo);
+  pl_learned_free(learned);
   if (fail_oom && nofit)
     return cli_fail_oom(nofit, "schedule");
   return plots_failed ? CLI_EXIT_FAIL : 0;

@@ -111,6 +111,78 @@ static int workload_costs(const pl_cost_request *rq, pl_costs *c,
   return pl_cost_from_calibration(&wc, 0, w, c, eb);
 }
 
+/* PL_COSTS_LEARNED: the learned table (given, or the newest stored one)
+ * applied to the schedule; memory from the workload, else units. */
+static int learned_costs(const pl_cost_request *rq, const pl_sched *s,
+                         pl_costs *c, struct pl_errbuf *eb)
+{
+  pl_learned *own = NULL;
+  const pl_learned *l = rq->learned;
+  int rc;
+  if (!l) {
+    if ((rc = pl_db_learned_load(rq->db, rq->device, rq->workload_key, &own,
+                                 NULL, eb)))
+      return rc;
+    l = own;
+  }
+  rc = pl_learned_apply(l, s, c, NULL, eb);
+  pl_learned_free(own);
+  if (rc)
+    return rc;
+  if (!(rq->mem_w_frac >= 0 && rq->mem_w_frac <= 1))
+    return pl_errf(eb, PL_EINVAL, "learned costs: mem_w_frac must be in "
+                   "[0, 1], got %g", rq->mem_w_frac);
+  int v = pl_sched_chunks(s) > 0 ? pl_sched_chunks(s) : 1;
+  for (int g = 0; g < c->n_stages; g++) {
+    c->stage[g].mem_b = 1.0 / v;
+    c->stage[g].mem_w = rq->mem_w_frac / v;
+  }
+  if (rq->workload) {
+    double msg = c->stage[0].msg_bytes;
+    if ((rc = pl_wl_apply_mem_costs(rq->workload, c, eb)))
+      return rc;
+    if (msg > 0) /* the profile's message size, when it knew one */
+      for (int g = 0; g < c->n_stages; g++)
+        c->stage[g].msg_bytes = msg;
+  }
+  return PL_OK;
+}
+
+/* PL_COSTS_MODEL with a db: costs learned for the GPU and the model's key
+ * win over the analytic op times (memory stays the model's). Nothing
+ * learned, or a profile that cannot price this schedule: the analytic
+ * table stands. */
+static void learned_over_model(const pl_cost_request *rq, const pl_sched *s,
+                               pl_costs *c, pl_model_plan *plan)
+{
+  char key[128];
+  pl_learned *l = NULL;
+  struct pl_errbuf e2 = PL_ERRBUF_INIT;
+  if (pl_learned_model_key(rq->model, rq->cfg, key, sizeof key) ||
+      pl_db_learned_load(rq->db, rq->gpu->name, key, &l, NULL, &e2))
+    return;
+  if (!strcmp(l->time_unit, "us")) {
+    pl_costs *t = NULL;
+    if (!pl_costs_clone(c, 0, &t) && !pl_learned_apply(l, s, t, NULL, &e2)) {
+      for (int g = 0; g < c->n_stages; g++)
+        for (int k = 0; k < 4; k++)
+          c->stage[g].t[k] = t->stage[g].t[k];
+      c->op_gap = t->op_gap;
+      c->comm_latency = t->comm_latency;
+      c->comm_bandwidth = t->comm_bandwidth;
+      for (int g = 0; g < c->n_stages; g++)
+        c->stage[g].has_link = 0;
+      for (int k = 0; k < PL_OP_NKINDS; k++) {
+        c->source[k] = PL_SRC_LEARNED;
+        if (plan)
+          plan->source[k] = PL_SRC_LEARNED;
+      }
+    }
+    pl_costs_destroy(t);
+  }
+  pl_learned_free(l);
+}
+
 static int check_request(const pl_cost_request *rq, const pl_sched *s,
                          pl_costs **costs, const pl_model_plan *plan,
                          struct pl_errbuf *eb)
@@ -134,10 +206,16 @@ static int check_request(const pl_cost_request *rq, const pl_sched *s,
       return pl_errf(eb, PL_EINVAL, "cost provider: workload costs need a "
                      "workload, a calibration device and a database");
     return PL_OK;
+  case PL_COSTS_LEARNED:
+    if (!rq->learned && !rq->db)
+      return pl_errf(eb, PL_EINVAL, "cost provider: learned costs need a "
+                     "learned table or a database");
+    return PL_OK;
   default:
     return pl_errf(eb, PL_EINVAL, "cost provider: unknown cost kind %d "
-                   "(constant %d, model %d or workload %d)", rq->kind,
-                   PL_COSTS_CONSTANT, PL_COSTS_MODEL, PL_COSTS_WORKLOAD);
+                   "(constant %d, model %d, workload %d or learned %d)",
+                   rq->kind, PL_COSTS_CONSTANT, PL_COSTS_MODEL,
+                   PL_COSTS_WORKLOAD, PL_COSTS_LEARNED);
   }
 }
 
@@ -157,6 +235,8 @@ int pl_cost_provide(const pl_cost_request *rq, const pl_sched *s,
       pl_costs_destroy(c);
       return rc;
     }
+    if (rq->db)
+      learned_over_model(rq, s, c, plan);
   } else {
     rc = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c);
     if (rc == PL_ENOMEM)
@@ -165,8 +245,9 @@ int pl_cost_provide(const pl_cost_request *rq, const pl_sched *s,
       return pl_errf(eb, rc, "cost provider: a schedule of %d stages on %d "
                      "ranks has no cost table", pl_sched_stages(s),
                      pl_sched_ranks(s));
-    rc = rq->kind == PL_COSTS_CONSTANT ? constant_costs(rq, s, c, eb)
-                                       : workload_costs(rq, c, eb);
+    rc = rq->kind == PL_COSTS_CONSTANT   ? constant_costs(rq, s, c, eb)
+         : rq->kind == PL_COSTS_LEARNED ? learned_costs(rq, s, c, eb)
+                                        : workload_costs(rq, c, eb);
     if (rc) {
       pl_costs_destroy(c);
       return rc;

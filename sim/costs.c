@@ -29,6 +29,7 @@ const char *pl_cost_source_name(int src)
   case PL_SRC_MEASURED: return "measured";
   case PL_SRC_INTERPOLATED: return "interpolated";
   case PL_SRC_EXTRAPOLATED: return "extrapolated";
+  case PL_SRC_LEARNED: return "learned";
   default: return "unknown";
   }
 }

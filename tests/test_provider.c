@@ -402,9 +402,14 @@ static void test_bad_requests(void **state)
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
   pl_cost_request rq = PL_COST_REQUEST_INIT;
   /* Kind out of range. */
-  rq.kind = 3;
+  rq.kind = 4;
   assert_int_equal(pl_cost_provide(&rq, s, &c, &plan, &eb), PL_EINVAL);
-  assert_non_null(strstr(eb.msg, "unknown cost kind 3"));
+  assert_non_null(strstr(eb.msg, "unknown cost kind 4"));
+  assert_null(c);
+  /* LEARNED with neither a learned table nor a database. */
+  rq.kind = PL_COSTS_LEARNED;
+  assert_int_equal(pl_cost_provide(&rq, s, &c, &plan, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "learned costs need"));
   assert_null(c);
   rq.kind = -1;
   assert_int_equal(pl_cost_provide(&rq, s, &c, &plan, &eb), PL_EINVAL);

@@ -82,7 +82,7 @@ typedef struct pl_model_spec {
 /* PRAGMA application_id of every pipelab database ("PLAB"). */
 #define PL_DB_APPLICATION_ID 0x504C4142
 /* PRAGMA user_version this binary creates and upgrades to. */
-#define PL_DB_SCHEMA_VERSION 5
+#define PL_DB_SCHEMA_VERSION 6
 /* Default busy timeout of pl_db_open (ms). */
 #define PL_DB_BUSY_TIMEOUT_MS 5000
 
@@ -702,6 +702,147 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
                                          void *ctx),
                    void *ctx, double *us, int *source, struct pl_errbuf *eb);
 
+/* ------------------------------------------------------ learned costs --- */
+
+/*
+ * Costs learned from a measured iteration (models/learn.c, models/learned.c,
+ * docs/learned-costs.md): a profile of one schedule (the per-op rows of a
+ * `pipelab run` result or of an imported Kineto trace) is fitted into a
+ * per-(stage, op kind) table, the per-op runtime overhead and the P2P time;
+ * any schedule on the same number of ranks is then priced from it.
+ */
+#define PL_LEARN_MIN_SAMPLES 3    /* per (stage, op kind) */
+#define PL_LEARN_OUTLIER_MADS 5.0 /* exclude |x - median| > 5 * 1.4826 MAD */
+
+/* Robust statistics of one quantity, in the profile's time unit. */
+typedef struct pl_learned_stat {
+  double median;     /* median of the samples kept */
+  double dispersion; /* 1.4826 * MAD / median of the samples kept */
+  double min, max;   /* of the samples kept */
+  int count;         /* samples kept (0: not in the profile) */
+  int excluded;      /* outliers left out */
+  int derived;       /* not measured: BW = B + W, or B and W split from BW */
+} pl_learned_stat;
+
+typedef struct pl_learned_stage {
+  pl_learned_stat t[4]; /* [PL_OP_F .. PL_OP_BW] */
+} pl_learned_stage;
+
+/* A learned cost table. Owned by whoever created it (pl_learn_fit,
+ * pl_learned_alloc, pl_db_learned_load); free with pl_learned_free. */
+typedef struct pl_learned {
+  char schedule[64];      /* the profiled schedule */
+  char source[16];        /* "cpu", "cuda", "kineto", ... */
+  char time_unit[8];      /* of every time below */
+  int ranks, stages;      /* p and the virtual stages of the profile */
+  int chunks, microbatches;
+  pl_learned_stage *stage; /* [stages], owned */
+  pl_learned_stat gap;    /* per-op runtime overhead (idle before an op) */
+  pl_learned_stat comm;   /* one P2P message (latency + transmission) */
+  double latency;         /* comm's fixed part */
+  double bandwidth;       /* bytes per time unit; 0 = all of comm is latency */
+  double msg_bytes;       /* bytes per message; 0 = unknown */
+  double b_frac;          /* B / (B + W) used to split BW; 0 = none used */
+  int have_split;         /* B and W are known (measured or split) */
+  int measured_bw;        /* the profile holds BW ops */
+  int iterations;         /* iterations pooled */
+  int fused_skipped;      /* fused F&B rows left out */
+  /* Provenance (strings empty when unknown): */
+  char workload_key[128]; /* what was profiled: "executor:layers=4,..." */
+  char device[32];        /* catalog device it is filed under */
+  char source_sha256[65]; /* SHA-256 of the profile file(s) */
+  char git_rev[48];       /* pipelab revision that learned it */
+  int64_t created_at_ns;
+} pl_learned;
+
+/* Fit options. min_samples <= 0: PL_LEARN_MIN_SAMPLES; outlier_mads <= 0:
+ * PL_LEARN_OUTLIER_MADS; b_frac in (0, 1) splits a profile's BW into B =
+ * b_frac * BW and W = the rest (0 = no split); msg_bytes (> 0) with
+ * bandwidth (bytes per time unit, > 0) splits the P2P time into latency +
+ * bytes / bandwidth (otherwise it is all latency). */
+typedef struct pl_learn_opts {
+  int min_samples;
+  double outlier_mads;
+  double b_frac;
+  double msg_bytes;
+  double bandwidth;
+} pl_learn_opts;
+#define PL_LEARN_OPTS_INIT {0, 0, 0, 0, 0}
+
+/*
+ * Learns costs from n measured iterations (results with per-op rows) of one
+ * schedule; iters and the results are borrowed. Per (stage, op kind): the
+ * median over microbatches and iterations of the op durations, outliers
+ * beyond opts->outlier_mads robust deviations excluded, the relative spread
+ * reported. Per-op overhead: the idle time before an op whose input was
+ * already there when its rank became free. P2P time: the idle time between
+ * a remote producer's end and the consumer's start while the consumer's
+ * rank waited, less the overhead. Fused F&B rows are left out. Errors
+ * (nothing allocated): PL_EPARSE "too few samples" (a kind the profile holds
+ * has fewer than min_samples rows on a stage), "missing op kind" (a stage
+ * without F, or without BW and without B and W), no per-op rows, or
+ * iterations of different shapes; PL_EINVAL for bad options; PL_ENOMEM.
+ * *out is owned by the caller (pl_learned_free).
+ */
+int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
+                 const pl_learn_opts *opts, pl_learned **out,
+                 struct pl_errbuf *eb);
+/* A zeroed table of `stages` stages (*out owned by the caller). */
+int pl_learned_alloc(int stages, pl_learned **out);
+void pl_learned_free(pl_learned *l);
+
+/*
+ * Prices schedule s into c (c->n_stages == its virtual stages) from l:
+ * s must run on l->ranks ranks and its virtual stages must be a multiple f
+ * of the profile's; virtual stage g then holds 1/f of the layers of profile
+ * stage g / f (the layers each chunk holds, with an even split), so each
+ * op costs the profile stage's median / f. Sets op times, op_gap, the P2P
+ * latency / bandwidth / message bytes, the time unit and source[] =
+ * PL_SRC_LEARNED; memory is left alone. *split (may be NULL) receives f
+ * (1: the profile's own stages). PL_EINVAL (with the reason) for another
+ * rank count, a stage count that is not a multiple, or a schedule with B/W
+ * ops when the profile has only BW ops and no split.
+ */
+int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,
+                     int *split, struct pl_errbuf *eb);
+
+/* The workload key under which costs learned for a catalog model are
+ * filed ("model=llama3-8b,mb=1,seq=8192,tp=1"): a model-priced request
+ * (PL_COSTS_MODEL with a db) takes learned costs filed under its GPU and
+ * this key over the analytic ones. PL_EINVAL when buf is too small. */
+int pl_learned_model_key(const pl_model_spec *m, const pl_train_cfg *cfg,
+                         char *buf, size_t len);
+
+/*
+ * Stores l as one calibration run (info: device, method, notes; strings
+ * copied) plus its learned profile and per-(stage, op kind) rows, in one
+ * transaction: all rows or none. l->device must name a catalog device
+ * (PL_ENOTFOUND otherwise). *id (may be NULL) receives the profile id.
+ */
+int pl_db_learned_store(pl_db *db, const pl_learned *l,
+                        const pl_calib_info *info, int64_t *id,
+                        struct pl_errbuf *eb);
+/*
+ * The newest learned profile filed under device (NULL = any) and
+ * workload_key (NULL = any). PL_ENOTFOUND when none matches. *out is owned
+ * by the caller (pl_learned_free); *id (may be NULL) receives its id.
+ */
+int pl_db_learned_load(pl_db *db, const char *device,
+                       const char *workload_key, pl_learned **out,
+                       int64_t *id, struct pl_errbuf *eb);
+
+/* SHA-256 of a byte stream (the provenance hash of a profile). */
+typedef struct pl_sha256 {
+  uint32_t h[8];
+  uint64_t len;
+  unsigned char buf[64];
+  size_t n;
+} pl_sha256;
+void pl_sha256_init(pl_sha256 *c);
+void pl_sha256_update(pl_sha256 *c, const void *data, size_t len);
+/* Finishes and writes 64 lowercase hex digits and a NUL. */
+void pl_sha256_hex(pl_sha256 *c, char hex[65]);
+
 /* ------------------------------------------------------ cost provider --- */
 
 /*
@@ -720,11 +861,18 @@ int pl_cost_lookup(pl_db *db, const char *gpu, const pl_model_spec *m,
  *                      calibration stored under `device`
  *                      (pl_db_workload_costs, then pl_cost_from_calibration):
  *                      time unit "us", memory in bytes.
+ *   PL_COSTS_LEARNED   costs learned from a measured profile
+ *                      (pl_learned_apply): in memory, or the newest stored
+ *                      one; every source is PL_SRC_LEARNED.
+ * A MODEL request with a db takes costs learned for its GPU and model key
+ * (pl_learned_model_key) over the analytic ones: op times, overhead and P2P
+ * from the profile, memory from the model; source[] = PL_SRC_LEARNED.
  */
 enum pl_cost_kind {
   PL_COSTS_CONSTANT = 0,
   PL_COSTS_MODEL = 1,
-  PL_COSTS_WORKLOAD = 2
+  PL_COSTS_WORKLOAD = 2,
+  PL_COSTS_LEARNED = 3
 };
 
 struct pl_workload; /* pipelab/kernels.h */
@@ -753,10 +901,16 @@ typedef struct pl_cost_request {
                                    only) */
   const double *rank_speed;     /* [ranks of the schedule] time multipliers
                                    (> 0) copied into the table; NULL = 1 */
+  /* PL_COSTS_LEARNED: the learned table (borrowed), or NULL to take the
+   * newest profile stored in db under device (NULL = any) and workload_key
+   * (NULL = any). Memory: the workload's bytes when workload is set, else
+   * units of M_B with mem_w_frac (as CONSTANT). */
+  const pl_learned *learned;
+  const char *workload_key;
 } pl_cost_request;
 #define PL_COST_REQUEST_INIT                                                 \
   {PL_COSTS_CONSTANT, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0.0, NULL, NULL, NULL,   \
-   NULL, NULL, NULL, NULL, NULL, NULL}
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /*
  * Builds the cost table of schedule s (its virtual stages and ranks) for

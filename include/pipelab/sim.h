@@ -399,7 +399,8 @@ enum pl_cost_source {
   PL_SRC_ANALYTIC = 1,
   PL_SRC_MEASURED = 2,
   PL_SRC_INTERPOLATED = 3,
-  PL_SRC_EXTRAPOLATED = 4
+  PL_SRC_EXTRAPOLATED = 4,
+  PL_SRC_LEARNED = 5 /* learned from a measured profile (pl_learn_fit) */
 };
 const char *pl_cost_source_name(int src);
 
