@@ -17,13 +17,6 @@
 
 #include "models_int.h"
 
-struct pl__embedded {
-  const char *name;
-  const char *data;
-  size_t len;
-};
-extern const struct pl__embedded pl__embedded_files[];
-
 struct pl_db {
   sqlite3 *db;
   char *path;
@@ -137,7 +130,7 @@ static int make_parent(const char *path, struct pl_errbuf *eb)
 
 const char *pl_db_migration_sql(int version)
 {
-  for (const struct pl__embedded *e = pl__embedded_files; e->name; e++) {
+  for (const struct pl_embedded *e = pl_embedded_files(); e->name; e++) {
     const char *n = e->name;
     size_t l = strlen(n);
     if (l < 8 || strcmp(n + l - 4, ".sql") || n[3] != '_' || n[0] < '0' ||
