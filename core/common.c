@@ -72,9 +72,22 @@ int pl_set_allocator(pl_malloc_fn m, pl_realloc_fn r, pl_calloc_fn c,
   return PL_OK;
 }
 
-void *pl_malloc(size_t n) { return alloc.m(n ? n : 1); }
-void *pl_calloc(size_t n, size_t size) { return alloc.c(n ? n : 1, size ? size : 1); }
-void *pl_realloc(void *p, size_t n) { return alloc.r(p, n ? n : 1); }
+/* Allocations refused in this thread (pl_alloc_failures). */
+static _Thread_local unsigned long refused;
+
+static void *counted(void *p)
+{
+  refused += p == NULL;
+  return p;
+}
+
+void *pl_malloc(size_t n) { return counted(alloc.m(n ? n : 1)); }
+void *pl_calloc(size_t n, size_t size)
+{
+  return counted(alloc.c(n ? n : 1, size ? size : 1));
+}
+void *pl_realloc(void *p, size_t n) { return counted(alloc.r(p, n ? n : 1)); }
+unsigned long pl_alloc_failures(void) { return refused; }
 void pl_free(void *p)
 {
   if (p)

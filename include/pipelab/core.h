@@ -98,6 +98,10 @@ void *pl_malloc(size_t n);
 void *pl_calloc(size_t n, size_t size);
 void *pl_realloc(void *p, size_t n);
 void pl_free(void *p);
+/* How many allocations the hook refused in the calling thread so far: a
+ * library that reports failure without a reason (jansson's parser) ran out
+ * of memory when this count moved during the call. */
+unsigned long pl_alloc_failures(void);
 /* Duplicates s with pl_malloc; caller frees with pl_free. NULL on ENOMEM. */
 char *pl_strdup(const char *s);
 
