@@ -41,12 +41,18 @@ void pl_csv_free(struct pl_csv *r)
   r->cap = r->nf = 0;
 }
 
-static int fail(struct pl_csv *r, int code, int line, int cell,
+static int fail(struct pl_csv *r, int code, int line, int cell, int kind,
                 const char *why, struct pl_errbuf *eb)
 {
   r->err_line = line;
   r->err_cell = cell;
+  r->err_kind = kind;
   r->err_why = why;
+  /* pl_buf keeps its text NUL-terminated, so the field read so far is a
+   * string (empty after an allocation failure reset the buffer). */
+  r->err_field = r->data.len >= r->field_start
+                     ? r->data.buf + r->field_start
+                     : r->data.buf;
   if (code == PL_ENOMEM)
     return pl_errf(eb, code, "out of memory");
   return pl_errf(eb, code, "line %d, cell %d: %s", line, cell, why);
@@ -97,9 +103,11 @@ static int add(struct pl_csv *r, const char *s, size_t n, int cell,
                struct pl_errbuf *eb)
 {
   if (n > r->max_record || r->data.len > r->max_record - n)
-    return fail(r, PL_EPARSE, r->line, cell, "record too large", eb);
+    return fail(r, PL_EPARSE, r->line, cell, PL_CSV_E_SIZE,
+                "record too large", eb);
   if (pl_buf_add(&r->data, s, n))
-    return fail(r, PL_ENOMEM, r->line, cell, "out of memory", eb);
+    return fail(r, PL_ENOMEM, r->line, cell, PL_CSV_E_NOMEM,
+                "out of memory", eb);
   return PL_OK;
 }
 
@@ -109,6 +117,7 @@ int pl_csv_next(struct pl_csv *r, struct pl_errbuf *eb)
   size_t len = r->len;
   int rc;
   r->nf = 0;
+  r->field_start = 0;
   pl_buf_reset(&r->data);
   for (;;) { /* lines that are not records */
     if (r->pos >= len)
@@ -147,11 +156,13 @@ int pl_csv_next(struct pl_csv *r, struct pl_errbuf *eb)
   r->line = r->next_line;
   for (;;) {
     int cell = r->nf + 1, fline = r->next_line, quoted = 0;
+    size_t start = r->field_start = r->data.len;
     if (r->nf == r->max_fields)
-      return fail(r, PL_EPARSE, fline, cell, "too many fields", eb);
+      return fail(r, PL_EPARSE, fline, cell, PL_CSV_E_FIELDS,
+                  "too many fields", eb);
     if (r->nf == r->cap && grow(r))
-      return fail(r, PL_ENOMEM, fline, cell, "out of memory", eb);
-    size_t start = r->data.len;
+      return fail(r, PL_ENOMEM, fline, cell, PL_CSV_E_NOMEM,
+                  "out of memory", eb);
     if (r->flags & PL_CSV_TRIM)
       while (r->pos < len && is_blank(t[r->pos]))
         r->pos++;
@@ -169,7 +180,7 @@ int pl_csv_next(struct pl_csv *r, struct pl_errbuf *eb)
         if ((rc = add(r, t + a, r->pos - a, cell, eb)))
           return rc;
         if (r->pos >= len)
-          return fail(r, PL_EPARSE, fline, cell,
+          return fail(r, PL_EPARSE, fline, cell, PL_CSV_E_UNCLOSED,
                       "quoted field is not closed (missing '\"')", eb);
         if (r->pos + 1 < len && t[r->pos + 1] == '"') {
           if ((rc = add(r, "\"", 1, cell, eb)))
@@ -184,7 +195,7 @@ int pl_csv_next(struct pl_csv *r, struct pl_errbuf *eb)
         while (r->pos < len && is_blank(t[r->pos]))
           r->pos++;
       if (r->pos < len && t[r->pos] != ',' && !is_end(t[r->pos]))
-        return fail(r, PL_EPARSE, fline, cell,
+        return fail(r, PL_EPARSE, fline, cell, PL_CSV_E_AFTER_QUOTE,
                     "unexpected text after the closing quote", eb);
     } else {
       size_t a = r->pos;
@@ -198,7 +209,8 @@ int pl_csv_next(struct pl_csv *r, struct pl_errbuf *eb)
         return rc;
     }
     if (pl_buf_add(&r->data, "", 1)) /* the field's NUL */
-      return fail(r, PL_ENOMEM, fline, cell, "out of memory", eb);
+      return fail(r, PL_ENOMEM, fline, cell, PL_CSV_E_NOMEM,
+                  "out of memory", eb);
     r->off[r->nf] = start;
     r->f_len[r->nf] = r->data.len - 1 - start;
     r->f_line[r->nf] = fline;

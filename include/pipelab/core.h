@@ -213,14 +213,22 @@ int pl_parse_double_n(const char *s, size_t n, double lo, double hi,
  * (NUL-terminated copies owned by the reader, valid until the next call),
  * 0 at the end of the text, or a negative code: PL_EPARSE for bad syntax or
  * a record over the limits, PL_ENOMEM. On an error, eb gets "line L, cell
- * C: reason" and err_line / err_cell / err_why hold the same position and
- * reason (a static string) so that a caller can word its own message.
+ * C: reason" and err_line / err_cell / err_kind / err_why / err_field hold
+ * the same position and reason so that a caller can word its own message.
  */
 enum {
   PL_CSV_TRIM = 1,       /* drop spaces and tabs around every field (and
                             between a closing quote and the separator) */
   PL_CSV_SKIP_BLANK = 2, /* skip lines that hold only spaces and tabs */
   PL_CSV_COMMENTS = 4    /* skip lines whose first non-blank byte is '#' */
+};
+enum pl_csv_error {
+  PL_CSV_OK = 0,
+  PL_CSV_E_UNCLOSED,    /* a quoted field runs to the end of the text */
+  PL_CSV_E_AFTER_QUOTE, /* text between a closing quote and the separator */
+  PL_CSV_E_FIELDS,      /* more than max_fields fields */
+  PL_CSV_E_SIZE,        /* more than max_record bytes */
+  PL_CSV_E_NOMEM
 };
 #define PL_CSV_MAX_FIELDS_DEFAULT 65536
 #define PL_CSV_MAX_RECORD_DEFAULT ((size_t)1 << 30)
@@ -239,13 +247,17 @@ struct pl_csv {
   size_t *f_len;     /* [nf] field length (a field may hold a NUL byte) */
   int *f_line;       /* [nf] line each field starts on */
   int *f_quoted;     /* [nf] 1 where the field was quoted */
-  /* The last error's position (1-based) and reason. */
-  int err_line, err_cell;
+  /* The last error's position (1-based), kind (enum pl_csv_error), reason
+   * and the text of the field it stopped in, as far as it was read
+   * (NUL-terminated, owned by the reader). */
+  int err_line, err_cell, err_kind;
   const char *err_why;
+  const char *err_field;
   /* Private. */
   struct pl_buf data;
   size_t *off;
-  size_t eol_end; /* end of the last run of empty lines seen */
+  size_t eol_end;     /* end of the last run of empty lines seen */
+  size_t field_start; /* offset of the field being read in data */
   int cap;
 };
 void pl_csv_init(struct pl_csv *r, const char *text, size_t len,
