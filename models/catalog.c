@@ -677,11 +677,9 @@ static int parse_cell(void *spec, const struct col *c, const char *s,
     }
     return 0;
   }
-  char *end;
-  errno = 0;
   if (rule_is_int(c->rule)) {
-    long v = strtol(buf, &end, 10);
-    if (errno || end == buf || *end || v < 1 || v > (1L << 30)) {
+    long v;
+    if (pl_parse_long(buf, 1, 1L << 30, &v)) {
       snprintf(why, wl, "must be an integer from 1 to %ld, got '%s'",
                1L << 30, buf);
       return -1;
@@ -689,8 +687,8 @@ static int parse_cell(void *spec, const struct col *c, const char *s,
     *fld_i(spec, c) = (int)v;
     return 0;
   }
-  double v = strtod(buf, &end);
-  if (errno || end == buf || *end || !isfinite(v) || fabs(v) > 1e30) {
+  double v;
+  if (pl_parse_double(buf, -1e30, 1e30, &v)) {
     snprintf(why, wl, "must be a number, got '%s'", buf);
     return -1;
   }
