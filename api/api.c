@@ -487,7 +487,7 @@ static int api_simulate(const struct args *a, json_t **out)
       pl_errf(a->eb, rc, "out of memory building the result file");
     else
       rc = pl_write_file_atomic(save, text, strlen(text), a->eb);
-    free(text); /* json_dumps allocates with malloc */
+    pl_free(text); /* jansson allocates through the hook */
   }
   if (!rc) {
     /* The document of `simulate --format json`. */
@@ -969,7 +969,7 @@ int pl_api_call(const char *fn, const char *json_args, char **json_out,
       rc = pl_errf(&eb, PL_ENOMEM, "out of memory");
     else if (json_out && !(*json_out = pl_strdup(text)))
       rc = pl_errf(&eb, PL_ENOMEM, "out of memory");
-    free(text); /* json_dumps allocates with malloc */
+    pl_free(text); /* jansson allocates through the hook */
   }
 out:
   json_decref(a.o);

@@ -112,10 +112,8 @@ void cli_warn_untrusted(int n, const char (*why)[PL_UNTRUSTED_LEN])
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
             int *out)
 {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi)
+  long v;
+  if (pl_parse_long(s, lo, hi, &v))
     return cli_usage(cmd, "%s must be an integer from %ld to %ld, got '%s'",
                      opt, lo, hi, s);
   *out = (int)v;
@@ -125,10 +123,8 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
 int cli_double(const char *cmd, const char *opt, const char *s, double lo,
                double hi, double *out)
 {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+  double v;
+  if (pl_parse_double(s, lo, hi, &v))
     return cli_usage(cmd, "%s must be a number from %g to %g, got '%s'", opt,
                      lo, hi, s);
   *out = v;

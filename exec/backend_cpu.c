@@ -61,7 +61,7 @@ void pl_backend_cpu_close(void *be)
     struct blk *k = b->rk[i].free_list;
     while (k) {
       struct blk *n = k->next;
-      free(k);
+      pl_aligned_free(k);
       k = n;
     }
   }
@@ -97,7 +97,7 @@ static void *cpu_alloc(void *be, int rank, size_t bytes, int zero)
   if (!k) {
     void *mem = NULL;
     if (bytes > SIZE_MAX - BLK_HDR ||
-        posix_memalign(&mem, BLK_HDR, BLK_HDR + (bytes ? bytes : 1)))
+        !(mem = pl_aligned_alloc(BLK_HDR, BLK_HDR + (bytes ? bytes : 1))))
       return NULL;
     k = mem;
     k->bytes = bytes;

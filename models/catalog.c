@@ -677,11 +677,9 @@ static int parse_cell(void *spec, const struct col *c, const char *s,
     }
     return 0;
   }
-  char *end;
-  errno = 0;
   if (rule_is_int(c->rule)) {
-    long v = strtol(buf, &end, 10);
-    if (errno || end == buf || *end || v < 1 || v > (1L << 30)) {
+    long v;
+    if (pl_parse_long(buf, 1, 1L << 30, &v)) {
       snprintf(why, wl, "must be an integer from 1 to %ld, got '%s'",
                1L << 30, buf);
       return -1;
@@ -689,8 +687,8 @@ static int parse_cell(void *spec, const struct col *c, const char *s,
     *fld_i(spec, c) = (int)v;
     return 0;
   }
-  double v = strtod(buf, &end);
-  if (errno || end == buf || *end || !isfinite(v) || fabs(v) > 1e30) {
+  double v;
+  if (pl_parse_double(buf, -1e30, 1e30, &v)) {
     snprintf(why, wl, "must be a number, got '%s'", buf);
     return -1;
   }
@@ -726,96 +724,25 @@ static int parse_cell(void *spec, const struct col *c, const char *s,
 /* ---------------------------------------------------------- CSV reading --- */
 
 /*
- * The next record of a CSV text, read in place (RFC 4180: comma separated,
- * double quotes around a field that holds commas, quotes or line breaks,
- * "" for a quote inside them; LF or CRLF line ends). Unquoted fields lose
- * the spaces around them; blank lines and lines starting with '#' are
- * skipped. Returns 1 with f[0 .. *nf-1] (pointers into text, NUL-terminated)
- * and *rec_line, 0 at the end, -1 on bad syntax (*why).
+ * Catalog CSV files go through the base layer's RFC 4180 reader: unquoted
+ * fields lose the spaces around them; blank lines and lines starting with
+ * '#' are skipped. csv_why words a syntax error the way this reader always
+ * has.
  */
-static int csv_record(char *text, size_t len, size_t *pos, int *line,
-                      char **f, int max, int *nf, int *rec_line,
-                      const char **why)
+enum { CSV_FLAGS = PL_CSV_TRIM | PL_CSV_SKIP_BLANK | PL_CSV_COMMENTS };
+
+static const char *csv_why(const struct pl_csv *r)
 {
-  size_t r = *pos;
-  for (;;) { /* blank and comment lines */
-    size_t s = r;
-    while (s < len && (text[s] == ' ' || text[s] == '\t'))
-      s++;
-    if (s >= len) {
-      *pos = len;
-      return 0;
-    }
-    if (text[s] == '\n' || text[s] == '\r' || text[s] == '#') {
-      while (s < len && text[s] != '\n')
-        s++;
-      r = s < len ? s + 1 : s;
-      (*line)++;
-      continue;
-    }
-    break;
+  switch (r->err_kind) {
+  case PL_CSV_E_UNCLOSED:
+    return "a quoted field is not closed (missing '\"')";
+  case PL_CSV_E_AFTER_QUOTE:
+    return "text after the closing quote of a field";
+  case PL_CSV_E_FIELDS:
+    return "too many fields";
+  default:
+    return r->err_why ? r->err_why : "out of memory";
   }
-  *rec_line = *line;
-  *nf = 0;
-  for (;;) {
-    while (r < len && (text[r] == ' ' || text[r] == '\t'))
-      r++;
-    size_t start = r, w = r, end;
-    if (r < len && text[r] == '"') {
-      r++;
-      for (;;) {
-        if (r >= len) {
-          *why = "a quoted field is not closed (missing '\"')";
-          return -1;
-        }
-        if (text[r] == '"') {
-          if (r + 1 < len && text[r + 1] == '"') {
-            text[w++] = '"';
-            r += 2;
-            continue;
-          }
-          r++;
-          break;
-        }
-        if (text[r] == '\n')
-          (*line)++;
-        text[w++] = text[r++];
-      }
-      end = w;
-      while (r < len && (text[r] == ' ' || text[r] == '\t'))
-        r++;
-      if (r < len && text[r] != ',' && text[r] != '\n' && text[r] != '\r') {
-        *why = "text after the closing quote of a field";
-        return -1;
-      }
-    } else {
-      while (r < len && text[r] != ',' && text[r] != '\n' && text[r] != '\r')
-        r++;
-      end = w = r;
-      while (end > start && (text[end - 1] == ' ' || text[end - 1] == '\t'))
-        end--;
-    }
-    char term = r < len ? text[r] : 0;
-    if (*nf == max) {
-      *why = "too many fields";
-      return -1;
-    }
-    text[end] = 0; /* end <= r: the terminator was saved in term */
-    f[(*nf)++] = text + start;
-    if (term == ',') {
-      r++;
-      continue;
-    }
-    if (term == '\r')
-      r += (r + 1 < len && text[r + 1] == '\n') ? 2 : 1;
-    else if (term == '\n')
-      r++;
-    if (term)
-      (*line)++;
-    break;
-  }
-  *pos = r;
-  return 1;
 }
 
 /* ------------------------------------------------------ catalog import --- */
@@ -923,19 +850,24 @@ static int need_required(const struct table *t, const int *have,
   return PL_OK;
 }
 
-static int read_csv(char *text, size_t len, const char *path,
-                    struct rows *gr, struct rows *mr, struct pl_errbuf *eb)
+static int read_csv_records(struct pl_csv *cr, const char *path,
+                            struct rows *gr, struct rows *mr,
+                            struct pl_errbuf *eb)
 {
   enum { MAXF = 64 };
-  char *f[MAXF];
+  char **f;
   char why[320], known[512];
-  const char *syn = NULL;
-  size_t pos = 0;
-  int line = 1, nf = 0, hdr_line = 0, r;
+  int nf = 0, hdr_line = 0, r;
   int map[MAXF], have[32] = {0}, nh;
-  r = csv_record(text, len, &pos, &line, f, MAXF, &nf, &hdr_line, &syn);
+  r = pl_csv_next(cr, eb);
+  if (r == PL_ENOMEM)
+    return r;
   if (r < 0)
-    return pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line, syn);
+    return pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, cr->err_line,
+                   csv_why(cr));
+  f = cr->f;
+  nf = cr->nf;
+  hdr_line = cr->line;
   if (r == 0)
     return pl_errf(eb, PL_EPARSE, "'%s': empty file (expected a header line "
                    "of catalog columns such as name,bf16_dense_flops,...)",
@@ -971,12 +903,17 @@ static int read_csv(char *text, size_t len, const char *path,
   if (rc)
     return rc;
   for (;;) {
-    int rl = 0;
-    r = csv_record(text, len, &pos, &line, f, MAXF, &nf, &rl, &syn);
+    r = pl_csv_next(cr, eb);
+    if (r == PL_ENOMEM)
+      return r;
     if (r < 0)
-      return pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, line, syn);
+      return pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, cr->err_line,
+                     csv_why(cr));
     if (r == 0)
       break;
+    int rl = cr->line;
+    f = cr->f;
+    nf = cr->nf;
     char loc[48];
     snprintf(loc, sizeof loc, "line %d", rl);
     if (nf != nh)
@@ -997,6 +934,17 @@ static int read_csv(char *text, size_t len, const char *path,
   if (rs->n == 0)
     return pl_errf(eb, PL_EPARSE, "'%s': no rows after the header", path);
   return PL_OK;
+}
+
+static int read_csv(char *text, size_t len, const char *path,
+                    struct rows *gr, struct rows *mr, struct pl_errbuf *eb)
+{
+  struct pl_csv cr;
+  pl_csv_init(&cr, text, len, CSV_FLAGS);
+  cr.max_fields = 64;
+  int rc = read_csv_records(&cr, path, gr, mr, eb);
+  pl_csv_free(&cr);
+  return rc;
 }
 
 /* A JSON value as cell text; 0 = not given (null), -1 = wrong type. */
@@ -1306,13 +1254,13 @@ int pl_db_import_kind(const char *path, int *kind, struct pl_errbuf *eb)
   }
   /* The first record of a CSV: catalog columns? */
   if (!memchr(text, 0, len)) {
-    enum { MAXF = 64 };
-    char *f[MAXF];
-    const char *why = NULL;
-    size_t pos = 0;
-    int line = 1, nf = 0, rl = 0, mixed;
-    if (csv_record(text, len, &pos, &line, f, MAXF, &nf, &rl, &why) > 0) {
-      int named = 0, kind_col = 0;
+    struct pl_csv cr;
+    int mixed;
+    pl_csv_init(&cr, text, len, CSV_FLAGS);
+    cr.max_fields = 64;
+    if (pl_csv_next(&cr, NULL) > 0) {
+      char **f = cr.f;
+      int nf = cr.nf, named = 0, kind_col = 0;
       for (int i = 0; i < nf; i++) {
         named |= !strcasecmp(f[i], "name");
         kind_col |= !strcasecmp(f[i], "kind");
@@ -1321,6 +1269,7 @@ int pl_db_import_kind(const char *path, int *kind, struct pl_errbuf *eb)
                     mixed || kind_col))
         *kind = PL_IMPORT_CATALOG;
     }
+    pl_csv_free(&cr);
   }
   pl_free(text);
   return PL_OK;

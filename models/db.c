@@ -17,13 +17,6 @@
 
 #include "models_int.h"
 
-struct pl__embedded {
-  const char *name;
-  const char *data;
-  size_t len;
-};
-extern const struct pl__embedded pl__embedded_files[];
-
 struct pl_db {
   sqlite3 *db;
   char *path;
@@ -137,7 +130,7 @@ static int make_parent(const char *path, struct pl_errbuf *eb)
 
 const char *pl_db_migration_sql(int version)
 {
-  for (const struct pl__embedded *e = pl__embedded_files; e->name; e++) {
+  for (const struct pl_embedded *e = pl_embedded_files(); e->name; e++) {
     const char *n = e->name;
     size_t l = strlen(n);
     if (l < 8 || strcmp(n + l - 4, ".sql") || n[3] != '_' || n[0] < '0' ||
@@ -283,10 +276,8 @@ int pl_db_env_timeout(int *ms, struct pl_errbuf *eb)
   *ms = 0;
   if (!t || !t[0])
     return PL_OK;
-  char *end;
-  errno = 0;
-  long v = strtol(t, &end, 10);
-  if (errno || end == t || *end || v < 1 || v > PL_DB_TIMEOUT_MAX_MS) {
+  long v;
+  if (pl_parse_long(t, 1, PL_DB_TIMEOUT_MAX_MS, &v)) {
     char shown[40];
     snprintf(shown, sizeof shown, "%.32s%s", t, strlen(t) > 32 ? "..." : "");
     for (char *c = shown; *c; c++)
@@ -926,10 +917,8 @@ static int split(char *line, char **f, int max)
 
 static int parse_int_field(const char *s, long lo, long hi, int *out)
 {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi)
+  long v;
+  if (pl_parse_long(s, lo, hi, &v))
     return -1;
   *out = (int)v;
   return 0;
@@ -937,13 +926,7 @@ static int parse_int_field(const char *s, long lo, long hi, int *out)
 
 static int parse_dbl_field(const char *s, double lo, double *out)
 {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v >= lo) || v > 1e300)
-    return -1;
-  *out = v;
-  return 0;
+  return pl_parse_double(s, lo, 1e300, out) ? -1 : 0;
 }
 
 int pl_db_import_csv(pl_db *db, const char *path, const pl_calib_info *info,

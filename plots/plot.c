@@ -23,13 +23,6 @@
 
 #include "plot_int.h"
 
-struct pl__embedded {
-  const char *name;
-  const char *data;
-  size_t len;
-};
-extern const struct pl__embedded pl__embedded_files[];
-
 static const char install_hint[] =
     "gnuplot not found: install it with 'apt-get install gnuplot-nox'";
 
@@ -183,17 +176,14 @@ int pl_plot_find_gnuplot(const char *hint, char *buf, size_t len,
   return pl_errf(eb, PL_EEXTERNAL, "%s", install_hint);
 }
 
-static const struct pl__embedded *find_template(const char *name)
+static const struct pl_embedded *find_template(const char *name)
 {
-  for (const struct pl__embedded *e = pl__embedded_files; e->name; e++)
-    if (strcmp(e->name, name) == 0)
-      return e;
-  return NULL;
+  return pl_embedded_find(name);
 }
 
 /* Replaces @KEY@ (KEY = upper-case letters, digits, '_') from kv. An unknown
  * key is a template bug: PL_EMISUSE. Any other '@' is copied as is. */
-static int fill_template(const struct pl__embedded *t, const char *const *kv,
+static int fill_template(const struct pl_embedded *t, const char *const *kv,
                          struct pl_buf *out, struct pl_errbuf *eb)
 {
   const char *s = t->data, *end = t->data + t->len;
@@ -416,7 +406,7 @@ int pl__plot_run(const pl_plot_opts *o, const char *path, int width,
     goto out;
   if ((rc = pl_plot_find_gnuplot(o->gnuplot, gnuplot, sizeof gnuplot, eb)))
     goto out;
-  const struct pl__embedded *t = find_template(tmpl);
+  const struct pl_embedded *t = find_template(tmpl);
   if (!t) {
     rc = pl_errf(eb, PL_EMISUSE, "no embedded gnuplot template '%s'", tmpl);
     goto out;

@@ -4,9 +4,9 @@
  * cell of such a file. Format and rules: docs/schedule-csv.md,
  * interop.md §1-§3.
  *
- * Reading happens in three steps: the CSV layer splits the text into records
- * and fields the way Python's csv module does (LF, CRLF or CR line ends,
- * RFC-4180 quotes); each field is parsed strictly into an action whose type
+ * Reading happens in three steps: the base layer's CSV reader (pl_csv_next)
+ * splits the text into records and fields the way Python's csv module does
+ * (LF, CRLF or CR line ends, RFC-4180 quotes); each field is parsed strictly into an action whose type
  * is still "raw" (B and BW mean different things in the two dialects); once
  * the whole file has been seen, the dialect is decided (interop.md §1.2) and
  * the raw types are mapped to the current vocabulary. The stage -> rank map
@@ -775,111 +775,45 @@ static int rd_cell(struct reader *rd, const char *s, size_t n, int line,
                                     : 0;
 }
 
-/* Splits the text into records and fields like Python's csv module
- * (delimiter ',', quote '"', doubled quotes inside quotes, any of LF, CRLF
- * and CR ends a record outside quotes) and feeds each field to rd_cell. A
- * blank line is a rank with no cells; blank lines at the end are ignored. */
+/* Splits the text into records and fields with the base layer's RFC 4180
+ * reader (LF, CRLF or CR line ends, quotes, "" inside quotes, a byte order
+ * mark skipped, as Python's csv module with utf-8-sig reads it) and feeds
+ * each field to rd_cell. A blank line is a rank with no cells; blank lines
+ * at the end are ignored. */
 static int rd_split(struct reader *rd, const char *text, size_t len)
 {
-  struct pl_buf q;
-  int line = 1, rc = 0;
-  size_t i = 0, pending_blank = 0;
-  int blank_line0 = 0;
-  pl_buf_init(&q, (size_t)1 << 30);
-  while (i < len) {
-    if (text[i] == '\n' || text[i] == '\r') {
-      /* An empty record: a rank with no cells, unless only blank lines
-       * follow (kept pending until something else appears). */
-      if (!pending_blank)
-        blank_line0 = line;
-      pending_blank++;
-      i += (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') ? 2 : 1;
-      line++;
-      continue;
-    }
-    for (; pending_blank; pending_blank--)
-      if (rd->t->p >= CSV_MAX_RANKS || pt_add_row(rd->t, blank_line0++)) {
-        rc = rd->t->p >= CSV_MAX_RANKS
-                 ? pl_errf(rd->eb, PL_EPARSE, "%s%s%smore than %d rows (ranks)",
-                           rd->src ? "'" : "", rd->src ? rd->src : "",
-                           rd->src ? "': " : "", CSV_MAX_RANKS)
-                 : pl_errf(rd->eb, PL_ENOMEM, "out of memory");
-        goto out;
-      }
+  struct pl_csv r;
+  int rc;
+  pl_csv_init(&r, text, len, 0);
+  while ((rc = pl_csv_next(&r, rd->eb)) > 0) {
     if (rd->t->p >= CSV_MAX_RANKS) {
       rc = pl_errf(rd->eb, PL_EPARSE, "%s%s%smore than %d rows (ranks)",
                    rd->src ? "'" : "", rd->src ? rd->src : "",
                    rd->src ? "': " : "", CSV_MAX_RANKS);
-      goto out;
-    }
-    if (pt_add_row(rd->t, line)) {
-      rc = pl_errf(rd->eb, PL_ENOMEM, "out of memory");
-      goto out;
-    }
-    int cell = 1;
-    for (;;) {
-      int fline = line;
-      if (i < len && text[i] == '"') {
-        pl_buf_reset(&q);
-        i++;
-        for (;;) {
-          if (i >= len) {
-            rc = rd_err(rd, PL_EPARSE, fline, cell, "\"",
-                        "quoted cell is not closed (missing '\"')");
-            goto out;
-          }
-          char c = text[i];
-          if (c == '"') {
-            if (i + 1 < len && text[i + 1] == '"') {
-              rc = pl_buf_add(&q, "\"", 1);
-              i += 2;
-            } else {
-              i++;
-              break;
-            }
-          } else {
-            if (c == '\n' || (c == '\r' && !(i + 1 < len && text[i + 1] == '\n')))
-              line++;
-            rc = pl_buf_add(&q, &c, 1);
-            i++;
-          }
-          if (rc) {
-            rc = pl_errf(rd->eb, PL_ENOMEM, "out of memory");
-            goto out;
-          }
-        }
-        if (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          char t2[48];
-          rc = rd_err(rd, PL_EPARSE, fline, cell,
-                      show(q.buf, q.len, t2, sizeof t2),
-                      "unexpected text after the closing quote");
-          goto out;
-        }
-        if ((rc = rd_cell(rd, q.buf, q.len, fline, cell)))
-          goto out;
-      } else {
-        size_t st = i;
-        while (i < len && text[i] != ',' && text[i] != '\n' &&
-               text[i] != '\r')
-          i++;
-        if ((rc = rd_cell(rd, text + st, i - st, fline, cell)))
-          goto out;
-      }
-      if (i >= len)
-        break;
-      if (text[i] == ',') {
-        i++;
-        cell++;
-        continue;
-      }
-      i += (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') ? 2 : 1;
-      line++;
       break;
     }
+    if (pt_add_row(rd->t, r.line)) {
+      rc = pl_errf(rd->eb, PL_ENOMEM, "out of memory");
+      break;
+    }
+    rc = 0;
+    for (int i = 0; i < r.nf && !rc; i++)
+      rc = rd_cell(rd, r.f[i], r.f_len[i], r.f_line[i], i + 1);
+    if (rc)
+      break;
   }
-out:
-  pl_buf_free(&q);
-  return rc;
+  if (rc < 0 && r.err_kind && r.err_kind != PL_CSV_E_NOMEM) {
+    char t2[48];
+    rc = rd_err(rd, rc, r.err_line, r.err_cell,
+                r.err_kind == PL_CSV_E_UNCLOSED
+                    ? "\""
+                    : show(r.err_field, strlen(r.err_field), t2, sizeof t2),
+                r.err_kind == PL_CSV_E_UNCLOSED
+                    ? "quoted cell is not closed (missing '\"')"
+                    : r.err_why);
+  }
+  pl_csv_free(&r);
+  return rc < 0 ? rc : 0;
 }
 
 static int read_table(const char *text, size_t len, int dialect,
@@ -899,12 +833,6 @@ static int read_table(const char *text, size_t len, int dialect,
     return pl_errf(eb, PL_EINVAL, "unknown CSV dialect %d", dialect);
   if (!text && len)
     return pl_errf(eb, PL_EINVAL, "no text");
-  /* A UTF-8 byte order mark (Excel's "CSV UTF-8") precedes the first cell;
-   * Python's csv module reading with encoding utf-8-sig skips it too. */
-  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-    text += 3;
-    len -= 3;
-  }
   memset(&rd, 0, sizeof rd);
   rd.max_stage = rd.max_mb = -1;
   rd.src = src;

@@ -97,7 +97,7 @@ char *pl_json_dumps(const json_t *j, size_t flags)
   if (!raw)
     return NULL;
   char *s = shorten(raw);
-  free(raw);
+  pl_free(raw); /* jansson allocates through the hook */
   return s;
 }
 

@@ -462,8 +462,12 @@ int pl_result_load(const char *path, pl_result *r, struct pl_errbuf *eb)
   if (rc)
     return rc;
   json_error_t je;
+  unsigned long refused = pl_alloc_failures();
   json_t *j = json_loadb(text, len, 0, &je);
   pl_free(text);
+  /* jansson reports a failed allocation as a syntax error (or none). */
+  if (!j && pl_alloc_failures() != refused)
+    return pl_errf(eb, PL_ENOMEM, "%s: out of memory", path);
   if (!j)
     return pl_errf(eb, PL_EPARSE, "%s: line %d, column %d: %s", path, je.line,
                    je.column, je.text);

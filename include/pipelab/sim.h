@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pipelab/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

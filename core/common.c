@@ -1,5 +1,5 @@
-/* common.c: error table, allocator hook, growable buffer, file helpers and
- * version information shared by every module. */
+/* common.c: the base layer's error table, allocator hook, growable buffer,
+ * file helpers, clock and version information (include/pipelab/core.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pipelab/pipelab.h"
+#include <jansson.h>
+
+#include "pipelab/core.h"
 #include "pl_config.h"
 #include "pl_gitrev.h"
 
@@ -66,16 +68,51 @@ int pl_set_allocator(pl_malloc_fn m, pl_realloc_fn r, pl_calloc_fn c,
   alloc.r = r;
   alloc.c = c;
   alloc.f = f;
+  json_set_alloc_funcs(pl_malloc, pl_free);
   return PL_OK;
 }
 
-void *pl_malloc(size_t n) { return alloc.m(n ? n : 1); }
-void *pl_calloc(size_t n, size_t size) { return alloc.c(n ? n : 1, size ? size : 1); }
-void *pl_realloc(void *p, size_t n) { return alloc.r(p, n ? n : 1); }
+/* Allocations refused in this thread (pl_alloc_failures). */
+static _Thread_local unsigned long refused;
+
+static void *counted(void *p)
+{
+  refused += p == NULL;
+  return p;
+}
+
+void *pl_malloc(size_t n) { return counted(alloc.m(n ? n : 1)); }
+void *pl_calloc(size_t n, size_t size)
+{
+  return counted(alloc.c(n ? n : 1, size ? size : 1));
+}
+void *pl_realloc(void *p, size_t n) { return counted(alloc.r(p, n ? n : 1)); }
+unsigned long pl_alloc_failures(void) { return refused; }
 void pl_free(void *p)
 {
   if (p)
     alloc.f(p);
+}
+
+/* The block's start is kept in the word just before the aligned address. */
+void *pl_aligned_alloc(size_t align, size_t n)
+{
+  if (align < sizeof(void *) || (align & (align - 1)) ||
+      n > SIZE_MAX - align - sizeof(void *))
+    return NULL;
+  char *raw = pl_malloc(n + align + sizeof(void *));
+  if (!raw)
+    return NULL;
+  uintptr_t a = ((uintptr_t)(raw + sizeof(void *)) + (align - 1)) &
+                ~(uintptr_t)(align - 1);
+  ((void **)a)[-1] = raw;
+  return (void *)a;
+}
+
+void pl_aligned_free(void *p)
+{
+  if (p)
+    pl_free(((void **)p)[-1]);
 }
 
 char *pl_strdup(const char *s)
