@@ -286,6 +286,7 @@ int cmd_simulate(int argc, char **argv)
 
   pl_sched *s;
   pl_costs *c;
+  o.engine_finds_deadlock = 1; /* pl_sim_run below reports a deadlock */
   if ((rc = simopts_build(&o, cmd, NULL, &s, &c))) {
     modelopts_close(&mo);
     return rc;

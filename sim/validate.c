@@ -215,8 +215,19 @@ static int validate_dense(const pl_sched *s, struct seen *t,
 }
 
 static int check_deadlock(const pl_sched *s, struct pl_errbuf *eb);
+static int validate(const pl_sched *s, int deadlock, struct pl_errbuf *eb);
 
 int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
+{
+  return validate(s, 1, eb);
+}
+
+int pl_sched_validate_order(const pl_sched *s, struct pl_errbuf *eb)
+{
+  return validate(s, 0, eb);
+}
+
+static int validate(const pl_sched *s, int deadlock, struct pl_errbuf *eb)
 {
   size_t n_parts = 0, n = 0;
   for (int r = 0; r < s->p; r++)
@@ -229,7 +240,7 @@ int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
       return pl_errf(eb, PL_ENOMEM, "out of memory");
     int rc = validate_dense(s, t, eb);
     pl_free(t);
-    return rc ? rc : check_deadlock(s, eb);
+    return rc || !deadlock ? rc : check_deadlock(s, eb);
   }
   struct part *v = pl_malloc((n_parts ? n_parts : 1) * sizeof *v);
   if (!v)
@@ -277,7 +288,7 @@ int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
       rc = check_key(g, s->stage_rank[g], mb, &e, eb);
     }
   pl_free(v);
-  return rc ? rc : check_deadlock(s, eb);
+  return rc || !deadlock ? rc : check_deadlock(s, eb);
 }
 
 /* Deadlock: run the engine on zero costs. */

@@ -123,6 +123,11 @@ int pl_sched_clone(const pl_sched *s, pl_sched **out);
  * and what that op waits for in eb->msg (several lines joined by "; ").
  */
 int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb);
+/* The same checks without the deadlock check, for a caller that runs the
+ * engine next anyway (pl_sim_run reports a deadlock with the same message
+ * and code): validation of a large schedule then costs one pass over its ops
+ * instead of a whole extra engine run. */
+int pl_sched_validate_order(const pl_sched *s, struct pl_errbuf *eb);
 
 /* ---------------------------------------------------------- generators --- */
 
