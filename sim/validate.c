@@ -167,13 +167,42 @@ static int collect(const pl_sched *s, struct part *v, size_t *n,
   return rc;
 }
 
-/* Validation over a dense stages x microbatches table of positions, when
- * that table is no larger than a few entries per op (every generated
- * schedule): one pass in rank and list order finds the first bad part or the
- * first repeat (the same one the sorting path reports), then every
- * (stage, mb) is checked. No text is formatted unless there is an error. */
-static int validate_dense(const pl_sched *s, struct seen *t,
-                          struct pl_errbuf *eb)
+/* State of one (stage, mb) in the dense pass: which parts were seen, and
+ * whether a backward came before its F or a W before its B on the rank's
+ * list (the only order errors; their positions are looked up when
+ * reported). */
+enum {
+  ST_F = 1, ST_B = 2, ST_W = 4, ST_BW = 8, ST_BACK_EARLY = 16, ST_W_EARLY = 32
+};
+
+static uint8_t kind_bit(int kind)
+{
+  return kind == PL_OP_F ? ST_F : kind == PL_OP_B ? ST_B
+                                : kind == PL_OP_W ? ST_W : ST_BW;
+}
+
+/* Position + 1 of the first part (kind, g, mb) on rank r's list, 0 if none
+ * (error path only: a scan of one rank). */
+static int32_t find_pos(const pl_sched *s, int r, int kind, int g, int mb)
+{
+  const struct pl_rank_list *l = &s->ranks[r];
+  for (size_t i = 0; i < l->n; i++) {
+    int kinds[2], gs[2], mbs[2];
+    int np = op_parts(&l->ops[i], r, i, kinds, gs, mbs, NULL);
+    for (int h = 0; h < np; h++)
+      if (kinds[h] == kind && gs[h] == g && mbs[h] == mb)
+        return (int32_t)i + 1;
+  }
+  return 0;
+}
+
+/* Validation over a dense stages x microbatches table of one state byte per
+ * (stage, mb), when that table is no larger than a few entries per op
+ * (every generated schedule): one pass in rank and list order finds the
+ * first bad part or the first repeat (the same one the sorting path
+ * reports), then every (stage, mb) is checked in order. Positions are
+ * looked up and text is formatted only for the error that is reported. */
+static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
 {
   size_t m = (size_t)s->m;
   for (int r = 0; r < s->p; r++) {
@@ -187,27 +216,41 @@ static int validate_dense(const pl_sched *s, struct seen *t,
         int rc = check_part(s, r, i, kinds[h], gs[h], mbs[h], eb);
         if (rc)
           return rc;
-        struct seen *e = &t[(size_t)gs[h] * m + (size_t)mbs[h]];
-        int32_t *slot = kinds[h] == PL_OP_F   ? &e->f
-                        : kinds[h] == PL_OP_B ? &e->b
-                        : kinds[h] == PL_OP_W ? &e->w
-                                              : &e->bw;
-        if (*slot) {
+        uint8_t *e = &t[(size_t)gs[h] * m + (size_t)mbs[h]];
+        uint8_t bit = kind_bit(kinds[h]);
+        if (*e & bit) {
           char name[48];
           part_name(kinds[h], gs[h], mbs[h], name, sizeof name);
           return pl_errf(eb, PL_EINVALSCHED,
                          "rank %d position %zu: %s appears twice (first at "
                          "position %d)",
-                         r, i, name, *slot - 1);
+                         r, i, name,
+                         find_pos(s, r, kinds[h], gs[h], mbs[h]) - 1);
         }
-        *slot = (int32_t)i + 1;
+        if ((bit & (ST_B | ST_BW)) && !(*e & ST_F))
+          *e |= ST_BACK_EARLY;
+        if (bit == ST_W && !(*e & ST_B))
+          *e |= ST_W_EARLY;
+        *e |= bit;
       }
     }
   }
   for (int g = 0; g < s->n_stages; g++)
     for (size_t mb = 0; mb < m; mb++) {
-      int rc = check_key(g, s->stage_rank[g], (int)mb, &t[(size_t)g * m + mb],
-                         eb);
+      uint8_t e = t[(size_t)g * m + mb];
+      if (e == (ST_F | ST_BW) || e == (ST_F | ST_B | ST_W))
+        continue; /* complete and in order */
+      int r = s->stage_rank[g];
+      struct seen x = {0, 0, 0, 0};
+      if (e & ST_F)
+        x.f = find_pos(s, r, PL_OP_F, g, (int)mb);
+      if (e & ST_B)
+        x.b = find_pos(s, r, PL_OP_B, g, (int)mb);
+      if (e & ST_W)
+        x.w = find_pos(s, r, PL_OP_W, g, (int)mb);
+      if (e & ST_BW)
+        x.bw = find_pos(s, r, PL_OP_BW, g, (int)mb);
+      int rc = check_key(g, r, (int)mb, &x, eb);
       if (rc)
         return rc;
     }
@@ -215,27 +258,34 @@ static int validate_dense(const pl_sched *s, struct seen *t,
 }
 
 static int check_deadlock(const pl_sched *s, struct pl_errbuf *eb);
-static int validate(const pl_sched *s, int deadlock, struct pl_errbuf *eb);
+static int validate(const pl_sched *s, int deadlock, int dense,
+                    struct pl_errbuf *eb);
 
 int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
 {
-  return validate(s, 1, eb);
+  return validate(s, 1, 1, eb);
 }
 
 int pl_sched_validate_order(const pl_sched *s, struct pl_errbuf *eb)
 {
-  return validate(s, 0, eb);
+  return validate(s, 0, 1, eb);
 }
 
-static int validate(const pl_sched *s, int deadlock, struct pl_errbuf *eb)
+int pl__sched_validate_sorted(const pl_sched *s, struct pl_errbuf *eb)
+{
+  return validate(s, 1, 0, eb);
+}
+
+static int validate(const pl_sched *s, int deadlock, int dense,
+                    struct pl_errbuf *eb)
 {
   size_t n_parts = 0, n = 0;
   for (int r = 0; r < s->p; r++)
     n_parts += 2 * s->ranks[r].n;
   size_t keys = (size_t)(s->n_stages > 0 ? s->n_stages : 0) *
                 (size_t)(s->m > 0 ? s->m : 0);
-  if (keys && keys <= 2 * n_parts + 4096) {
-    struct seen *t = pl_calloc(keys, sizeof *t);
+  if (dense && keys && keys <= 8 * n_parts + 65536) {
+    uint8_t *t = pl_calloc(keys, sizeof *t);
     if (!t)
       return pl_errf(eb, PL_ENOMEM, "out of memory");
     int rc = validate_dense(s, t, eb);
