@@ -14,10 +14,10 @@
  *   pl_model_plan_free.
  * - Every SQL statement of the database lives in models/; other modules read
  *   through functions returning plain structs (pl_db_run_list rows, a
- *   pl_result from pl_db_run_load) or a pl_db_table (pl_db_view_read), which
- *   owns its strings and is freed with pl_db_table_free. Every SQLite error
- *   is mapped to a pl_err by one function, so one damaged file gives one
- *   message whatever reads it.
+ *   pl_result from pl_db_run_load) or a pl_db_table filled by
+ *   pl_db_view_read, which owns its strings and is freed with
+ *   pl_db_table_free. Every SQLite error is mapped to a pl_err by one
+ *   function, so one damaged file gives one message whatever reads it.
  */
 #ifndef PIPELAB_MODELS_H
 #define PIPELAB_MODELS_H
