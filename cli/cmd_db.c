@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sqlite3.h>
-
 #include "modelopts.h"
 #include "pipelab/traces.h"
 
@@ -169,93 +167,12 @@ static const struct add_opt add_opts[] = {
 
 /* ----------------------------------------------------- query printing --- */
 
-struct table {
-  int ncol;
-  char **names;
-  size_t nrow, cap;
-  char **cells;   /* nrow * ncol, NULL = SQL NULL */
-  int *types;     /* SQLite column types per cell */
-};
-
-static void table_free(struct table *t)
+/* Reads view v (arg: its parameter) into t; prints the error (exit code). */
+static int run_view(pl_db *db, pl_db_view v, const char *arg, pl_db_table *t)
 {
-  for (size_t i = 0; i < t->nrow * (size_t)t->ncol; i++)
-    pl_free(t->cells[i]);
-  for (int c = 0; c < t->ncol; c++)
-    pl_free(t->names[c]);
-  pl_free(t->names);
-  pl_free(t->cells);
-  pl_free(t->types);
-  memset(t, 0, sizeof *t);
-}
-
-/* Runs sql (parameter ?1 = arg when not NULL) into t. */
-static int run_query(pl_db *db, const char *sql, const char *arg,
-                     struct table *t)
-{
-  sqlite3 *s = pl_db_sqlite(db);
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(s, sql, -1, &st, NULL);
-  memset(t, 0, sizeof *t);
-  if (rc != SQLITE_OK)
-    goto fail;
-  if (arg)
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-  t->ncol = sqlite3_column_count(st);
-  t->names = pl_calloc((size_t)t->ncol, sizeof *t->names);
-  if (!t->names)
-    goto nomem;
-  for (int c = 0; c < t->ncol; c++)
-    if (!(t->names[c] = pl_strdup(sqlite3_column_name(st, c))))
-      goto nomem;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (t->nrow == t->cap) {
-      size_t nc = t->cap ? t->cap * 2 : 32;
-      char **cells = pl_realloc(t->cells, nc * (size_t)t->ncol * sizeof *cells);
-      if (!cells)
-        goto nomem;
-      t->cells = cells;
-      int *types = pl_realloc(t->types, nc * (size_t)t->ncol * sizeof *types);
-      if (!types)
-        goto nomem;
-      t->types = types;
-      t->cap = nc;
-    }
-    for (int c = 0; c < t->ncol; c++) {
-      size_t i = t->nrow * (size_t)t->ncol + (size_t)c;
-      int ty = sqlite3_column_type(st, c);
-      t->types[i] = ty;
-      t->cells[i] = NULL;
-      if (ty == SQLITE_FLOAT) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.10g", sqlite3_column_double(st, c));
-        t->cells[i] = pl_strdup(buf);
-      } else if (ty != SQLITE_NULL) {
-        t->cells[i] = pl_strdup((const char *)sqlite3_column_text(st, c));
-      }
-      if (ty != SQLITE_NULL && !t->cells[i]) {
-        t->nrow++;
-        goto nomem;
-      }
-    }
-    t->nrow++;
-  }
-  if (rc != SQLITE_DONE)
-    goto fail;
-  sqlite3_finalize(st);
-  return 0;
-nomem:
-  sqlite3_finalize(st);
-  table_free(t);
-  return cli_fail(PL_ENOMEM, "out of memory");
-fail: {
-    int code = (rc & 0xff) == SQLITE_BUSY ? PL_EDBLOCKED : PL_EDB;
-    int ex = cli_fail(code, "cannot read database '%s': %s", pl_db_path(db),
-                      sqlite3_errmsg(s));
-    sqlite3_finalize(st);
-    table_free(t);
-    return ex;
-  }
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int rc = pl_db_view_read(db, v, arg, t, &eb);
+  return rc ? cli_fail_eb(&eb, rc) : 0;
 }
 
 static void csv_field(const char *s)
@@ -275,19 +192,19 @@ static void csv_field(const char *s)
   putchar('"');
 }
 
-static json_t *cell_json(const struct table *t, size_t r, int c)
+static json_t *cell_json(const pl_db_table *t, size_t r, int c)
 {
   size_t i = r * (size_t)t->ncol + (size_t)c;
   const char *v = t->cells[i];
   switch (t->types[i]) {
-  case SQLITE_NULL: return json_null();
-  case SQLITE_INTEGER: return json_integer(strtoll(v, NULL, 10));
-  case SQLITE_FLOAT: return json_real(strtod(v, NULL));
+  case PL_DB_NULL: return json_null();
+  case PL_DB_INTEGER: return json_integer(strtoll(v, NULL, 10));
+  case PL_DB_REAL: return json_real(strtod(v, NULL));
   default: return json_string(v);
   }
 }
 
-static json_t *table_json(const struct table *t)
+static json_t *table_json(const pl_db_table *t)
 {
   json_t *a = json_array();
   for (size_t r = 0; r < t->nrow; r++) {
@@ -299,7 +216,7 @@ static json_t *table_json(const struct table *t)
   return a;
 }
 
-static void print_table(const struct table *t, enum cli_format fmt)
+static void print_table(const pl_db_table *t, enum cli_format fmt)
 {
   if (fmt == CLI_FMT_JSON) {
     json_t *a = table_json(t);
@@ -339,8 +256,8 @@ static void print_table(const struct table *t, enum cli_format fmt)
   }
   for (int c = 0; c < t->ncol; c++) {
     /* Headers line up with their column: numbers are right-aligned. */
-    int num = t->nrow && (t->types[c] == SQLITE_INTEGER ||
-                          t->types[c] == SQLITE_FLOAT);
+    int num = t->nrow && (t->types[c] == PL_DB_INTEGER ||
+                          t->types[c] == PL_DB_REAL);
     if (num)
       printf("%s%*s", c ? "  " : "", w[c], t->names[c]);
     else
@@ -352,7 +269,7 @@ static void print_table(const struct table *t, enum cli_format fmt)
     for (int c = 0; c < t->ncol; c++) {
       size_t i = r * (size_t)t->ncol + (size_t)c;
       const char *v = t->cells[i] ? t->cells[i] : "-";
-      int num = t->types[i] == SQLITE_INTEGER || t->types[i] == SQLITE_FLOAT;
+      int num = t->types[i] == PL_DB_INTEGER || t->types[i] == PL_DB_REAL;
       if (c == t->ncol - 1 && !num)
         printf("%s%s", c ? "  " : "", v);
       else
@@ -363,18 +280,18 @@ static void print_table(const struct table *t, enum cli_format fmt)
   pl_free(w);
 }
 
-static int query_print(pl_db *db, const char *sql, const char *arg,
+static int query_print(pl_db *db, pl_db_view v, const char *arg,
                        enum cli_format fmt, size_t *nrow)
 {
-  struct table t;
-  int rc = run_query(db, sql, arg, &t);
+  pl_db_table t;
+  int rc = run_view(db, v, arg, &t);
   if (rc)
     return rc;
   if (nrow)
     *nrow = t.nrow;
   if (!nrow || t.nrow)
     print_table(&t, fmt);
-  table_free(&t);
+  pl_db_table_free(&t);
   return 0;
 }
 
@@ -434,61 +351,17 @@ static int cmd_check(pl_db *db, enum cli_format fmt)
 
 /* ------------------------------------------------------------ queries --- */
 
-static const char sql_gpus[] =
-  "SELECT name, full_name, bf16_dense_flops / 1e12 AS bf16_tflops, "
-  "round(hbm_bytes / 1073741824.0, 1) AS hbm_gib, "
-  "hbm_bytes_per_s / 1e12 AS hbm_tb_per_s, "
-  "scaleup_bytes_per_s / 1e9 AS scaleup_gb_per_s, "
-  "scaleout_bytes_per_s / 1e9 AS scaleout_gb_per_s, default_mfu, "
-  "p2p_latency_us, kind, fp8_dense_flops / 1e12 AS fp8_tflops, "
-  "sm_count AS sms, scaleup_domain AS domain, gpus_per_node AS per_node "
-  "FROM gpus ORDER BY kind DESC, name";
-
-/* One line per imported nccl-tests run. */
-static const char sql_colls[] =
-  "SELECT k.calibration_id AS calibration, g.name AS gpu, k.op, "
-  "k.n_ranks AS ranks, k.n_nodes AS nodes, count(*) AS sizes, "
-  "min(k.size_bytes) AS min_bytes, max(k.size_bytes) AS max_bytes, "
-  "max(k.busbw_bytes_per_s) / 1e9 AS peak_busbw_gb_per_s, c.host, "
-  "strftime('%Y-%m-%dT%H:%M:%SZ', c.created_at_ns / 1000000000, 'unixepoch') "
-  "AS created_utc FROM collectives k JOIN calibrations c ON c.id = "
-  "k.calibration_id JOIN gpus g ON g.id = c.gpu_id GROUP BY "
-  "k.calibration_id, k.op, k.n_ranks, k.n_nodes ORDER BY k.calibration_id, "
-  "k.op, k.n_ranks";
-
-static const char sql_models[] =
-  "SELECT name, full_name, arch, layers, hidden, heads, kv_heads, ffn, vocab, "
-  "seq_len, published_params / 1e9 AS published_params_b FROM models "
-  "ORDER BY arch, layers * hidden * hidden, name";
-
-static const char sql_calibs[] =
-  "SELECT c.id, g.name AS gpu, c.device_name, c.host, c.method, "
-  "strftime('%Y-%m-%dT%H:%M:%SZ', c.created_at_ns / 1000000000, 'unixepoch') "
-  "AS created_utc, c.pipelab_version, c.driver_version, c.cuda_version, "
-  "(SELECT count(*) FROM samples s WHERE s.calibration_id = c.id) AS samples, "
-  "(SELECT count(*) FROM p2p_links l WHERE l.calibration_id = c.id) AS links, "
-  "(SELECT count(*) FROM collectives k WHERE k.calibration_id = c.id) AS "
-  "collectives FROM calibrations c JOIN gpus g ON g.id = c.gpu_id ORDER BY "
-  "c.id";
-
-static const char sql_export_csv[] =
-  "SELECT s.calibration_id, g.name AS gpu, s.op_kind AS op, "
-  "s.layer_kind AS layer, s.model_name AS model, s.mb_size, s.seq_len, "
-  "s.hidden, s.dtype, s.tp, s.mean_us, s.stddev_us, s.count "
-  "FROM samples s JOIN calibrations c ON c.id = s.calibration_id "
-  "JOIN gpus g ON g.id = c.gpu_id ORDER BY s.calibration_id, s.id";
-
 /* Key/value view of one row (show). */
-static int show_kv(pl_db *db, const char *sql, const char *arg,
+static int show_kv(pl_db *db, pl_db_view v, const char *arg,
                    enum cli_format fmt, int *found)
 {
-  struct table t;
-  int rc = run_query(db, sql, arg, &t);
+  pl_db_table t;
+  int rc = run_view(db, v, arg, &t);
   if (rc)
     return rc;
   *found = t.nrow > 0;
   if (!t.nrow) {
-    table_free(&t);
+    pl_db_table_free(&t);
     return 0;
   }
   if (fmt == CLI_FMT_TABLE) {
@@ -507,7 +380,7 @@ static int show_kv(pl_db *db, const char *sql, const char *arg,
   } else {
     print_table(&t, fmt);
   }
-  table_free(&t);
+  pl_db_table_free(&t);
   return 0;
 }
 
@@ -519,14 +392,7 @@ static int cmd_show(pl_db *db, const char *name, enum cli_format fmt)
   if (*end == 0 && end != name) {
     char ids[32];
     snprintf(ids, sizeof ids, "%ld", id);
-    if ((rc = show_kv(db, "SELECT c.id, g.name AS gpu, c.device_name, c.host, "
-                          "c.driver_version, c.cuda_version, c.nccl_version, "
-                          "strftime('%Y-%m-%dT%H:%M:%SZ', c.created_at_ns / "
-                          "1000000000, 'unixepoch') AS created_utc, "
-                          "c.pipelab_version, c.method, c.notes FROM "
-                          "calibrations c JOIN gpus g ON g.id = c.gpu_id "
-                          "WHERE c.id = CAST(?1 AS INTEGER)", ids, fmt,
-                      &found)))
+    if ((rc = show_kv(db, PL_DB_VIEW_CALIBRATION, ids, fmt, &found)))
       return rc;
     if (!found)
       return cli_fail(PL_ENOTFOUND, "no calibration %ld in '%s' ('pipelab db "
@@ -534,55 +400,22 @@ static int cmd_show(pl_db *db, const char *name, enum cli_format fmt)
     if (fmt == CLI_FMT_TABLE) {
       printf("\n");
       size_t n = 0;
-      if ((rc = query_print(db, "SELECT op_kind AS op, layer_kind AS layer, "
-                                "model_name AS model, mb_size, seq_len, hidden, "
-                                "dtype, tp, mean_us, stddev_us, count FROM "
-                                "samples WHERE calibration_id = CAST(?1 AS "
-                                "INTEGER) ORDER BY id", ids, fmt, &n)))
+      if ((rc = query_print(db, PL_DB_VIEW_CALIBRATION_SAMPLES, ids, fmt,
+                            &n)))
         return rc;
-      if ((rc = query_print(db, "SELECT link_kind, latency_us, bytes_per_s / "
-                                "1e9 AS gb_per_s FROM p2p_links WHERE "
-                                "calibration_id = CAST(?1 AS INTEGER)", ids,
-                            fmt, &n)))
+      if ((rc = query_print(db, PL_DB_VIEW_CALIBRATION_LINKS, ids, fmt, &n)))
         return rc;
-      if ((rc = query_print(db, "SELECT op, n_ranks AS ranks, n_nodes AS "
-                                "nodes, size_bytes, time_us, "
-                                "algbw_bytes_per_s / 1e9 AS algbw_gb_per_s, "
-                                "busbw_bytes_per_s / 1e9 AS busbw_gb_per_s "
-                                "FROM collectives WHERE calibration_id = "
-                                "CAST(?1 AS INTEGER) ORDER BY op, n_ranks, "
-                                "size_bytes", ids, fmt, &n)))
+      if ((rc = query_print(db, PL_DB_VIEW_CALIBRATION_COLLECTIVES, ids, fmt,
+                            &n)))
         return rc;
     }
     return 0;
   }
-  /* Every column in stored units; also found by an alias (schema 4). */
-  if ((rc = show_kv(db, "SELECT name, full_name, vendor, kind, aliases, "
-                        "bf16_dense_flops, fp8_dense_flops, fp4_dense_flops, "
-                        "hbm_bytes, hbm_bytes_per_s, scaleup_bytes_per_s, "
-                        "scaleout_bytes_per_s, host_link_bytes_per_s, "
-                        "default_mfu, p2p_latency_us, sm_count, "
-                        "gemm_efficiency, attn_efficiency, hbm_efficiency, "
-                        "kernel_launch_us, scaleup_domain, gpus_per_node, "
-                        "scaleup_latency_us, scaleout_latency_us, "
-                        "scaleup_coll_efficiency, scaleout_coll_efficiency, "
-                        "sustained_clock_ratio, source FROM gpus WHERE name = ?1 COLLATE NOCASE OR "
-                        "full_name = ?1 COLLATE NOCASE OR instr(',' || "
-                        "lower(aliases) || ',', ',' || lower(?1) || ',') > 0 "
-                        "ORDER BY (name = ?1 COLLATE NOCASE) DESC, id LIMIT 1",
-                    name, fmt, &found)) || found)
+  /* A GPU (by name, full name or alias), else a model. */
+  if ((rc = show_kv(db, PL_DB_VIEW_GPU, name, fmt, &found)) || found)
     return rc;
-  pl_model_spec m;
-  if (pl_db_get_model(db, name, &m, NULL) == PL_OK) {
-    char extra[512];
-    snprintf(extra, sizeof extra,
-             "SELECT name, full_name, arch, layers, hidden, heads, kv_heads, "
-             "ffn, vocab, seq_len, tied_embeddings, learned_pos, "
-             "published_params, %.17g AS params, source FROM models WHERE "
-             "name = ?1 COLLATE NOCASE OR full_name = ?1 COLLATE NOCASE",
-             pl_model_params(&m));
-    return show_kv(db, extra, name, fmt, &found);
-  }
+  if ((rc = show_kv(db, PL_DB_VIEW_MODEL, name, fmt, &found)) || found)
+    return rc;
   return cli_fail(PL_ENOTFOUND, "'%s' is neither a GPU, a model nor a "
                                 "calibration id in '%s' ('pipelab db list "
                                 "gpus|models|calibrations')", name,
@@ -592,64 +425,36 @@ static int cmd_show(pl_db *db, const char *name, enum cli_format fmt)
 static int cmd_export(pl_db *db, enum cli_format fmt)
 {
   if (fmt != CLI_FMT_JSON)
-    return query_print(db, sql_export_csv, NULL, CLI_FMT_CSV, NULL);
-  struct table g, m, c, s, l, k;
-  int rc;
-  if ((rc = run_query(db, "SELECT * FROM gpus ORDER BY id", NULL, &g)))
-    return rc;
-  if ((rc = run_query(db, "SELECT * FROM models ORDER BY id", NULL, &m))) {
-    table_free(&g);
-    return rc;
-  }
-  if ((rc = run_query(db, "SELECT c.*, g.name AS gpu FROM calibrations c "
-                          "JOIN gpus g ON g.id = c.gpu_id ORDER BY c.id",
-                      NULL, &c))) {
-    table_free(&g);
-    table_free(&m);
-    return rc;
-  }
-  if ((rc = run_query(db, "SELECT * FROM samples ORDER BY id", NULL, &s))) {
-    table_free(&g);
-    table_free(&m);
-    table_free(&c);
-    return rc;
-  }
-  if ((rc = run_query(db, "SELECT * FROM p2p_links ORDER BY id", NULL, &l))) {
-    table_free(&g);
-    table_free(&m);
-    table_free(&c);
-    table_free(&s);
-    return rc;
-  }
-  if ((rc = run_query(db, "SELECT * FROM collectives ORDER BY id", NULL,
-                      &k))) {
-    table_free(&g);
-    table_free(&m);
-    table_free(&c);
-    table_free(&s);
-    table_free(&l);
-    return rc;
-  }
+    return query_print(db, PL_DB_VIEW_SAMPLES_CSV, NULL, CLI_FMT_CSV, NULL);
+  static const struct {
+    const char *key;
+    pl_db_view view;
+  } parts[] = {
+    {"gpus", PL_DB_VIEW_ALL_GPUS},
+    {"models", PL_DB_VIEW_ALL_MODELS},
+    {"calibrations", PL_DB_VIEW_ALL_CALIBRATIONS},
+    {"samples", PL_DB_VIEW_ALL_SAMPLES},
+    {"p2p_links", PL_DB_VIEW_ALL_P2P_LINKS},
+    {"collectives", PL_DB_VIEW_ALL_COLLECTIVES},
+  };
   json_t *top = json_object();
   json_object_set_new(top, "application_id", json_integer(PL_DB_APPLICATION_ID));
   json_object_set_new(top, "schema_version",
                       json_integer(pl_db_schema_version(db)));
   json_object_set_new(top, "pipelab_version", json_string(pl_version()));
-  json_object_set_new(top, "gpus", table_json(&g));
-  json_object_set_new(top, "models", table_json(&m));
-  json_object_set_new(top, "calibrations", table_json(&c));
-  json_object_set_new(top, "samples", table_json(&s));
-  json_object_set_new(top, "p2p_links", table_json(&l));
-  json_object_set_new(top, "collectives", table_json(&k));
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    pl_db_table t;
+    int rc = run_view(db, parts[i].view, NULL, &t);
+    if (rc) {
+      json_decref(top);
+      return rc;
+    }
+    json_object_set_new(top, parts[i].key, table_json(&t));
+    pl_db_table_free(&t);
+  }
   pl_json_dumpf(top, stdout, JSON_INDENT(2));
   putchar('\n');
   json_decref(top);
-  table_free(&g);
-  table_free(&m);
-  table_free(&c);
-  table_free(&s);
-  table_free(&l);
-  table_free(&k);
   return 0;
 }
 
@@ -930,18 +735,16 @@ static int cmd_import_file(const char *cmd, const char *file,
            io->replace ? " (existing names replaced in place)" : "");
   }
   else if (kind == PL_IMPORT_NCCL) {
-    struct table t;
+    pl_db_table t;
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (!(rc = run_query(db, "SELECT op, n_ranks, n_nodes FROM collectives "
-                             "WHERE calibration_id = CAST(?1 AS INTEGER) "
-                             "LIMIT 1", ids, &t))) {
+    if (!(rc = run_view(db, PL_DB_VIEW_CALIBRATION_COLLECTIVES, ids, &t))) {
       if (t.nrow)
         printf("imported %zu %s sizes (%s ranks on %s node%s) from %s as "
                "calibration %lld into %s\n", n, t.cells[0], t.cells[1],
                t.cells[2], strcmp(t.cells[2], "1") ? "s" : "", file,
                (long long)id, pl_db_path(db));
-      table_free(&t);
+      pl_db_table_free(&t);
     }
   } else
     printf("imported %zu samples from %s as calibration %lld into %s\n", n,
@@ -1068,13 +871,13 @@ int cmd_db(int argc, char **argv)
     return cmd_add(cmd, pos[0], pos[1], add_val, io.replace, path);
   if (is_import)
     return cmd_import_file(cmd, pos[0], &io, path);
-  const char *what = NULL;
+  int what = -1;
   if (!strcmp(sub, "list")) {
-    what = !strcmp(pos[0], "gpus") ? sql_gpus
-           : !strcmp(pos[0], "models") ? sql_models
-           : !strcmp(pos[0], "calibrations") ? sql_calibs
-           : !strcmp(pos[0], "collectives") ? sql_colls : NULL;
-    if (!what)
+    what = !strcmp(pos[0], "gpus") ? PL_DB_VIEW_GPUS
+           : !strcmp(pos[0], "models") ? PL_DB_VIEW_MODELS
+           : !strcmp(pos[0], "calibrations") ? PL_DB_VIEW_CALIBRATIONS
+           : !strcmp(pos[0], "collectives") ? PL_DB_VIEW_COLLECTIVES : -1;
+    if (what < 0)
       return cli_usage(cmd, "'db list' lists gpus, models, calibrations or "
                             "collectives, not '%s'", pos[0]);
   }
@@ -1083,23 +886,18 @@ int cmd_db(int argc, char **argv)
   if ((rc = cli_db_open(path, 0, &db)))
     return rc;
   if (!strcmp(sub, "init")) {
-    struct table t;
-    if (!(rc = run_query(db, "SELECT (SELECT count(*) FROM gpus WHERE kind = "
-                             "'gpu'), (SELECT count(*) FROM gpus WHERE kind "
-                             "= 'cpu'), (SELECT count(*) FROM models), "
-                             "(SELECT count(*) FROM calibrations), (SELECT "
-                             "count(*) FROM runs)",
-                         NULL, &t))) {
+    pl_db_table t;
+    if (!(rc = run_view(db, PL_DB_VIEW_COUNTS, NULL, &t))) {
       printf("database %s: schema version %d, %s GPUs + %s CPU device, %s "
              "models, %s calibrations, %s runs\n", pl_db_path(db),
              pl_db_schema_version(db), t.cells[0], t.cells[1], t.cells[2],
              t.cells[3], t.cells[4]);
-      table_free(&t);
+      pl_db_table_free(&t);
     }
   } else if (is_check) {
     rc = cmd_check(db, fmt);
-  } else if (what) {
-    rc = query_print(db, what, NULL, fmt, NULL);
+  } else if (what >= 0) {
+    rc = query_print(db, (pl_db_view)what, NULL, fmt, NULL);
   } else if (!strcmp(sub, "show")) {
     rc = cmd_show(db, pos[0], fmt);
   } else {

@@ -335,6 +335,7 @@ int cmd_simulate(int argc, char **argv)
 
   pl_sched *s;
   pl_costs *c;
+  o.engine_finds_deadlock = 1; /* pl_sim_run below reports a deadlock */
   if ((rc = simopts_build(&o, cmd, NULL, &s, &c))) {
     pl_learned_free(learned);
     modelopts_close(&mo);

@@ -432,7 +432,8 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
             info.stages, pl_placement_name(pl_sched_placement(*s)),
             info.microbatches, info.idle_cells, info.comm_cells);
   }
-  rc = pl_sched_validate(*s, &eb);
+  rc = o->engine_finds_deadlock ? pl_sched_validate_order(*s, &eb)
+                                : pl_sched_validate(*s, &eb);
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
     goto fail;

@@ -74,6 +74,9 @@ struct sim_opts {
   double a2a;                /* MoE all-to-all per F and per B (--a2a) */
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
   const char *time_unit;
+  int engine_finds_deadlock; /* set by a command that runs pl_sim_run right
+                                after simopts_build: validation skips its
+                                own deadlock run (the engine reports it) */
   /* Which shared options the command takes (simopts_accept; all after
    * simopts_init). A flag outside `accept` is refused by simopts_handle
    * with one usage line; a flag in `search_only` is refused by

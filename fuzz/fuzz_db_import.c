@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#include "pipelab/models.h"
+#include "../models/models_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fprintf(stderr, "refused without a message (%d)\n", rc);
     abort();
   }
-  sqlite3 *s = pl_db_sqlite(db);
+  sqlite3 *s = pl__db_sqlite(db);
   sqlite3_stmt *st = NULL;
   long long n = -1;
   if (sqlite3_prepare_v2(s, "SELECT count(*) FROM samples", -1, &st, NULL) ==

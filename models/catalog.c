@@ -383,7 +383,7 @@ static int find_row(pl_db *db, const struct table *t, const char *name,
   sqlite3_stmt *st = NULL;
   snprintf(sql, sizeof sql, "SELECT id, %s FROM %s WHERE name = ?1 COLLATE "
            "NOCASE", t == &t_gpus ? "kind = 'cpu'" : "0", t->sql_name);
-  int rc = sqlite3_prepare_v2(pl_db_sqlite(db), sql, -1, &st, NULL);
+  int rc = sqlite3_prepare_v2(pl__db_sqlite(db), sql, -1, &st, NULL);
   *id = 0;
   *is_cpu = 0;
   if (rc == SQLITE_OK) {
@@ -406,7 +406,7 @@ static int alias_owner(pl_db *db, const char *name, int64_t self_id,
 {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
-      pl_db_sqlite(db),
+      pl__db_sqlite(db),
       "SELECT name FROM gpus WHERE id <> ?2 AND (name = ?1 COLLATE NOCASE OR "
       "instr(',' || lower(aliases) || ',', ',' || lower(?1) || ',') > 0) "
       "ORDER BY id LIMIT 1",
@@ -515,7 +515,7 @@ static int put_row(pl_db *db, const struct table *t, const void *spec,
   if (!sql)
     return pl_errf(eb, PL_ENOMEM, "out of memory");
   sqlite3_stmt *st = NULL;
-  rc = sqlite3_prepare_v2(pl_db_sqlite(db), sql, -1, &st, NULL);
+  rc = sqlite3_prepare_v2(pl__db_sqlite(db), sql, -1, &st, NULL);
   pl_free(sql);
   if (rc == SQLITE_OK) {
     const pl_model_spec *m = t == &t_models ? spec : NULL;
@@ -566,7 +566,7 @@ static int put_row(pl_db *db, const struct table *t, const void *spec,
 
 static int begin(pl_db *db, struct pl_errbuf *eb)
 {
-  sqlite3 *s = pl_db_sqlite(db);
+  sqlite3 *s = pl__db_sqlite(db);
   if (!sqlite3_get_autocommit(s))
     return pl_errf(eb, PL_EMISUSE, "a transaction (calibration) is already "
                    "open on '%s'", pl_db_path(db));
@@ -576,18 +576,18 @@ static int begin(pl_db *db, struct pl_errbuf *eb)
 
 static int commit(pl_db *db, struct pl_errbuf *eb)
 {
-  int rc = sqlite3_exec(pl_db_sqlite(db), "COMMIT", NULL, NULL, NULL);
+  int rc = sqlite3_exec(pl__db_sqlite(db), "COMMIT", NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     return PL_OK;
   rc = pl__db_fail(db, rc, "cannot commit to", eb);
-  sqlite3_exec(pl_db_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_exec(pl__db_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
   return rc;
 }
 
 static void rollback(pl_db *db)
 {
-  if (!sqlite3_get_autocommit(pl_db_sqlite(db)))
-    sqlite3_exec(pl_db_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
+  if (!sqlite3_get_autocommit(pl__db_sqlite(db)))
+    sqlite3_exec(pl__db_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
 }
 
 static int add_one(pl_db *db, const struct table *t, const void *spec,

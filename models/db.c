@@ -27,8 +27,10 @@ struct pl_db {
 
 /* ------------------------------------------------------------ helpers --- */
 
-/* Maps a SQLite result code to a pl_err and formats a message that names the
- * file; what says which step failed ("cannot read", "cannot import into"). */
+/* The database's one error mapping: a SQLite result code to a pl_err and a
+ * message that names the file; what says which step failed ("cannot read",
+ * "cannot import into") except for a damaged or foreign file, whose message
+ * is the same on every path. */
 int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb)
 {
   const char *path = db ? db->path : "?";
@@ -41,9 +43,10 @@ int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb)
                    "after %d ms)", what, path, db ? db->busy_ms : 0);
   case SQLITE_NOTADB:
   case SQLITE_CORRUPT:
+    /* The file, not the step, is at fault: one message whatever met it. */
     return pl_errf(eb, PL_ENOTADB,
-                   "%s database '%s': not a SQLite database or corrupt (%s); "
-                   "file left untouched", what, path, msg);
+                   "cannot read database '%s': not a SQLite database or "
+                   "corrupt (%s); file left untouched", path, msg);
   case SQLITE_READONLY:
     return pl_errf(eb, PL_EIO, "%s database '%s': the file or its directory "
                                "is read-only (%s)", what, path, msg);
@@ -370,7 +373,7 @@ void pl_db_close(pl_db *db)
 
 const char *pl_db_path(const pl_db *db) { return db ? db->path : NULL; }
 
-struct sqlite3 *pl_db_sqlite(pl_db *db) { return db ? db->db : NULL; }
+struct sqlite3 *pl__db_sqlite(pl_db *db) { return db ? db->db : NULL; }
 
 int pl_db_schema_version(pl_db *db)
 {

@@ -40,7 +40,7 @@ int pl_db_learned_store(pl_db *db, const pl_learned *l,
   int rc = pl_db_calibration_begin(db, &ci, &cal, eb);
   if (rc)
     return rc;
-  sqlite3 *q = pl_db_sqlite(db);
+  sqlite3 *q = pl__db_sqlite(db);
   sqlite3_stmt *st = NULL;
   int src = sqlite3_prepare_v2(
       q,
@@ -148,7 +148,7 @@ int pl_db_learned_load(pl_db *db, const char *device,
     *id = 0;
   if (!db || !out)
     return pl_errf(eb, PL_EINVAL, "load learned costs: bad arguments");
-  sqlite3 *q = pl_db_sqlite(db);
+  sqlite3 *q = pl__db_sqlite(db);
   sqlite3_stmt *st = NULL;
   int src = sqlite3_prepare_v2(
       q,

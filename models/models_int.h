@@ -1,4 +1,4 @@
-/* models_int.h: internals shared by models/db.c and models/analytic.c. */
+/* models_int.h: internals shared by the files of models/ (and its tests). */
 #ifndef PL_MODELS_INT_H
 #define PL_MODELS_INT_H
 
@@ -19,8 +19,15 @@ int pl__db_samples(pl_db *db, const char *gpu, const char *model,
                    const char *dtype, int per_point, struct pl__point **out,
                    size_t *n, int64_t *calib_id, struct pl_errbuf *eb);
 
-/* SQLite result code -> pl_err with a message naming the database file. */
+/* SQLite result code -> pl_err with a message naming the database file:
+ * the one error mapping of the database (a corrupt or foreign file gives the
+ * same message whatever step, `what`, met it). */
 int pl__db_fail(pl_db *db, int rc, const char *what, struct pl_errbuf *eb);
+
+/* The underlying sqlite3 connection (borrowed): for models/ and for tests
+ * that damage or inspect a file on purpose; nothing outside models/ runs
+ * SQL. */
+struct sqlite3 *pl__db_sqlite(pl_db *db);
 
 /* Ratio interpolation over the points (docs/cost-model.md): ratio[i] is
  * measured / analytic at point i; returns the ratio at (b, s) and the

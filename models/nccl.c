@@ -510,7 +510,7 @@ int pl_db_import_nccl(pl_db *db, const char *path, const pl_calib_info *info,
     goto out;
   sqlite3_stmt *st = NULL;
   int src = sqlite3_prepare_v2(
-      pl_db_sqlite(db),
+      pl__db_sqlite(db),
       "INSERT INTO collectives (calibration_id, op, n_ranks, n_nodes, "
       "size_bytes, time_us, algbw_bytes_per_s, busbw_bytes_per_s) VALUES "
       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -579,7 +579,7 @@ int pl_db_collective_busbw(pl_db *db, const char *gpu, int op, int n_ranks,
       "AND (k.n_nodes > 1) = ?3 "
       "ORDER BY k.calibration_id DESC, abs(k.n_ranks - ?4), k.n_ranks DESC, "
       "abs(k.n_nodes - ?5), k.n_nodes DESC LIMIT 1";
-  sqlite3 *s = pl_db_sqlite(db);
+  sqlite3 *s = pl__db_sqlite(db);
   sqlite3_stmt *st = NULL;
   int64_t cid = 0;
   int nr = 0, nn = 0;

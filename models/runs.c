@@ -1,6 +1,9 @@
-/* runs.c: saving simulated and executed runs into the runs, run_ranks and
- * run_ops tables (schema version 2; docs/database.md). */
+/* runs.c: the runs, run_ranks and run_ops tables (schema version 2;
+ * docs/database.md): saving simulated and executed runs, reading one back and
+ * listing them. Every SQL statement on these tables is here. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +57,7 @@ static int step_done(pl_db *db, sqlite3_stmt *st, struct pl_errbuf *eb)
 int pl_db_run_save(pl_db *db, const pl_run_info *info, const pl_result *r,
                    int64_t *id, struct pl_errbuf *eb)
 {
-  sqlite3 *s = pl_db_sqlite(db);
+  sqlite3 *s = pl__db_sqlite(db);
   sqlite3_stmt *st = NULL;
   char host[256] = "unknown";
   int rc;
@@ -217,5 +220,240 @@ int pl_db_run_save(pl_db *db, const pl_run_info *info, const pl_result *r,
 fail:
   sqlite3_finalize(st);
   sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* ------------------------------------------------------------ reading --- */
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t len)
+{
+  const unsigned char *t = sqlite3_column_text(st, i);
+  snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+static double col_num(sqlite3_stmt *st, int i)
+{
+  return sqlite3_column_type(st, i) == SQLITE_NULL
+             ? NAN
+             : sqlite3_column_double(st, i);
+}
+
+static int kind_from_name(const char *s)
+{
+  for (int k = 0; k < PL_OP_NKINDS; k++)
+    if (strcmp(s, pl_op_kind_name(k)) == 0)
+      return k;
+  return -1;
+}
+
+int pl_db_run_load(pl_db *db, int64_t id, pl_result *r, struct pl_errbuf *eb)
+{
+  static const char what[] = "cannot read";
+  pl_result z = PL_RESULT_INIT;
+  sqlite3 *s = pl__db_sqlite(db);
+  sqlite3_stmt *st = NULL;
+  int rc;
+  *r = z;
+  if (!s)
+    return pl_errf(eb, PL_EMISUSE, "no database");
+  rc = sqlite3_prepare_v2(s,
+                          "SELECT schedule, backend, time_unit, mem_unit, "
+                          "stages, virtual_stages, microbatches, chunks "
+                          "FROM runs WHERE id = ?1",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, what, eb);
+    goto fail;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    rc = rc == SQLITE_DONE
+             ? pl_errf(eb, PL_ENOTFOUND, "no run %lld in '%s'", (long long)id,
+                       pl_db_path(db))
+             : pl__db_fail(db, rc, what, eb);
+    goto fail;
+  }
+  col_text(st, 0, r->schedule, sizeof r->schedule);
+  col_text(st, 1, r->source, sizeof r->source);
+  col_text(st, 2, r->time_unit, sizeof r->time_unit);
+  col_text(st, 3, r->mem_unit, sizeof r->mem_unit);
+  r->stages = sqlite3_column_int(st, 4);
+  r->virtual_stages = sqlite3_column_int(st, 5);
+  r->microbatches = sqlite3_column_int(st, 6);
+  r->chunks = sqlite3_column_int(st, 7);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (r->stages <= 0 || r->stages > (1 << 20)) {
+    rc = pl_errf(eb, PL_EPARSE, "run %lld has %d stages", (long long)id,
+                 r->stages);
+    goto fail;
+  }
+  r->ranks = pl_calloc((size_t)r->stages, sizeof *r->ranks);
+  if (!r->ranks) {
+    rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (int i = 0; i < r->stages; i++) {
+    r->ranks[i].rank = i;
+    r->ranks[i].peak_mem = NAN;
+    r->ranks[i].peak_activation_bytes = -1;
+  }
+  rc = sqlite3_prepare_v2(s,
+                          "SELECT rank, busy_time, first_start_time, "
+                          "last_end_time, peak_mem, ops FROM run_ranks WHERE "
+                          "run_id = ?1",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, what, eb);
+    goto fail;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int k = sqlite3_column_int(st, 0);
+    if (k < 0 || k >= r->stages)
+      continue;
+    pl_rank_result *rr = &r->ranks[k];
+    rr->busy = sqlite3_column_double(st, 1);
+    rr->first_start = sqlite3_column_double(st, 2);
+    rr->last_end = sqlite3_column_double(st, 3);
+    rr->peak_mem = col_num(st, 4);
+    rr->n_ops = (size_t)sqlite3_column_int64(st, 5);
+  }
+  if (rc != SQLITE_DONE) {
+    rc = pl__db_fail(db, rc, what, eb);
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  rc = sqlite3_prepare_v2(s,
+                          "SELECT rank, idx, op_kind, stage, mb, op_kind2, "
+                          "stage2, mb2, start_time, end_time FROM run_ops "
+                          "WHERE run_id = ?1 ORDER BY rank, idx",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, what, eb);
+    goto fail;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  size_t cap = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int k = sqlite3_column_int(st, 0);
+    char kind[8], kind2[8];
+    col_text(st, 2, kind, sizeof kind);
+    col_text(st, 5, kind2, sizeof kind2);
+    int kd = kind_from_name(kind);
+    if (k < 0 || k >= r->stages || kd < 0)
+      continue;
+    if (r->n_ops == cap) {
+      size_t nc = cap ? 2 * cap : 256;
+      pl_op_rec *v = pl_realloc(r->ops, nc * sizeof *v);
+      if (!v) {
+        rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+        goto fail;
+      }
+      r->ops = v;
+      cap = nc;
+    }
+    pl_op_rec *o = &r->ops[r->n_ops++];
+    pl_op op = PL_OP_INIT;
+    op.kind = (uint8_t)kd;
+    op.stage = (int16_t)sqlite3_column_int(st, 3);
+    op.mb = sqlite3_column_int(st, 4);
+    if (kd == PL_OP_FB) {
+      int k2 = kind_from_name(kind2);
+      op.kind2 = (uint8_t)(k2 == PL_OP_B ? PL_OP_B : PL_OP_BW);
+      op.stage2 = (int16_t)sqlite3_column_int(st, 6);
+      op.mb2 = sqlite3_column_int(st, 7);
+    }
+    o->rank = k;
+    o->index = sqlite3_column_int(st, 1);
+    o->op = op;
+    o->start = sqlite3_column_double(st, 8);
+    o->end = sqlite3_column_double(st, 9);
+  }
+  if (rc != SQLITE_DONE) {
+    rc = pl__db_fail(db, rc, what, eb);
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  /* The summary is derived from the rank rows exactly as the engine does. */
+  pl_result_summarize(r);
+  return PL_OK;
+fail:
+  sqlite3_finalize(st);
+  pl_result_free(r);
+  return rc;
+}
+
+int pl_db_run_list(pl_db *db, const char *schedule, int stages,
+                   int microbatches, pl_db_run_row **out, size_t *n,
+                   struct pl_errbuf *eb)
+{
+  sqlite3 *s = pl__db_sqlite(db);
+  sqlite3_stmt *st = NULL;
+  pl_db_run_row *v = NULL;
+  size_t k = 0, cap = 0;
+  int rc;
+  *out = NULL;
+  *n = 0;
+  if (!s)
+    return pl_errf(eb, PL_EMISUSE, "no database");
+  rc = sqlite3_prepare_v2(
+      s,
+      "SELECT id, created_at_ns, kind, backend, schedule, coalesce(label, ''),"
+      " host, pipelab_version, time_unit, stages, microbatches, chunks, "
+      "makespan_time, bubble_ratio, peak_mem FROM runs WHERE "
+      "(?1 IS NULL OR schedule = ?1) AND (?2 = 0 OR stages = ?2) AND "
+      "(?3 = 0 OR microbatches = ?3) ORDER BY id",
+      -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    rc = pl__db_fail(db, rc, "cannot read", eb);
+    goto fail;
+  }
+  bind_text_or_null(st, 1, schedule);
+  sqlite3_bind_int(st, 2, stages);
+  sqlite3_bind_int(st, 3, microbatches);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (k == cap) {
+      size_t nc = cap ? 2 * cap : 64;
+      pl_db_run_row *nv = pl_realloc(v, nc * sizeof *nv);
+      if (!nv) {
+        rc = pl_errf(eb, PL_ENOMEM, "out of memory");
+        goto fail;
+      }
+      v = nv;
+      cap = nc;
+    }
+    pl_db_run_row *x = &v[k++];
+    memset(x, 0, sizeof *x);
+    x->id = sqlite3_column_int64(st, 0);
+    x->created_at_ns = sqlite3_column_int64(st, 1);
+    col_text(st, 2, x->kind, sizeof x->kind);
+    col_text(st, 3, x->backend, sizeof x->backend);
+    col_text(st, 4, x->schedule, sizeof x->schedule);
+    col_text(st, 5, x->label, sizeof x->label);
+    col_text(st, 6, x->host, sizeof x->host);
+    col_text(st, 7, x->version, sizeof x->version);
+    col_text(st, 8, x->time_unit, sizeof x->time_unit);
+    x->stages = sqlite3_column_int(st, 9);
+    x->microbatches = sqlite3_column_int(st, 10);
+    x->chunks = sqlite3_column_int(st, 11);
+    x->makespan = col_num(st, 12);
+    x->bubble_ratio = col_num(st, 13);
+    x->peak_mem = col_num(st, 14);
+  }
+  if (rc != SQLITE_DONE) {
+    rc = pl__db_fail(db, rc, "cannot read", eb);
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  *out = v;
+  *n = k;
+  return PL_OK;
+fail:
+  sqlite3_finalize(st);
+  pl_free(v);
   return rc;
 }

@@ -1,27 +1,27 @@
 /*
  * csv.c: PyTorch schedule CSV (torch.distributed.pipelining) import and
  * export, and the PyTorch-level action table (pl_pt_sched) that keeps every
- * cell of such a file. Format and rules: docs/schedule-csv.md,
- * interop.md §1-§3.
+ * cell of such a file. Format and rules: docs/schedule-csv.md.
  *
  * Reading happens in three steps: the base layer's CSV reader (pl_csv_next)
  * splits the text into records and fields the way Python's csv module does
- * (LF, CRLF or CR line ends, RFC-4180 quotes); each field is parsed strictly into an action whose type
- * is still "raw" (B and BW mean different things in the two dialects); once
- * the whole file has been seen, the dialect is decided (interop.md §1.2) and
+ * (LF, CRLF or CR line ends, RFC-4180 quotes); each field is parsed strictly by the action grammar
+ * (action.c) into an action whose type is still "raw" (B and BW mean different things in the two dialects); once
+ * the whole file has been seen, the dialect is decided and
  * the raw types are mapped to the current vocabulary. The stage -> rank map
  * is inferred on the way from the compute actions.
  */
 #include <string.h>
 
 #include "pipelab/pipelab.h"
+#include "action.h"
 #include "sched_int.h"
 
 /* Limits that keep hostile input from asking for absurd allocations: the
  * stage index fits pl_op's int16, and stages x microbatches bounds the
  * per-(stage, microbatch) tables of validation and the dry run. */
-#define CSV_MAX_STAGE 32766
-#define CSV_MAX_MB 16777215
+#define CSV_MAX_STAGE PL__ACT_MAX_STAGE
+#define CSV_MAX_MB PL__ACT_MAX_MB
 #define CSV_MAX_RANKS 32767
 #define CSV_MAX_KEYS ((long long)1 << 26)
 
@@ -285,336 +285,6 @@ int pl_pt_write_csv(const pl_pt_sched *t, struct pl_buf *b)
   return PL_OK;
 }
 
-/* ------------------------------------------------- action parsing --- */
-
-/* Raw token types: what the text says before the dialect is known. */
-enum raw {
-  RAW_NONE = 0, RAW_F, RAW_I, RAW_B, RAW_W, RAW_BW, RAW_SEND_F, RAW_RECV_F,
-  RAW_SEND_B, RAW_RECV_B, RAW_UNSHARD, RAW_RESHARD, RAW_REDUCE_GRAD
-};
-
-/* Longest names first so "BW0" is BW, not B followed by garbage. */
-static const struct {
-  const char *name;
-  int raw;
-} raw_names[] = {
-  {"REDUCE_GRAD", RAW_REDUCE_GRAD}, {"UNSHARD", RAW_UNSHARD},
-  {"RESHARD", RAW_RESHARD}, {"SEND_F", RAW_SEND_F}, {"RECV_F", RAW_RECV_F},
-  {"SEND_B", RAW_SEND_B}, {"RECV_B", RAW_RECV_B}, {"BW", RAW_BW},
-  {"F", RAW_F}, {"I", RAW_I}, {"B", RAW_B}, {"W", RAW_W}};
-
-static int raw_has_mb(int raw)
-{
-  return raw != RAW_UNSHARD && raw != RAW_RESHARD && raw != RAW_REDUCE_GRAD;
-}
-
-/* What a parsed file contains, for dialect detection (interop.md §1.2). */
-struct seen_tok {
-  int has_i, has_bw, has_fused, has_w;
-};
-
-static int is_space(char c)
-{
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-         c == '\f';
-}
-
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* Renders up to 40 characters of s for a message, control bytes as '?'. */
-static const char *show(const char *s, size_t n, char *buf, size_t len)
-{
-  size_t k = 0, max = len - 4;
-  for (size_t i = 0; i < n && k < max; i++)
-    buf[k++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-  if (n > max) {
-    buf[k++] = '.';
-    buf[k++] = '.';
-    buf[k++] = '.';
-  }
-  buf[k] = 0;
-  return buf;
-}
-
-/* Reads a decimal number at *pos; too large values are flagged, never
- * wrapped. Returns the number of digits read. */
-static size_t read_num(const char *s, size_t n, size_t *pos, long max,
-                       long *val, int *too_big)
-{
-  size_t start = *pos;
-  long v = 0;
-  *too_big = 0;
-  while (*pos < n && is_digit(s[*pos])) {
-    if (!*too_big) {
-      v = v * 10 + (s[*pos] - '0');
-      if (v > max)
-        *too_big = 1;
-    }
-    (*pos)++;
-  }
-  *val = v;
-  return *pos - start;
-}
-
-/* Parses `<stage><TYPE>[<mb>]` at *pos into a raw action. On error writes
- * the reason into why and returns -1. */
-static int parse_simple(const char *s, size_t n, size_t *pos, pl_pt_act *a,
-                        char *why, size_t wl)
-{
-  char tmp[48];
-  long v;
-  int big;
-  size_t at = *pos;
-  if (read_num(s, n, pos, CSV_MAX_STAGE, &v, &big) == 0) {
-    snprintf(why, wl, "expected an action <stage><TYPE><microbatch> such as "
-             "'2F0' at '%s'", show(s + at, n - at, tmp, sizeof tmp));
-    return -1;
-  }
-  if (big) {
-    snprintf(why, wl, "stage number '%s' is too large (at most %d)",
-             show(s + at, *pos - at, tmp, sizeof tmp), CSV_MAX_STAGE);
-    return -1;
-  }
-  a->stage = (int32_t)v;
-  a->type = RAW_NONE;
-  for (size_t k = 0; k < sizeof raw_names / sizeof raw_names[0]; k++) {
-    size_t l = strlen(raw_names[k].name);
-    if (n - *pos >= l && memcmp(s + *pos, raw_names[k].name, l) == 0) {
-      a->type = raw_names[k].raw;
-      *pos += l;
-      break;
-    }
-  }
-  if (a->type == RAW_NONE) {
-    size_t e = *pos;
-    while (e < n && !is_digit(s[e]) && s[e] != ';' && s[e] != ')')
-      e++;
-    if (e == *pos)
-      snprintf(why, wl, "missing action type after stage %ld (expected F, "
-               "I, B, W, SEND_F, RECV_F, SEND_B, RECV_B, UNSHARD, RESHARD or "
-               "REDUCE_GRAD)", v);
-    else
-      snprintf(why, wl, "unknown action type '%s' (expected F, I, B, W, "
-               "SEND_F, RECV_F, SEND_B, RECV_B, UNSHARD, RESHARD or "
-               "REDUCE_GRAD)", show(s + *pos, e - *pos, tmp, sizeof tmp));
-    return -1;
-  }
-  size_t mstart = *pos;
-  size_t nd = read_num(s, n, pos, CSV_MAX_MB, &v, &big);
-  const char *tn = NULL;
-  for (size_t k = 0; k < sizeof raw_names / sizeof raw_names[0]; k++)
-    if (raw_names[k].raw == a->type)
-      tn = raw_names[k].name;
-  if (raw_has_mb(a->type)) {
-    if (nd == 0) {
-      snprintf(why, wl, "%s needs a microbatch number (e.g. '%d%s0')", tn,
-               a->stage, tn);
-      return -1;
-    }
-    if (big) {
-      snprintf(why, wl, "microbatch number '%s' is too large (at most %d)",
-               show(s + mstart, *pos - mstart, tmp, sizeof tmp), CSV_MAX_MB);
-      return -1;
-    }
-    a->mb = (int32_t)v;
-  } else {
-    if (nd) {
-      snprintf(why, wl, "%s takes no microbatch number", tn);
-      return -1;
-    }
-    a->mb = -1;
-  }
-  return 0;
-}
-
-/* Parses one stripped, non-empty cell into a raw action (types are enum
- * raw; compounds carry the pl_pt type). */
-static int parse_cell(const char *s, size_t n, pl_pt_action *a, char *why,
-                      size_t wl)
-{
-  char tmp[48];
-  pl_pt_action z = PL_PT_ACTION_INIT;
-  *a = z;
-  if (s[0] == '(') {
-    const char *close = memchr(s, ')', n);
-    if (!close) {
-      snprintf(why, wl, "'(' without a closing ')'");
-      return -1;
-    }
-    size_t ce = (size_t)(close - s);
-    const char *rest = close + 1;
-    size_t rl = n - ce - 1;
-    if (rl != 11 || memcmp(rest, "OVERLAP_F_B", 11) != 0) {
-      snprintf(why, wl, "expected OVERLAP_F_B after ')', got '%s'",
-               show(rest, rl, tmp, sizeof tmp));
-      return -1;
-    }
-    a->type = PL_PT_OVERLAP_F_B;
-    size_t i = 1;
-    int k = 0;
-    while (i <= ce) {
-      size_t e = i;
-      while (e < ce && s[e] != ';')
-        e++;
-      size_t b0 = i, b1 = e;
-      while (b0 < b1 && is_space(s[b0]))
-        b0++;
-      while (b1 > b0 && is_space(s[b1 - 1]))
-        b1--;
-      if (b1 > b0) {
-        if (k == 2) {
-          snprintf(why, wl, "OVERLAP_F_B takes two actions, got more");
-          return -1;
-        }
-        size_t pos = 0;
-        if (parse_simple(s + b0, b1 - b0, &pos, &a->sub[k], why, wl))
-          return -1;
-        if (pos != b1 - b0) {
-          snprintf(why, wl, "unexpected '%s' after an action inside ( )",
-                   show(s + b0 + pos, b1 - b0 - pos, tmp, sizeof tmp));
-          return -1;
-        }
-        k++;
-      }
-      i = e + 1;
-    }
-    if (k != 2) {
-      snprintf(why, wl, "OVERLAP_F_B takes two actions, got %d", k);
-      return -1;
-    }
-    int t0 = a->sub[0].type, t1 = a->sub[1].type;
-    int bwd0 = t0 == RAW_I || t0 == RAW_B || t0 == RAW_BW;
-    int bwd1 = t1 == RAW_I || t1 == RAW_B || t1 == RAW_BW;
-    if (!((t0 == RAW_F && bwd1) || (t1 == RAW_F && bwd0))) {
-      snprintf(why, wl, "OVERLAP_F_B pairs one forward (F) with one backward "
-               "(I or B)");
-      return -1;
-    }
-    a->n_sub = 2;
-    return 0;
-  }
-  size_t pos = 0;
-  pl_pt_act x;
-  if (parse_simple(s, n, &pos, &x, why, wl))
-    return -1;
-  if ((x.type == RAW_SEND_F || x.type == RAW_SEND_B) && pos < n &&
-      s[pos] == '_' && pos + 1 < n && is_digit(s[pos + 1])) {
-    /* Legacy fused comm: <s>SEND_F<mb>_<s2>RECV_B<mb2>. */
-    pl_pt_act y;
-    pos++;
-    if (parse_simple(s, n, &pos, &y, why, wl))
-      return -1;
-    int want = x.type == RAW_SEND_F ? RAW_RECV_B : RAW_RECV_F;
-    if (y.type != want) {
-      snprintf(why, wl, "a fused %s must be followed by %s",
-               x.type == RAW_SEND_F ? "SEND_F" : "SEND_B",
-               x.type == RAW_SEND_F ? "RECV_B" : "RECV_F");
-      return -1;
-    }
-    a->type = x.type == RAW_SEND_F ? PL_PT_SEND_F_RECV_B : PL_PT_SEND_B_RECV_F;
-    a->n_sub = 2;
-    a->sub[0] = x;
-    a->sub[1] = y;
-  } else {
-    a->type = -1 - x.type; /* raw, mapped later; negative = simple */
-    a->stage = x.stage;
-    a->mb = x.mb;
-  }
-  if (pos != n) {
-    snprintf(why, wl, "unexpected '%s' after the action",
-             show(s + pos, n - pos, tmp, sizeof tmp));
-    return -1;
-  }
-  return 0;
-}
-
-/* Maps a raw simple type to the current vocabulary; -1 if the token does
- * not exist in the dialect. */
-static int map_raw(int raw, int dialect)
-{
-  switch (raw) {
-  case RAW_F: return PL_PT_F;
-  case RAW_I: return dialect == PL_DIALECT_LEGACY ? -1 : PL_PT_I;
-  case RAW_B: return dialect == PL_DIALECT_LEGACY ? PL_PT_I : PL_PT_B;
-  case RAW_W: return PL_PT_W;
-  case RAW_BW: return dialect == PL_DIALECT_LEGACY ? PL_PT_B : -1;
-  case RAW_SEND_F: return PL_PT_SEND_F;
-  case RAW_RECV_F: return PL_PT_RECV_F;
-  case RAW_SEND_B: return PL_PT_SEND_B;
-  case RAW_RECV_B: return PL_PT_RECV_B;
-  case RAW_UNSHARD: return PL_PT_UNSHARD;
-  case RAW_RESHARD: return PL_PT_RESHARD;
-  case RAW_REDUCE_GRAD: return PL_PT_REDUCE_GRAD;
-  default: return -1;
-  }
-}
-
-static void note_tokens(const pl_pt_action *a, struct seen_tok *st)
-{
-  if (a->type == PL_PT_SEND_F_RECV_B || a->type == PL_PT_SEND_B_RECV_F) {
-    st->has_fused = 1;
-    return;
-  }
-  pl_pt_act one = {a->type < 0 ? -1 - a->type : RAW_NONE, a->stage, a->mb};
-  const pl_pt_act *parts = a->n_sub ? a->sub : &one;
-  int np = a->n_sub ? a->n_sub : 1;
-  for (int k = 0; k < np; k++) {
-    st->has_i |= parts[k].type == RAW_I;
-    st->has_bw |= parts[k].type == RAW_BW;
-    st->has_w |= parts[k].type == RAW_W;
-  }
-}
-
-static int detect_dialect(const struct seen_tok *st)
-{
-  if (st->has_i)
-    return PL_DIALECT_CURRENT;
-  if (st->has_bw || st->has_fused)
-    return PL_DIALECT_LEGACY;
-  if (st->has_w)
-    return PL_DIALECT_LEGACY;
-  return PL_DIALECT_CURRENT;
-}
-
-/* Maps a raw cell in place. Returns 0, or -1 with why set. */
-static int map_cell(pl_pt_action *a, int dialect, char *why, size_t wl)
-{
-  if (a->type == PL_PT_IDLE)
-    return 0;
-  if (a->type == PL_PT_SEND_F_RECV_B || a->type == PL_PT_SEND_B_RECV_F) {
-    if (dialect != PL_DIALECT_LEGACY) {
-      snprintf(why, wl, "fused %s exists only in the legacy dialect (use "
-               "--dialect legacy, or separate SEND and RECV cells)",
-               pl_pt_type_name(a->type));
-      return -1;
-    }
-    a->sub[0].type = map_raw(a->sub[0].type, dialect);
-    a->sub[1].type = map_raw(a->sub[1].type, dialect);
-    return 0;
-  }
-  pl_pt_act one = {a->type < 0 ? -1 - a->type : RAW_NONE, a->stage, a->mb};
-  pl_pt_act *parts = a->n_sub ? a->sub : &one;
-  int np = a->n_sub ? a->n_sub : 1;
-  for (int k = 0; k < np; k++) {
-    int raw = parts[k].type, t = map_raw(raw, dialect);
-    if (t < 0) {
-      if (raw == RAW_I)
-        snprintf(why, wl, "I (input backward) does not exist in the legacy "
-                 "dialect, where B is the input backward (use --dialect "
-                 "current)");
-      else
-        snprintf(why, wl, "BW (full backward) exists only in the legacy "
-                 "dialect; the current dialect writes it B (use --dialect "
-                 "legacy if B means input backward in this file)");
-      return -1;
-    }
-    parts[k].type = t;
-  }
-  if (!a->n_sub)
-    a->type = one.type;
-  return 0;
-}
-
 /* ---------------------------------------------------- CSV reading --- */
 
 /* Position and text of a cell, for messages. */
@@ -630,7 +300,7 @@ struct owner {
 
 struct reader {
   pl_pt_sched *t;
-  struct seen_tok st;
+  struct pl__act_seen st;
   struct cellpos first_i, first_bw, first_fused; /* first offending token */
   int have_i, have_bw, have_fused;
   struct owner *own;
@@ -719,11 +389,11 @@ static int rd_cell(struct reader *rd, const char *s, size_t n, int line,
                    int cell)
 {
   char why[320], text[48];
-  while (n && is_space(s[0])) {
+  while (n && pl__act_is_space(s[0])) {
     s++;
     n--;
   }
-  while (n && is_space(s[n - 1]))
+  while (n && pl__act_is_space(s[n - 1]))
     n--;
   pl_pt_action a = PL_PT_ACTION_INIT;
   int rank = rd->t->p - 1, rc;
@@ -733,11 +403,11 @@ static int rd_cell(struct reader *rd, const char *s, size_t n, int line,
                                                 "out of memory")
                                       : 0;
   }
-  show(s, n, text, sizeof text);
-  if (parse_cell(s, n, &a, why, sizeof why))
+  pl__act_show(s, n, text, sizeof text);
+  if (pl__act_parse(s, n, &a, why, sizeof why))
     return rd_err(rd, PL_EPARSE, line, cell, text, why);
-  struct seen_tok st = {0, 0, 0, 0};
-  note_tokens(&a, &st);
+  struct pl__act_seen st = {0, 0, 0, 0};
+  pl__act_note(&a, &st);
   if (st.has_i)
     keep_pos(&rd->first_i, &rd->have_i, line, cell, text);
   if (st.has_bw)
@@ -762,8 +432,8 @@ static int rd_cell(struct reader *rd, const char *s, size_t n, int line,
     }
   } else {
     int raw = -1 - a.type;
-    int compute = raw == RAW_F || raw == RAW_I || raw == RAW_B ||
-                  raw == RAW_W || raw == RAW_BW;
+    int compute = raw == PL__RAW_F || raw == PL__RAW_I || raw == PL__RAW_B ||
+                  raw == PL__RAW_W || raw == PL__RAW_BW;
     if (!compute)
       rd->comm++;
     if ((rc = note_stage(rd, rank, line, cell, text, a.stage, compute)))
@@ -807,7 +477,7 @@ static int rd_split(struct reader *rd, const char *text, size_t len)
     rc = rd_err(rd, rc, r.err_line, r.err_cell,
                 r.err_kind == PL_CSV_E_UNCLOSED
                     ? "\""
-                    : show(r.err_field, strlen(r.err_field), t2, sizeof t2),
+                    : pl__act_show(r.err_field, strlen(r.err_field), t2, sizeof t2),
                 r.err_kind == PL_CSV_E_UNCLOSED
                     ? "quoted cell is not closed (missing '\"')"
                     : r.err_why);
@@ -876,7 +546,7 @@ static int read_table(const char *text, size_t len, int dialect,
                    pre, g, rd.max_stage);
       goto fail;
     }
-  int d = dialect == PL_DIALECT_AUTO ? detect_dialect(&rd.st) : dialect;
+  int d = dialect == PL_DIALECT_AUTO ? pl__act_dialect(&rd.st) : dialect;
   /* Report a token that does not belong to the dialect at its first
    * occurrence, before touching the table. */
   {
@@ -884,17 +554,17 @@ static int read_table(const char *text, size_t len, int dialect,
     pl_pt_action probe = PL_PT_ACTION_INIT;
     if (d == PL_DIALECT_LEGACY && rd.have_i) {
       bad = &rd.first_i;
-      probe.type = -1 - RAW_I;
+      probe.type = -1 - PL__RAW_I;
     } else if (d == PL_DIALECT_CURRENT && rd.have_bw) {
       bad = &rd.first_bw;
-      probe.type = -1 - RAW_BW;
+      probe.type = -1 - PL__RAW_BW;
     } else if (d == PL_DIALECT_CURRENT && rd.have_fused) {
       bad = &rd.first_fused;
       probe.type = PL_PT_SEND_F_RECV_B;
     }
     if (bad) {
       char why[320];
-      map_cell(&probe, d, why, sizeof why);
+      pl__act_map(&probe, d, why, sizeof why);
       rc = rd_err(&rd, PL_EPARSE, bad->line, bad->cell, bad->text, why);
       goto fail;
     }
@@ -902,7 +572,7 @@ static int read_table(const char *text, size_t len, int dialect,
   for (int r = 0; r < rd.t->p; r++)
     for (size_t i = 0; i < rd.t->rows[r].n; i++) {
       char why[320];
-      if (map_cell(&rd.t->rows[r].a[i], d, why, sizeof why)) {
+      if (pl__act_map(&rd.t->rows[r].a[i], d, why, sizeof why)) {
         rc = pl_errf(eb, PL_EPARSE, "%sline %d: %s", pre, rd.t->rows[r].line,
                      why);
         goto fail;
@@ -978,37 +648,6 @@ static void op_to_action(const pl_op *op, pl_pt_action *a)
   }
 }
 
-/* Converts a compute cell to an op: 1 compute, 0 nothing to run, -1 a
- * compound that is not F plus I/B. */
-static int action_to_op(const pl_pt_action *a, pl_op *op)
-{
-  pl_op z = PL_OP_INIT;
-  *op = z;
-  switch (a->type) {
-  case PL_PT_F: op->kind = PL_OP_F; break;
-  case PL_PT_I: op->kind = PL_OP_B; break;
-  case PL_PT_W: op->kind = PL_OP_W; break;
-  case PL_PT_B: op->kind = PL_OP_BW; break;
-  case PL_PT_OVERLAP_F_B: {
-    int fi = a->sub[0].type == PL_PT_F ? 0 : 1;
-    const pl_pt_act *f = &a->sub[fi], *b = &a->sub[1 - fi];
-    if (f->type != PL_PT_F || (b->type != PL_PT_I && b->type != PL_PT_B))
-      return -1;
-    op->kind = PL_OP_FB;
-    op->stage = (int16_t)f->stage;
-    op->mb = f->mb;
-    op->stage2 = (int16_t)b->stage;
-    op->mb2 = b->mb;
-    op->kind2 = b->type == PL_PT_I ? PL_OP_B : PL_OP_BW;
-    return 1;
-  }
-  default: return 0;
-  }
-  op->stage = (int16_t)a->stage;
-  op->mb = a->mb;
-  return 1;
-}
-
 int pl_pt_from_sched(const pl_sched *s, pl_pt_sched **out,
                      struct pl_errbuf *eb)
 {
@@ -1061,7 +700,7 @@ int pl_pt_to_sched(const pl_pt_sched *t, pl_sched **out, struct pl_errbuf *eb)
   for (int r = 0; r < t->p; r++)
     for (size_t i = 0; i < t->rows[r].n; i++) {
       pl_op op;
-      int k = action_to_op(&t->rows[r].a[i], &op);
+      int k = pl__act_to_op(&t->rows[r].a[i], &op);
       if (k < 0) {
         rc = pl_errf(eb, PL_EINVALSCHED,
                      "line %d, cell %zu: OVERLAP_F_B must pair one F with "
@@ -1127,38 +766,4 @@ int pl_sched_write_csv(const pl_sched *s, struct pl_buf *b)
       return PL_ENOMEM;
   }
   return PL_OK;
-}
-
-int pl_csv_parse_action(const char *cell, size_t len, int dialect, pl_op *op,
-                        struct pl_errbuf *eb)
-{
-  char why[320], text[48];
-  pl_pt_action a;
-  pl_op z = PL_OP_INIT;
-  *op = z;
-  if (!cell)
-    len = 0;
-  while (len && is_space(cell[0])) {
-    cell++;
-    len--;
-  }
-  while (len && is_space(cell[len - 1]))
-    len--;
-  if (len == 0)
-    return 0;
-  show(cell, len, text, sizeof text);
-  if (parse_cell(cell, len, &a, why, sizeof why))
-    return pl_errf(eb, PL_EPARSE, "'%s': %s", text, why);
-  if (dialect == PL_DIALECT_AUTO) {
-    struct seen_tok st = {0, 0, 0, 0};
-    note_tokens(&a, &st);
-    dialect = detect_dialect(&st);
-  }
-  if (map_cell(&a, dialect, why, sizeof why))
-    return pl_errf(eb, PL_EPARSE, "'%s': %s", text, why);
-  int k = action_to_op(&a, op);
-  if (k < 0)
-    return pl_errf(eb, PL_EPARSE, "'%s': OVERLAP_F_B must pair one F with one "
-                   "I or B", text);
-  return k;
 }

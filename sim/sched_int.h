@@ -16,6 +16,10 @@ struct pl_sched {
   struct pl_rank_list *ranks; /* [p] */
 };
 
+/* pl_sched_validate always through its sorting path (the one a sparse
+ * schedule takes), for tests that compare it with the dense path. */
+int pl__sched_validate_sorted(const pl_sched *s, struct pl_errbuf *eb);
+
 /* Recomputes stage_chunk from stage_rank. */
 void pl__sched_update_chunks(pl_sched *s);
 /* Rank of a stage under a named placement. */

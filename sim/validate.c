@@ -35,10 +35,14 @@ static void part_name(int kind, int g, int mb, char *buf, size_t len)
   snprintf(buf, len, "%s%ds%d", pl_op_kind_name(kind), mb, g);
 }
 
-/* Range and ownership of one part; 0 or PL_EINVALSCHED. */
+/* Range and ownership of one part; 0 or PL_EINVALSCHED. The op's name is
+ * formatted only when there is an error to report. */
 static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
                       int mb, struct pl_errbuf *eb)
 {
+  if (g >= 0 && g < s->n_stages && mb >= 0 && mb < s->m &&
+      s->stage_rank[g] == r)
+    return 0;
   char name[48];
   part_name(kind, g, mb, name, sizeof name);
   if (g < 0 || g >= s->n_stages)
@@ -51,12 +55,10 @@ static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
                    "rank %d position %zu: %s names microbatch %d, but the "
                    "schedule has microbatches 0..%d",
                    r, i, name, mb, s->m - 1);
-  if (s->stage_rank[g] != r)
-    return pl_errf(eb, PL_EINVALSCHED,
-                   "rank %d position %zu: %s runs stage %d, which is placed "
-                   "on rank %d",
-                   r, i, name, g, s->stage_rank[g]);
-  return 0;
+  return pl_errf(eb, PL_EINVALSCHED,
+                 "rank %d position %zu: %s runs stage %d, which is placed "
+                 "on rank %d",
+                 r, i, name, g, s->stage_rank[g]);
 }
 
 /* The positions of the four parts of one (stage, mb), 0 = absent, else
@@ -105,6 +107,36 @@ static int check_key(int g, int r, int mb, const struct seen *e,
   return 0;
 }
 
+/* The parts of op (one, two for a fused op) into kinds/gs/mbs; the count, or
+ * -1 with the error in eb for a bad kind. */
+static int op_parts(const pl_op *op, int r, size_t i, int kinds[2], int gs[2],
+                    int mbs[2], struct pl_errbuf *eb)
+{
+  kinds[0] = op->kind;
+  gs[0] = op->stage;
+  mbs[0] = op->mb;
+  if (op->kind == PL_OP_FB) {
+    if (op->kind2 != PL_OP_B && op->kind2 != PL_OP_BW) {
+      pl_errf(eb, PL_EINVALSCHED,
+              "rank %d position %zu: a fused op's backward part must be B or "
+              "BW",
+              r, i);
+      return -1;
+    }
+    kinds[0] = PL_OP_F;
+    kinds[1] = op->kind2;
+    gs[1] = op->stage2;
+    mbs[1] = op->mb2;
+    return 2;
+  }
+  if (op->kind > PL_OP_BW) {
+    pl_errf(eb, PL_EINVALSCHED, "rank %d position %zu: bad op kind %d", r, i,
+            op->kind);
+    return -1;
+  }
+  return 1;
+}
+
 /* Collects the parts of every op in rank and list order. Stops at the first
  * op with a bad kind, stage, microbatch or owner: its message goes to *bad
  * (rc returned), the parts before it are kept. */
@@ -116,27 +148,13 @@ static int collect(const pl_sched *s, struct part *v, size_t *n,
   for (int r = 0; r < s->p && !rc; r++) {
     const struct pl_rank_list *l = &s->ranks[r];
     for (size_t i = 0; i < l->n && !rc; i++) {
-      const pl_op *op = &l->ops[i];
-      int kinds[2] = {op->kind, -1}, gs[2] = {op->stage, 0};
-      int mbs[2] = {op->mb, 0};
-      if (op->kind == PL_OP_FB) {
-        if (op->kind2 != PL_OP_B && op->kind2 != PL_OP_BW) {
-          rc = pl_errf(bad, PL_EINVALSCHED,
-                       "rank %d position %zu: a fused op's backward part "
-                       "must be B or BW",
-                       r, i);
-          break;
-        }
-        kinds[0] = PL_OP_F;
-        kinds[1] = op->kind2;
-        gs[1] = op->stage2;
-        mbs[1] = op->mb2;
-      } else if (op->kind > PL_OP_BW) {
-        rc = pl_errf(bad, PL_EINVALSCHED,
-                     "rank %d position %zu: bad op kind %d", r, i, op->kind);
+      int kinds[2], gs[2], mbs[2];
+      int np = op_parts(&l->ops[i], r, i, kinds, gs, mbs, bad);
+      if (np < 0) {
+        rc = PL_EINVALSCHED;
         break;
       }
-      for (int h = 0; h < 2 && kinds[h] >= 0 && !rc; h++) {
+      for (int h = 0; h < np && !rc; h++) {
         rc = check_part(s, r, i, kinds[h], gs[h], mbs[h], bad);
         if (!rc) {
           v[k] = (struct part){gs[h], mbs[h], kinds[h], (int32_t)i, k};
@@ -149,11 +167,131 @@ static int collect(const pl_sched *s, struct part *v, size_t *n,
   return rc;
 }
 
+/* State of one (stage, mb) in the dense pass: which parts were seen, and
+ * whether a backward came before its F or a W before its B on the rank's
+ * list (the only order errors; their positions are looked up when
+ * reported). */
+enum {
+  ST_F = 1, ST_B = 2, ST_W = 4, ST_BW = 8, ST_BACK_EARLY = 16, ST_W_EARLY = 32
+};
+
+static uint8_t kind_bit(int kind)
+{
+  return kind == PL_OP_F ? ST_F : kind == PL_OP_B ? ST_B
+                                : kind == PL_OP_W ? ST_W : ST_BW;
+}
+
+/* Position + 1 of the first part (kind, g, mb) on rank r's list, 0 if none
+ * (error path only: a scan of one rank). */
+static int32_t find_pos(const pl_sched *s, int r, int kind, int g, int mb)
+{
+  const struct pl_rank_list *l = &s->ranks[r];
+  for (size_t i = 0; i < l->n; i++) {
+    int kinds[2], gs[2], mbs[2];
+    int np = op_parts(&l->ops[i], r, i, kinds, gs, mbs, NULL);
+    for (int h = 0; h < np; h++)
+      if (kinds[h] == kind && gs[h] == g && mbs[h] == mb)
+        return (int32_t)i + 1;
+  }
+  return 0;
+}
+
+/* Validation over a dense stages x microbatches table of one state byte per
+ * (stage, mb), when that table is no larger than a few entries per op
+ * (every generated schedule): one pass in rank and list order finds the
+ * first bad part or the first repeat (the same one the sorting path
+ * reports), then every (stage, mb) is checked in order. Positions are
+ * looked up and text is formatted only for the error that is reported. */
+static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
+{
+  size_t m = (size_t)s->m;
+  for (int r = 0; r < s->p; r++) {
+    const struct pl_rank_list *l = &s->ranks[r];
+    for (size_t i = 0; i < l->n; i++) {
+      int kinds[2], gs[2], mbs[2];
+      int np = op_parts(&l->ops[i], r, i, kinds, gs, mbs, eb);
+      if (np < 0)
+        return PL_EINVALSCHED;
+      for (int h = 0; h < np; h++) {
+        int rc = check_part(s, r, i, kinds[h], gs[h], mbs[h], eb);
+        if (rc)
+          return rc;
+        uint8_t *e = &t[(size_t)gs[h] * m + (size_t)mbs[h]];
+        uint8_t bit = kind_bit(kinds[h]);
+        if (*e & bit) {
+          char name[48];
+          part_name(kinds[h], gs[h], mbs[h], name, sizeof name);
+          return pl_errf(eb, PL_EINVALSCHED,
+                         "rank %d position %zu: %s appears twice (first at "
+                         "position %d)",
+                         r, i, name,
+                         find_pos(s, r, kinds[h], gs[h], mbs[h]) - 1);
+        }
+        if ((bit & (ST_B | ST_BW)) && !(*e & ST_F))
+          *e |= ST_BACK_EARLY;
+        if (bit == ST_W && !(*e & ST_B))
+          *e |= ST_W_EARLY;
+        *e |= bit;
+      }
+    }
+  }
+  for (int g = 0; g < s->n_stages; g++)
+    for (size_t mb = 0; mb < m; mb++) {
+      uint8_t e = t[(size_t)g * m + mb];
+      if (e == (ST_F | ST_BW) || e == (ST_F | ST_B | ST_W))
+        continue; /* complete and in order */
+      int r = s->stage_rank[g];
+      struct seen x = {0, 0, 0, 0};
+      if (e & ST_F)
+        x.f = find_pos(s, r, PL_OP_F, g, (int)mb);
+      if (e & ST_B)
+        x.b = find_pos(s, r, PL_OP_B, g, (int)mb);
+      if (e & ST_W)
+        x.w = find_pos(s, r, PL_OP_W, g, (int)mb);
+      if (e & ST_BW)
+        x.bw = find_pos(s, r, PL_OP_BW, g, (int)mb);
+      int rc = check_key(g, r, (int)mb, &x, eb);
+      if (rc)
+        return rc;
+    }
+  return 0;
+}
+
+static int check_deadlock(const pl_sched *s, struct pl_errbuf *eb);
+static int validate(const pl_sched *s, int deadlock, int dense,
+                    struct pl_errbuf *eb);
+
 int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
+{
+  return validate(s, 1, 1, eb);
+}
+
+int pl_sched_validate_order(const pl_sched *s, struct pl_errbuf *eb)
+{
+  return validate(s, 0, 1, eb);
+}
+
+int pl__sched_validate_sorted(const pl_sched *s, struct pl_errbuf *eb)
+{
+  return validate(s, 1, 0, eb);
+}
+
+static int validate(const pl_sched *s, int deadlock, int dense,
+                    struct pl_errbuf *eb)
 {
   size_t n_parts = 0, n = 0;
   for (int r = 0; r < s->p; r++)
     n_parts += 2 * s->ranks[r].n;
+  size_t keys = (size_t)(s->n_stages > 0 ? s->n_stages : 0) *
+                (size_t)(s->m > 0 ? s->m : 0);
+  if (dense && keys && keys <= 8 * n_parts + 65536) {
+    uint8_t *t = pl_calloc(keys, sizeof *t);
+    if (!t)
+      return pl_errf(eb, PL_ENOMEM, "out of memory");
+    int rc = validate_dense(s, t, eb);
+    pl_free(t);
+    return rc || !deadlock ? rc : check_deadlock(s, eb);
+  }
   struct part *v = pl_malloc((n_parts ? n_parts : 1) * sizeof *v);
   if (!v)
     return pl_errf(eb, PL_ENOMEM, "out of memory");
@@ -200,10 +338,13 @@ int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
       rc = check_key(g, s->stage_rank[g], mb, &e, eb);
     }
   pl_free(v);
-  if (rc)
-    return rc;
+  return rc || !deadlock ? rc : check_deadlock(s, eb);
+}
 
-  /* Deadlock: run the engine on zero costs. */
+/* Deadlock: run the engine on zero costs. */
+static int check_deadlock(const pl_sched *s, struct pl_errbuf *eb)
+{
+  int rc;
   pl_costs *c = NULL;
   if (pl_costs_create(s->n_stages, s->p, &c))
     return pl_errf(eb, PL_ENOMEM, "out of memory");

@@ -21,7 +21,7 @@
 
 #include <sqlite3.h>
 
-#include "pipelab/models.h"
+#include "../models/models_int.h"
 
 static char tmpdir[256];
 
@@ -81,7 +81,7 @@ static int64_t count(pl_db *db, const char *sql)
 {
   sqlite3_stmt *st = NULL;
   int64_t n = -1;
-  assert_int_equal(sqlite3_prepare_v2(pl_db_sqlite(db), sql, -1, &st, NULL),
+  assert_int_equal(sqlite3_prepare_v2(pl__db_sqlite(db), sql, -1, &st, NULL),
                    SQLITE_OK);
   if (sqlite3_step(st) == SQLITE_ROW)
     n = sqlite3_column_int64(st, 0);
@@ -93,7 +93,7 @@ static double qdouble(pl_db *db, const char *sql)
 {
   sqlite3_stmt *st = NULL;
   double v = NAN;
-  assert_int_equal(sqlite3_prepare_v2(pl_db_sqlite(db), sql, -1, &st, NULL),
+  assert_int_equal(sqlite3_prepare_v2(pl__db_sqlite(db), sql, -1, &st, NULL),
                    SQLITE_OK);
   if (sqlite3_step(st) == SQLITE_ROW)
     v = sqlite3_column_double(st, 0);
@@ -105,7 +105,7 @@ static void qtext(pl_db *db, const char *sql, char *out, size_t len)
 {
   sqlite3_stmt *st = NULL;
   out[0] = 0;
-  assert_int_equal(sqlite3_prepare_v2(pl_db_sqlite(db), sql, -1, &st, NULL),
+  assert_int_equal(sqlite3_prepare_v2(pl__db_sqlite(db), sql, -1, &st, NULL),
                    SQLITE_OK);
   if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
     snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -115,7 +115,7 @@ static void qtext(pl_db *db, const char *sql, char *out, size_t len)
 static void exec_ok(pl_db *db, const char *sql)
 {
   char *err = NULL;
-  int rc = sqlite3_exec(pl_db_sqlite(db), sql, NULL, NULL, &err);
+  int rc = sqlite3_exec(pl__db_sqlite(db), sql, NULL, NULL, &err);
   if (rc)
     fprintf(stderr, "%s\n", err);
   sqlite3_free(err);

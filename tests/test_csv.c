@@ -642,7 +642,8 @@ static void test_parse_action(void **state)
                                        &eb), 0);
   assert_int_equal(pl_csv_parse_action("0REDUCE_GRAD", 12, PL_DIALECT_AUTO,
                                        &op, &eb), 0);
-  assert_int_equal(pl_csv_parse_action("", 0, PL_DIALECT_AUTO, &op, &eb), 0);
+  assert_int_equal(pl_csv_parse_action("", 0, PL_DIALECT_AUTO, &op, &eb),
+                   PL_EPARSE);
   assert_int_equal(pl_csv_parse_action("2F0x", 4, PL_DIALECT_AUTO, &op, &eb),
                    PL_EPARSE);
   assert_string_equal(eb.msg, "'2F0x': unexpected 'x' after the action");

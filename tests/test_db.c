@@ -21,7 +21,7 @@
 
 #include <sqlite3.h>
 
-#include "pipelab/models.h"
+#include "../models/models_int.h"
 
 static char tmpdir[256];
 
@@ -62,7 +62,7 @@ static int64_t count(pl_db *db, const char *sql)
 {
   sqlite3_stmt *st = NULL;
   int64_t n = -1;
-  assert_int_equal(sqlite3_prepare_v2(pl_db_sqlite(db), sql, -1, &st, NULL),
+  assert_int_equal(sqlite3_prepare_v2(pl__db_sqlite(db), sql, -1, &st, NULL),
                    SQLITE_OK);
   if (sqlite3_step(st) == SQLITE_ROW)
     n = sqlite3_column_int64(st, 0);
@@ -169,7 +169,7 @@ static void test_catalog(void **state)
   assert_int_equal(n, 18);
   pl_free(ml);
   /* CHECK constraints reject nonsense. */
-  assert_int_not_equal(sqlite3_exec(pl_db_sqlite(db),
+  assert_int_not_equal(sqlite3_exec(pl__db_sqlite(db),
                                     "UPDATE gpus SET default_mfu = 2",
                                     NULL, NULL, NULL), SQLITE_OK);
   pl_db_close(db);
@@ -221,14 +221,14 @@ static void test_migration_from_v1(void **state)
                    1);
   assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type "
                              "= 'index' AND name = 'samples_key'"), 1);
-  assert_int_equal(sqlite3_exec(pl_db_sqlite(db), "INSERT INTO samples "
+  assert_int_equal(sqlite3_exec(pl__db_sqlite(db), "INSERT INTO samples "
                    "(calibration_id, op_kind, layer_kind, mb_size, seq_len, "
                    "hidden, dtype, mean_us) VALUES (1, 'F', 'transformer', 1, "
                    "64, 128, 'fp64', 10)", NULL, NULL, NULL), SQLITE_OK);
   assert_int_equal(count(db, "SELECT count(*) FROM samples"), 2);
   assert_int_equal(count(db, "SELECT count(*) FROM runs"), 0);
   assert_int_equal(
-      sqlite3_exec(pl_db_sqlite(db),
+      sqlite3_exec(pl__db_sqlite(db),
                    "INSERT INTO runs (kind, backend, created_at_ns, host, "
                    "pipelab_version, schedule, stages, virtual_stages, "
                    "microbatches, chunks, cost_source, time_unit, mem_unit, "
@@ -240,7 +240,7 @@ static void test_migration_from_v1(void **state)
       SQLITE_OK);
   assert_int_equal(count(db, "SELECT count(*) FROM run_ops"), 1);
   /* Foreign keys: deleting the run removes its ops. */
-  assert_int_equal(sqlite3_exec(pl_db_sqlite(db), "DELETE FROM runs", NULL,
+  assert_int_equal(sqlite3_exec(pl__db_sqlite(db), "DELETE FROM runs", NULL,
                                 NULL, NULL), SQLITE_OK);
   assert_int_equal(count(db, "SELECT count(*) FROM run_ops"), 0);
   pl_db_close(db);
@@ -259,7 +259,7 @@ static void test_fresh_file_is_wal(void **state)
   tmp_path(path, sizeof path, "sub/dir/fresh.db");
   pl_db *db = open_ok(path); /* creates the parent directories */
   sqlite3_stmt *st = NULL;
-  assert_int_equal(sqlite3_prepare_v2(pl_db_sqlite(db), "PRAGMA journal_mode",
+  assert_int_equal(sqlite3_prepare_v2(pl__db_sqlite(db), "PRAGMA journal_mode",
                                       -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
@@ -598,7 +598,7 @@ static void test_check(void **state)
                    PL_OK);
   assert_int_equal(problems, 0);
   assert_string_equal(report, "");
-  assert_int_equal(sqlite3_exec(pl_db_sqlite(db), "PRAGMA foreign_keys = OFF; "
+  assert_int_equal(sqlite3_exec(pl__db_sqlite(db), "PRAGMA foreign_keys = OFF; "
                    "INSERT INTO samples (calibration_id, op_kind, layer_kind, "
                    "mb_size, seq_len, hidden, dtype, mean_us) VALUES (999, "
                    "'F', 'transformer', 1, 64, 128, 'fp64', 10); PRAGMA "
@@ -840,7 +840,7 @@ static void test_import_error_message(void **state)
   char path[512], csv[512];
   pl_db *db = import_fixture("refuse", "op,mb_size,seq_len,hidden,mean_us\n"
                                        "F,1,4096,4096,1000\n", path, csv);
-  assert_int_equal(sqlite3_exec(pl_db_sqlite(db),
+  assert_int_equal(sqlite3_exec(pl__db_sqlite(db),
                                 "CREATE TEMP TRIGGER no_samples BEFORE INSERT "
                                 "ON main.samples BEGIN SELECT RAISE(ABORT, "
                                 "'samples are frozen'); END",

@@ -16,122 +16,12 @@
 
 /* ----------------------------------------------------- action parser --- */
 
-static const char *const comm_tokens[] = {
-  "REDUCE_GRAD", "UNSHARD", "RESHARD", "SEND_F", "RECV_F",
-  "SEND_B",      "RECV_B",  NULL};
-
-static int parse_uint(const char *s, size_t len, size_t *pos, int *out)
-{
-  size_t i = *pos;
-  long v = 0;
-  if (i >= len || !isdigit((unsigned char)s[i]))
-    return -1;
-  while (i < len && isdigit((unsigned char)s[i])) {
-    v = v * 10 + (s[i] - '0');
-    if (v > 2147483647L)
-      return -1;
-    i++;
-  }
-  *pos = i;
-  *out = (int)v;
-  return 0;
-}
-
-/* One simple action "<stage><TYPE><mb>" without surrounding blanks. */
-static int parse_simple(const char *s, size_t len, int dialect, pl_op *op,
-                        struct pl_errbuf *eb)
-{
-  size_t i = 0;
-  int stage, mb;
-  if (parse_uint(s, len, &i, &stage))
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': expected a stage number at "
-                   "position 1", (int)len, s);
-  for (const char *const *t = comm_tokens; *t; t++) {
-    size_t n = strlen(*t);
-    if (len - i >= n && memcmp(s + i, *t, n) == 0)
-      return 0;
-  }
-  int kind;
-  size_t n = 1;
-  if (len - i >= 2 && s[i] == 'B' && s[i + 1] == 'W') {
-    kind = PL_OP_BW;
-    n = 2;
-  } else if (i < len && s[i] == 'F') {
-    kind = PL_OP_F;
-  } else if (i < len && s[i] == 'W') {
-    kind = PL_OP_W;
-  } else if (i < len && s[i] == 'I' && dialect != PL_DIALECT_LEGACY) {
-    kind = PL_OP_B;
-  } else if (i < len && s[i] == 'B') {
-    kind = dialect == PL_DIALECT_LEGACY ? PL_OP_B : PL_OP_BW;
-  } else {
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': unknown type at position "
-                   "%zu (expected F, I, B, W%s)", (int)len, s, i + 1,
-                   dialect == PL_DIALECT_LEGACY ? ", BW" : "");
-  }
-  i += n;
-  if (parse_uint(s, len, &i, &mb))
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': expected a microbatch "
-                   "number at position %zu", (int)len, s, i + 1);
-  if (i != len)
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': unexpected '%c' at position "
-                   "%zu", (int)len, s, s[i], i + 1);
-  if (stage > 32767 || mb >= (1 << 30))
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': stage or microbatch too "
-                   "large", (int)len, s);
-  pl_op o = PL_OP_INIT;
-  o.kind = (uint8_t)kind;
-  o.stage = (int16_t)stage;
-  o.mb = mb;
-  *op = o;
-  return 1;
-}
-
+/* The one action grammar of the library (sim/action.c), the one the schedule
+ * CSV reader uses: both accept and reject the same strings. */
 int pl_trace_parse_action(const char *s, size_t len, int dialect, pl_op *op,
                           struct pl_errbuf *eb)
 {
-  while (len && isspace((unsigned char)*s)) {
-    s++;
-    len--;
-  }
-  while (len && isspace((unsigned char)s[len - 1]))
-    len--;
-  if (!len)
-    return pl_errf(eb, PL_EPARSE, "empty action");
-  if (s[0] != '(')
-    return parse_simple(s, len, dialect, op, eb);
-  static const char suffix[] = ")OVERLAP_F_B";
-  size_t sl = sizeof suffix - 1;
-  const char *semi = memchr(s, ';', len);
-  if (len < sl + 4 || memcmp(s + len - sl, suffix, sl) != 0 || !semi)
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': expected "
-                   "(<F action>;<backward action>)OVERLAP_F_B", (int)len, s);
-  const char *a = s + 1, *b = semi + 1;
-  size_t na = (size_t)(semi - a), nb = (size_t)(s + len - sl - b);
-  pl_op x, y;
-  int rc = parse_simple(a, na, dialect, &x, eb);
-  if (rc < 0)
-    return rc;
-  int rc2 = parse_simple(b, nb, dialect, &y, eb);
-  if (rc2 < 0)
-    return rc2;
-  if (rc == 0 || rc2 == 0)
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': a fused action must pair "
-                   "compute actions", (int)len, s);
-  if (x.kind != PL_OP_F) {
-    pl_op t = x;
-    x = y;
-    y = t;
-  }
-  if (x.kind != PL_OP_F || (y.kind != PL_OP_B && y.kind != PL_OP_BW))
-    return pl_errf(eb, PL_EPARSE, "action '%.*s': a fused action pairs one "
-                   "forward with one backward", (int)len, s);
-  x.kind = PL_OP_FB;
-  x.kind2 = y.kind;
-  x.stage2 = y.stage;
-  x.mb2 = y.mb;
-  *op = x;
-  return 1;
+  return pl_action_parse(s, len, dialect, op, eb);
 }
 
 /* ----------------------------------------------------------- import ---- */

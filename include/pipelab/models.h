@@ -12,6 +12,12 @@
  *   caller frees with pl_free.
  * - pl_model_plan owns its arrays: filled by pl_cost_build, freed by
  *   pl_model_plan_free.
+ * - Every SQL statement of the database lives in models/; other modules read
+ *   through functions returning plain structs (pl_db_run_list rows, a
+ *   pl_result from pl_db_run_load) or a pl_db_table filled by
+ *   pl_db_view_read, which owns its strings and is freed with
+ *   pl_db_table_free. Every SQLite error is mapped to a pl_err by one
+ *   function, so one damaged file gives one message whatever reads it.
  */
 #ifndef PIPELAB_MODELS_H
 #define PIPELAB_MODELS_H
@@ -128,8 +134,6 @@ int pl_db_env_timeout(int *ms, struct pl_errbuf *eb);
 void pl_db_close(pl_db *db);
 /* Borrowed path as opened. */
 const char *pl_db_path(const pl_db *db);
-/* The underlying sqlite3 connection (borrowed) for read queries. */
-struct sqlite3 *pl_db_sqlite(pl_db *db);
 /* PRAGMA user_version of the open database. */
 int pl_db_schema_version(pl_db *db);
 /* Checks a database end to end: SQLite's PRAGMA integrity_check (every page,
@@ -418,6 +422,100 @@ typedef struct pl_run_info {
  */
 int pl_db_run_save(pl_db *db, const pl_run_info *info, const pl_result *r,
                    int64_t *id, struct pl_errbuf *eb);
+
+/*
+ * Reads run id back into *r (summary recomputed from the rank rows, per-op
+ * records when they were stored). *r is reset first and owned by the caller
+ * (pl_result_free), also on failure. PL_ENOTFOUND when there is no such run.
+ */
+int pl_db_run_load(pl_db *db, int64_t id, pl_result *r, struct pl_errbuf *eb);
+
+/* One runs row as pl_db_run_list returns it (plain values, inline strings). */
+typedef struct pl_db_run_row {
+  int64_t id;
+  int64_t created_at_ns;
+  char kind[12];       /* simulated / real */
+  char backend[16];
+  char schedule[64];
+  char label[64];      /* "" when none */
+  char host[64];
+  char version[16];    /* pipelab version that stored it */
+  char time_unit[8];
+  int stages, microbatches, chunks;
+  double makespan, bubble_ratio, peak_mem; /* NaN when NULL */
+} pl_db_run_row;
+
+/* Runs oldest first (by id), filtered by schedule (NULL = any), stages and
+ * microbatches (0 = any). *out is pl_malloc'ed (caller pl_free's; NULL when
+ * there are none), *n its length. */
+int pl_db_run_list(pl_db *db, const char *schedule, int stages,
+                   int microbatches, pl_db_run_row **out, size_t *n,
+                   struct pl_errbuf *eb);
+
+/* ------------------------------------------------------ catalog views --- */
+
+/* Type of one cell of a pl_db_table. */
+enum pl_db_cell_type {
+  PL_DB_NULL = 0,
+  PL_DB_INTEGER = 1,
+  PL_DB_REAL = 2,
+  PL_DB_TEXT = 3
+};
+
+/*
+ * A query result as text: ncol named columns, nrow rows. cells[r * ncol + c]
+ * is the cell's text (integers in decimal, reals with 10 significant digits,
+ * NULL for SQL NULL) and types[] its pl_db_cell_type. The table owns every
+ * array and string; free it with pl_db_table_free (which resets it to
+ * PL_DB_TABLE_INIT and accepts a zeroed table).
+ */
+typedef struct pl_db_table {
+  int ncol;
+  char **names;
+  size_t nrow, cap;
+  char **cells;
+  int *types;
+} pl_db_table;
+#define PL_DB_TABLE_INIT {0, NULL, 0, 0, NULL, NULL}
+void pl_db_table_free(pl_db_table *t);
+
+/*
+ * The fixed read-only views behind `pipelab db list / show / export / init`
+ * (docs/database.md): every SQL statement lives in models/, the caller only
+ * formats the table. arg is the view's one parameter where it has one.
+ */
+typedef enum pl_db_view {
+  PL_DB_VIEW_GPUS = 0,        /* db list gpus (display units) */
+  PL_DB_VIEW_MODELS,          /* db list models */
+  PL_DB_VIEW_CALIBRATIONS,    /* db list calibrations (with counts) */
+  PL_DB_VIEW_COLLECTIVES,     /* db list collectives (one row per run/op) */
+  PL_DB_VIEW_GPU,             /* arg: name, full name or alias; 0 or 1 row,
+                                 every column in stored units */
+  PL_DB_VIEW_MODEL,           /* arg: name or full name; 0 or 1 row, with the
+                                 computed parameter count `params` */
+  PL_DB_VIEW_CALIBRATION,     /* arg: calibration id; 0 or 1 row */
+  PL_DB_VIEW_CALIBRATION_SAMPLES,     /* arg: calibration id */
+  PL_DB_VIEW_CALIBRATION_LINKS,       /* arg: calibration id */
+  PL_DB_VIEW_CALIBRATION_COLLECTIVES, /* arg: calibration id; op, ranks,
+                                         nodes first */
+  PL_DB_VIEW_SAMPLES_CSV,     /* every sample in the import CSV format plus
+                                 calibration_id and gpu */
+  PL_DB_VIEW_ALL_GPUS,        /* whole tables, every column, by id (the JSON */
+  PL_DB_VIEW_ALL_MODELS,      /* export); calibrations add the gpu name */
+  PL_DB_VIEW_ALL_CALIBRATIONS,
+  PL_DB_VIEW_ALL_SAMPLES,
+  PL_DB_VIEW_ALL_P2P_LINKS,
+  PL_DB_VIEW_ALL_COLLECTIVES,
+  PL_DB_VIEW_COUNTS,          /* one row: gpus, cpus, models, calibrations,
+                                 runs */
+  PL_DB_NVIEWS
+} pl_db_view;
+
+/* Runs view v into *out (reset first; caller frees with pl_db_table_free,
+ * also on failure). PL_EINVAL for an unknown view or a missing arg; database
+ * errors as every models/ function maps them (pl_db_open's table). */
+int pl_db_view_read(pl_db *db, pl_db_view v, const char *arg,
+                    pl_db_table *out, struct pl_errbuf *eb);
 
 /* ------------------------------------------------------ analytic model --- */
 

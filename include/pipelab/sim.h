@@ -125,6 +125,11 @@ int pl_sched_clone(const pl_sched *s, pl_sched **out);
  * and what that op waits for in eb->msg (several lines joined by "; ").
  */
 int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb);
+/* The same checks without the deadlock check, for a caller that runs the
+ * engine next anyway (pl_sim_run reports a deadlock with the same message
+ * and code): validation of a large schedule then costs one pass over its ops
+ * instead of a whole extra engine run. */
+int pl_sched_validate_order(const pl_sched *s, struct pl_errbuf *eb);
 
 /* ---------------------------------------------------------- generators --- */
 
@@ -236,8 +241,21 @@ int pl_sched_load_csv(const char *path, int dialect, pl_sched **out,
  * (B = full backward, I = input backward) into b (appends). */
 struct pl_buf;
 int pl_sched_write_csv(const pl_sched *s, struct pl_buf *b);
-/* Parses one action token ("2F0", "(0F7;7B3)OVERLAP_F_B") into op.
- * Returns 1 for a compute op, 0 for a comm/other action to drop, <0 error. */
+/*
+ * Parses one PyTorch action ("2F0", "1I3", "(0F7;7B3)OVERLAP_F_B",
+ * "0SEND_F1", "1UNSHARD") into op: the one action grammar of the library,
+ * used by the schedule CSV reader and the Kineto importer alike
+ * (docs/schedule-csv.md, "The format" and "Dialects and detection"). Blanks around the action are ignored.
+ * dialect PL_DIALECT_AUTO decides from the action itself (I: current; BW,
+ * a legacy fused SEND/RECV or W: legacy; else current). Returns 1 for a
+ * compute op, 0 for a comm or other action that runs nothing, PL_EPARSE
+ * (with the action and the reason in eb) for anything else, an empty or
+ * blank string included. op is owned by the caller; cell need not be
+ * NUL-terminated.
+ */
+int pl_action_parse(const char *cell, size_t len, int dialect, pl_op *op,
+                    struct pl_errbuf *eb);
+/* The same as pl_action_parse (kept for callers of earlier versions). */
 int pl_csv_parse_action(const char *cell, size_t len, int dialect, pl_op *op,
                         struct pl_errbuf *eb);
 

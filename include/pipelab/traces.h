@@ -174,8 +174,10 @@ int pl_kineto_load(const char *const *paths, size_t n_paths,
                    pl_kineto_info *info, struct pl_errbuf *eb);
 /*
  * Parses one PyTorch action ("2F0", "1I3", "(0F7;7B3)OVERLAP_F_B") of the
- * given dialect (AUTO = current). Returns 1 for a compute op, 0 for a
- * comm/other action, PL_EPARSE for anything else.
+ * given dialect: exactly pl_action_parse (sim.h), the grammar the schedule
+ * CSV reader uses, so both accept and reject the same strings (AUTO decides
+ * from the action itself). Returns 1 for a compute op, 0 for a comm/other
+ * action, PL_EPARSE for anything else (an empty string included).
  */
 int pl_trace_parse_action(const char *s, size_t len, int dialect, pl_op *op,
                           struct pl_errbuf *eb);
