@@ -51,11 +51,13 @@ static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
                    "rank %d position %zu: %s names microbatch %d, but the "
                    "schedule has microbatches 0..%d",
                    r, i, name, mb, s->m - 1);
-  if (s->stage_rank[g] != r)
+  int owner = pl_sched_op_rank(s, g, mb);
+  if (owner != r)
     return pl_errf(eb, PL_EINVALSCHED,
-                   "rank %d position %zu: %s runs stage %d, which is placed "
+                   "rank %d position %zu: %s runs stage %d%s, which is placed "
                    "on rank %d",
-                   r, i, name, g, s->stage_rank[g]);
+                   r, i, name, g,
+                   pl_sched_mb_pipe(s, mb) ? " (its copy)" : "", owner);
   return 0;
 }
 
@@ -151,6 +153,15 @@ static int collect(const pl_sched *s, struct part *v, size_t *n,
 
 int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
 {
+  /* A microbatch of the second pipeline needs a copy of every stage. */
+  for (int mb = 0; s->mb_pipe && mb < s->m; mb++)
+    if (s->mb_pipe[mb])
+      for (int g = 0; g < s->n_stages; g++)
+        if (s->replica_rank[g] < 0)
+          return pl_errf(eb, PL_EINVALSCHED,
+                         "microbatch %d runs through the stage copies, but "
+                         "stage %d has no copy",
+                         mb, g);
   size_t n_parts = 0, n = 0;
   for (int r = 0; r < s->p; r++)
     n_parts += 2 * s->ranks[r].n;
@@ -178,7 +189,8 @@ int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
     rc = pl_errf(eb, PL_EINVALSCHED,
                  "rank %d position %d: %s appears twice (first at "
                  "position %d)",
-                 s->stage_rank[dup->g], dup->pos, name, first->pos);
+                 pl_sched_op_rank(s, dup->g, dup->mb), dup->pos, name,
+                 first->pos);
   } else if (bad_rc) {
     rc = pl_errf(eb, bad_rc, "%s", bad.msg);
   }
@@ -197,7 +209,7 @@ int pl_sched_validate(const pl_sched *s, struct pl_errbuf *eb)
         default: e.bw = at;
         }
       }
-      rc = check_key(g, s->stage_rank[g], mb, &e, eb);
+      rc = check_key(g, pl_sched_op_rank(s, g, mb), mb, &e, eb);
     }
   pl_free(v);
   if (rc)
