@@ -163,8 +163,11 @@ typedef struct pl_gen_params {
   double mem_w_frac; /* M_W / M_B */
   double mem_limit; /* activation limit per rank in units of M_B; 0 = none */
   int group;        /* interleaved: microbatch group size; 0 = p */
+  /* zb-auto: per-rank activation limits [p] in units of M_B (each >= 1),
+   * overriding mem_limit; NULL = mem_limit on every rank. Borrowed. */
+  const double *mem_limits;
 } pl_gen_params;
-#define PL_GEN_PARAMS_INIT {0, 0, 0, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0}
+#define PL_GEN_PARAMS_INIT {0, 0, 0, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0, NULL}
 
 /* Generator table entry. */
 typedef struct pl_gen_info {
@@ -548,6 +551,21 @@ void pl_costs_destroy(pl_costs *c);
  */
 int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
                      double comm, double mem_w_frac);
+
+/*
+ * Per-stage costs from a CSV (docs/cli.md "--stage-costs"), for stages of
+ * unequal cost without a catalog model: one row per stage
+ * `stage,F,B,W,act_bytes,kept_bytes[,p2p]`: forward, input-backward and
+ * weight-backward times (BW = B + W), the bytes F allocates and the bytes
+ * B keeps until W, and optionally the P2P time of the message out of the
+ * stage (then that stage's link: has_link, no bandwidth). A first row not
+ * starting with a digit is a header; blank lines and '#' lines are
+ * skipped. Every stage 0 .. n_stages-1 exactly once; the memory unit
+ * becomes "bytes". PL_EPARSE with "line L" naming the row; c is partly
+ * filled on error.
+ */
+int pl_costs_read_stage_csv(pl_costs *c, const char *text, size_t len,
+                            struct pl_errbuf *eb);
 
 /* Deep copy of a cost table (*out owned by the caller: pl_costs_destroy).
  * With free_transfers every P2P message costs nothing (no latency, no
