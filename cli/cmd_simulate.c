@@ -350,6 +350,11 @@ int cmd_simulate(int argc, char **argv)
   if (!mo.model)
     rc = provided_costs(&wl, wl_device, mo.db_path, learned, s, &c, &o,
                         &wl_source);
+  if (!rc && !mo.model && o.stage_costs) {
+    struct pl_errbuf se = PL_ERRBUF_INIT;
+    if ((rc = simopts_apply_stage_costs(&o, c, &se)) != 0)
+      rc = cli_fail_eb(&se, rc);
+  }
   if (rc) {
     pl_learned_free(learned);
     pl_sched_destroy(s);

@@ -362,7 +362,8 @@ int cmd_whatif(int argc, char **argv)
       }
       snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
       simopts_apply_runtime(&o, c);
-      e = pl_sim_run(s, c, flags, &r->res, &eb);
+      if ((e = simopts_apply_stage_costs(&o, c, &eb)) == 0)
+        e = pl_sim_run(s, c, flags, &r->res, &eb);
     }
     if (e)
       snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));

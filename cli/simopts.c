@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "simopts.h"
 
@@ -29,6 +30,8 @@ static const struct {
    "  --chunks <v>              model chunks per rank (interleaved; V schedules use 2)\n"},
   {SIMOPT(OPT_GROUP),
    "  --group <g>               interleaved microbatch group size (default p)\n"},
+  {SIMOPT(OPT_WAVES),
+   "  --waves <W>               hanayo: waves (2W chunks per rank; default 2)\n"},
   {SIMOPTS_COSTS | SIMOPT(OPT_RANK_SPEED) | SIMOPT(OPT_TIME_UNIT),
    "costs (one microbatch through the layers of ONE rank; a chunk op costs 1/v):\n"},
   {SIMOPT(OPT_TF) | SIMOPT(OPT_TB) | SIMOPT(OPT_TW),
@@ -48,7 +51,11 @@ static const struct {
    "  --mem-w-frac <x>          fraction of M_B kept after B until W (default 0.5)\n"},
   {SIMOPT(OPT_MEM_LIMIT),
    "  --mem-limit <x>           activation limit per rank in units (zb-auto, zb-v\n"
-   "                            only; default p)\n"},
+   "                            only; default p); zb-auto also takes one per\n"
+   "                            rank: --mem-limit 8,8,8,6\n"},
+  {SIMOPT(OPT_STAGE_COSTS),
+   "  --stage-costs <f.csv>     per-stage costs: stage,F,B,W,activation bytes,\n"
+   "                            bytes kept until W[,P2P time] (one row a stage)\n"},
   {SIMOPTS_RUNTIME, "transfers and fixed costs (docs/transfers.md):\n"},
   {SIMOPT(OPT_P2P),
    "  --p2p <mode>              async (default: isend/irecv, transfers overlap\n"
@@ -65,6 +72,9 @@ static const struct {
   {SIMOPT(OPT_A2A),
    "  --a2a <t>                 expert all-to-all per F and per B on one rank's\n"
    "                            layers (default 0); fused ops hide it\n"},
+  {SIMOPT(OPT_REPLICA_AR),
+   "  --replica-allreduce <t>   chimera, dualpipe: all-reduce of one stage copy's\n"
+   "                            gradients, paid at the end (default 0)\n"},
   {SIMOPTS_OPTIMIZER, "optimizer step:\n"},
   {SIMOPT(OPT_OPTIMIZER),
    "  --optimizer <mode>        sync (default: all ranks wait; iteration = makespan\n"
@@ -81,7 +91,8 @@ static const char *const opt_names[OPT_SIMOPTS_END - OPT_SCHEDULE] = {
   "--tf", "--tb", "--tw", "--comm", "--mem-w-frac", "--format", "--trace",
   "--dialect", "--group", "--mem-limit", "--optimizer", "--rank-speed",
   "--time-unit", "--save", "--bandwidth", "--msg-bytes", "--optimizer-time",
-  "--p2p", "--op-gap", "--fb-overlap", "--a2a"};
+  "--p2p", "--op-gap", "--fb-overlap", "--a2a", "--waves",
+  "--replica-allreduce", "--stage-costs"};
 
 const char *simopts_name(int opt)
 {
@@ -138,6 +149,33 @@ const char *simopts_optimizer_name(int opt)
   return opt == OPTIM_POST_VALIDATE ? "post-validate" : "sync";
 }
 
+/* --mem-limit 8,8,8,6: one activation limit per rank (zb-auto). */
+static int parse_mem_limits(struct sim_opts *o, const char *cmd,
+                            const char *arg)
+{
+  int n = 1;
+  for (const char *q = arg; *q; q++)
+    n += *q == ',';
+  if (n > 4096)
+    return cli_usage(cmd, "--mem-limit lists more than 4096 ranks");
+  pl_free(o->mem_limits);
+  o->mem_limits = pl_malloc((size_t)n * sizeof *o->mem_limits);
+  char *dup = pl_strdup(arg), *save = NULL;
+  if (!o->mem_limits || !dup) {
+    pl_free(dup);
+    return cli_fail(PL_ENOMEM, "out of memory");
+  }
+  int k = 0, rc = 0;
+  for (char *tok = strtok_r(dup, ",", &save); tok && !rc;
+       tok = strtok_r(NULL, ",", &save))
+    rc = cli_double(cmd, "--mem-limit", tok, 1, 1e300, &o->mem_limits[k++]);
+  pl_free(dup);
+  if (!rc && k != n)
+    rc = cli_usage(cmd, "--mem-limit '%s' has an empty entry", arg);
+  o->n_mem_limits = k;
+  return rc;
+}
+
 int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                    const char *arg)
 {
@@ -172,8 +210,22 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
   case OPT_MEM_W_FRAC:
     return cli_double(cmd, "--mem-w-frac", arg, 0, 1, &o->mem_w_frac);
   case OPT_MEM_LIMIT:
+    if (strchr(arg, ','))
+      return parse_mem_limits(o, cmd, arg);
     /* Bytes need a model's sizes (modelopts converts them). */
     return cli_mem_limit(cmd, arg, &o->mem_limit, &o->mem_limit_bytes);
+  case OPT_WAVES: {
+    int w, wrc;
+    if ((wrc = cli_int(cmd, "--waves", arg, 1, 128, &w)) != 0)
+      return wrc;
+    o->v = 2 * w;
+    o->have_v = 1;
+    return 0;
+  }
+  case OPT_REPLICA_AR:
+    o->have_replica_ar = 1;
+    return cli_double(cmd, "--replica-allreduce", arg, 0, big, &o->replica_ar);
+  case OPT_STAGE_COSTS: o->stage_costs = arg; return 0;
   case OPT_DIALECT:
     if (!strcmp(arg, "auto")) o->dialect = PL_DIALECT_AUTO;
     else if (!strcmp(arg, "current")) o->dialect = PL_DIALECT_CURRENT;
@@ -235,6 +287,18 @@ int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule)
   if (o->schedule && !pl_gen_find(o->schedule))
     return cli_usage(cmd, "unknown schedule '%s' ('pipelab schedules' lists "
                           "the names)", o->schedule);
+  if (o->mem_limits && o->have_p && o->n_mem_limits != o->p)
+    return cli_usage(cmd, "--mem-limit lists %d limits for %d ranks; give "
+                          "one per rank", o->n_mem_limits, o->p);
+  if (o->mem_limits && o->schedule && strcasecmp(o->schedule, "zb-auto"))
+    return cli_usage(cmd, "per-rank --mem-limit applies to zb-auto only; "
+                          "give one number for '%s'", o->schedule);
+  if ((o->seen & SIMOPT(OPT_WAVES)) && (o->seen & SIMOPT(OPT_CHUNKS)))
+    return cli_usage(cmd, "give --waves or --chunks, not both (--waves W is "
+                          "--chunks 2W)");
+  if ((o->seen & SIMOPT(OPT_WAVES)) && o->schedule &&
+      strcasecmp(o->schedule, "hanayo"))
+    return cli_usage(cmd, "--waves applies to hanayo only; drop it");
   if (o->mem_limit_bytes)
     return cli_usage(cmd, "--mem-limit in bytes needs a model's sizes "
                           "(--model); give activation units, e.g. "
@@ -348,6 +412,8 @@ pl_gen_params simopts_gen_params(const struct sim_opts *o)
   gp.mem_w_frac = o->mem_w_frac;
   gp.mem_limit = o->mem_limit;
   gp.group = o->group;
+  if (o->mem_limits && o->n_mem_limits == o->p)
+    gp.mem_limits = o->mem_limits;
   return gp;
 }
 
@@ -450,6 +516,16 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
       (*c)->stage[g].msg_bytes = o->msg_bytes;
   }
   snprintf((*c)->time_unit, sizeof (*c)->time_unit, "%s", o->time_unit);
+  if ((rc = simopts_apply_stage_costs(o, *c, &eb)) != 0) {
+    rc = rc == PL_EPARSE ? cli_usage(cmd, "%s", eb.msg) : cli_fail_eb(&eb, rc);
+    goto fail;
+  }
+  if (o->have_replica_ar && !pl_sched_replicated(*s)) {
+    rc = cli_usage(cmd, "--replica-allreduce applies to schedules with stage "
+                        "copies (chimera, dualpipe), not '%s'",
+                   pl_sched_name(*s));
+    goto fail;
+  }
   simopts_apply_runtime(o, *c);
   if (o->rank_speed && (rc = parse_rank_speed(cmd, o->rank_speed, *c)) != 0)
     goto fail;
@@ -472,6 +548,29 @@ void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
   c->p2p_mode = o->p2p;
   c->op_gap = o->op_gap;
   c->fb_overlap = o->fb_overlap;
-  for (int g = 0; g < c->n_stages; g++)
+  for (int g = 0; g < c->n_stages; g++) {
     c->stage[g].a2a = o->a2a * c->n_ranks / c->n_stages;
+    if (o->have_replica_ar)
+      c->stage[g].allreduce = o->replica_ar;
+  }
+}
+
+int simopts_apply_stage_costs(const struct sim_opts *o, pl_costs *c,
+                              struct pl_errbuf *eb)
+{
+  if (!o->stage_costs)
+    return 0;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = pl_read_file(o->stage_costs, &text, &len, eb);
+  if (rc)
+    return rc;
+  rc = pl_costs_read_stage_csv(c, text, len, eb);
+  pl_free(text);
+  if (rc) {
+    char msg[PL_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", eb->msg);
+    pl_errf(eb, rc, "'%s': %s", o->stage_costs, msg);
+  }
+  return rc;
 }

@@ -9,7 +9,8 @@ enum {
   OPT_CHUNKS, OPT_TF, OPT_TB, OPT_TW, OPT_COMM, OPT_MEM_W_FRAC, OPT_FORMAT,
   OPT_TRACE, OPT_DIALECT, OPT_GROUP, OPT_MEM_LIMIT, OPT_OPTIMIZER,
   OPT_RANK_SPEED, OPT_TIME_UNIT, OPT_SAVE, OPT_BANDWIDTH, OPT_MSG_BYTES,
-  OPT_OPT_TIME, OPT_P2P, OPT_OP_GAP, OPT_FB_OVERLAP, OPT_A2A, OPT_SIMOPTS_END
+  OPT_OPT_TIME, OPT_P2P, OPT_OP_GAP, OPT_FB_OVERLAP, OPT_A2A, OPT_WAVES,
+  OPT_REPLICA_AR, OPT_STAGE_COSTS, OPT_SIMOPTS_END
 };
 
 /* getopt_long rows for the shared options (no terminator). */
@@ -35,6 +36,9 @@ enum {
   {"op-gap", required_argument, NULL, OPT_OP_GAP},                          \
   {"fb-overlap", required_argument, NULL, OPT_FB_OVERLAP},                  \
   {"a2a", required_argument, NULL, OPT_A2A},                                \
+  {"waves", required_argument, NULL, OPT_WAVES},                            \
+  {"replica-allreduce", required_argument, NULL, OPT_REPLICA_AR},           \
+  {"stage-costs", required_argument, NULL, OPT_STAGE_COSTS},                \
   {"rank-speed", required_argument, NULL, OPT_RANK_SPEED},                  \
   {"time-unit", required_argument, NULL, OPT_TIME_UNIT}
 
@@ -44,7 +48,7 @@ enum {
   (SIMOPT(OPT_SCHEDULE) | SIMOPT(OPT_SCHEDULE_FILE) | SIMOPT(OPT_DIALECT))
 #define SIMOPTS_SHAPE                                                       \
   (SIMOPT(OPT_STAGES) | SIMOPT(OPT_MICROBATCHES) | SIMOPT(OPT_CHUNKS) |       \
-   SIMOPT(OPT_GROUP))
+   SIMOPT(OPT_GROUP) | SIMOPT(OPT_WAVES))
 /* The costs a searching generator (zb-auto, zb-1p, zb-2p, zb-v) reads. */
 #define SIMOPTS_COSTS                                                       \
   (SIMOPT(OPT_TF) | SIMOPT(OPT_TB) | SIMOPT(OPT_TW) | SIMOPT(OPT_COMM) |      \
@@ -72,6 +76,11 @@ struct sim_opts {
   int have_runtime;          /* --p2p or --op-gap given */
   double fb_overlap;         /* fused F&B overlap 0..1 (--fb-overlap) */
   double a2a;                /* MoE all-to-all per F and per B (--a2a) */
+  double replica_ar;         /* stage copies' all-reduce (--replica-allreduce) */
+  int have_replica_ar;
+  const char *stage_costs;   /* per-stage costs CSV (--stage-costs) */
+  double *mem_limits;        /* --mem-limit a,b,c: per rank (zb-auto) */
+  int n_mem_limits;
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
   const char *time_unit;
   int engine_finds_deadlock; /* set by a command that runs pl_sim_run right
@@ -131,6 +140,10 @@ double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
  * (--fb-overlap, --a2a: a2a/v per chunk op) on a cost table: call after
  * every step that replaces the table. */
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c);
+/* --stage-costs: fills c's per-stage times and bytes from the file (no-op
+ * without the flag). 0, or an error code with the message in eb. */
+int simopts_apply_stage_costs(const struct sim_opts *o, pl_costs *c,
+                              struct pl_errbuf *eb);
 const char *simopts_optimizer_name(int opt);
 
 /* Prints the help of the shared options the command takes (o->accept). */

@@ -1052,6 +1052,12 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   if (!s || !w || !res)
     return pl_errf(eb, PL_EINVAL, "pl_exec_run: NULL schedule, workload or "
                    "result");
+  if (pl_sched_replicated(s))
+    return pl_errf(eb, PL_ENOTSUP,
+                   "schedule '%s' places copies of its stages on a second "
+                   "rank; the executor runs one copy per stage (simulate it "
+                   "instead)",
+                   pl_sched_name(s));
   struct rt r;
   memset(&r, 0, sizeof r);
   r.s = s;

@@ -731,9 +731,24 @@ int pl_cost_build(pl_db *db, const pl_model_spec *m, const pl_gpu_spec *g,
       sc->link_latency = intra ? lat_up : lat_out;
       sc->link_bandwidth = (intra ? bw_up : bw_out) / 1e6;
     }
+    double sp = n * layer.params + (first ? embed.params : 0) +
+                (last ? head.params : 0);
     plan->rank[r].layers += plan->layers[i];
-    plan->rank[r].params += n * layer.params + (first ? embed.params : 0) +
-                            (last ? head.params : 0);
+    plan->rank[r].params += sp;
+    /* A stage copy (bidirectional schedules) is a second set of weights on
+     * its rank, and the two copies' gradients are all-reduced at the end
+     * (the engine adds the time after both ranks' lists). */
+    int rr = pl_sched_replica_rank(s, i);
+    if (rr >= 0) {
+      double gbytes = cfg->grad_reduce_bytes > 0
+                          ? cfg->grad_reduce_bytes
+                          : (cfg->precision == PL_PREC_FP16 ? 2 : 4);
+      int intra = pl_layout_pp_intra(&plan->layout, r, rr);
+      plan->rank[rr].layers += plan->layers[i];
+      plan->rank[rr].params += sp;
+      sc->allreduce = pl_coll_time_us(g, PL_COLL_ALL_REDUCE, sp * gbytes, 2,
+                                      intra ? 2 : 1, 0);
+    }
   }
   for (int r = 0; r < p; r++) {
     pl_rank_plan *rp = &plan->rank[r];

@@ -1,8 +1,10 @@
 /* costs.c: the cost table the engine consumes. Providers (constants from the
  * command line, the analytic model, the SQLite store) all fill this one
  * table, so the engine never calls back into a model during a run. */
-#include <string.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "pipelab/pipelab.h"
 
@@ -183,4 +185,133 @@ double pl_costs_op_time(const pl_costs *c, const pl_op *op, int rank)
     return busy > comm ? busy : comm;
   }
   return sc->t[op->kind] * sp + (op->kind == PL_OP_W ? 0 : sc->a2a);
+}
+
+/* ------------------------------------------------ per-stage costs file --- */
+
+/* Parses one number field of a stage-costs row; 0 or PL_EPARSE. */
+static int stage_field(const char *s, size_t n, double *out, int line,
+                       int col, struct pl_errbuf *eb)
+{
+  char buf[64], *end;
+  while (n && (*s == ' ' || *s == '\t')) {
+    s++;
+    n--;
+  }
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+    n--;
+  if (n == 0 || n >= sizeof buf)
+    return pl_errf(eb, PL_EPARSE, "line %d, column %d: %s", line, col,
+                   n ? "number too long" : "empty field");
+  memcpy(buf, s, n);
+  buf[n] = 0;
+  double v = strtod(buf, &end);
+  if (*end || !isfinite(v) || v < 0 || v > PL_TIME_MAX)
+    return pl_errf(eb, PL_EPARSE,
+                   "line %d, column %d: '%s' is not a finite number >= 0",
+                   line, col, buf);
+  *out = v;
+  return 0;
+}
+
+int pl_costs_read_stage_csv(pl_costs *c, const char *text, size_t len,
+                            struct pl_errbuf *eb)
+{
+  const int S = c->n_stages;
+  unsigned char *seen = pl_calloc((size_t)(S > 0 ? S : 1), 1);
+  if (!seen)
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  int rc = 0, line = 0, rows = 0, with_p2p = -1;
+  size_t at = 0;
+  while (at < len && !rc) {
+    size_t e = at;
+    while (e < len && text[e] != '\n')
+      e++;
+    const char *row = text + at;
+    size_t n = e - at;
+    at = e + 1;
+    line++;
+    while (n && (row[n - 1] == '\r' || row[n - 1] == ' '))
+      n--;
+    size_t lead = 0;
+    while (lead < n && (row[lead] == ' ' || row[lead] == '\t'))
+      lead++;
+    if (lead == n || row[lead] == '#')
+      continue;
+    /* A first row that does not start with a number is a header. */
+    if (rows == 0 && with_p2p < 0 && !(row[lead] >= '0' && row[lead] <= '9')) {
+      with_p2p = -2;
+      continue;
+    }
+    double f[7];
+    int nf = 0;
+    size_t s0 = 0;
+    for (size_t i = 0; i <= n && !rc; i++)
+      if (i == n || row[i] == ',') {
+        if (nf == 7) {
+          rc = pl_errf(eb, PL_EPARSE, "line %d: more than 7 fields", line);
+          break;
+        }
+        rc = stage_field(row + s0, i - s0, &f[nf], line, nf + 1, eb);
+        nf++;
+        s0 = i + 1;
+      }
+    if (rc)
+      break;
+    if (nf < 6) {
+      rc = pl_errf(eb, PL_EPARSE,
+                   "line %d: %d fields; a row is stage,F,B,W,activation "
+                   "bytes,bytes kept until W[,P2P time]",
+                   line, nf);
+      break;
+    }
+    if (f[0] != (double)(int)f[0] || f[0] >= S) {
+      rc = pl_errf(eb, PL_EPARSE,
+                   "line %d: stage %g is not one of the schedule's stages "
+                   "0..%d",
+                   line, f[0], S - 1);
+      break;
+    }
+    int g = (int)f[0];
+    if (seen[g]) {
+      rc = pl_errf(eb, PL_EPARSE, "line %d: stage %d is listed twice", line,
+                   g);
+      break;
+    }
+    if (f[5] > f[4]) {
+      rc = pl_errf(eb, PL_EPARSE,
+                   "line %d: stage %d keeps %g bytes until W, more than the "
+                   "%g its forward allocates",
+                   line, g, f[5], f[4]);
+      break;
+    }
+    seen[g] = 1;
+    rows++;
+    pl_stage_cost *sc = &c->stage[g];
+    sc->t[PL_OP_F] = f[1];
+    sc->t[PL_OP_B] = f[2];
+    sc->t[PL_OP_W] = f[3];
+    sc->t[PL_OP_BW] = f[2] + f[3];
+    sc->mem_b = f[4];
+    sc->mem_w = f[5];
+    if (nf == 7) {
+      sc->has_link = 1;
+      sc->link_latency = f[6];
+      sc->link_bandwidth = 0;
+      sc->msg_bytes = 0;
+    }
+  }
+  for (int g = 0; g < S && !rc; g++)
+    if (!seen[g])
+      rc = pl_errf(eb, PL_EPARSE,
+                   "stage %d has no row (the schedule has stages 0..%d; "
+                   "every one needs its costs)",
+                   g, S - 1);
+  pl_free(seen);
+  if (!rc) {
+    snprintf(c->mem_unit, sizeof c->mem_unit, "bytes");
+    for (int k = 0; k < PL_OP_NKINDS; k++)
+      c->source[k] = PL_SRC_USER;
+  }
+  return rc;
 }

@@ -651,6 +651,12 @@ static void op_to_action(const pl_op *op, pl_pt_action *a)
 int pl_pt_from_sched(const pl_sched *s, pl_pt_sched **out,
                      struct pl_errbuf *eb)
 {
+  *out = NULL;
+  if (pl_sched_replicated(s))
+    return pl_errf(eb, PL_ENOTSUP,
+                   "schedule '%s' places copies of its stages on a second "
+                   "rank, which PyTorch's schedule CSV cannot express",
+                   s->name);
   int rc = pl_pt_create(s->p, s->n_stages, s->stage_rank, out, eb);
   if (rc)
     return rc;
@@ -753,6 +759,8 @@ int pl_sched_load_csv(const char *path, int dialect, pl_sched **out,
 int pl_sched_write_csv(const pl_sched *s, struct pl_buf *b)
 {
   char cell[128];
+  if (pl_sched_replicated(s))
+    return PL_ENOTSUP; /* replicated stages: see pl_pt_from_sched */
   for (int r = 0; r < s->p; r++) {
     for (size_t i = 0; i < s->ranks[r].n; i++) {
       pl_pt_action a;

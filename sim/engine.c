@@ -404,6 +404,7 @@ struct run {
   pl_sim *sim;
   pl_result *res;
   int p, S, m;
+  int L;               /* stages per pipeline (S unless replicated) */
   long Sm, keys;
   const int *srank;
   const pl_stage_cost *sc;
@@ -415,6 +416,19 @@ struct run {
   pl_xfer_rec *xrec;   /* [keys] transfer of each message, or NULL */
   int pairs;           /* an F followed by a B runs between two exchanges */
 };
+
+/* Whether stage g has a predecessor / successor in its pipeline (one
+ * pipeline of S stages, or two of L in a replicated schedule's expanded
+ * form). */
+PL_HOT_INLINE int has_prev(const struct run *R, int g)
+{
+  return R->L == R->S ? g > 0 : g % R->L != 0;
+}
+
+PL_HOT_INLINE int has_next(const struct run *R, int g)
+{
+  return R->L == R->S ? g + 1 < R->S : g % R->L != R->L - 1;
+}
 
 /* Runs op i of rank r from `start`: duration, busy time, memory, records.
  * Returns its end. */
@@ -541,7 +555,7 @@ static int loop_async(const struct run *R, int top)
 {
   pl_sim *sim = R->sim;
   pl_result *res = R->res;
-  const int S = R->S, m = R->m;
+  const int m = R->m;
   const long Sm = R->Sm;
   const int *srank = R->srank;
   const double *comm_t = sim->comm_t;
@@ -565,7 +579,7 @@ static int loop_async(const struct run *R, int top)
       long wait = -1;
       /* Data predecessor of the forward part (F or FB). */
       if (kind == PL_OP_F || kind == PL_OP_FB) {
-        if (g > 0) {
+        if (has_prev(R, g)) {
           long k = (long)(g - 1) * m + mb;
           double e = end[k];
           if (e < 0)
@@ -581,7 +595,7 @@ static int loop_async(const struct run *R, int top)
       bwd_part(op, &bk, &bg, &bmb);
       if (wait < 0 && (bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         double e;
-        if (bg == S - 1) {
+        if (!has_next(R, bg)) {
           long k = (long)bg * m + bmb; /* the loss follows the last forward */
           e = end[k];
           if (e < 0)
@@ -617,7 +631,7 @@ static int loop_async(const struct run *R, int top)
       if (kind == PL_OP_F || kind == PL_OP_FB) {
         long k = (long)g * m + mb;
         end[k] = fin;
-        int cr = g + 1 < S ? srank[g + 1] : r;
+        int cr = has_next(R, g) ? srank[g + 1] : r;
         if (cr != r) {
           if (links || R->xrec) {
             double at = async_send(R, k, g, sim->link_f[g], r, cr, fin);
@@ -633,7 +647,7 @@ static int loop_async(const struct run *R, int top)
       if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         long k = Sm + (long)bg * m + bmb;
         end[k] = fin;
-        int cr = bg > 0 ? srank[bg - 1] : r;
+        int cr = has_prev(R, bg) ? srank[bg - 1] : r;
         if (cr != r) {
           if (links || R->xrec) {
             double at =
@@ -668,12 +682,12 @@ enum { X_SEND_NEXT, X_RECV_PREV, X_SEND_PREV, X_RECV_NEXT };
 static void add_sends(const struct run *R, int r, const pl_op *o,
                       struct xfer *x, int *have)
 {
-  const int S = R->S, m = R->m;
+  const int m = R->m;
   const int *srank = R->srank;
   const pl_sim *sim = R->sim;
   if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
     int g = o->stage;
-    if (g + 1 < S && srank[g + 1] != r) {
+    if (has_next(R, g) && srank[g + 1] != r) {
       x[X_SEND_NEXT] = (struct xfer){(long)g * m + o->mb, 1, srank[g + 1], g,
                                      sim->link_f[g]};
       have[X_SEND_NEXT] = 1;
@@ -681,8 +695,8 @@ static void add_sends(const struct run *R, int r, const pl_op *o,
   }
   int bk, bg, bmb;
   bwd_part(o, &bk, &bg, &bmb);
-  if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F && bg > 0 &&
-      srank[bg - 1] != r) {
+  if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F &&
+      has_prev(R, bg) && srank[bg - 1] != r) {
     x[X_SEND_PREV] = (struct xfer){R->Sm + (long)bg * m + bmb, 1,
                                    srank[bg - 1], bg - 1, sim->link_b[bg - 1]};
     have[X_SEND_PREV] = 1;
@@ -693,12 +707,12 @@ static void add_sends(const struct run *R, int r, const pl_op *o,
 static void add_recvs(const struct run *R, int r, const pl_op *o,
                       struct xfer *x, int *have)
 {
-  const int S = R->S, m = R->m;
+  const int m = R->m;
   const int *srank = R->srank;
   const pl_sim *sim = R->sim;
   if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
     int g = o->stage;
-    if (g > 0 && srank[g - 1] != r) {
+    if (has_prev(R, g) && srank[g - 1] != r) {
       x[X_RECV_PREV] = (struct xfer){(long)(g - 1) * m + o->mb, 0,
                                      srank[g - 1], g - 1, sim->link_f[g - 1]};
       have[X_RECV_PREV] = 1;
@@ -707,7 +721,7 @@ static void add_recvs(const struct run *R, int r, const pl_op *o,
   int bk, bg, bmb;
   bwd_part(o, &bk, &bg, &bmb);
   if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F &&
-      bg < S - 1 && srank[bg + 1] != r) {
+      has_next(R, bg) && srank[bg + 1] != r) {
     x[X_RECV_NEXT] = (struct xfer){R->Sm + (long)(bg + 1) * m + bmb, 0,
                                    srank[bg + 1], bg, sim->link_b[bg]};
     have[X_RECV_NEXT] = 1;
@@ -846,7 +860,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
 {
   pl_sim *sim = R->sim;
   pl_result *res = R->res;
-  const int S = R->S, m = R->m;
+  const int m = R->m;
   const long Sm = R->Sm;
   const int *srank = R->srank;
   const double gap = R->gap;
@@ -879,7 +893,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
        * arrived during the point. */
       double ready = done;
       long wait = -1;
-      if ((kind == PL_OP_F || kind == PL_OP_FB) && g > 0 &&
+      if ((kind == PL_OP_F || kind == PL_OP_FB) && has_prev(R, g) &&
           srank[g - 1] == r) {
         long k = (long)(g - 1) * m + mb;
         if (end[k] < 0)
@@ -891,7 +905,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
       bwd_part(op, &bk, &bg, &bmb);
       if (wait < 0 && (bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         long k = -1;
-        if (bg == S - 1)
+        if (!has_next(R, bg))
           k = (long)bg * m + bmb;
         else if (srank[bg + 1] == r)
           k = Sm + (long)(bg + 1) * m + bmb;
@@ -935,7 +949,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
  * link can queue. */
 static int setup_links(pl_sim *sim, const pl_sched *s, const pl_costs *c)
 {
-  const int S = s->n_stages, p = s->p;
+  const int S = s->n_stages, p = s->p, L = s->pipe_len;
   const int *srank = s->stage_rank;
   int any = 0;
   for (int g = 0; g < S; g++) {
@@ -944,7 +958,7 @@ static int setup_links(pl_sim *sim, const pl_sched *s, const pl_costs *c)
     sim->comm_t[g] = pl_costs_comm(c, g);
     sim->xmit_t[g] = x;
     sim->link_f[g] = sim->link_b[g] = -1;
-    if (g + 1 < S && srank[g] != srank[g + 1] && x > 0)
+    if (g + 1 < S && (g + 1) % L != 0 && srank[g] != srank[g + 1] && x > 0)
       any = 1;
   }
   if (!any)
@@ -959,7 +973,7 @@ static int setup_links(pl_sim *sim, const pl_sched *s, const pl_costs *c)
     sim->hkey[h] = -1;
   int nl = 0;
   for (int g = 0; g + 1 < S; g++) {
-    if (srank[g] == srank[g + 1])
+    if (srank[g] == srank[g + 1] || (g + 1) % L == 0)
       continue;
     for (int dir = 0; dir < 2; dir++) {
       int src = dir ? srank[g + 1] : srank[g];
@@ -1019,10 +1033,16 @@ static void denoise_result(pl_result *res)
   }
 }
 
+static int run_replicated(pl_sim *sim, const pl_sched *s, const pl_costs *c,
+                          unsigned flags, pl_result *res,
+                          struct pl_errbuf *eb);
+
 int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
                 unsigned flags, pl_result *res, struct pl_errbuf *eb)
 {
   const int p = s->p, S = s->n_stages, m = s->m;
+  if (s->replica_rank && c && c->n_stages == S && c->n_ranks >= p)
+    return run_replicated(sim, s, c, flags, res, eb);
   if (!c || c->n_stages != S || c->n_ranks < p)
     return pl_errf(eb, PL_EINVAL,
                    "cost table has %d stages and %d ranks, schedule needs %d and %d",
@@ -1060,6 +1080,7 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   R.res = res;
   R.p = p;
   R.S = S;
+  R.L = s->pipe_len > 0 ? s->pipe_len : S;
   R.m = m;
   R.Sm = Sm;
   R.keys = (long)keys;
@@ -1218,5 +1239,88 @@ int pl_sched_mem_peaks(const pl_sched *s, const pl_costs *c, double *peaks)
     }
     peaks[r] = peak;
   }
+  return PL_OK;
+}
+
+/*
+ * A replicated schedule runs as its expanded form (two pipelines of S
+ * stages, the copies' costs those of their stage); the records are mapped
+ * back to the stage numbers of the schedule. Then the copies' gradients
+ * are all-reduced: every rank holding a replicated stage waits for the
+ * ranks it shares a stage with and adds the all-reduce time of each
+ * replicated stage it holds (pl_stage_cost.allreduce) to its end.
+ */
+static int run_replicated(pl_sim *sim, const pl_sched *s, const pl_costs *c,
+                          unsigned flags, pl_result *res,
+                          struct pl_errbuf *eb)
+{
+  const int S = s->n_stages, p = s->p;
+  pl_sched *e = NULL;
+  pl_costs *ec = NULL;
+  int rc = pl__sched_expand(s, &e);
+  if (rc)
+    return pl_errf(eb, rc, rc == PL_ENOMEM ? "out of memory"
+                                           : "too many stages to replicate");
+  if ((rc = pl_costs_create(2 * S, c->n_ranks, &ec)) != 0) {
+    pl_sched_destroy(e);
+    return pl_errf(eb, rc, "out of memory");
+  }
+  for (int g = 0; g < S; g++)
+    ec->stage[g] = ec->stage[S + g] = c->stage[g];
+  memcpy(ec->rank_speed, c->rank_speed,
+         (size_t)c->n_ranks * sizeof *ec->rank_speed);
+  ec->comm_latency = c->comm_latency;
+  ec->comm_bandwidth = c->comm_bandwidth;
+  ec->fb_overlap = c->fb_overlap;
+  ec->p2p_mode = c->p2p_mode;
+  ec->op_gap = c->op_gap;
+  memcpy(ec->source, c->source, sizeof ec->source);
+  memcpy(ec->time_unit, c->time_unit, sizeof ec->time_unit);
+  memcpy(ec->mem_unit, c->mem_unit, sizeof ec->mem_unit);
+  rc = pl_sim_run2(sim, e, ec, flags, res, eb);
+  pl_costs_destroy(ec);
+  pl_sched_destroy(e);
+  if (rc)
+    return rc;
+  res->virtual_stages = S;
+  res->chunks = S / p;
+  for (size_t i = 0; i < res->n_ops; i++) {
+    pl_op *op = &res->ops[i].op;
+    if (op->stage >= S)
+      op->stage = (int16_t)(op->stage - S);
+    if (op->kind == PL_OP_FB && op->stage2 >= S)
+      op->stage2 = (int16_t)(op->stage2 - S);
+  }
+  for (size_t i = 0; i < res->n_xfers; i++)
+    if (res->xfers[i].stage >= S)
+      res->xfers[i].stage -= S;
+  /* The copies' gradient all-reduce at the end. */
+  double *end0 = pl_malloc((size_t)p * sizeof *end0);
+  if (!end0) {
+    pl_result_free(res);
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  }
+  int any = 0;
+  for (int r = 0; r < p; r++)
+    end0[r] = res->ranks[r].last_end;
+  for (int r = 0; r < p; r++) {
+    double start = end0[r], t = 0;
+    for (int g = 0; g < S; g++) {
+      int a = s->stage_rank[g], b = s->replica_rank[g];
+      if (b < 0 || (a != r && b != r))
+        continue;
+      int peer = a == r ? b : a;
+      if (end0[peer] > start)
+        start = end0[peer];
+      t += c->stage[g].allreduce;
+    }
+    if (t > 0) {
+      res->ranks[r].last_end = start + t;
+      any = 1;
+    }
+  }
+  pl_free(end0);
+  if (any)
+    pl_result_summarize(res);
   return PL_OK;
 }

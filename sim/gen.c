@@ -40,6 +40,12 @@ static const pl_gen_info gens[] = {
    2, PL_PLACE_LOOP, pl_gen_looped_bfs, 0},
   {"zbv-pytorch", "PyTorch's fixed ZB-V pattern (zb-v is the greedy one)", 2,
    PL_PLACE_V, pl_gen_zbv_pytorch, 0},
+  {"hanayo", "Hanayo: wave-like placement, --waves W (2W chunks per rank)",
+   4, PL_PLACE_V, pl_gen_hanayo, 0},
+  {"chimera", "Chimera: two 1F1B pipelines in opposite directions, weights "
+   "duplicated", 1, PL_PLACE_SINGLE, pl_gen_chimera, 0},
+  {"dualpipe", "DualPipe (DeepSeek-V3): bidirectional, fused F&B, weights "
+   "duplicated", 1, PL_PLACE_SINGLE, pl_gen_dualpipe, 0},
   {NULL, NULL, 0, 0, NULL, 0}};
 
 const pl_gen_info *pl_gen_list(void) { return gens; }

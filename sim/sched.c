@@ -83,6 +83,7 @@ int pl_sched_create(int p, int n_stages, int m, int placement, pl_sched **out,
   s->n_stages = n_stages;
   s->m = m;
   s->placement = placement;
+  s->pipe_len = n_stages;
   s->stage_rank = pl_calloc((size_t)n_stages, sizeof *s->stage_rank);
   s->stage_chunk = pl_calloc((size_t)n_stages, sizeof *s->stage_chunk);
   s->ranks = pl_calloc((size_t)p, sizeof *s->ranks);
@@ -108,6 +109,8 @@ void pl_sched_destroy(pl_sched *s)
   pl_free(s->ranks);
   pl_free(s->stage_rank);
   pl_free(s->stage_chunk);
+  pl_free(s->replica_rank);
+  pl_free(s->mb_pipe);
   pl_free(s);
 }
 
@@ -214,6 +217,17 @@ int pl_sched_clone(const pl_sched *s, pl_sched **out)
   memcpy(c->name, s->name, sizeof c->name);
   memcpy(c->stage_rank, s->stage_rank, (size_t)s->n_stages * sizeof(int));
   memcpy(c->stage_chunk, s->stage_chunk, (size_t)s->n_stages * sizeof(int));
+  c->pipe_len = s->pipe_len;
+  if (s->replica_rank) {
+    c->replica_rank = pl_malloc((size_t)s->n_stages * sizeof(int));
+    c->mb_pipe = pl_malloc((size_t)s->m);
+    if (!c->replica_rank || !c->mb_pipe) {
+      pl_sched_destroy(c);
+      return PL_ENOMEM;
+    }
+    memcpy(c->replica_rank, s->replica_rank, (size_t)s->n_stages * sizeof(int));
+    memcpy(c->mb_pipe, s->mb_pipe, (size_t)s->m);
+  }
   for (int r = 0; r < s->p; r++)
     for (size_t i = 0; i < s->ranks[r].n; i++)
       if ((rc = pl_sched_push(c, r, s->ranks[r].ops[i])) != 0) {
@@ -221,5 +235,117 @@ int pl_sched_clone(const pl_sched *s, pl_sched **out)
         return rc;
       }
   *out = c;
+  return PL_OK;
+}
+
+/* ----------------------------------------------------- replicated stages */
+
+static int ensure_replicas(pl_sched *s)
+{
+  if (s->replica_rank)
+    return PL_OK;
+  s->replica_rank = pl_malloc((size_t)s->n_stages * sizeof(int));
+  s->mb_pipe = pl_calloc((size_t)s->m, 1);
+  if (!s->replica_rank || !s->mb_pipe) {
+    pl_free(s->replica_rank);
+    pl_free(s->mb_pipe);
+    s->replica_rank = NULL;
+    s->mb_pipe = NULL;
+    return PL_ENOMEM;
+  }
+  for (int g = 0; g < s->n_stages; g++)
+    s->replica_rank[g] = -1;
+  return PL_OK;
+}
+
+int pl_sched_set_replica(pl_sched *s, int stage, int rank)
+{
+  if (stage < 0 || stage >= s->n_stages || rank < 0 || rank >= s->p)
+    return PL_EINVAL;
+  int rc = ensure_replicas(s);
+  if (rc)
+    return rc;
+  s->replica_rank[stage] = rank;
+  return PL_OK;
+}
+
+int pl_sched_replica_rank(const pl_sched *s, int stage)
+{
+  if (!s->replica_rank || stage < 0 || stage >= s->n_stages)
+    return -1;
+  return s->replica_rank[stage];
+}
+
+int pl_sched_set_mb_pipe(pl_sched *s, int mb, int pipe)
+{
+  if (mb < 0 || mb >= s->m || pipe < 0 || pipe > 1)
+    return PL_EINVAL;
+  int rc = ensure_replicas(s);
+  if (rc)
+    return rc;
+  s->mb_pipe[mb] = (unsigned char)pipe;
+  return PL_OK;
+}
+
+int pl_sched_mb_pipe(const pl_sched *s, int mb)
+{
+  if (!s->mb_pipe || mb < 0 || mb >= s->m)
+    return 0;
+  return s->mb_pipe[mb];
+}
+
+int pl_sched_replicated(const pl_sched *s)
+{
+  if (!s->replica_rank)
+    return 0;
+  for (int g = 0; g < s->n_stages; g++)
+    if (s->replica_rank[g] >= 0)
+      return 1;
+  return 0;
+}
+
+int pl_sched_op_rank(const pl_sched *s, int stage, int mb)
+{
+  if (stage < 0 || stage >= s->n_stages)
+    return -1;
+  if (s->mb_pipe && mb >= 0 && mb < s->m && s->mb_pipe[mb])
+    return s->replica_rank[stage];
+  return s->stage_rank[stage];
+}
+
+int pl__sched_expand(const pl_sched *s, pl_sched **out)
+{
+  const int S = s->n_stages;
+  pl_sched *e;
+  *out = NULL;
+  if (2 * S > 32767)
+    return PL_EINVAL;
+  int rc = pl_sched_create(s->p, 2 * S, s->m, PL_PLACE_LOOP, &e, NULL);
+  if (rc)
+    return rc;
+  e->placement = PL_PLACE_CUSTOM;
+  e->pipe_len = S;
+  memcpy(e->name, s->name, sizeof e->name);
+  for (int g = 0; g < S; g++) {
+    e->stage_rank[g] = s->stage_rank[g];
+    e->stage_rank[S + g] =
+        s->replica_rank && s->replica_rank[g] >= 0 ? s->replica_rank[g]
+                                                   : s->stage_rank[g];
+  }
+  pl__sched_update_chunks(e);
+  for (int r = 0; r < s->p; r++)
+    for (size_t i = 0; i < s->ranks[r].n; i++) {
+      pl_op op = s->ranks[r].ops[i];
+      if (op.mb >= 0 && op.mb < s->m && pl_sched_mb_pipe(s, op.mb))
+        op.stage = (int16_t)(op.stage + S);
+      if (op.kind == PL_OP_FB && op.mb2 >= 0 && op.mb2 < s->m &&
+          pl_sched_mb_pipe(s, op.mb2))
+        op.stage2 = (int16_t)(op.stage2 + S);
+      if ((rc = pl_sched_push(e, r, op)) != 0) {
+        pl_sched_destroy(e);
+        return rc;
+      }
+    }
+  *out = e;
   return PL_OK;
 }

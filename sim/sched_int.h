@@ -14,11 +14,23 @@ struct pl_sched {
   int *stage_rank;  /* [n_stages] */
   int *stage_chunk; /* [n_stages] local chunk index on its rank */
   struct pl_rank_list *ranks; /* [p] */
+  /* Replicated stages (bidirectional schedules): replica_rank[g] is the
+   * rank holding the second copy of stage g (NULL when no stage has one);
+   * mb_pipe[mb] is 1 when microbatch mb runs through the copies. */
+  int *replica_rank;   /* [n_stages] or NULL */
+  unsigned char *mb_pipe; /* [m] or NULL */
+  /* Stages per pipeline: n_stages, except in the engine's expanded form of
+   * a replicated schedule (two pipelines of n_stages / 2 stages each). */
+  int pipe_len;
 };
 
 /* pl_sched_validate always through its sorting path (the one a sparse
  * schedule takes), for tests that compare it with the dense path. */
 int pl__sched_validate_sorted(const pl_sched *s, struct pl_errbuf *eb);
+/* The expanded form of a replicated schedule: 2S stages, stage S + g the
+ * copy of stage g, each op renumbered by its microbatch's pipeline;
+ * pipe_len = S. *out owned by the caller. */
+int pl__sched_expand(const pl_sched *s, pl_sched **out);
 
 /* Recomputes stage_chunk from stage_rank. */
 void pl__sched_update_chunks(pl_sched *s);

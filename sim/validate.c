@@ -41,7 +41,7 @@ static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
                       int mb, struct pl_errbuf *eb)
 {
   if (g >= 0 && g < s->n_stages && mb >= 0 && mb < s->m &&
-      s->stage_rank[g] == r)
+      (s->mb_pipe ? pl_sched_op_rank(s, g, mb) : s->stage_rank[g]) == r)
     return 0;
   char name[48];
   part_name(kind, g, mb, name, sizeof name);
@@ -55,10 +55,12 @@ static int check_part(const pl_sched *s, int r, size_t i, int kind, int g,
                    "rank %d position %zu: %s names microbatch %d, but the "
                    "schedule has microbatches 0..%d",
                    r, i, name, mb, s->m - 1);
+  int owner = pl_sched_op_rank(s, g, mb);
   return pl_errf(eb, PL_EINVALSCHED,
-                 "rank %d position %zu: %s runs stage %d, which is placed "
+                 "rank %d position %zu: %s runs stage %d%s, which is placed "
                  "on rank %d",
-                 r, i, name, g, s->stage_rank[g]);
+                 r, i, name, g, pl_sched_mb_pipe(s, mb) ? " (its copy)" : "",
+                 owner);
 }
 
 /* The positions of the four parts of one (stage, mb), 0 = absent, else
@@ -240,7 +242,7 @@ static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
       uint8_t e = t[(size_t)g * m + mb];
       if (e == (ST_F | ST_BW) || e == (ST_F | ST_B | ST_W))
         continue; /* complete and in order */
-      int r = s->stage_rank[g];
+      int r = s->mb_pipe ? pl_sched_op_rank(s, g, (int)mb) : s->stage_rank[g];
       struct seen x = {0, 0, 0, 0};
       if (e & ST_F)
         x.f = find_pos(s, r, PL_OP_F, g, (int)mb);
@@ -279,6 +281,15 @@ int pl__sched_validate_sorted(const pl_sched *s, struct pl_errbuf *eb)
 static int validate(const pl_sched *s, int deadlock, int dense,
                     struct pl_errbuf *eb)
 {
+  /* A microbatch of the second pipeline needs a copy of every stage. */
+  for (int mb = 0; s->mb_pipe && mb < s->m; mb++)
+    if (s->mb_pipe[mb])
+      for (int g = 0; g < s->n_stages; g++)
+        if (s->replica_rank[g] < 0)
+          return pl_errf(eb, PL_EINVALSCHED,
+                         "microbatch %d runs through the stage copies, but "
+                         "stage %d has no copy",
+                         mb, g);
   size_t n_parts = 0, n = 0;
   for (int r = 0; r < s->p; r++)
     n_parts += 2 * s->ranks[r].n;
@@ -316,7 +327,8 @@ static int validate(const pl_sched *s, int deadlock, int dense,
     rc = pl_errf(eb, PL_EINVALSCHED,
                  "rank %d position %d: %s appears twice (first at "
                  "position %d)",
-                 s->stage_rank[dup->g], dup->pos, name, first->pos);
+                 pl_sched_op_rank(s, dup->g, dup->mb), dup->pos, name,
+                 first->pos);
   } else if (bad_rc) {
     rc = pl_errf(eb, bad_rc, "%s", bad.msg);
   }
@@ -335,7 +347,7 @@ static int validate(const pl_sched *s, int deadlock, int dense,
         default: e.bw = at;
         }
       }
-      rc = check_key(g, s->stage_rank[g], mb, &e, eb);
+      rc = check_key(g, pl_sched_op_rank(s, g, mb), mb, &e, eb);
     }
   pl_free(v);
   return rc || !deadlock ? rc : check_deadlock(s, eb);

@@ -25,6 +25,7 @@ enum { ZF = 0, ZB_ = 1, ZW = 2 };
 struct zba {
   int p, m;
   double cost[3], mem[3], lim, comm, eps;
+  const double *lims; /* [p] per-rank limits, or NULL (lim for all) */
   /* per-stage state */
   int *cnt;     /* [3*p]: placed F, B, W counts */
   int *o;       /* [p] ops placed */
@@ -49,14 +50,17 @@ static double max_bubble(const struct zba *a)
   return mx;
 }
 
-static int fits(const struct zba *a, double v) { return v <= a->lim + a->eps; }
+static int fits(const struct zba *a, int j, double v)
+{
+  return v <= (a->lims ? a->lims[j] : a->lim) + a->eps;
+}
 
 static void put(struct zba *a, int j, int k)
 {
   if (a->fail)
     return;
   int i = CNT(a, j, k);
-  if (i >= a->m || !fits(a, a->mcur[j] + a->mem[k])) {
+  if (i >= a->m || !fits(a, j, a->mcur[j] + a->mem[k])) {
     a->fail = 1;
     return;
   }
@@ -102,7 +106,7 @@ static void fill_w(struct zba *a, int j, double dep, int nbg)
 /* Frees memory with Ws until an op adding `add` fits. */
 static void make_room(struct zba *a, int j, double add)
 {
-  while (!a->fail && !fits(a, a->mcur[j] + add)) {
+  while (!a->fail && !fits(a, j, a->mcur[j] + add)) {
     if (CNT(a, j, ZW) >= CNT(a, j, ZB_)) {
       a->fail = 1;
       return;
@@ -140,7 +144,7 @@ static double manual_order(struct zba *a, int allow_bubble, int prio_b,
         }
         double mem = a->mcur[j], cost = a->e[j];
         for (;;) {
-          if (CNT(a, j, ZF) + freq[j] < m && fits(a, mem + a->mem[ZF])) {
+          if (CNT(a, j, ZF) + freq[j] < m && fits(a, j, mem + a->mem[ZF])) {
             if (allow_bubble) {
               if (cost + tf > last_t + comm)
                 break;
@@ -177,7 +181,7 @@ static double manual_order(struct zba *a, int allow_bubble, int prio_b,
           continue;
         double w_cost = 0, mem_with_w = a->mcur[j] + a->mem[ZF];
         int w_cnt = 0;
-        while (!fits(a, mem_with_w) &&
+        while (!fits(a, j, mem_with_w) &&
                CNT(a, j, ZW) + w_cnt < CNT(a, j, ZB_)) {
           w_cost += a->cost[ZW];
           mem_with_w += a->mem[ZW];
@@ -253,6 +257,16 @@ int pl_gen_zb_auto(const pl_gen_params *gp, pl_sched **out,
                    "microbatch's activation (1 unit = M_B); use --mem-limit "
                    ">= 1 (default p = %d)",
                    lim, p);
+  for (int j = 0; gp->mem_limits && j < p; j++) {
+    if (!(gp->mem_limits[j] >= 1.0) || !isfinite(gp->mem_limits[j]))
+      return pl_errf(eb, PL_EINVAL,
+                     "zb-auto: rank %d's memory limit %g units cannot hold "
+                     "one microbatch's activation (1 unit = M_B); give every "
+                     "rank at least 1",
+                     j, gp->mem_limits[j]);
+    if (gp->mem_limits[j] > lim || j == 0)
+      lim = gp->mem_limits[j];
+  }
   if (!(w >= 0 && w <= 1))
     return pl_errf(eb, PL_EINVAL,
                    "zb-auto: M_W/M_B must lie in [0, 1], got %g", w);
@@ -274,6 +288,7 @@ int pl_gen_zb_auto(const pl_gen_params *gp, pl_sched **out,
   a.mem[ZB_] = -(1.0 - w);
   a.mem[ZW] = -w;
   a.lim = lim;
+  a.lims = gp->mem_limits;
   a.eps = 1e-9 * (lim > 1 ? lim : 1);
   a.comm = gp->comm;
   size_t nops = 3 * (size_t)p * m;
@@ -304,9 +319,10 @@ int pl_gen_zb_auto(const pl_gen_params *gp, pl_sched **out,
       }
   if (best < 0) {
     rc = pl_errf(eb, PL_EINVAL,
-                 "zb-auto: no schedule fits a memory limit of %g units "
+                 "zb-auto: no schedule fits a memory limit of %g units%s "
                  "(p=%d m=%d); raise --mem-limit",
-                 lim, p, m);
+                 lim, gp->mem_limits ? " (the largest per-rank one)" : "",
+                 p, m);
     goto done;
   }
   if ((rc = pl_sched_create(p, p, m, PL_PLACE_SINGLE, &s, eb)) != 0)
@@ -346,6 +362,7 @@ static int zb_named(const pl_gen_params *gp, int mult, pl_sched **out,
 {
   pl_gen_params q = *gp;
   q.mem_limit = (double)mult * gp->p;
+  q.mem_limits = NULL;
   return pl_gen_zb_auto(&q, out, eb);
 }
 

@@ -567,7 +567,8 @@ static void test_gen_uses(void **state)
     if (!(g->uses & PL_GEN_USES_GROUP))
       assert_true(same_sched(g->name, &a, &b));
   }
-  assert_int_equal(n, 16); /* the 11 of the first design + 5 PyTorch orders */
+  assert_int_equal(n, 19); /* the 11 of the first design + 5 PyTorch orders
+                              + hanayo, chimera, dualpipe */
   assert_int_equal(costs, 4); /* zb-auto, zb-1p, zb-2p, zb-v */
   pl_gen_params b = a;
   b.mem_limit = 2 * a.p;

@@ -92,6 +92,29 @@ int pl_sched_set_stage_rank(pl_sched *s, int stage, int rank);
 /* Re-derives the placement name from the stage map. */
 void pl_sched_detect_placement(pl_sched *s);
 
+/*
+ * Replicated stages (bidirectional schedules: Chimera, DualPipe; see
+ * docs/bidirectional.md). A stage may have a second copy on another rank;
+ * the copies form a second pipeline, and each microbatch runs through one
+ * of the two: pipeline 0 (the stage map above) or pipeline 1 (the copies).
+ * Ops keep naming the stage g (0 .. S-1), so cost tables stay per stage;
+ * the rank that runs (g, mb) is pl_sched_op_rank. A schedule without
+ * replicas behaves exactly as before. Setting a microbatch's pipeline to 1
+ * requires every stage to have a copy (pl_sched_validate checks it).
+ * PL_EINVAL for an index out of range, PL_ENOMEM.
+ */
+int pl_sched_set_replica(pl_sched *s, int stage, int rank);
+/* The rank of stage's copy, or -1 when it has none. */
+int pl_sched_replica_rank(const pl_sched *s, int stage);
+int pl_sched_set_mb_pipe(pl_sched *s, int mb, int pipe);
+/* 0 or 1 (0 for a schedule without replicas). */
+int pl_sched_mb_pipe(const pl_sched *s, int mb);
+/* 1 when some stage has a copy. */
+int pl_sched_replicated(const pl_sched *s);
+/* The rank that runs stage's op on microbatch mb: the copy's rank when mb
+ * runs through pipeline 1, else pl_sched_stage_rank. */
+int pl_sched_op_rank(const pl_sched *s, int stage, int mb);
+
 /* Appends an op to rank's list (amortised O(1)). */
 int pl_sched_push(pl_sched *s, int rank, pl_op op);
 /* Convenience: push a simple op. */
@@ -147,8 +170,11 @@ typedef struct pl_gen_params {
   double mem_w_frac; /* M_W / M_B */
   double mem_limit; /* activation limit per rank in units of M_B; 0 = none */
   int group;        /* interleaved: microbatch group size; 0 = p */
+  /* zb-auto: per-rank activation limits [p] in units of M_B (each >= 1),
+   * overriding mem_limit; NULL = mem_limit on every rank. Borrowed. */
+  const double *mem_limits;
 } pl_gen_params;
-#define PL_GEN_PARAMS_INIT {0, 0, 0, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0}
+#define PL_GEN_PARAMS_INIT {0, 0, 0, 1.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0, NULL}
 
 /* Generator table entry. */
 typedef struct pl_gen_info {
@@ -208,6 +234,16 @@ int pl_gen_looped_bfs(const pl_gen_params *gp, pl_sched **out,
                       struct pl_errbuf *eb);
 int pl_gen_zbv_pytorch(const pl_gen_params *gp, pl_sched **out,
                        struct pl_errbuf *eb);
+/* Wave and bidirectional schedules (docs/bidirectional.md; sim/gen_bidir.c):
+ * Hanayo (gp->v = 2W chunks, W waves, zig-zag placement), Chimera (p even,
+ * m even; every stage copied on rank p-1-g) and DualPipe (p even, m even,
+ * m >= 2p; copies as Chimera, fused F&B ops). */
+int pl_gen_hanayo(const pl_gen_params *gp, pl_sched **out,
+                  struct pl_errbuf *eb);
+int pl_gen_chimera(const pl_gen_params *gp, pl_sched **out,
+                   struct pl_errbuf *eb);
+int pl_gen_dualpipe(const pl_gen_params *gp, pl_sched **out,
+                    struct pl_errbuf *eb);
 
 /* ------------------------------------------------------ PyTorch CSV ----- */
 
@@ -238,7 +274,9 @@ int pl_sched_read_csv(const char *text, size_t len, int dialect,
 int pl_sched_load_csv(const char *path, int dialect, pl_sched **out,
                       pl_csv_info *info, struct pl_errbuf *eb);
 /* Writes the schedule as PyTorch compute_only CSV in the current dialect
- * (B = full backward, I = input backward) into b (appends). */
+ * (B = full backward, I = input backward) into b (appends). A schedule
+ * with replicated stages cannot be expressed: PL_ENOTSUP (as
+ * pl_pt_from_sched, which says so in its message). */
 struct pl_buf;
 int pl_sched_write_csv(const pl_sched *s, struct pl_buf *b);
 /*
@@ -411,6 +449,11 @@ typedef struct pl_stage_cost {
    * (not scaled by rank_speed); a fused FB op hides both of its parts'
    * all-to-alls behind its compute (pl_costs_op_time). 0 = dense model. */
   double a2a;
+  /* Replicated schedules only (pl_sched_set_replica): the all-reduce of
+   * this stage's weight gradients between its two copies, paid once at the
+   * end by both ranks holding it, after the later of the two has finished
+   * its list. 0 = free. */
+  double allreduce;
 } pl_stage_cost;
 
 /* Where a cost came from (docs/cost-model.md §10). */
@@ -529,6 +572,21 @@ void pl_costs_destroy(pl_costs *c);
  */
 int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
                      double comm, double mem_w_frac);
+
+/*
+ * Per-stage costs from a CSV (docs/cli.md "--stage-costs"), for stages of
+ * unequal cost without a catalog model: one row per stage
+ * `stage,F,B,W,act_bytes,kept_bytes[,p2p]`: forward, input-backward and
+ * weight-backward times (BW = B + W), the bytes F allocates and the bytes
+ * B keeps until W, and optionally the P2P time of the message out of the
+ * stage (then that stage's link: has_link, no bandwidth). A first row not
+ * starting with a digit is a header; blank lines and '#' lines are
+ * skipped. Every stage 0 .. n_stages-1 exactly once; the memory unit
+ * becomes "bytes". PL_EPARSE with "line L" naming the row; c is partly
+ * filled on error.
+ */
+int pl_costs_read_stage_csv(pl_costs *c, const char *text, size_t len,
+                            struct pl_errbuf *eb);
 
 /* Deep copy of a cost table (*out owned by the caller: pl_costs_destroy).
  * With free_transfers every P2P message costs nothing (no latency, no

@@ -126,5 +126,33 @@ check "whatif --a2a 4: dualpipev 528.6 beats zb-v 600" $?
 $P whatif --stages 4 --microbatches 8 --format csv | grep -q "^dualpipev,2,"
 check "whatif lists dualpipev" $?
 
+T=$(mktemp -d "${TMPDIR:-/tmp}/pl_sim_bidir.XXXXXX") || exit 1
+trap 'rm -f "$tmp_err"; rm -rf "$T"' EXIT
+# Wave and bidirectional schedules (docs/bidirectional.md).
+for s in hanayo chimera dualpipe; do
+  $P whatif --stages 4 --microbatches 8 --format csv | grep -q "^$s,"
+  check "whatif lists $s" $?
+done
+v=$($P simulate --schedule hanayo --waves 1 --stages 4 --microbatches 8 --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["chunks"], d["makespan"])')
+[ "$v" = "2 32.5" ]; check "hanayo --waves 1: 2 chunks, makespan 32.5 (got $v)" $?
+$P simulate --schedule 1f1b --stages 4 --microbatches 8 --waves 2 >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ]; check "--waves refused for 1f1b (rc $rc)" $?
+v=$($P simulate --schedule chimera --stages 4 --microbatches 4 --tw 0 --replica-allreduce 1.5 --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["makespan"])')
+[ "$v" = "13" ]; check "chimera p=4 m=4 F=B: 10 + 2 x 1.5 all-reduce = 13 (got $v)" $?
+$P convert --schedule dualpipe --stages 4 --microbatches 8 >"$T/o" 2>"$T/e"; rc=$?
+[ $rc != 0 ] && [ ! -s "$T/o" ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "cannot express" "$T/e"
+check "convert dualpipe: refused with one line (rc $rc)" $?
+printf 'stage,F,B,W,act,kept,p2p\n0,2,2,1,100,50\n1,1,1,1,80,40,0.5\n2,1,1,1,80,40\n3,1,3,2,120,60\n' >"$T/sc.csv"
+v=$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --stage-costs "$T/sc.csv" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["makespan"], d["mem_unit"], [r["busy"] for r in d["ranks"]])')
+[ "$v" = "60 bytes [40, 24, 24, 48]" ]; check "--stage-costs: makespan 60, bytes, per-rank busy (got $v)" $?
+printf '0,1,1,1,10,5\n' >"$T/sc2.csv"
+$P simulate --schedule 1f1b --stages 4 --microbatches 8 --stage-costs "$T/sc2.csv" >/dev/null 2>"$T/e"; rc=$?
+[ $rc != 0 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "stage 1 has no row" "$T/e"
+check "--stage-costs missing a stage: one line (rc $rc)" $?
+$P simulate --schedule zb-auto --stages 4 --microbatches 8 --mem-limit 4,3,3,2 >/dev/null
+check "zb-auto takes one --mem-limit per rank" $?
+$P simulate --schedule zb-auto --stages 4 --microbatches 8 --mem-limit 4,3 >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 2 ]; check "per-rank --mem-limit with the wrong count: usage (rc $rc)" $?
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]
