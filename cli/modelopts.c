@@ -130,7 +130,16 @@ int cli_db_open(const char *path, unsigned flags, pl_db **db)
   /* 0: $PIPELAB_DB_TIMEOUT_MS (checked by the library), else the
    * default. */
   int rc = pl_db_open(path, flags, 0, db, &eb);
-  return rc ? cli_fail_eb(&eb, rc) : 0;
+  /* A missing database is a missing input file: a data error. */
+  return rc ? cli_fail_eb(&eb, rc == PL_ENOTFOUND ? PL_EIO : rc) : 0;
+}
+
+int cli_db_open_read(const char *path, pl_db **db)
+{
+  /* A --db that names no file is a typo, not a request for a new database;
+   * the default location is created on first use. */
+  return cli_db_open(path, PL_DB_READ_ONLY |
+                     (path && path[0] ? PL_DB_NO_CREATE : 0), db);
 }
 
 int modelopts_resolve(struct model_opts *mo, const char *cmd)
@@ -146,7 +155,7 @@ int modelopts_resolve(struct model_opts *mo, const char *cmd)
   if (!mo->gpu)
     return cli_usage(cmd, "--model needs --gpu <name> (a100, h100, h200, "
                           "b200, mi300x)");
-  if ((rc = cli_db_open(mo->db_path, 0, &mo->db)))
+  if ((rc = cli_db_open_read(mo->db_path, &mo->db)))
     return rc;
   if ((rc = pl_db_get_model(mo->db, mo->model, &mo->m, &eb)) ||
       (rc = pl_db_get_gpu(mo->db, mo->gpu, &mo->g, &eb))) {

@@ -113,6 +113,11 @@ void modelopts_close(struct model_opts *mo);
  * error (naming the file) and returns an exit code. The busy timeout is
  * $PIPELAB_DB_TIMEOUT_MS when set (ms), else the library default. */
 int cli_db_open(const char *path, unsigned flags, pl_db **db);
+/* cli_db_open for a command that only reads (PL_DB_READ_ONLY): a path
+ * given with --db must exist ("no such database", exit 3); the default
+ * location (NULL: $PIPELAB_DB, else the XDG path) is created on first
+ * use. */
+int cli_db_open_read(const char *path, pl_db **db);
 
 extern const char modelopts_help[];
 #endif
