@@ -527,6 +527,11 @@ int pl_plot_sweep_parse(const char *text, size_t len, pl_sweep_row **rows,
 {
   *rows = NULL;
   *n = 0;
+  /* A UTF-8 byte order mark (a spreadsheet's CSV) is skipped. */
+  if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+    text += 3;
+    len -= 3;
+  }
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
                      text[i] == '\n'))
