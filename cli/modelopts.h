@@ -99,6 +99,11 @@ void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
  * warnings (stderr). Returns the number of ranks that do not fit. */
 int modelopts_print(const struct model_opts *mo, const pl_model_plan *plan,
                     const pl_result *r, double iteration_us);
+/* The per-rank memory table (weights, gradients, optimizer state,
+ * activations at peak, total; with fit, the HBM and whether it fits), sizes
+ * with two decimals in B/KiB/MiB/GiB/TiB. */
+void modelopts_print_ranks(const pl_model_plan *plan, const pl_result *r,
+                           int fit);
 /* Warnings only. */
 int modelopts_warn_fit(const struct model_opts *mo, const pl_model_plan *plan,
                        const pl_result *r);
