@@ -1,9 +1,11 @@
 /* cmd_calibrate.c: `pipelab calibrate`: measure one layer's F, B, W, BW and
  * P2P latency/bandwidth on a backend; print them and optionally store them
  * with provenance in the cost database. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pipelab/exec.h"
 #include "pipelab/models.h"
@@ -76,7 +78,13 @@ static int check_device(const char *path, const char *gpu, int backend,
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_db *db = NULL;
   pl_gpu_spec g;
-  int rc = pl_db_open(path, 0, 0, &db, &eb);
+  /* Read only: a usage error creates no file. A database that does not
+   * exist yet is checked against the built-in catalog it will be created
+   * with. */
+  struct stat st;
+  if (strcmp(path, ":memory:") && stat(path, &st) != 0 && errno == ENOENT)
+    path = ":memory:";
+  int rc = pl_db_open(path, PL_DB_READ_ONLY, 0, &db, &eb);
   if (rc)
     return cli_fail_eb(&eb, rc);
   rc = pl_db_get_gpu(db, gpu, &g, &eb);

@@ -179,7 +179,8 @@ int cmd_compare(int argc, char **argv)
   pl_compare c = PL_COMPARE_INIT;
   if ((rc = pl_result_load_any(pn, db_path, &p, &eb)) ||
       (rc = pl_result_load_any(rn, db_path, &r, &eb))) {
-    rc = cli_fail_eb(&eb, rc);
+    /* A run:<id> without its database, or not in it: a missing input. */
+    rc = cli_fail_eb(&eb, rc == PL_ENOTFOUND ? PL_EIO : rc);
     goto out;
   }
   if ((rc = pl_compare_results(&p, &r, &c, &eb))) {

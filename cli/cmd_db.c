@@ -882,8 +882,10 @@ int cmd_db(int argc, char **argv)
                             "collectives, not '%s'", pos[0]);
   }
 
+  /* init creates the database; list, show, export and check only read. */
   pl_db *db = NULL;
-  if ((rc = cli_db_open(path, 0, &db)))
+  if ((rc = !strcmp(sub, "init") ? cli_db_open(path, 0, &db)
+                                 : cli_db_open_read(path, &db)))
     return rc;
   if (!strcmp(sub, "init")) {
     pl_db_table t;

@@ -58,8 +58,16 @@ static int do_record(const char *cmd, const char *db_path, const char *label,
 {
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_db *db;
-  int rc = pl_history_open(db_path, 1, &db, &eb);
-  if (rc)
+  int rc;
+  /* Every file is read before the database is opened (and perhaps
+   * created): an unreadable one leaves no new database behind. */
+  for (int i = 0; i < n; i++) {
+    pl_result r;
+    if ((rc = pl_result_load(files[i], &r, &eb)))
+      return cli_fail_eb(&eb, rc);
+    pl_result_free(&r);
+  }
+  if ((rc = pl_history_open(db_path, 1, &db, &eb)))
     return cli_fail_eb(&eb, rc);
   (void)cmd;
   for (int i = 0; i < n && !rc; i++) {

@@ -5,8 +5,10 @@
  *   plot sweep     throughput by configuration from a sweep file */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pipelab/plots.h"
 #include "pipelab/traces.h"
@@ -20,7 +22,8 @@ static const char usage[] =
   "                            -o <file> [--style (bars|scatter)]\n"
   "       pipelab plot sweep <sweep.(json|csv)> -o <file>\n\n"
   "Draws a figure with gnuplot (apt-get install gnuplot-nox). The format\n"
-  "follows the extension of -o: .png, .svg or .pdf.\n\n"
+  "follows the extension of -o: .png, .svg or .pdf; '-o -' writes the\n"
+  "figure to stdout (SVG, or --format png|pdf).\n\n"
   "  timeline   one row per rank (rank 0 at the top), every op a box coloured\n"
   "             by kind (F blue, B teal, W purple, BW green, FB orange) and\n"
   "             labelled with its microbatch, idle time white\n"
@@ -30,7 +33,9 @@ static const char usage[] =
   "  sweep      throughput (or iteration time) by configuration, one colour\n"
   "             per schedule; columns are listed in docs/plots.md\n\n"
   "options:\n"
-  "  -o, --output <file>       the figure (.png, .svg or .pdf); required\n"
+  "  -o, --output <file>       the figure (.png, .svg or .pdf; - = stdout);\n"
+  "                            required\n"
+  "  --format <f>              with -o -: svg (default), png or pdf\n"
   "  --size <w>x<h>            size in pixels (default: from the data)\n"
   "  --title <text>            replaces the automatic title\n"
   "  --no-labels               timeline: no microbatch numbers in the boxes\n"
@@ -45,6 +50,31 @@ static const char usage[] =
 
 enum { OPT_SIZE = OPT_SIMOPTS_END + 1, OPT_TITLE, OPT_NO_LABELS, OPT_LIMIT,
        OPT_STYLE };
+
+/* '-o -': the figure is drawn into a file of a private temporary directory
+ * (gnuplot and the renderer need a file), which cmd_plot then copies to
+ * stdout and removes. */
+static struct {
+  char dir[4096];
+  char file[4160];
+} to_stdout;
+
+static int stdout_figure(const char *cmd, const char *ext)
+{
+  const char *tmp = getenv("TMPDIR");
+  if (!tmp || !tmp[0] || strlen(tmp) > 3000)
+    tmp = "/tmp";
+  snprintf(to_stdout.dir, sizeof to_stdout.dir, "%s/pipelab-out-XXXXXX", tmp);
+  if (!mkdtemp(to_stdout.dir)) {
+    int e = errno;
+    to_stdout.dir[0] = 0;
+    return cli_fail(PL_EIO, "pipelab %s: cannot create a temporary directory "
+                            "in '%s' for -o -: %s", cmd, tmp, strerror(e));
+  }
+  snprintf(to_stdout.file, sizeof to_stdout.file, "%s/figure.%s",
+           to_stdout.dir, ext);
+  return 0;
+}
 
 /* Result files (--save), Chrome traces (--trace) and PyTorch profiler
  * traces: whatever pl_result_load reads. */
@@ -97,7 +127,30 @@ bad:
                         "from 100 to 20000, got '%s'", s);
 }
 
+static int plot_main(int argc, char **argv);
+
 int cmd_plot(int argc, char **argv)
+{
+  to_stdout.dir[0] = 0;
+  int rc = plot_main(argc, argv);
+  if (!to_stdout.dir[0])
+    return rc;
+  /* Read back and removed before stdout is written: a reader that goes
+   * away (SIGPIPE) must not leave the directory behind. */
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  char *fig = NULL;
+  size_t len = 0;
+  if (rc == 0 && (rc = pl_read_file(to_stdout.file, &fig, &len, &eb)))
+    rc = cli_fail_eb(&eb, rc);
+  remove(to_stdout.file);
+  rmdir(to_stdout.dir);
+  if (rc == 0)
+    rc = cli_write_out("-", fig, len);
+  pl_free(fig);
+  return rc;
+}
+
+static int plot_main(int argc, char **argv)
 {
   static const struct option longopts[] = {
     SIMOPTS_LONG,
@@ -107,6 +160,7 @@ int cmd_plot(int argc, char **argv)
     {"no-labels", no_argument, NULL, OPT_NO_LABELS},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"style", required_argument, NULL, OPT_STYLE},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "plot";
@@ -127,7 +181,7 @@ int cmd_plot(int argc, char **argv)
 
   struct sim_opts so;
   pl_plot_opts po = PL_PLOT_OPTS_INIT;
-  const char *out = NULL;
+  const char *out = NULL, *fig_format = NULL;
   int opt, rc, sim_given = 0, have_limit = 0, have_style = 0;
   int limit_bytes = 0; /* --limit was given as a size ("80GiB") */
   const char *limit_arg = NULL;
@@ -151,6 +205,13 @@ int cmd_plot(int argc, char **argv)
         return rc;
       continue;
     case OPT_TITLE: po.title = optarg; continue;
+    case OPT_FORMAT:
+      if (strcmp(optarg, "svg") && strcmp(optarg, "png") &&
+          strcmp(optarg, "pdf"))
+        return cli_usage(cmd, "--format must be svg, png or pdf, got '%s'",
+                         optarg);
+      fig_format = optarg;
+      continue;
     case OPT_NO_LABELS: po.labels = 0; continue;
     case OPT_LIMIT:
       have_limit = 1;
@@ -180,8 +241,13 @@ int cmd_plot(int argc, char **argv)
   int npos = sub_argc - optind;
   char **pos = sub_argv + optind;
   if (!out)
-    return cli_usage(cmd, "missing -o <file.png|.svg|.pdf>");
-  {
+    return cli_usage(cmd, "missing -o <file.png|.svg|.pdf> (or -o - for "
+                          "stdout)");
+  int out_stdout = !strcmp(out, "-");
+  if (fig_format && !out_stdout)
+    return cli_usage(cmd, "--format applies to -o - only (the extension of "
+                          "'%s' picks its format)", out);
+  if (!out_stdout) {
     struct pl_errbuf eb = PL_ERRBUF_INIT;
     int fmt;
     if (pl_plot_format_from_path(out, &fmt, &eb))
@@ -198,6 +264,12 @@ int cmd_plot(int argc, char **argv)
     return cli_usage(cmd, "schedule options apply to 'plot timeline' and "
                           "'plot memory' only");
 
+  /* Everything is checked: from here on a figure is written. */
+  if (out_stdout) {
+    if ((rc = stdout_figure(cmd, fig_format ? fig_format : "svg")))
+      return rc;
+    out = to_stdout.file;
+  }
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   if (k_tl || k_mem) {
     pl_result res = PL_RESULT_INIT;

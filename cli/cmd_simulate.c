@@ -109,7 +109,7 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
     rq.kind = PL_COSTS_WORKLOAD;
     rq.device = device;
     rq.dtype = "fp64";
-    if ((rc = cli_db_open(db_path, 0, &db)))
+    if ((rc = cli_db_open_read(db_path, &db)))
       return rc;
     rq.db = db;
   }

@@ -314,23 +314,15 @@ static void print_explain(struct sweepmodel *sm, const pl_sweep_point *pt,
          "%d, recompute %s, distributed optimizer %s\n",
          rank, pt->schedule, pt->tp, pt->cp, pt->p, pt->dp, pt->v, pt->mb_size,
          pt->m, pl_recompute_name(pt->recompute), pt->dist_opt ? "on" : "off");
-  printf("iteration %.4g s on rank %d: compute %.4g s (GEMM %.1f%%, attention "
-         "%.1f%%, memory-bound %.1f%%), TP/CP %.4g s, PP transfers %.4g s, "
-         "bubble %.4g s, DP %.4g s, optimizer %.4g s; MFU %.1f%%, HFU %.1f%%\n",
-         it / 1e6, bd.rank, bd.compute_us / 1e6, 100 * bd.gemm_us / it,
-         100 * bd.attn_us / it, 100 * bd.mem_us / it,
-         (bd.tp_us + bd.cp_us) / 1e6, bd.pp_us / 1e6, bd.bubble_us / 1e6,
-         bd.dp_us / 1e6, bd.optimizer_us / 1e6, 100 * bd.mfu, 100 * bd.hfu);
-  printf("%4s %7s %10s %10s %10s %12s %10s\n", "rank", "layers", "weights",
-         "grads", "optimizer", "activations", "total");
-  for (int i = 0; i < plan.n_ranks; i++) {
-    const pl_rank_plan *rr = &plan.rank[i];
-    printf("%4d %7d %6.1f GiB %6.1f GiB %6.1f GiB %8.1f GiB %6.1f GiB\n", i,
-           rr->layers, rr->weight_bytes / 1073741824.0,
-           rr->grad_bytes / 1073741824.0, rr->optim_bytes / 1073741824.0,
-           r.ranks[i].peak_mem / 1073741824.0,
-           modelopts_peak_bytes(&plan, &r, i) / 1073741824.0);
-  }
+  printf("iteration %s on rank %d: compute %s (GEMM %.1f%%, attention "
+         "%.1f%%, memory-bound %.1f%%), TP/CP %s, PP transfers %s, "
+         "bubble %s, DP %s, optimizer %s; MFU %.1f%%, HFU %.1f%%\n",
+         cli_dur(it, "us"), bd.rank, cli_dur(bd.compute_us, "us"),
+         100 * bd.gemm_us / it, 100 * bd.attn_us / it, 100 * bd.mem_us / it,
+         cli_dur(bd.tp_us + bd.cp_us, "us"), cli_dur(bd.pp_us, "us"),
+         cli_dur(bd.bubble_us, "us"), cli_dur(bd.dp_us, "us"),
+         cli_dur(bd.optimizer_us, "us"), 100 * bd.mfu, 100 * bd.hfu);
+  modelopts_print_ranks(&plan, &r, 0);
   pl_result_free(&r);
   pl_model_plan_free(&plan);
 }
@@ -958,9 +950,9 @@ int cmd_sweep(int argc, char **argv)
     printf(" recompute ");
     for (int i = 0; i < n_rcs; i++)
       printf("%s%s", i ? "," : "", pl_recompute_name(rcs[i]));
-    printf(" distributed-optimizer %s; limit %.1f GiB per GPU\n\n",
+    printf(" distributed-optimizer %s; limit %s per GPU\n\n",
            n_dos == 2 ? "off,on" : dos[0] ? "on" : "off",
-           sp.mem_limit / 1073741824.0);
+           cli_size(sp.mem_limit));
   }
 
   struct pl_errbuf eb = PL_ERRBUF_INIT;

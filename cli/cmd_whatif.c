@@ -493,7 +493,7 @@ int cmd_whatif(int argc, char **argv)
            mo.cfg.flash_attn ? ", flash attention" : "",
            simopts_optimizer_name(o.optimizer), pl_p2p_mode_name(o.p2p));
     printf("%-*s %2s %10s %11s %6s %8s %12s %5s %9s\n", nw, "schedule", "v",
-           "seconds", "tokens/s", "MFU", "bubble", "max GiB/rank", "fits",
+           "iteration", "tokens/s", "MFU", "bubble", "max mem/rank", "fits",
            "vs 1f1b");
     double base = 0;
     for (size_t i = 0; i < nr; i++)
@@ -513,12 +513,12 @@ int cmd_whatif(int argc, char **argv)
       char speed[32] = "";
       if (base > 0)
         snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
-      printf("%-*s %2d %10.4g %11.6g %5.1f%% %7.2f%% %8.1f GiB %5s %9s\n",
-             nw, r->name, r->res.chunks, it, tok, 100 * mfu,
-             100 * r->res.bubble_ratio, peak / 1073741824.0,
+      printf("%-*s %2d %10s %11.6g %5.1f%% %7.2f%% %12s %5s %9s\n", nw,
+             r->name, r->res.chunks, cli_dur(it, "s"), tok, 100 * mfu,
+             100 * r->res.bubble_ratio, cli_size(peak),
              peak <= r->plan.hbm_bytes ? "yes" : "NO", speed);
     }
-    printf("\nwhere the time goes (seconds on the rank that ends last)\n");
+    printf("\nwhere the time goes (on the rank that ends last)\n");
     printf("%-*s %9s %9s %9s %9s %9s %9s %9s\n", nw, "schedule", "compute",
            "TP/CP", "PP p2p", "bubble", "DP comm", "optimizer", "HFU");
     for (size_t i = 0; i < nr; i++) {
@@ -526,17 +526,19 @@ int cmd_whatif(int argc, char **argv)
       if (!r->ok)
         continue;
       const pl_breakdown *b = &r->bd;
-      printf("%-*s %9.4g %9.4g %9.4g %9.4g %9.4g %9.4g %8.1f%%\n", nw, r->name,
-             b->compute_us / 1e6, (b->tp_us + b->cp_us) / 1e6, b->pp_us / 1e6,
-             b->bubble_us / 1e6, b->dp_us / 1e6, b->optimizer_us / 1e6,
+      printf("%-*s %9s %9s %9s %9s %9s %9s %8.1f%%\n", nw, r->name,
+             cli_dur(b->compute_us, "us"), cli_dur(b->tp_us + b->cp_us, "us"),
+             cli_dur(b->pp_us, "us"), cli_dur(b->bubble_us, "us"),
+             cli_dur(b->dp_us, "us"), cli_dur(b->optimizer_us, "us"),
              100 * b->hfu);
     }
-    printf("\nseconds per iteration (optimizer %s; the pipeline, then the "
-           "exposed DP reduce and\nthe optimizer step), MFU = model FLOPs / "
-           "(GPUs x peak), HFU with recomputation;\nmax GiB/rank = weights + "
-           "gradients + optimizer state + activations at peak\non the fullest "
-           "rank, against %.0f GiB of HBM per %s. Cost sources: %s.\n",
-           simopts_optimizer_name(o.optimizer), mo.g.hbm_bytes / 1073741824.0,
+    printf("\niteration = the time of one iteration (optimizer %s; the "
+           "pipeline, then the exposed\nDP reduce and the optimizer step), "
+           "MFU = model FLOPs / (GPUs x peak), HFU with\nrecomputation; max "
+           "mem/rank = weights + gradients + optimizer state + activations\n"
+           "at peak on the fullest rank, against %s of HBM per %s. Cost "
+           "sources: %s.\n",
+           simopts_optimizer_name(o.optimizer), cli_size(mo.g.hbm_bytes),
            mo.g.name, nr && rows[0].ok ? modelopts_source_summary(rows[0].plan.source)
                                        : "analytic");
   } else if (fmt == CLI_FMT_CSV) {

@@ -130,7 +130,16 @@ int cli_db_open(const char *path, unsigned flags, pl_db **db)
   /* 0: $PIPELAB_DB_TIMEOUT_MS (checked by the library), else the
    * default. */
   int rc = pl_db_open(path, flags, 0, db, &eb);
-  return rc ? cli_fail_eb(&eb, rc) : 0;
+  /* A missing database is a missing input file: a data error. */
+  return rc ? cli_fail_eb(&eb, rc == PL_ENOTFOUND ? PL_EIO : rc) : 0;
+}
+
+int cli_db_open_read(const char *path, pl_db **db)
+{
+  /* A --db that names no file is a typo, not a request for a new database;
+   * the default location is created on first use. */
+  return cli_db_open(path, PL_DB_READ_ONLY |
+                     (path && path[0] ? PL_DB_NO_CREATE : 0), db);
 }
 
 int modelopts_resolve(struct model_opts *mo, const char *cmd)
@@ -146,7 +155,7 @@ int modelopts_resolve(struct model_opts *mo, const char *cmd)
   if (!mo->gpu)
     return cli_usage(cmd, "--model needs --gpu <name> (a100, h100, h200, "
                           "b200, mi300x)");
-  if ((rc = cli_db_open(mo->db_path, 0, &mo->db)))
+  if ((rc = cli_db_open_read(mo->db_path, &mo->db)))
     return rc;
   if ((rc = pl_db_get_model(mo->db, mo->model, &mo->m, &eb)) ||
       (rc = pl_db_get_gpu(mo->db, mo->gpu, &mo->g, &eb))) {
@@ -292,10 +301,9 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
   if (o->mem_limit_bytes) {
     double lim = o->mem_limit;
     if (lim <= maxstatic) {
-      rc = cli_usage(cmd, "--mem-limit %.1f GiB leaves nothing for "
-                          "activations: weights, gradients and optimizer "
-                          "state need %.1f GiB per rank",
-                     lim / 1073741824.0, maxstatic / 1073741824.0);
+      rc = cli_usage(cmd, "--mem-limit %s leaves nothing for activations: "
+                          "weights, gradients and optimizer state need %s "
+                          "per rank", cli_size(lim), cli_size(maxstatic));
     } else {
       o->mem_limit = maxmb > 0 ? (lim - maxstatic) / maxmb : 0;
       o->mem_limit_bytes = 0;
@@ -524,8 +532,6 @@ void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
   json_object_set_new(j, "fits", json_boolean(all_fit));
 }
 
-static double gib(double b) { return b / 1073741824.0; }
-
 int modelopts_warn_fit(const struct model_opts *mo, const pl_model_plan *plan,
                        const pl_result *r)
 {
@@ -536,11 +542,12 @@ int modelopts_warn_fit(const struct model_opts *mo, const pl_model_plan *plan,
     if (peak <= plan->hbm_bytes)
       continue;
     bad++;
-    cli_warn("rank %d does not fit: needs %.1f GiB (weights %.1f, gradients "
-             "%.1f, optimizer %.1f, activations %.1f GiB) but a %s has %.1f "
-             "GiB of HBM", i, gib(peak), gib(rp->weight_bytes),
-             gib(rp->grad_bytes), gib(rp->optim_bytes),
-             gib(r->ranks[i].peak_mem), mo->g.name, gib(plan->hbm_bytes));
+    cli_warn("rank %d does not fit: needs %s (weights %s, gradients %s, "
+             "optimizer %s, activations %s) but a %s has %s of HBM", i,
+             cli_size(peak), cli_size(rp->weight_bytes),
+             cli_size(rp->grad_bytes), cli_size(rp->optim_bytes),
+             cli_size(r->ranks[i].peak_mem), mo->g.name,
+             cli_size(plan->hbm_bytes));
   }
   return bad;
 }
@@ -610,29 +617,40 @@ int modelopts_print(const struct model_opts *mo, const pl_model_plan *plan,
            pl_cost_source_name(plan->source[PL_OP_BW]), plan->layout.domain,
            plan->link_scaleup ? "the scale-up link" : "the scale-out NIC");
   if (have_bd)
-    printf("iteration %s s   tokens/s %s (%s per GPU)   MFU %.1f%%   HFU "
+    printf("iteration %s   tokens/s %s (%s per GPU)   MFU %.1f%%   HFU "
            "%.1f%%\n",
-           cli_num(it_s), cli_num(tok_s), cli_num(bd.tokens_per_s_gpu),
+           cli_dur(it_s, "s"), cli_num(tok_s), cli_num(bd.tokens_per_s_gpu),
            100 * mfu, 100 * bd.hfu);
   else
-    printf("iteration %s s   tokens/s %s   MFU %.1f%%\n", cli_num(it_s),
+    printf("iteration %s   tokens/s %s   MFU %.1f%%\n", cli_dur(it_s, "s"),
            cli_num(tok_s), 100 * mfu);
   if (have_bd)
     print_breakdown(&bd);
   printf("\n");
-  printf("%4s %7s %10s %10s %10s %12s %10s %8s %5s\n", "rank", "layers",
-         "weights", "grads", "optimizer", "activations", "total", "HBM",
-         "fits");
+  modelopts_print_ranks(plan, r, 1);
+  return modelopts_warn_fit(mo, plan, r);
+}
+
+void modelopts_print_ranks(const pl_model_plan *plan, const pl_result *r,
+                           int fit)
+{
+  printf("%4s %7s %10s %10s %10s %12s %11s", "rank", "layers", "weights",
+         "grads", "optimizer", "activations", "total");
+  if (fit)
+    printf(" %10s %5s", "HBM", "fits");
+  printf("\n");
   for (int i = 0; i < plan->n_ranks; i++) {
     const pl_rank_plan *rp = &plan->rank[i];
     double peak = modelopts_peak_bytes(plan, r, i);
-    printf("%4d %7d %6.1f GiB %6.1f GiB %6.1f GiB %8.1f GiB %6.1f GiB %4.0f GiB "
-           "%5s\n",
-           i, rp->layers, gib(rp->weight_bytes), gib(rp->grad_bytes),
-           gib(rp->optim_bytes), gib(r->ranks[i].peak_mem), gib(peak),
-           gib(plan->hbm_bytes), peak <= plan->hbm_bytes ? "yes" : "NO");
+    printf("%4d %7d %10s %10s %10s %12s %11s", i, rp->layers,
+           cli_size(rp->weight_bytes), cli_size(rp->grad_bytes),
+           cli_size(rp->optim_bytes), cli_size(r->ranks[i].peak_mem),
+           cli_size(peak));
+    if (fit)
+      printf(" %10s %5s", cli_size(plan->hbm_bytes),
+             peak <= plan->hbm_bytes ? "yes" : "NO");
+    printf("\n");
   }
-  return modelopts_warn_fit(mo, plan, r);
 }
 
 void modelopts_close(struct model_opts *mo)

@@ -99,6 +99,11 @@ void modelopts_json(const struct model_opts *mo, const pl_model_plan *plan,
  * warnings (stderr). Returns the number of ranks that do not fit. */
 int modelopts_print(const struct model_opts *mo, const pl_model_plan *plan,
                     const pl_result *r, double iteration_us);
+/* The per-rank memory table (weights, gradients, optimizer state,
+ * activations at peak, total; with fit, the HBM and whether it fits), sizes
+ * with two decimals in B/KiB/MiB/GiB/TiB. */
+void modelopts_print_ranks(const pl_model_plan *plan, const pl_result *r,
+                           int fit);
 /* Warnings only. */
 int modelopts_warn_fit(const struct model_opts *mo, const pl_model_plan *plan,
                        const pl_result *r);
@@ -113,6 +118,11 @@ void modelopts_close(struct model_opts *mo);
  * error (naming the file) and returns an exit code. The busy timeout is
  * $PIPELAB_DB_TIMEOUT_MS when set (ms), else the library default. */
 int cli_db_open(const char *path, unsigned flags, pl_db **db);
+/* cli_db_open for a command that only reads (PL_DB_READ_ONLY): a path
+ * given with --db must exist ("no such database", exit 3); the default
+ * location (NULL: $PIPELAB_DB, else the XDG path) is created on first
+ * use. */
+int cli_db_open_read(const char *path, pl_db **db);
 
 extern const char modelopts_help[];
 #endif

@@ -173,26 +173,33 @@ void sweepmodel_table(const struct sweepmodel *sm, const char *unit,
                       const pl_sweep_point *pts, const pl_sweep_eval *evs,
                       const size_t *order, size_t rows)
 {
+  /* The schedule column fits the longest name shown. */
+  int nw = 12;
+  for (size_t r = 0; r < rows; r++) {
+    int l = (int)strlen(pts[order[r]].schedule);
+    nw = l > nw ? l : nw;
+  }
   if (sm->active) {
-    printf("%4s %-12s %2s %2s %3s %2s %4s %3s %5s %-9s %2s %12s %9s %8s %6s"
+    printf("%4s %-*s %2s %2s %3s %2s %4s %3s %5s %-9s %2s %12s %10s %10s %6s"
            " | %6s %6s %6s %6s %6s\n",
-           "#", "schedule", "tp", "cp", "pp", "v", "dp", "mb", "m",
-           "recompute", "do", "tokens/s/GPU", "iter (s)", "peak GiB", "MFU",
+           "#", nw, "schedule", "tp", "cp", "pp", "v", "dp", "mb", "m",
+           "recompute", "do", "tokens/s/GPU", "iteration", "peak", "MFU",
            "comp%", "TP%", "idle%", "DP%", "opt%");
     for (size_t r = 0; r < rows; r++) {
       const pl_sweep_point *pt = &pts[order[r]];
       const pl_sweep_eval *ev = &evs[order[r]];
-      printf("%4zu %-12s %2d %2d %3d %2d %4d %3d %5d %-9s %2s ", r + 1,
+      printf("%4zu %-*s %2d %2d %3d %2d %4d %3d %5d %-9s %2s ", r + 1, nw,
              pt->schedule, pt->tp, pt->cp, pt->p, pt->v, pt->dp, pt->mb_size,
              pt->m, pl_recompute_name(pt->recompute),
              pt->dist_opt ? "y" : "n");
       if (ev->status == PL_SWEEP_OK) {
         double gpus = (double)pt->tp * pt->cp * pt->p * pt->dp;
         double it = ev->iteration_time > 0 ? ev->iteration_time : 1;
-        printf("%12s %9.4g %8.1f %5.1f%% | %5.1f%% %5.1f%% %5.1f%% %5.1f%% "
+        /* A model point's iteration is in seconds, its peak in bytes. */
+        printf("%12s %10s %10s %5.1f%% | %5.1f%% %5.1f%% %5.1f%% %5.1f%% "
                "%5.1f%%\n",
-               cli_num(ev->throughput / gpus), ev->iteration_time,
-               ev->peak_mem / 1073741824.0, 100 * ev->mfu,
+               cli_num(ev->throughput / gpus), cli_dur(ev->iteration_time, "s"),
+               cli_size(ev->peak_mem), 100 * ev->mfu,
                100 * ev->t_compute / it, 100 * ev->t_tp / it,
                100 * ev->t_idle / it, 100 * ev->t_dp / it,
                100 * ev->t_optim / it);
@@ -202,13 +209,13 @@ void sweepmodel_table(const struct sweepmodel *sm, const char *unit,
     }
     return;
   }
-  printf("%4s %-12s %3s %5s %3s %2s %4s %14s %12s %8s %12s %6s\n", "#",
-         "schedule", "p", "m", "mb", "v", "dp", unit, "iteration", "bubble",
+  printf("%4s %-*s %3s %5s %3s %2s %4s %14s %12s %8s %12s %6s\n", "#",
+         nw, "schedule", "p", "m", "mb", "v", "dp", unit, "iteration", "bubble",
          "peak units", "MFU");
   for (size_t r = 0; r < rows; r++) {
     const pl_sweep_point *pt = &pts[order[r]];
     const pl_sweep_eval *ev = &evs[order[r]];
-    printf("%4zu %-12s %3d %5d %3d %2d %4d ", r + 1, pt->schedule, pt->p,
+    printf("%4zu %-*s %3d %5d %3d %2d %4d ", r + 1, nw, pt->schedule, pt->p,
            pt->m, pt->mb_size, pt->v, pt->dp);
     if (ev->status == PL_SWEEP_OK)
       printf("%14s %12s %7.2f%% %12s %5.1f%%\n", cli_num(ev->throughput),

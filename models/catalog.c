@@ -1031,11 +1031,11 @@ static int json_row(json_t *o, const struct table *t, struct rows *rs,
   return PL_OK;
 }
 
-static int read_json(const char *path, struct rows *gr, struct rows *mr,
-                     struct pl_errbuf *eb)
+static int read_json(const char *text, size_t len, const char *path,
+                     struct rows *gr, struct rows *mr, struct pl_errbuf *eb)
 {
   json_error_t je;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   int rc = PL_OK;
   if (!root)
     return pl_errf(eb, PL_EPARSE, "'%s' line %d, column %d: %s", path,
@@ -1148,11 +1148,16 @@ static int store_rows(pl_db *db, const char *path, const struct rows *rs,
   return PL_OK;
 }
 
+/* Bytes of a UTF-8 byte order mark at the start of text (0 or 3): skipped
+ * by every reader, as spreadsheets write one. */
+static size_t bom_len(const char *text, size_t len)
+{
+  return len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
+}
+
 static int is_json_text(const char *text, size_t len)
 {
-  size_t i = 0;
-  if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
-    i = 3;
+  size_t i = bom_len(text, len);
   while (i < len && isspace((unsigned char)text[i]))
     i++;
   return i < len && (text[i] == '{' || text[i] == '[');
@@ -1173,13 +1178,14 @@ int pl_db_import_catalog(pl_db *db, const char *path, int replace,
     *n_models = 0;
   if ((rc = pl_read_file(path, &text, &len, eb)))
     return rc;
+  size_t bom = bom_len(text, len);
   if (memchr(text, 0, len))
     rc = pl_errf(eb, PL_EPARSE, "'%s': binary data, not a catalog file",
                  path);
   else if (is_json_text(text, len))
-    rc = read_json(path, &gr, &mr, eb);
+    rc = read_json(text + bom, len - bom, path, &gr, &mr, eb);
   else
-    rc = read_csv(text, len, path, &gr, &mr, eb);
+    rc = read_csv(text + bom, len - bom, path, &gr, &mr, eb);
   if (!rc && !(rc = check_rows(path, &gr, eb)) &&
       !(rc = check_rows(path, &mr, eb)) && !(rc = begin(db, eb))) {
     if (!(rc = store_rows(db, path, &gr, replace, eb)) &&

@@ -295,6 +295,58 @@ int pl_db_env_timeout(int *ms, struct pl_errbuf *eb)
   return PL_OK;
 }
 
+/* Can this process create files next to path (SQLite's -shm and -wal)? */
+static int dir_writable(const char *path)
+{
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+    return 0;
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else
+    slash[slash == dir] = 0; /* "/x.db" -> "/" */
+  return access(dir, W_OK | X_OK) == 0;
+}
+
+/* Opens an existing file in a directory this process cannot write, for
+ * reading only (PL_DB_READ_ONLY). SQLite could not create the WAL index
+ * (-shm) that even a reader needs there, so the file is opened immutable (no
+ * locks, no side files): a shared database in a read-only directory is taken
+ * not to change while it is read. A -wal file left there holds transactions
+ * an immutable reader would miss, so then the plain read-only open is used,
+ * which works when the -shm file is there too. */
+static int open_read_only(pl_db *db, const char *path)
+{
+  char side[PATH_MAX];
+  struct stat st;
+  int immutable = !dir_writable(path);
+  if (immutable &&
+      snprintf(side, sizeof side, "%s-wal", path) < (int)sizeof side &&
+      stat(side, &st) == 0 && st.st_size > 0)
+    immutable = 0;
+  if (!immutable)
+    return sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY, NULL);
+  /* A URI filename: "file:" + the path with %, ? and # escaped. */
+  size_t n = strlen(path);
+  char *uri = pl_malloc(3 * n + 32);
+  if (!uri)
+    return SQLITE_NOMEM;
+  char *u = uri + sprintf(uri, "file:%s", path[0] == '/' ? "//" : "");
+  for (const char *p = path; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '%' || c == '?' || c == '#' || c <= 0x20 || c >= 0x7f)
+      u += sprintf(u, "%%%02X", c);
+    else
+      *u++ = (char)c;
+  }
+  strcpy(u, "?mode=ro&immutable=1");
+  int rc = sqlite3_open_v2(uri, &db->db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+  pl_free(uri);
+  return rc;
+}
+
 int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
                pl_db **out, struct pl_errbuf *eb)
 {
@@ -311,15 +363,17 @@ int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
     path = def;
   }
   memory = strcmp(path, ":memory:") == 0;
+  int read_only = 0;
   if (!memory) {
     struct stat st;
     if (stat(path, &st) == 0) {
       if (S_ISDIR(st.st_mode))
         return pl_errf(eb, PL_EIO, "cannot open database '%s': is a "
                                    "directory", path);
+      read_only = (flags & PL_DB_READ_ONLY) != 0;
     } else if (flags & PL_DB_NO_CREATE) {
-      return pl_errf(eb, PL_ENOTFOUND, "database '%s' does not exist (create "
-                                       "it with 'pipelab db init')", path);
+      return pl_errf(eb, PL_ENOTFOUND, "no such database '%s' (create it "
+                                       "with 'pipelab db init')", path);
     } else if ((rc = make_parent(path, eb))) {
       return rc;
     }
@@ -330,8 +384,29 @@ int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
     return pl_errf(eb, PL_ENOMEM, "out of memory");
   }
   db->busy_ms = busy_timeout_ms > 0 ? busy_timeout_ms : PL_DB_BUSY_TIMEOUT_MS;
-  rc = sqlite3_open_v2(path, &db->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (read_only && !dir_writable(path)) {
+    /* A current database is read as it is; an empty or older one needs
+     * the read-write open below to be initialised or migrated (and fails
+     * there, saying the file is read-only). */
+    if ((rc = open_read_only(db, path)) != SQLITE_OK) {
+      rc = pl__db_fail(db, rc, "cannot open", eb);
+      goto fail;
+    }
+    sqlite3_extended_result_codes(db->db, 1);
+    sqlite3_busy_timeout(db->db, db->busy_ms);
+    if ((rc = exec_sql(db, "PRAGMA foreign_keys=ON", "cannot open", eb)) ||
+        (rc = check_identity(db, &uv, &fresh, eb)))
+      goto fail;
+    if (!fresh && uv == PL_DB_SCHEMA_VERSION) {
+      *out = db;
+      return PL_OK;
+    }
+    sqlite3_close_v2(db->db);
+    db->db = NULL;
+  }
+  rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
+                       ((flags & PL_DB_NO_CREATE) ? 0 : SQLITE_OPEN_CREATE),
+                       NULL);
   if (rc != SQLITE_OK) {
     rc = pl__db_fail(db, rc, "cannot open", eb);
     goto fail;
@@ -352,6 +427,12 @@ int pl_db_open(const char *path, unsigned flags, int busy_timeout_ms,
   if ((rc = exec_sql(db, "PRAGMA synchronous=NORMAL", "cannot open", eb)))
     goto fail;
   if (uv < PL_DB_SCHEMA_VERSION && (rc = migrate(db, eb)))
+    goto fail;
+  /* A reader in a writable directory opens the file as a writer would (so
+   * the last connection still checkpoints and removes the -wal and -shm
+   * files), but SQLite refuses any change through it. */
+  if (read_only && (rc = exec_sql(db, "PRAGMA query_only=ON", "cannot open",
+                                  eb)))
     goto fail;
   *out = db;
   return PL_OK;

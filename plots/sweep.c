@@ -386,6 +386,11 @@ int pl_plot_sweep_parse(const char *text, size_t len, pl_sweep_row **rows,
 {
   *rows = NULL;
   *n = 0;
+  /* A UTF-8 byte order mark (a spreadsheet's CSV) is skipped. */
+  if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+    text += 3;
+    len -= 3;
+  }
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
                      text[i] == '\n'))
@@ -433,6 +438,16 @@ static int cmp_cfg(const pl_sweep_row *a, const pl_sweep_row *b)
   return 0;
 }
 
+/* qsort order of row indices by configuration, then by row (stable). */
+static const pl_sweep_row *cfg_rows;
+
+static int cmp_cfg_idx(const void *a, const void *b)
+{
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  int c = cmp_cfg(&cfg_rows[i], &cfg_rows[j]);
+  return c ? c : (i > j) - (i < j);
+}
+
 static void cfg_label(const pl_sweep_row *r, char *buf, size_t len)
 {
   size_t o = 0;
@@ -455,10 +470,13 @@ static void cfg_label(const pl_sweep_row *r, char *buf, size_t len)
     snprintf(buf, len, "run");
 }
 
+/* Tableau 10, then six darker hues: every built-in schedule its own. */
 static const unsigned sweep_colors[] = {0x1F77B4, 0xFF7F0E, 0x2CA02C,
                                         0xD62728, 0x9467BD, 0x8C564B,
                                         0xE377C2, 0x7F7F7F, 0xBCBD22,
-                                        0x17BECF};
+                                        0x17BECF, 0x000080, 0x8B0000,
+                                        0x006400, 0xFFD700, 0x000000,
+                                        0x00CED1};
 
 /* Indices of the first row of each schedule, in first-seen order, into
  * sch (n entries available); returns how many. */
@@ -487,13 +505,19 @@ static int sweep_series(struct pl_buf *plots, const pl_sweep_row *rows,
     unsigned c = sweep_colors[s % (sizeof sweep_colors / sizeof sweep_colors[0])];
     rc |= pl_buf_addf(plots,
                       "%s'sweep.dat' index %zu using 1:($3 != 0 ? $2 : 1/0) "
-                      "with points pt 7 %s lc rgb '#%06X' title '",
+                      "with points pt 7 %s lc rgb '#%06X' notitle",
                       s ? ", \\\n     " : "", s, style, c);
-    rc |= pl__plot_quote(plots, rows[sch[s]].schedule);
     rc |= pl_buf_addf(plots,
-                      "', \\\n     'sweep.dat' index %zu using 1:($3 == 0 ? "
+                      ", \\\n     'sweep.dat' index %zu using 1:($3 == 0 ? "
                       "$2 : 1/0) with points pt 6 %s lc rgb '#%06X' notitle",
                       s, open_style, c);
+    /* The key shows full-size points whatever size the data are drawn at
+     * (small ones when there are thousands). */
+    rc |= pl_buf_addf(plots,
+                      ", \\\n     keyentry with points pt 7 ps 1.5 lc rgb "
+                      "'#%06X' title '", c);
+    rc |= pl__plot_quote(plots, rows[sch[s]].schedule);
+    rc |= pl_buf_addf(plots, "'");
   }
   return rc;
 }
@@ -659,26 +683,18 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
     rc = pl_errf(eb, PL_ENOMEM, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < n; i++) {
-    size_t j = 0;
-    while (j < ncfg && cmp_cfg(&rows[cfg[j]], &rows[i]) != 0)
-      j++;
-    if (j == ncfg)
-      cfg[ncfg++] = i;
+  /* Rows sorted by configuration (n log n: a sweep has thousands); the
+   * first row of each run of equal ones stands for its configuration. */
+  for (size_t i = 0; i < n; i++)
+    cfg[i] = i;
+  cfg_rows = rows;
+  qsort(cfg, n, sizeof *cfg, cmp_cfg_idx);
+  for (size_t k = 0; k < n; k++) {
+    if (k == 0 || cmp_cfg(&rows[cfg[ncfg - 1]], &rows[cfg[k]]) != 0)
+      cfg[ncfg++] = cfg[k];
+    cfg_of[cfg[k]] = ncfg - 1;
   }
   nsch = sweep_schedules(rows, n, sch);
-  /* Insertion sort of the configurations (few of them). */
-  for (size_t a = 1; a < ncfg; a++)
-    for (size_t b = a; b > 0 && cmp_cfg(&rows[cfg[b - 1]], &rows[cfg[b]]) > 0;
-         b--) {
-      size_t t = cfg[b];
-      cfg[b] = cfg[b - 1];
-      cfg[b - 1] = t;
-    }
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < ncfg; j++)
-      if (cmp_cfg(&rows[cfg[j]], &rows[i]) == 0)
-        cfg_of[i] = j;
   double ymax = 0;
   char n1[32], n2[32];
   rc |= pl_buf_addf(&data, "# pipelab sweep: one block per schedule "
@@ -704,15 +720,27 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
     /* gnuplot rejects an empty data block: add an invisible point. */
     rc |= pl_buf_addf(&data, "0 NaN 1\n");
   }
+  /* Every configuration is labelled up to PL_SWEEP_ALL_LABELS of them;
+   * beyond, every step-th one (about PL_SWEEP_FEW_LABELS labels, at a fixed
+   * width) and the points shrink, so that thousands stay readable. */
+  enum { PL_SWEEP_ALL_LABELS = 60, PL_SWEEP_FEW_LABELS = 24 };
+  size_t step = ncfg <= PL_SWEEP_ALL_LABELS
+                    ? 1
+                    : (ncfg + PL_SWEEP_FEW_LABELS - 1) / PL_SWEEP_FEW_LABELS;
   size_t longest = 0;
-  for (size_t j = 0; j < ncfg; j++) {
+  for (size_t j = 0; j < ncfg; j += step) {
     char lab[64];
     cfg_label(&rows[cfg[j]], lab, sizeof lab);
     if (strlen(lab) > longest)
       longest = strlen(lab);
     rc |= pl_buf_addf(&xtics, "%s'%s' %zu", j ? ", " : "", lab, j);
   }
-  rc |= sweep_series(&plots, rows, sch, nsch, "ps 1.5", "ps 1.5 lw 2");
+  const char *ps = n <= 500    ? "ps 1.5"
+                   : n <= 3000 ? "ps 0.9"
+                               : "ps 0.5";
+  char open_ps[32];
+  snprintf(open_ps, sizeof open_ps, "%s lw %s", ps, n <= 500 ? "2" : "1");
+  rc |= sweep_series(&plots, rows, sch, nsch, ps, open_ps);
   /* A key entry explaining the open circles, when any row does not fit. */
   for (size_t i = 0; i < n; i++)
     if (rows[i].fits == 0) {
@@ -735,12 +763,13 @@ int pl_plot_sweep(const pl_sweep_row *rows, size_t n, const pl_plot_opts *o,
   pl__plot_num(xmax, (double)ncfg - 0.5);
   pl__plot_num(ymx, ymax > 0 ? ymax * 1.12 : 1);
   snprintf(bmargin, sizeof bmargin, "%d", 4 + (int)(longest * 0.45));
-  int width = o->width > 0 ? o->width : (int)(400 + 60 * ncfg);
+  size_t shown = step > 1 ? PL_SWEEP_FEW_LABELS + 5 : ncfg;
+  int width = o->width > 0 ? o->width : (int)(400 + 60 * shown);
   if (width < 800)
     width = 800;
   if (width > 4000)
     width = 4000;
-  int height = o->height > 0 ? o->height : 520;
+  int height = o->height > 0 ? o->height : step > 1 ? 640 : 520;
   const char *kv[] = {"TITLE", title.buf, "YLABEL", ylabels[metric],
                       "XMAX", xmax, "YMAX", ymx, "XTICS", xtics.buf,
                       "BMARGIN", bmargin, "PLOTS", plots.buf, NULL};

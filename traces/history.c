@@ -154,7 +154,8 @@ int pl_history_open(const char *path, int create, struct pl_db **db,
       return rc;
     path = buf;
   }
-  return pl_db_open(path, create ? 0 : PL_DB_NO_CREATE, 0, db, eb);
+  return pl_db_open(path, create ? 0 : PL_DB_NO_CREATE | PL_DB_READ_ONLY, 0,
+                    db, eb);
 }
 
 int pl_result_load_any(const char *spec, const char *db_path, pl_result *r,

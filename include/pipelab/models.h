@@ -96,7 +96,14 @@ typedef struct pl_db pl_db;
 
 enum pl_db_flags {
   PL_DB_NO_CREATE = 1 << 0,       /* fail with PL_ENOTFOUND if missing */
-  PL_DB_JOURNAL_DELETE = 1 << 1   /* journal_mode=DELETE (network FS) */
+  PL_DB_JOURNAL_DELETE = 1 << 1,  /* journal_mode=DELETE (network FS) */
+  /* For commands that only read: SQLite refuses every change through the
+   * handle (PRAGMA query_only); in a directory this process cannot write (a
+   * shared database in a read-only directory, where SQLite could not create
+   * its -shm file) a current file is opened read-only and immutable. A
+   * missing file is still created unless PL_DB_NO_CREATE is given too; an
+   * empty or older file is initialised or migrated first, as usual. */
+  PL_DB_READ_ONLY = 1 << 2
 };
 
 /*

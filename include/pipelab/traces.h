@@ -266,7 +266,8 @@ struct pl_db;
 
 /*
  * Opens the run database: path, or the default (pl_db_default_path) when
- * path is NULL. create = 0 fails with PL_ENOTFOUND when it does not exist.
+ * path is NULL. create = 0 (reading) fails with PL_ENOTFOUND when it does
+ * not exist and opens an existing file read-only (PL_DB_READ_ONLY).
  * Close with pl_db_close (models.h).
  */
 int pl_history_open(const char *path, int create, struct pl_db **db,

@@ -100,6 +100,33 @@ $P simulate $S --model llama3-8b --gpu h100 >"$T/m.txt" 2>/dev/null
 grep -Eq "^peak activation [0-9]+\.[0-9][0-9] GiB " "$T/m.txt" &&
   grep -Eq "^makespan +[0-9]\.[0-9]{3} s " "$T/m.txt" && ! grep -q "e+" "$T/m.txt"
 check "model table: GiB with 2 decimals, seconds, no exponents" $?
+# The model part of simulate's table: the iteration through the duration
+# formatter, every size with two decimals, in the table and the warnings.
+$P simulate $S --model llama3-8b --gpu h100 >"$T/m.txt" 2>"$T/m.err"
+grep -q "^iteration 3.113 s   tokens/s " "$T/m.txt" &&
+  grep -Eq "^ +0 +8 +4\.23 GiB +4\.23 GiB +25\.37 GiB +162\.00 GiB +195\.83 GiB +80\.00 GiB +NO$" "$T/m.txt" &&
+  grep -q "^warning: rank 0 does not fit: needs 195.83 GiB (weights 4.23 GiB, gradients 4.23 GiB, optimizer 25.37 GiB, activations 162.00 GiB) but a h100 has 80.00 GiB of HBM$" "$T/m.err"
+check "simulate --model: iteration 3.113 s, rank 0 at 195.83 GiB of 80.00 GiB" $?
+# whatif --model: the iteration and where the time goes in s/ms/us, the
+# fullest rank in GiB with two decimals.
+$P whatif --model llama3-8b --gpu h100 --stages 4 --microbatches 8 --schedules 1f1b,zb-v >"$T/w.txt" 2>/dev/null
+grep -Eq "^1f1b +1 +3\.113 s +21052\.5 +30\.8% +30\.07% +195\.83 GiB +NO +1\.000x$" "$T/w.txt" &&
+  grep -Eq "^zb-v +2 +2\.502 s .* 201\.38 GiB +NO +1\.244x$" "$T/w.txt" &&
+  grep -Eq "^1f1b +2\.035 s +0 us +1\.273 ms +1\.032 s +0 us +44\.67 ms +30\.8%$" "$T/w.txt" &&
+  grep -q "against 80.00 GiB of HBM per h100" "$T/w.txt" && ! grep -Eq "[0-9]e[-+]" "$T/w.txt"
+check "whatif --model: 3.113 s, 1.273 ms of P2P, 44.67 ms of optimizer, 195.83 GiB" $?
+# sweep --model: the iteration in s, the peak in GiB, the limit too; the
+# schedule column fits the longest name; --explain in the same units.
+$P sweep --gpus 8 --model llama3-8b --gpu h100 --top 3 --explain 1 >"$T/s.txt" 2>/dev/null
+grep -q "limit 80.00 GiB per GPU" "$T/s.txt" &&
+  grep -Eq "^ +1 1f1b +1 +1 +1 +1 +8 +1 +32 none +y +11994\.7 +21\.86 s +79\.20 GiB +70\.2% \|" "$T/s.txt" &&
+  grep -Eq "^iteration 21\.86 s on rank 0: compute 21\.72 s .* DP 117\.1 ms, optimizer 19\.75 ms;" "$T/s.txt" &&
+  grep -Eq "^ +0 +32 +14\.96 GiB +14\.96 GiB +11\.22 GiB +38\.07 GiB +79\.20 GiB$" "$T/s.txt"
+check "sweep --model: 21.86 s, 79.20 GiB, --explain in s/ms and GiB" $?
+$P sweep --gpus 64 --model llama3-70b --gpu h100 --global-batch 512 --seq 8192 --top 5 >"$T/s.txt" 2>/dev/null
+awk '/^ +# schedule/ { h = index($0, "recompute") } / interleaved-relaxed / { r = index($0, "none") }
+     END { exit !(h > 0 && r == h) }' "$T/s.txt"
+check "sweep --model: the schedule column fits interleaved-relaxed" $?
 
 # ---- plot axes in the same units; --limit takes sizes ----
 if command -v gnuplot >/dev/null 2>&1; then

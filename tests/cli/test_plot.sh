@@ -122,5 +122,24 @@ check "model sweep plot exits 0" $?
 grep -q "peak memory per GPU (GiB)" "$T/msw.svg" && grep -q "Pareto front" "$T/msw.svg" && grep -q "limit" "$T/msw.svg"
 check "model sweep plot: memory axis, Pareto front, limit line" $?
 
+# 10,000 points over 2,000 configurations and 16 schedules stay readable: about
+# 24 configuration labels instead of 2,000, every point drawn, 16 colours.
+awk 'BEGIN { print "schedule,stages,microbatches,mb_size,chunks,throughput,fits"
+  for (s = 0; s < 5; s++) for (p = 1; p <= 8; p *= 2) for (m = 1; m <= 500; m++)
+    printf "s%d,%d,%d,1,1,%.6g,%s\n", s, p, m, m / (m + p - 1) * (1 + s / 10), (m % 7 ? "true" : "false") }' \
+  >"$T/big.csv"
+[ "$(wc -l <"$T/big.csv")" = 10001 ]; check "the big sweep file has 10,000 rows" $?
+t0=$(date +%s)
+$P plot sweep "$T/big.csv" -o "$T/big.svg"; rc=$?
+t1=$(date +%s)
+labels=$(grep -c ">p[0-9]* m[0-9]* b1 v1<" "$T/big.svg")
+points=$(grep -o "xlink:href='#gpPt[0-9]*'" "$T/big.svg" | wc -l)
+[ $rc = 0 ] && [ "$labels" -ge 10 ] && [ "$labels" -le 30 ] && [ "$points" -ge 10000 ] &&
+  grep -q "10000 runs, 5 schedules" "$T/big.svg" && [ $((t1 - t0)) -le 60 ]
+check "plot sweep of 10,000 points: $labels labels, $points points, $((t1 - t0)) s (exit $rc)" $?
+$P plot sweep "$T/big.csv" -o "$T/big.png" && is_png "$T/big.png" &&
+  [ "$(python3 -c "import struct,sys; d=open(sys.argv[1],'rb').read(24); print(struct.unpack('>I', d[16:20])[0])" "$T/big.png")" -le 2600 ]
+check "plot sweep of 10,000 points: a PNG at most 2600 pixels wide" $?
+
 echo "$((n-fail)) passed, $fail failed"
 [ $fail = 0 ]

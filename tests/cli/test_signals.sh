@@ -72,7 +72,7 @@ check "run: SIGINT exits 130 with one line (rc $rc: $(head -c 200 "$T/err"))" $s
 check "run: interrupted, writes no result, no trace, no *.tmp" $?
 
 # ---- calibrate --db: no calibration, sample or link row ------------------
-"$P" db check --db "$T/c.db" >/dev/null 2>&1
+"$P" db init --db "$T/c.db" >/dev/null 2>&1
 count() {
   sqlite3 "$T/c.db" "SELECT (SELECT count(*) FROM calibrations) || ' ' ||
     (SELECT count(*) FROM samples) || ' ' || (SELECT count(*) FROM p2p_links)"
