@@ -103,10 +103,7 @@ endif()
 # its own dependencies). Full paths where CMake found them.
 set(PL_STATIC_DEPS ${SQLite3_LIBRARIES} ${JANSSON_LINK_LIBRARIES})
 set(PL_PC_PRIVATE "-lsqlite3")
-if(OPENBLAS_FOUND)
-  list(APPEND PL_STATIC_DEPS ${OPENBLAS_LINK_LIBRARIES})
-  string(APPEND PL_PC_PRIVATE " -lopenblas")
-endif()
+# OpenBLAS is loaded on first use (kernels/workload.c): not linked.
 # The CUDA backend and the MPI transport are plugins: nothing of CUDA or MPI
 # here, only the loader's dlopen.
 if(CMAKE_DL_LIBS)

@@ -2,11 +2,14 @@
  * activation-byte accounting and the CPU kernels (double precision, CBLAS).
  * The math and the stash layout are documented in pipelab/kernels.h. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #ifdef PL_HAVE_CBLAS
 #include <cblas.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #endif
 
 #include "pipelab/kernels.h"
@@ -198,10 +201,49 @@ void pl_kern_target(const pl_workload *w, int mb, double *t)
     t[i] = 0.5 * pl_wl_rand(w->seed, PL_WL_STREAM_TARGET + (uint64_t)mb, i);
 }
 
+#ifdef PL_HAVE_CBLAS
+/* OpenBLAS is loaded on first use, not linked: its library starts a pool of
+ * worker threads when it is loaded, which every command that never
+ * multiplies a matrix (simulate, whatif, sweep, ...) would pay for in
+ * start-up time and in CPU the spinning workers take. Only the executor's
+ * and calibration's kernels call into it. Without the library the kernels
+ * fall back to the plain loop below (same results up to rounding). */
+typedef void (*dgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE,
+                         enum CBLAS_TRANSPOSE, blasint, blasint, blasint,
+                         double, const double *, blasint, const double *,
+                         blasint, double, double *, blasint);
+typedef void (*threads_fn)(int);
+static dgemm_fn blas_dgemm;
+static threads_fn blas_threads;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_load(void)
+{
+  static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+      continue;
+    dgemm_fn d = (dgemm_fn)(uintptr_t)dlsym(h, "cblas_dgemm");
+    threads_fn t = (threads_fn)(uintptr_t)dlsym(h, "openblas_set_num_threads");
+    if (d) {
+      blas_dgemm = d;
+      blas_threads = t;
+      if (t)
+        t(1); /* each pipeline rank is one thread of its own */
+      return;
+    }
+    dlclose(h);
+  }
+}
+#endif
+
 void pl_kern_blas_single_thread(void)
 {
 #ifdef PL_HAVE_CBLAS
-  openblas_set_num_threads(1);
+  pthread_once(&blas_once, blas_load);
+  if (blas_threads)
+    blas_threads(1);
 #endif
 }
 
@@ -210,10 +252,14 @@ void pl_kern_dgemm(int ta, int tb, int M, int N, int K, double alpha,
                    double beta, double *C, int ldc)
 {
 #ifdef PL_HAVE_CBLAS
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-              tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
-              beta, C, ldc);
-#else
+  pthread_once(&blas_once, blas_load);
+  if (blas_dgemm) {
+    blas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+               tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
+               beta, C, ldc);
+    return;
+  }
+#endif
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       double s = 0;
@@ -225,7 +271,6 @@ void pl_kern_dgemm(int ta, int tb, int M, int N, int K, double alpha,
       double *c = &C[(size_t)i * ldc + j];
       *c = alpha * s + (beta == 0 ? 0 : beta * *c);
     }
-#endif
 }
 
 /* Stash layout of one layer's W-part: xhat | y | h1 | a, then with
