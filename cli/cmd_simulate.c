@@ -313,6 +313,11 @@ int cmd_simulate(int argc, char **argv)
       return rc;
     }
   }
+  if (o.stage_costs && (mo.model || mo.gpu)) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--stage-costs brings its own per-stage costs: drop "
+                          "--model/--gpu, or drop --stage-costs");
+  }
   if (n_from && (mo.model || mo.gpu || user_costs)) {
     modelopts_close(&mo);
     return cli_usage(cmd, "--costs-from brings its own costs: drop --model, "

@@ -226,6 +226,11 @@ int cmd_whatif(int argc, char **argv)
                           "case with --preset zb-1.5b)",
                      !o.have_p ? "--stages" : "--microbatches");
   }
+  if (o.stage_costs && (mo.model || mo.gpu)) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--stage-costs brings its own per-stage costs: drop "
+                          "--model/--gpu, or drop --stage-costs");
+  }
   if (fail_oom && !mo.model)
     return cli_usage(cmd, "--fail-on-oom needs --model (HBM fit is judged "
                           "with a model)");

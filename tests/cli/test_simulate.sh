@@ -149,6 +149,11 @@ printf '0,1,1,1,10,5\n' >"$T/sc2.csv"
 $P simulate --schedule 1f1b --stages 4 --microbatches 8 --stage-costs "$T/sc2.csv" >/dev/null 2>"$T/e"; rc=$?
 [ $rc != 0 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "stage 1 has no row" "$T/e"
 check "--stage-costs missing a stage: one line (rc $rc)" $?
+for c in "simulate --schedule 1f1b" whatif; do
+  $P $c --stages 4 --microbatches 8 --stage-costs "$T/sc.csv" --model llama3-8b --gpu h100 --db :memory: >/dev/null 2>"$T/e"; rc=$?
+  [ $rc = 2 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "drop --model/--gpu" "$T/e"
+  check "$c: --stage-costs with --model is refused in one line (rc $rc)" $?
+done
 $P simulate --schedule zb-auto --stages 4 --microbatches 8 --mem-limit 4,3,3,2 >/dev/null
 check "zb-auto takes one --mem-limit per rank" $?
 $P simulate --schedule zb-auto --stages 4 --microbatches 8 --mem-limit 4,3 >/dev/null 2>"$T/e"; rc=$?
