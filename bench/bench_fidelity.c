@@ -39,19 +39,10 @@ struct row {
 
 static int load(const char *path, struct row *rows, int *nrows)
 {
-  FILE *fp = fopen(path, "r");
-  if (!fp) {
-    fprintf(stderr, "bench_fidelity: cannot open '%s'\n", path);
+  struct bench_csv c;
+  if (bench_csv_open(&c, "bench_fidelity", path))
     return 1;
-  }
-  static char hdr[4096], line[4096];
-  char *hn[MAXF], *f[MAXF];
-  if (!fgets(hdr, sizeof hdr, fp)) {
-    fclose(fp);
-    return 1;
-  }
-  hdr[strcspn(hdr, "\r\n")] = 0;
-  int nh = bench_csv_split(hdr, hn, MAXF);
+  int nh = c.r.nf;
   const char *need[] = {"source", "model", "layers", "hidden", "heads", "ffn",
                         "seq", "vocab", "gpu", "tp", "pp", "dp", "vpp",
                         "micro_batch", "num_microbatches", "recompute",
@@ -60,20 +51,18 @@ static int load(const char *path, struct row *rows, int *nrows)
                         "grad_accum_fusion"};
   int ix[22];
   for (int i = 0; i < 22; i++)
-    if ((ix[i] = bench_csv_col(hn, nh, need[i])) < 0) {
+    if ((ix[i] = bench_csv_col(c.r.f, nh, need[i])) < 0) {
       fprintf(stderr, "bench_fidelity: '%s' lacks column %s\n", path, need[i]);
-      fclose(fp);
+      bench_csv_close(&c);
       return 1;
     }
-  int n = 0;
-  while (n < MAXROWS && fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (!line[0])
-      continue;
-    if (bench_csv_split(line, f, MAXF) != nh) {
+  int n = 0, got = 0;
+  while (n < MAXROWS && (got = bench_csv_next(&c)) > 0) {
+    char **f = c.r.f;
+    if (c.r.nf != nh) {
       fprintf(stderr, "bench_fidelity: '%s': a row has the wrong field count\n",
               path);
-      fclose(fp);
+      bench_csv_close(&c);
       return 1;
     }
     struct row *r = &rows[n++];
@@ -101,7 +90,9 @@ static int load(const char *path, struct row *rows, int *nrows)
     r->calculon = f[ix[20]][0] ? atof(f[ix[20]]) : 0;
     r->fusion = strcmp(f[ix[21]], "off") != 0;
   }
-  fclose(fp);
+  bench_csv_close(&c);
+  if (got < 0)
+    return 1;
   *nrows = n;
   return 0;
 }

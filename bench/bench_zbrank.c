@@ -49,51 +49,39 @@ struct cas {
 static const char *const sched_label[4] = {"1F1B", "1F1B-I", "ZB-1p",
                                            "ZB-2p"};
 
-static FILE *open_data(const char *dir, const char *name)
+/* Opens a data file and maps the named columns of its header (want[],
+ * nwant of them) to field indices in ix[]; -1 with a message if the file
+ * or a column is missing. */
+static int open_csv(struct bench_csv *c, const char *dir, const char *name,
+                    const char *const *want, int nwant, int *ix)
 {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    fprintf(stderr, "bench_zbrank: cannot open %s\n", path);
-  return f;
-}
-
-/* Opens a data file and maps the named columns of its header (want[],
- * nwant of them) to field indices in ix[]; NULL with a message if the file
- * or a column is missing. */
-static FILE *open_csv(const char *dir, const char *name,
-                      const char *const *want, int nwant, int *ix)
-{
-  char hdr[512];
-  char *hn[16];
-  FILE *f = open_data(dir, name);
-  if (!f)
-    return NULL;
-  int nh = fgets(hdr, sizeof hdr, f) ? bench_csv_split(hdr, hn, 16) : 0;
+  if (bench_csv_open(c, "bench_zbrank", path))
+    return -1;
   for (int i = 0; i < nwant; i++)
-    if ((ix[i] = bench_csv_col(hn, nh, want[i])) < 0) {
+    if ((ix[i] = bench_csv_col(c->r.f, c->r.nf, want[i])) < 0) {
       fprintf(stderr, "bench_zbrank: %s lacks column %s\n", name, want[i]);
-      fclose(f);
-      return NULL;
+      bench_csv_close(c);
+      return -1;
     }
-  return f;
+  return 0;
 }
 
 static int load(const char *dir, struct model *mod, int *nmod, struct cas *cs,
                 int *ncs)
 {
-  char line[512];
-  char *f[16];
-  int ix[9];
+  struct bench_csv c;
+  char **f;
+  int ix[9], got = 0;
   static const char *const mcols[] = {"model", "layers", "hidden", "heads",
                                       "seq"};
-  FILE *fp = open_csv(dir, "zb_paper_models.csv", mcols, 5, ix);
-  if (!fp)
+  if (open_csv(&c, dir, "zb_paper_models.csv", mcols, 5, ix))
     return -1;
   *nmod = 0;
-  while (fgets(line, sizeof line, fp) && *nmod < MAXC)
-    if (bench_csv_split(line, f, 16) >= 5) {
+  while (*nmod < MAXC && (got = bench_csv_next(&c)) > 0)
+    if (c.r.nf >= 5) {
+      f = c.r.f;
       struct model *m = &mod[(*nmod)++];
       snprintf(m->name, sizeof m->name, "%s", f[ix[0]]);
       m->layers = atoi(f[ix[1]]);
@@ -101,17 +89,19 @@ static int load(const char *dir, struct model *mod, int *nmod, struct cas *cs,
       m->heads = atoi(f[ix[3]]);
       m->seq = atoi(f[ix[4]]);
     }
-  fclose(fp);
+  bench_csv_close(&c);
+  if (got < 0)
+    return -1;
 
   static const char *const tcols[] = {"model", "p", "m", "quantity",
                                       "value_us"};
-  fp = open_csv(dir, "zb_paper_profiled_times.csv", tcols, 5, ix);
-  if (!fp)
+  if (open_csv(&c, dir, "zb_paper_profiled_times.csv", tcols, 5, ix))
     return -1;
   *ncs = 0;
-  while (fgets(line, sizeof line, fp)) {
-    if (bench_csv_split(line, f, 16) < 5)
+  while ((got = bench_csv_next(&c)) > 0) {
+    if (c.r.nf < 5)
       continue;
+    f = c.r.f;
     int p = atoi(f[ix[1]]), m = atoi(f[ix[2]]), k;
     for (k = 0; k < *ncs; k++)
       if (!strcmp(cs[k].model, f[ix[0]]) && cs[k].p == p && cs[k].m == m)
@@ -132,16 +122,18 @@ static int load(const char *dir, struct model *mod, int *nmod, struct cas *cs,
     else if (!strcmp(q, "T_W")) cs[k].tw = v;
     else if (!strcmp(q, "T_comm")) cs[k].comm = v;
   }
-  fclose(fp);
+  bench_csv_close(&c);
+  if (got < 0)
+    return -1;
 
   static const char *const xcols[] = {"model", "gpus", "p", "m",
                                       "microbatch_size", "schedule",
                                       "quantity", "value"};
-  fp = open_csv(dir, "zb_paper_measured.csv", xcols, 8, ix);
-  if (!fp)
+  if (open_csv(&c, dir, "zb_paper_measured.csv", xcols, 8, ix))
     return -1;
-  while (fgets(line, sizeof line, fp)) {
-    if (bench_csv_split(line, f, 16) < 8 || strcmp(f[ix[6]], "throughput"))
+  while ((got = bench_csv_next(&c)) > 0) {
+    f = c.r.f;
+    if (c.r.nf < 8 || strcmp(f[ix[6]], "throughput"))
       continue;
     int p = atoi(f[ix[2]]), m = atoi(f[ix[3]]), s = -1;
     for (int j = 0; j < 4; j++)
@@ -154,8 +146,8 @@ static int load(const char *dir, struct model *mod, int *nmod, struct cas *cs,
         cs[k].mbs = atoi(f[ix[4]]);
       }
   }
-  fclose(fp);
-  return 0;
+  bench_csv_close(&c);
+  return got < 0 ? -1 : 0;
 }
 
 /* Iteration time (µs) of schedule j for case c, or -1 with eb set. */

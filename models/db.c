@@ -971,32 +971,23 @@ static const char *const col_names[NCOLS] = {
   "op, layer, model, mb_size, seq_len, hidden, dtype, tp, mean_us, "         \
   "stddev_us, count, gpu, calibration_id"
 
-static char *trim(char *s)
-{
-  while (*s == ' ' || *s == '\t')
-    s++;
-  size_t l = strlen(s);
-  while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\r'))
-    s[--l] = 0;
-  return s;
-}
+/* Sample files go through the base layer's RFC 4180 reader: unquoted fields
+ * lose the spaces around them; blank lines and lines starting with '#' are
+ * skipped. csv_why words a syntax error for the message. */
+enum { CSV_FLAGS = PL_CSV_TRIM | PL_CSV_SKIP_BLANK | PL_CSV_COMMENTS };
 
-/* Splits a line at commas in place (no quoting: no field needs commas). */
-static int split(char *line, char **f, int max)
+static const char *csv_why(const struct pl_csv *r)
 {
-  int n = 0;
-  for (char *p = line;; ) {
-    char *c = strchr(p, ',');
-    if (n == max)
-      return max + 1;
-    if (c)
-      *c = 0;
-    f[n++] = trim(p);
-    if (!c)
-      break;
-    p = c + 1;
+  switch (r->err_kind) {
+  case PL_CSV_E_UNCLOSED:
+    return "a quoted field is not closed (missing '\"')";
+  case PL_CSV_E_AFTER_QUOTE:
+    return "text after the closing quote of a field";
+  case PL_CSV_E_FIELDS:
+    return "too many fields";
+  default:
+    return r->err_why ? r->err_why : "out of memory";
   }
-  return n;
 }
 
 static int parse_int_field(const char *s, long lo, long hi, int *out)
@@ -1035,10 +1026,11 @@ int pl_db_import_csv_text(pl_db *db, const char *path, const char *data,
                           size_t *n_rows, int64_t *calib_id,
                           struct pl_errbuf *eb)
 {
-  char *text = NULL, gpu[64] = "";
+  char gpu[64] = "";
   size_t rows = 0;
   int idx[NCOLS], rc, line_no = 0, header = 1, begun = 0;
   pl_calib_info ci = *info;
+  struct pl_csv cr;
   if (n_rows)
     *n_rows = 0;
   if (calib_id)
@@ -1052,32 +1044,26 @@ int pl_db_import_csv_text(pl_db *db, const char *path, const char *data,
     return pl_errf(eb, PL_EINVAL, "no text");
   if (len && memchr(data, 0, len))
     return pl_errf(eb, PL_EPARSE, "'%s': binary data, not a CSV file", path);
-  /* A UTF-8 byte order mark (spreadsheets write one) is not part of the
-   * first column's name. */
-  if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
-    data += 3;
-    len -= 3;
-  }
-  /* The lines are split in place: a private NUL-terminated copy. */
-  if (!(text = pl_malloc(len + 1)))
-    return pl_errf(eb, PL_ENOMEM, "out of memory");
-  if (len)
-    memcpy(text, data, len);
-  text[len] = 0;
   for (int i = 0; i < NCOLS; i++)
     idx[i] = -1;
-  char *save = NULL;
-  for (char *line = text; line; line = save) {
-    char *nl = strchr(line, '\n');
-    save = nl ? nl + 1 : NULL;
-    if (nl)
-      *nl = 0;
-    line_no++;
-    char *t = trim(line);
-    if (!t[0] || t[0] == '#')
-      continue;
-    char *f[NCOLS + 1];
-    int nf = split(t, f, NCOLS);
+  /* The reader skips a UTF-8 byte order mark (spreadsheets write one). */
+  pl_csv_init(&cr, data, len, CSV_FLAGS);
+  for (;;) {
+    int got = pl_csv_next(&cr, eb);
+    if (got == PL_ENOMEM) {
+      rc = got;
+      goto fail;
+    }
+    if (got < 0) {
+      rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, cr.err_line,
+                   csv_why(&cr));
+      goto fail;
+    }
+    if (got == 0)
+      break;
+    line_no = cr.line;
+    char **f = cr.f;
+    int nf = cr.nf;
     if (header) {
       if (nf > NCOLS) {
         rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: too many columns (known: "
@@ -1119,7 +1105,7 @@ int pl_db_import_csv_text(pl_db *db, const char *path, const char *data,
         ncols++;
     if (nf != ncols) {
       rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %d fields, the header has %d",
-                   path, line_no, nf > NCOLS ? nf : nf, ncols);
+                   path, line_no, nf, ncols);
       goto fail;
     }
     pl_sample s = PL_SAMPLE_INIT;
@@ -1210,6 +1196,6 @@ int pl_db_import_csv_text(pl_db *db, const char *path, const char *data,
 fail:
   pl_db_calibration_rollback(db);
 out:
-  pl_free(text);
+  pl_csv_free(&cr);
   return rc;
 }

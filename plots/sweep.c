@@ -225,96 +225,45 @@ out:
   return rc;
 }
 
-/* Splits one CSV line (RFC 4180 quotes, no embedded newlines) into cells in
- * place; returns the cell count or -1 on an unterminated quote. */
-static int csv_split(char *line, char **cells, int max)
-{
-  int n = 0;
-  char *s = line;
-  for (;;) {
-    if (n == max)
-      return n;
-    char *w = s;
-    cells[n++] = s;
-    if (*s == '"') {
-      s++;
-      for (;;) {
-        if (!*s)
-          return -1;
-        if (*s == '"') {
-          if (s[1] == '"') {
-            *w++ = '"';
-            s += 2;
-            continue;
-          }
-          s++;
-          break;
-        }
-        *w++ = *s++;
-      }
-      while (*s && *s != ',')
-        s++; /* ignore text after a closing quote */
-    } else {
-      while (*s && *s != ',')
-        *w++ = *s++;
-    }
-    int more = *s == ',';
-    *w = 0;
-    if (!more)
-      return n;
-    s++;
-  }
-}
-
-static void trim(char *s)
-{
-  size_t n = strlen(s);
-  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-    s[--n] = 0;
-  size_t i = 0;
-  while (s[i] == ' ' || s[i] == '\t')
-    i++;
-  if (i)
-    memmove(s, s + i, n - i + 1);
-}
-
+/* Sweep CSV files go through the base layer's RFC 4180 reader: unquoted
+ * cells lose the spaces around them; blank lines and lines starting with
+ * '#' are skipped. */
 static int parse_csv(const char *text, size_t len, pl_sweep_row **rows,
                      size_t *n, struct pl_errbuf *eb)
 {
   enum { MAXC = 256 };
-  char *copy = pl_malloc(len + 1);
   int map[MAXC];
-  char *cells[MAXC];
   size_t cap = 0, cnt = 0;
   int rc = PL_OK, ncols = -1, lineno = 0;
+  struct pl_csv cr;
   *rows = NULL;
-  if (!copy)
-    return pl_errf(eb, PL_ENOMEM, "out of memory");
-  memcpy(copy, text, len);
-  copy[len] = 0;
-  if (strlen(copy) != len) {
-    rc = pl_errf(eb, PL_EPARSE, "sweep CSV: contains a NUL byte");
-    goto out;
-  }
-  char *s = copy;
-  while (*s) {
-    char *nl = strchr(s, '\n');
-    if (nl)
-      *nl = 0;
-    lineno++;
-    char *line = s;
-    s = nl ? nl + 1 : s + strlen(s);
-    trim(line);
-    if (!line[0] || line[0] == '#')
-      continue;
-    int k = csv_split(line, cells, MAXC);
-    if (k < 0) {
-      rc = pl_errf(eb, PL_EPARSE, "sweep CSV line %d: unterminated quote",
-                   lineno);
+  if (len && memchr(text, 0, len))
+    return pl_errf(eb, PL_EPARSE, "sweep CSV: contains a NUL byte");
+  pl_csv_init(&cr, text, len,
+              PL_CSV_TRIM | PL_CSV_SKIP_BLANK | PL_CSV_COMMENTS);
+  cr.max_fields = MAXC;
+  for (;;) {
+    int got = pl_csv_next(&cr, eb);
+    if (got == PL_ENOMEM) {
+      rc = got;
       goto out;
     }
-    for (int i = 0; i < k; i++)
-      trim(cells[i]);
+    if (got < 0) {
+      const char *why = cr.err_kind == PL_CSV_E_UNCLOSED
+                            ? "unterminated quote"
+                        : cr.err_kind == PL_CSV_E_AFTER_QUOTE
+                            ? "text after the closing quote of a cell"
+                        : cr.err_kind == PL_CSV_E_FIELDS
+                            ? "more than 256 cells"
+                            : cr.err_why;
+      rc = pl_errf(eb, PL_EPARSE, "sweep CSV line %d: %s", cr.err_line, why);
+      goto out;
+    }
+    if (got == 0)
+      break;
+    lineno = cr.line;
+    char **cells = cr.f;
+    int k = cr.nf;
     if (ncols < 0) {
       int have = 0;
       ncols = k;
@@ -367,7 +316,7 @@ static int parse_csv(const char *text, size_t len, pl_sweep_row **rows,
   else
     rc = check_rows(*rows, cnt, eb);
 out:
-  pl_free(copy);
+  pl_csv_free(&cr);
   if (rc) {
     pl_free(*rows);
     *rows = NULL;

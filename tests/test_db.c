@@ -760,6 +760,8 @@ static void test_import_csv(void **state)
     {"op,mb_size,seq_len,hidden,mean_us\n", "no sample rows"},
     {"", "empty file"},
     {"op,mb_size,seq_len,hidden,mean_us\nF,1x,4096,4096,3\n", "line 2: mb_size"},
+    {"op,mb_size,seq_len,hidden,mean_us\nF,1,4096,4096,3\n\"F,1\n",
+     "line 3: a quoted field is not closed"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     write_file(csv, bad[i].text, strlen(bad[i].text));
@@ -785,6 +787,15 @@ static void test_import_csv(void **state)
   assert_int_equal(pl_db_import_csv(db, csv, &ci2, &n, NULL, &eb), PL_EPARSE);
   assert_non_null(strstr(eb.msg, "same gpu"));
   assert_int_equal(count(db, "SELECT count(*) FROM samples"), 5);
+  /* A quoted field may hold a comma and "" for a quote. */
+  static const char quoted[] =
+      "op,model,mb_size,seq_len,hidden,mean_us\n"
+      "F, \"my \"\"big\"\", model\" ,1,1,1,1\n";
+  write_file(csv, quoted, sizeof quoted - 1);
+  assert_int_equal(pl_db_import_csv(db, csv, &ci, &n, NULL, &eb), PL_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(count(db, "SELECT count(*) FROM samples WHERE "
+                             "model_name = 'my \"big\", model'"), 1);
   pl_db_close(db);
 }
 

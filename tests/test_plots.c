@@ -289,6 +289,16 @@ static void test_sweep_parse(void **state)
   assert_int_equal(rows[1].fits, 0);
   pl_plot_sweep_free(rows);
 
+  /* A quoted cell may hold a comma and "" for a quote. */
+  const char quoted[] = "schedule,tokens_per_second\n"
+                        "\"zb, \"\"v\"\"\" ,10\n";
+  assert_int_equal(pl_plot_sweep_parse(quoted, strlen(quoted), &rows, &n, &eb),
+                   0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].schedule, "zb, \"v\"");
+  assert_true(rows[0].tokens_per_second == 10);
+  pl_plot_sweep_free(rows);
+
   const char js[] =
       "{\"rows\": [{\"schedule\": \"zb-v\", \"stages\": 8, \"chunks\": 2, "
       "\"iteration_seconds\": 1.25, \"peak_gib\": 30.5, \"fits\": false}]}";
@@ -341,6 +351,8 @@ static void test_sweep_parse(void **state)
        "line 2: bad value for stages"},
       {"schedule,stages\n1f1b,4\n", "no row has a value to plot"},
       {"schedule,tokens_per_second\n1f1b,10,3\n", "line 2: 3 cells"},
+      {"schedule,tokens_per_second\n1f1b,10\n\"zb,2\n",
+       "line 3: unterminated quote"},
       {"[{\"schedule\": \"a\", \"tokens_per_second\": -5}]",
        "bad value for tokens_per_second"},
       {"[1, 2]", "row 0: not an object"},
