@@ -27,6 +27,20 @@ void pl_csv_init(struct pl_csv *r, const char *text, size_t len,
   pl_buf_init(&r->data, 0);
 }
 
+const char *pl_csv_error_text(const struct pl_csv *r)
+{
+  switch (r->err_kind) {
+  case PL_CSV_E_UNCLOSED:
+    return "a quoted field is not closed (missing '\"')";
+  case PL_CSV_E_AFTER_QUOTE:
+    return "text after the closing quote of a field";
+  case PL_CSV_E_FIELDS:
+    return "too many fields";
+  default:
+    return r->err_why ? r->err_why : "out of memory";
+  }
+}
+
 void pl_csv_free(struct pl_csv *r)
 {
   pl_buf_free(&r->data);

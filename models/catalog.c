@@ -726,24 +726,10 @@ static int parse_cell(void *spec, const struct col *c, const char *s,
 /*
  * Catalog CSV files go through the base layer's RFC 4180 reader: unquoted
  * fields lose the spaces around them; blank lines and lines starting with
- * '#' are skipped. csv_why words a syntax error the way this reader always
- * has.
+ * '#' are skipped. pl_csv_error_text words a syntax error.
  */
 enum { CSV_FLAGS = PL_CSV_TRIM | PL_CSV_SKIP_BLANK | PL_CSV_COMMENTS };
 
-static const char *csv_why(const struct pl_csv *r)
-{
-  switch (r->err_kind) {
-  case PL_CSV_E_UNCLOSED:
-    return "a quoted field is not closed (missing '\"')";
-  case PL_CSV_E_AFTER_QUOTE:
-    return "text after the closing quote of a field";
-  case PL_CSV_E_FIELDS:
-    return "too many fields";
-  default:
-    return r->err_why ? r->err_why : "out of memory";
-  }
-}
 
 /* ------------------------------------------------------ catalog import --- */
 
@@ -864,7 +850,7 @@ static int read_csv_records(struct pl_csv *cr, const char *path,
     return r;
   if (r < 0)
     return pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, cr->err_line,
-                   csv_why(cr));
+                   pl_csv_error_text(cr));
   f = cr->f;
   nf = cr->nf;
   hdr_line = cr->line;
@@ -908,7 +894,7 @@ static int read_csv_records(struct pl_csv *cr, const char *path,
       return r;
     if (r < 0)
       return pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, cr->err_line,
-                     csv_why(cr));
+                     pl_csv_error_text(cr));
     if (r == 0)
       break;
     int rl = cr->line;

@@ -973,22 +973,9 @@ static const char *const col_names[NCOLS] = {
 
 /* Sample files go through the base layer's RFC 4180 reader: unquoted fields
  * lose the spaces around them; blank lines and lines starting with '#' are
- * skipped. csv_why words a syntax error for the message. */
+ * skipped. pl_csv_error_text words a syntax error. */
 enum { CSV_FLAGS = PL_CSV_TRIM | PL_CSV_SKIP_BLANK | PL_CSV_COMMENTS };
 
-static const char *csv_why(const struct pl_csv *r)
-{
-  switch (r->err_kind) {
-  case PL_CSV_E_UNCLOSED:
-    return "a quoted field is not closed (missing '\"')";
-  case PL_CSV_E_AFTER_QUOTE:
-    return "text after the closing quote of a field";
-  case PL_CSV_E_FIELDS:
-    return "too many fields";
-  default:
-    return r->err_why ? r->err_why : "out of memory";
-  }
-}
 
 static int parse_int_field(const char *s, long lo, long hi, int *out)
 {
@@ -1056,7 +1043,7 @@ int pl_db_import_csv_text(pl_db *db, const char *path, const char *data,
     }
     if (got < 0) {
       rc = pl_errf(eb, PL_EPARSE, "'%s' line %d: %s", path, cr.err_line,
-                   csv_why(&cr));
+                   pl_csv_error_text(&cr));
       goto fail;
     }
     if (got == 0)

@@ -265,6 +265,10 @@ void pl_csv_init(struct pl_csv *r, const char *text, size_t len,
 int pl_csv_next(struct pl_csv *r, struct pl_errbuf *eb);
 /* Frees the reader's storage (not text); safe to call twice. */
 void pl_csv_free(struct pl_csv *r);
+/* The reason of the last syntax error in words for a one-line message
+ * ("a quoted field is not closed (missing '\"')", ...); static storage or
+ * r->err_why. */
+const char *pl_csv_error_text(const struct pl_csv *r);
 
 /*
  * CSV writer: appends one field, quoted (with "" for each quote) when it
