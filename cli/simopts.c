@@ -150,21 +150,22 @@ const char *simopts_optimizer_name(int opt)
 }
 
 /* --mem-limit 8,8,8,6: one activation limit per rank (zb-auto). */
+/* The per-rank limits live in static storage: one command parses one
+ * --mem-limit list (the last one given wins), and nothing has to free it. */
+static double mem_limits_store[4096];
+
 static int parse_mem_limits(struct sim_opts *o, const char *cmd,
                             const char *arg)
 {
   int n = 1;
   for (const char *q = arg; *q; q++)
     n += *q == ',';
-  if (n > 4096)
+  if (n > (int)(sizeof mem_limits_store / sizeof mem_limits_store[0]))
     return cli_usage(cmd, "--mem-limit lists more than 4096 ranks");
-  pl_free(o->mem_limits);
-  o->mem_limits = pl_malloc((size_t)n * sizeof *o->mem_limits);
+  o->mem_limits = mem_limits_store;
   char *dup = pl_strdup(arg), *save = NULL;
-  if (!o->mem_limits || !dup) {
-    pl_free(dup);
+  if (!dup)
     return cli_fail(PL_ENOMEM, "out of memory");
-  }
   int k = 0, rc = 0;
   for (char *tok = strtok_r(dup, ",", &save); tok && !rc;
        tok = strtok_r(NULL, ",", &save))

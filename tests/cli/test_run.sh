@@ -115,7 +115,7 @@ check "missing --schedule: exit 2" $?
 # CUDA without a GPU: one line, exit 5 (skipped when a GPU answers).
 $P run --schedule 1f1b --stages 2 --microbatches 2 $W --backend cuda >/dev/null 2>"$T/e"; rc=$?
 if [ $rc != 0 ]; then
-  [ $rc = 5 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "no GPU" "$T/e"
+  [ $rc = 5 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -qE "no GPU|plugin" "$T/e"
   check "--backend cuda without a GPU: exit 5, one line (rc $rc)" $?
 fi
 

@@ -137,7 +137,8 @@ check "second SIGINT: the locked store added no calibration" $?
 v=$(timeout -k 2 60 python3 - "$P" <<'EOF'
 import signal, subprocess, sys, time
 p = subprocess.Popen([sys.argv[1], "sweep", "--gpus", "64", "--microbatches",
-                      "8..256:8", "--jobs", "2"],
+                      "8..256:8", "--schedules", "1f1b,zb-h1,interleaved",
+                      "--jobs", "2"],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      preexec_fn=lambda: signal.signal(signal.SIGINT,
                                                       signal.SIG_IGN))
