@@ -491,7 +491,7 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
     }
   }
   if (!name) {
-    /* interop.md §1.2: always say which dialect was read, and what was
+    /* docs/schedule-csv.md (dialects): always say which dialect was read, and what was
      * dropped, since B means different ops in the two. */
     fprintf(stderr, "note: '%s': %s dialect, %d ranks, %d stages (%s), %d "
                     "microbatches; dropped %zu idle and %zu comm cells\n",

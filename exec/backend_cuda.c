@@ -1,7 +1,7 @@
 /*
  * backend_cuda.c: the CUDA backend under the shared runtime (runtime.c).
  *
- * Two transports (style.md §3.9):
+ * Two transports:
  * - cuda-local (one process, world size 1): the p ranks are threads of this
  *   process; rank r uses device r mod ndev (so on one GPU all ranks share
  *   it). Each rank has its own compute stream, comm stream and cuBLAS

@@ -1,10 +1,10 @@
 /*
  * runtime.c: the executor's shared op loop. Each rank walks its op list in
- * order (schedules.md §3): receive the op's input (a message keyed by
+ * order (docs/architecture.md, the schedule IR): receive the op's input (a message keyed by
  * direction, stage and microbatch), compute on real tensors through the
  * backend, send the output. Activation stashes are allocated by F and freed
  * by B / W / BW through a tracking allocator, exactly as the simulator
- * accounts them (§5). The calling thread watches the ranks: when every
+ * accounts them (docs/executor.md). The calling thread watches the ranks: when every
  * local rank has been waiting (for a message or at the barrier) with no
  * progress anywhere for the watchdog timeout, or when the caller's stop
  * flag is raised, it aborts the run; every rank then unwinds and reports

@@ -137,7 +137,7 @@ int pl_cost_layer(const pl_model_spec *m, const pl_train_cfg *cfg,
     layer->params = layer_params(m) / t;
   }
   if (head) {
-    /* LM head: F = B = W = 2bshV (cost-model.md §7), plus the final norm.
+    /* LM head: F = B = W = 2bshV (docs/cost-model.md §3), plus the final norm.
      * Korthikanti §4.5: final-norm input, output-projection input and fp32
      * logits stay until B; W keeps its input and the bf16 logit grads. */
     memset(head, 0, sizeof *head);

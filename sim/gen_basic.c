@@ -1,5 +1,5 @@
-/* gen_basic.c: GPipe, 1F1B and Megatron's interleaved 1F1B (schedules.md
- * §7.1-7.3). The orders are written exactly as the reference
+/* gen_basic.c: GPipe, 1F1B and Megatron's interleaved 1F1B (docs/
+ * architecture.md). The orders are written exactly as the reference
  * implementations emit them, so that simulated timings match theirs. */
 #include "pipelab/pipelab.h"
 

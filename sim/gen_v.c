@@ -1,5 +1,5 @@
 /*
- * gen_v.c: ZB-V (schedules.md §7.7), the greedy V-shaped zero-bubble
+ * gen_v.c: ZB-V (docs/zero-bubble.md), the greedy V-shaped zero-bubble
  * scheduler of the ZB paper's arXiv version. A C port of the logic of the
  * authors' PipelineGraph.try_v_schedule (sail-sg
  * zero-bubble-pipeline-parallelism, scheduler/zbv.py, same algorithm as

@@ -1,6 +1,6 @@
 /*
  * gen_vmem.c: V-Half and V-Min, the controllable-memory building blocks of
- * the PPCM paper (schedules.md §7.8). A C port of the logic of the authors'
+ * the PPCM paper (docs/zero-bubble.md). A C port of the logic of the authors'
  * greedy reordering (sail-sg zero-bubble-pipeline-parallelism,
  * scheduler/zbv_greedy.py):
  *

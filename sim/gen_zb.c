@@ -1,5 +1,5 @@
 /* gen_zb.c: the hand-crafted zero-bubble schedules ZB-H1 and ZB-H2
- * (schedules.md §7.4-7.5; the ZB paper §2 and the authors'
+ * (docs/zero-bubble.md; the ZB paper §2 and the authors'
  * efficiency.get_hand_schedule). The automatic scheduler is in zb_auto.c,
  * the V-shaped schedules in gen_v.c. */
 #include "pipelab/pipelab.h"
@@ -73,7 +73,7 @@ int pl_gen_zb_h1(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)
   return zb_hand(gp, 1, "zb-h1", out, eb);
 }
 
-/* Upstream asserts m >= 2p; schedules.md §11.4 shows that the clamped
+/* Upstream asserts m >= 2p; docs/zero-bubble.md (worked values) shows that the clamped
  * warm-up still gives a valid (if bubbly) schedule for any m, so pipelab
  * simulates it instead of refusing. */
 int pl_gen_zb_h2(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)

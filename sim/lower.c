@@ -1,7 +1,7 @@
 /*
  * lower.c: PyTorch's schedule lowering (compute_only -> compute_comms) and
  * its unit-time dry run, on the PyTorch-level action table (pl_pt_sched).
- * Semantics: interop.md §4-§5, ported from torch/distributed/pipelining/
+ * Semantics: docs/schedule-csv.md (lowering and the dry run), ported from torch/distributed/pipelining/
  * schedules.py (_merge_bw, _add_send_recv, _simulate_comms_compute).
  *
  * PyTorch keeps, per rank, a Python set of the actions already placed on
@@ -94,7 +94,7 @@ static int same_rank(const pl_pt_sched *t, int g1, int g2)
          pl_pt_stage_rank(t, g1) == pl_pt_stage_rank(t, g2);
 }
 
-/* F and I/B readiness shared by both passes (interop.md §4 and §5): the
+/* F and I/B readiness shared by both passes (docs/schedule-csv.md, lowering and dry run): the
  * input has been received, or its producer ran on the same rank. */
 static int compute_ready(const struct placed *p, const pl_pt_act *a)
 {

@@ -39,7 +39,7 @@ int pl__placement_rank(int placement, int p, int n_stages, int stage)
   switch (placement) {
   case PL_PLACE_V: {
     /* Waves: segment k = stage / p runs down the ranks when even, up when
-     * odd (schedules.md §4). */
+     * odd (docs/architecture.md, placement). */
     int k = stage / p, q = stage % p;
     return (k % 2 == 0) ? q : p - 1 - q;
   }

@@ -1,6 +1,6 @@
 /*
  * zb_auto.c: the Zero Bubble paper's automatic scheduler (ZB §3,
- * schedules.md §7.6): a greedy heuristic that places F, B and W per rank
+ * docs/zero-bubble.md): a greedy heuristic that places F, B and W per rank
  * under a per-rank activation limit. It is a C port of the logic of the
  * authors' Graph.manual_order (sail-sg zero-bubble-pipeline-parallelism,
  * auto_schedule.py / scheduler/zb.py): all eight combinations of the flags

@@ -1,7 +1,7 @@
 /*
  * test_csv.c: PyTorch schedule CSV import/export, lowering and the unit-time
  * dry run against PyTorch's own test artifacts (tests/data/pytorch/) and
- * their golden values (interop.md §5, shared fixtures README), plus dialect
+ * their golden values (docs/schedule-csv.md, tests/data/pytorch/README.md), plus dialect
  * detection, position-accurate parse errors and the round-trip property over
  * every generator.
  */

@@ -117,7 +117,7 @@ static void test_layer_flops(void **state)
   pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
   pl_layer_cost l;
   assert_int_equal(pl_cost_layer(&m, &cfg, &l, NULL, NULL, NULL), PL_OK);
-  /* cost-model.md §2.1: b=1, s=2048, h=4096: F 0.893, B 0.962, W 0.825 TF. */
+  /* Worked example: b=1, s=2048, h=4096: F 0.893, B 0.962, W 0.825 TF. */
   double b = 1, s = 2048, h = 4096;
   assert_true(l.flops[PL_OP_F] == 24 * b * s * h * h + 4 * b * s * s * h);
   assert_true(l.flops[PL_OP_B] == 24 * b * s * h * h + 8 * b * s * s * h);
@@ -143,7 +143,7 @@ static void test_layer_flops(void **state)
   cfg.recompute = PL_RECOMPUTE_SELECTIVE;
   assert_int_equal(pl_cost_layer(&m, &cfg, &l8, NULL, NULL, NULL), PL_OK);
   assert_true(l8.flops[PL_OP_B] == l.flops[PL_OP_B] + 4 * b * s * s * h);
-  /* Llama-3 8B (§2.2): N_lin = 218,103,808; F at s = 8192 is 4.67 TFLOP. */
+  /* Llama-3 8B: N_lin = 218,103,808; F at s = 8192 is 4.67 TFLOP. */
   pl_db *db = open_mem();
   pl_model_spec ll = get_model(db, "llama3-8b");
   pl_train_cfg c2 = PL_TRAIN_CFG_INIT;
@@ -293,7 +293,7 @@ static void test_korthikanti(void **state)
     assert_rel(l.mem_b, 34 * sbh, 1e-12);
     assert_rel(l.mem_w / l.mem_b, 32.0 / 34.0, 1e-12);
   }
-  /* Worked example (§3, §4): 912 MiB per layer; B frees 656, W 256 MiB. */
+  /* Worked example (docs/cost-model.md §7): 912 MiB per layer; B frees 656, W 256 MiB. */
   pl_model_spec m = gpt_4096();
   pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
   pl_layer_cost l, head, emb;
@@ -301,7 +301,7 @@ static void test_korthikanti(void **state)
   assert_true(l.mem_b == 912 * MIB);
   assert_true(l.mem_b - l.mem_w == 656 * MIB);
   assert_true(l.mem_w == 256 * MIB);
-  /* End stages (§3): embedding dropout mask sbh; last stage 4sbh(1 + V/h). */
+  /* End stages: embedding dropout mask sbh; last stage 4sbh(1 + V/h). */
   double sbh = 2048.0 * 4096;
   assert_true(emb.mem_b == sbh);
   assert_rel(head.mem_b, 4 * sbh * (1 + 50257.0 / 4096), 1e-12);
@@ -343,7 +343,7 @@ static void test_static_and_p2p(void **state)
   assert_int_equal(pl_cost_build(NULL, &m, &g, &cfg, s, &c, &plan, NULL),
                    PL_OK);
   /* 32 layers over 4 stages: the LM head is V / (12h + 2s) = 0.94 layers
-   * (cost-model.md §7), less than one: 8 layers each. */
+   * (docs/cost-model.md §9), less than one: 8 layers each. */
   static const int want_layers[4] = {8, 8, 8, 8};
   for (int i = 0; i < 4; i++)
     assert_int_equal(plan.layers[i], want_layers[i]);

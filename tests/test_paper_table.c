@@ -1,5 +1,5 @@
 /* test_paper_table.c: the Zero Bubble paper's bubble-rate table
- * (schedules.md §9; the authors' efficiency.iclr_bubble_rates on the arxiv
+ * (docs/zero-bubble.md (the paper's bubble table); the authors' efficiency.iclr_bubble_rates on the arxiv
  * branch). For each of the 12 rows, the simulated bubble rates of 1F1B,
  * ZB-H1, ZB-H2, ZB-1p (zb-auto, limit p) and ZB-2p (zb-auto, limit 2p),
  * on the span metric of §6, must round to the published 4 decimals; the

@@ -1,5 +1,5 @@
 /* test_sim.c: the engine and the basic generators against closed forms and
- * the worked values of schedules.md §7 and §11 (all exact in binary floating
+ * the worked values of docs/zero-bubble.md (all exact in binary floating
  * point with integer or half-integer costs, so == is the right comparison). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +48,7 @@ static int sim(const char *name, int p, int m, int v, double tf, double tb,
   return rc;
 }
 
-/* schedules.md §11.1: p=4, m=8, F=B=W=1, no comm, M_W = M_B/2. */
+/* docs/zero-bubble.md (worked values): p=4, m=8, F=B=W=1, no comm, M_W = M_B/2. */
 struct worked {
   const char *name;
   int v;
@@ -129,7 +129,7 @@ static void test_orders(void **state)
               "F5c1 BW5c1 F6c1 BW6c1 F7c1 BW7c1 BW4c0 BW5c0 BW6c0 BW7c0");
 }
 
-/* Closed forms over a grid, uniform costs, no comm (§7.1-7.3, §10). */
+/* Closed forms over a grid, uniform costs, no comm (docs/architecture.md, docs/zero-bubble.md). */
 static void test_closed_forms(void **state)
 {
   (void)state;
@@ -220,7 +220,7 @@ static void test_latency_and_edges(void **state)
                cases[i].makespan);
     pl_result_free(&r);
   }
-  /* 1F1B with latency, m a multiple of p (§7.2):
+  /* 1F1B with latency, m a multiple of p :
    * (m+p-1)t + comm(2(p-1)m/p + 2(p-2)). */
   for (int p = 2; p <= 8; p++)
     for (int k = 1; k <= 4; k++) {
@@ -466,7 +466,7 @@ static void test_gen_errors(void **state)
   gp.v = 1;
   gp.m = 0;
   assert_int_equal(pl_sched_gen("1f1b", &gp, &s, &eb), PL_EINVAL);
-  /* Megatron's group table for PP=2, m=5, g=3, v=2 (schedules.md §7.3):
+  /* Megatron's group table for PP=2, m=5, g=3, v=2 (docs/architecture.md (Megatron's interleaved groups)):
    * microbatch 0 1 2 0 1 2 3 4 3 4, chunk 0 0 0 1 1 1 0 0 1 1. */
   gp.p = 2;
   gp.m = 5;

@@ -1,5 +1,5 @@
 /* test_traces.c: the Chrome trace writer (parsed back with jansson and
- * checked against interop.md §6.3), result files and their reader. */
+ * checked against docs/trace-format.md), result files and their reader. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* test_zb.c: the zero-bubble and V-shaped generators against the
- * exact per-rank orders, closed forms and worked values of schedules.md
- * §7.4-7.8, §10 and §11. Integer and half-integer costs make every time
+ * exact per-rank orders, closed forms and worked values of
+ * docs/zero-bubble.md. Integer and half-integer costs make every time
  * exact in binary floating point, so == is the right comparison; memory
  * with fractional M_W/M_B is compared to 1e-9. */
 #include <stdarg.h>

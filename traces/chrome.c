@@ -1,4 +1,4 @@
-/* chrome.c: Chrome Trace Event JSON writer (interop.md §6): one process per
+/* chrome.c: Chrome Trace Event JSON writer (docs/trace-format.md): one process per
  * rank, compute slices, P2P flows and send slices, activation counters.
  * Times are kept as integer nanoseconds while writing, so that the printed
  * microseconds ("%.3f") of a slice and of the flow events bound to it agree

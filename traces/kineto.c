@@ -1,5 +1,5 @@
 /* kineto.c: imports PyTorch profiler (Kineto) Chrome traces of a pipelined
- * run into a "real" result (interop.md §7): PyTorch pipelining wraps every
+ * run into a "real" result (docs/trace-format.md (Kineto)): PyTorch pipelining wraps every
  * action in a user annotation "PP:<action>", on the CPU thread (cat
  * "user_annotation") and on the GPU stream (cat "gpu_user_annotation"). */
 #include <ctype.h>

@@ -13,7 +13,7 @@
  * tensors, then sends its output. F allocates the stage's activation stash
  * (M_B bytes, kernels.h), B frees its B-part (M_B - M_W) at its end, W frees
  * the W-part (M_W), BW frees both, a fused F&B does the F part first
- * (schedules.md §5). The tracking allocator records those bytes per rank.
+ * (docs/executor.md, activation bytes). The tracking allocator records those bytes per rank.
  * Backends plug in under it through struct pl_backend_vt.
  *
  * Ownership: pl_exec_run fills *res (initialise with PL_RESULT_INIT, free

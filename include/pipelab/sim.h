@@ -65,7 +65,7 @@ const char *pl_op_kind_name(int kind);
 /* Formats an op as pipelab text ("F3s2", "BW0s5", "F7s0&B3s7") into buf. */
 int pl_op_format(const pl_op *op, char *buf, size_t len);
 
-/* Placement of virtual stages on ranks (schedules.md §4). */
+/* Placement of virtual stages on ranks (docs/architecture.md, placement). */
 enum pl_placement {
   PL_PLACE_SINGLE = 0, /* v = 1: stage s on rank s */
   PL_PLACE_LOOP = 1,   /* stage k on rank k mod p */
@@ -210,7 +210,7 @@ int pl_gen_gpipe(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
 int pl_gen_1f1b(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
 int pl_gen_interleaved(const pl_gen_params *gp, pl_sched **out,
                        struct pl_errbuf *eb);
-/* Zero-bubble family (schedules.md §7.4-7.8; sim/gen_zb.c, sim/gen_v.c). */
+/* Zero-bubble family (docs/zero-bubble.md; sim/gen_zb.c, sim/gen_v.c). */
 int pl_gen_zb_h1(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
 int pl_gen_zb_h2(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb);
 /* ZB automatic scheduler under gp->mem_limit (units of M_B; 0 = p). */
@@ -393,7 +393,7 @@ int pl_pt_from_sched(const pl_sched *s, pl_pt_sched **out,
 int pl_pt_to_sched(const pl_pt_sched *t, pl_sched **out, struct pl_errbuf *eb);
 
 /*
- * Lowering (interop.md §4, PyTorch _PipelineScheduleRuntime). Each pass
+ * Lowering (docs/schedule-csv.md (lowering), PyTorch _PipelineScheduleRuntime). Each pass
  * creates a new table in *out (caller frees); the input is not modified.
  * - pl_pt_merge_bw: per row, drop idle cells and replace an I immediately
  *   followed (ignoring idle cells) by the W of the same stage and microbatch
@@ -413,7 +413,7 @@ int pl_pt_lower(const pl_pt_sched *in, pl_pt_sched **out,
                 struct pl_errbuf *eb);
 
 /*
- * Unit-time dry run (interop.md §5, PyTorch _simulate_comms_compute, both
+ * Unit-time dry run (docs/schedule-csv.md (dry run), PyTorch _simulate_comms_compute, both
  * passes). Idle cells of the input are dropped; *out (may be NULL; caller
  * frees) receives the simulated rows with idle slots; *steps (may be NULL)
  * the number of steps = the longest row. Extensions over PyTorch (which

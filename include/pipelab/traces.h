@@ -29,7 +29,7 @@ extern "C" {
 /* ----------------------------------------------------------- Chrome ----- */
 
 /*
- * Writes a Chrome Trace Event JSON file (object form, interop.md §6) for a
+ * Writes a Chrome Trace Event JSON file (object form, docs/trace-format.md) for a
  * result that has ops recorded (and memory when recorded):
  * - one "X" event per op: pid = rank, tid 1 "compute", name "F3" / "B3" /
  *   "W3" / "BW3" / "F3+B1" (microbatch numbers), cat by kind, cname colour
