@@ -60,9 +60,13 @@ static inline int rt_same(const pl_result *a, const pl_result *b, double scale,
       !rt_eq(a->ideal, b->ideal) || !rt_eq(a->bubble_ratio, b->bubble_ratio) ||
       !rt_eq(a->bubble_ratio_span, b->bubble_ratio_span) ||
       !rt_eq(a->peak_mem, b->peak_mem))
-    return rt_fail(why, wl, "summary differs: makespan %.17g vs %.17g, peak "
-                   "%.17g vs %.17g", a->makespan, b->makespan, a->peak_mem,
-                   b->peak_mem);
+    return rt_fail(why, wl, "summary differs: makespan %.17g vs %.17g, span "
+                   "%.17g vs %.17g, ideal %.17g vs %.17g, bubble %.17g vs "
+                   "%.17g, bubble/span %.17g vs %.17g, peak %.17g vs %.17g",
+                   a->makespan, b->makespan, a->max_rank_span,
+                   b->max_rank_span, a->ideal, b->ideal, a->bubble_ratio,
+                   b->bubble_ratio, a->bubble_ratio_span, b->bubble_ratio_span,
+                   a->peak_mem, b->peak_mem);
   for (int i = 0; i < a->stages; i++) {
     const pl_rank_result *x = &a->ranks[i], *y = &b->ranks[i];
     if (x->rank != y->rank || !rt_eq(x->busy, y->busy) ||

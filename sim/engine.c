@@ -227,7 +227,9 @@ void pl_result_summarize(pl_result *r)
   r->bubble_ratio =
       r->makespan > 0 ? pl_denoise(1.0 - r->ideal / r->makespan, 1) : 0;
   r->bubble_ratio_span =
-      span > 0 ? pl_denoise(1.0 - r->ideal / r->max_rank_span, 1) : 0;
+      r->max_rank_span > 0
+          ? pl_denoise(1.0 - r->ideal / r->max_rank_span, 1)
+          : 0;
   for (int i = 0; i < p; i++) {
     pl_rank_result *rr = &r->ranks[i];
     rr->bubble_ratio =

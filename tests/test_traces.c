@@ -840,6 +840,30 @@ static void test_roundtrip_edges(void **state)
   if (rt_kineto(&doc, 1, why, sizeof why))
     fail_msg("kineto_small.json: %s", why);
   json_decref(doc);
+  /* A fuzz finding: two rank files whose base times differ by 7e14 us and
+   * whose ops last a few us. The span, rounded at the scale of the
+   * makespan, is 0, and the span's bubble ratio was 0/0 = NaN in memory
+   * but 0 once written and read back. NUL separates the rank files. */
+  assert_int_equal(pl_read_file(PL_TEST_DATA
+                                "/fuzz/kineto/tiny_span_huge_base.bin",
+                                &text, &len, &eb), 0);
+  json_t *docs[4];
+  size_t nd = 0, at = 0;
+  while (at <= len && nd < 4) {
+    const char *nul = memchr(text + at, 0, len - at);
+    size_t end = nul ? (size_t)(nul - text) : len;
+    json_t *kd = json_loadb(text + at, end - at, 0, NULL);
+    if (!kd)
+      break;
+    docs[nd++] = kd;
+    at = end + 1;
+  }
+  pl_free(text);
+  assert_true(nd >= 1);
+  if (rt_kineto(docs, nd, why, sizeof why))
+    fail_msg("tiny_span_huge_base.bin: %s", why);
+  for (size_t i = 0; i < nd; i++)
+    json_decref(docs[i]);
 }
 
 /* CPU seconds to write, without a schedule, the trace of a result with one
