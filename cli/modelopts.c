@@ -257,9 +257,7 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
    * builder, which needs only the stage map. */
   const pl_gen_info *gi = pl_gen_find(schedule ? schedule : "1f1b");
   int v = o->have_v ? o->v : (gi && gi->default_chunks > 0 ? gi->default_chunks : 1);
-  int place = v == 1 ? PL_PLACE_SINGLE : gi ? gi->placement : PL_PLACE_LOOP;
-  if (place == PL_PLACE_SINGLE && v > 1)
-    place = PL_PLACE_LOOP;
+  int place = pl_gen_placement(schedule ? schedule : "1f1b", v);
   pl_sched *dummy = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   if (pl_sched_create(o->p, o->p * v, o->m, place, &dummy, &eb))

@@ -81,16 +81,20 @@ static int cb_costs(void *ctx, const pl_sweep_point *pt, const pl_sched *s,
   return build(ctx, pt, s, out, &tl_plan, eb);
 }
 
-/* A schedule with the generator's stage map and no ops: all the cost
- * builder needs. */
+/* The placement of a point's stages (the generator's, loop for chunks of a
+ * single-placement generator) and its chunks per rank in *v. */
+static int point_place(const pl_sweep_point *pt, int *v)
+{
+  *v = pt->v > 0 ? pt->v : 1;
+  return pl_gen_placement(pt->schedule, *v);
+}
+
+/* A schedule with the point's stage map and no ops: all the cost builder
+ * needs. */
 static int stage_map(const pl_sweep_point *pt, pl_sched **s,
                      struct pl_errbuf *eb)
 {
-  const pl_gen_info *gi = pl_gen_find(pt->schedule);
-  int v = pt->v > 0 ? pt->v : 1;
-  int place = v == 1 ? PL_PLACE_SINGLE : gi ? gi->placement : PL_PLACE_LOOP;
-  if (place == PL_PLACE_SINGLE && v > 1)
-    place = PL_PLACE_LOOP;
+  int v, place = point_place(pt, &v);
   return pl_sched_create(pt->p, pt->p * v, pt->m, place, s, eb);
 }
 
@@ -104,16 +108,6 @@ static int stage_map(const pl_sweep_point *pt, pl_sched **s,
 static int bound_compute(pl_sweep_pricer *pr, const pl_sweep_point *pt,
                          double *time_lb, double *mem_lb,
                          struct pl_errbuf *eb);
-
-static int point_place(const pl_sweep_point *pt, int *v)
-{
-  const pl_gen_info *gi = pl_gen_find(pt->schedule);
-  *v = pt->v > 0 ? pt->v : 1;
-  int place = *v == 1 ? PL_PLACE_SINGLE : gi ? gi->placement : PL_PLACE_LOOP;
-  if (place == PL_PLACE_SINGLE && *v > 1)
-    place = PL_PLACE_LOOP;
-  return place;
-}
 
 static size_t bound_hash(const struct bound_entry *k)
 {

@@ -81,3 +81,12 @@ int pl_sched_gen(const char *name, const pl_gen_params *gp, pl_sched **out,
     pl_sched_set_name(*out, g->name);
   return rc;
 }
+
+int pl_gen_placement(const char *name, int v)
+{
+  if (v <= 1)
+    return PL_PLACE_SINGLE;
+  const pl_gen_info *gi = pl_gen_find(name);
+  return gi && gi->placement != PL_PLACE_SINGLE ? gi->placement
+                                                 : PL_PLACE_LOOP;
+}

@@ -198,6 +198,10 @@ typedef struct pl_gen_info {
 const pl_gen_info *pl_gen_list(void);
 /* Looks a generator up by name (case-insensitive); NULL if unknown. */
 const pl_gen_info *pl_gen_find(const char *name);
+/* The placement (enum pl_placement) of the named generator's stages with v
+ * chunks per rank: single for v = 1, the generator's own for v > 1 (loop
+ * for a single-placement or unknown generator). */
+int pl_gen_placement(const char *name, int v);
 /* Generates a named schedule; errors (bad m/p/v) are PL_EINVAL with a
  * message that says which constraint failed and how to fix it. */
 int pl_sched_gen(const char *name, const pl_gen_params *gp, pl_sched **out,
