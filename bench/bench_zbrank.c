@@ -196,6 +196,69 @@ out:
   return t;
 }
 
+/* Least-squares line t = a + b m through n points; 0 or -1 (n < 2 or one
+ * m only). */
+static int line_fit(const double *m, const double *t, int n, double *a,
+                    double *b)
+{
+  double sm = 0, st = 0, smm = 0, smt = 0;
+  for (int i = 0; i < n; i++) {
+    sm += m[i];
+    st += t[i];
+    smm += m[i] * m[i];
+    smt += m[i] * t[i];
+  }
+  double den = n * smm - sm * sm;
+  if (n < 2 || den <= 0)
+    return -1;
+  *b = (n * smt - sm * st) / den;
+  *a = (st - *b * sm) / n;
+  return 0;
+}
+
+/* Where the error sits, from the measurements alone: per model and
+ * schedule, the iteration time as a line over m. The slope is the
+ * steady-state cost of one microbatch on the busiest rank, the intercept
+ * the fixed part (fill and drain, step); both are printed for the
+ * prediction and the measurement, and the slope is compared with the
+ * profiled T_F + T_B + T_W of one stage. */
+static void steady_state(const struct cas *cs, int ncs, const int *okc,
+                         double tpred[][4], double tmeas[][4])
+{
+  printf("\nper microbatch (least-squares slope of the iteration time over "
+         "m) and fixed part (its intercept), per model:\n");
+  printf("%-6s %3s %-7s %3s %10s %10s %7s %10s %10s %10s\n", "model", "p",
+         "sched", "n", "F+B+W us", "pred us", "meas us", "meas/FBW",
+         "pred fix ms", "meas fix ms");
+  int done[MAXC] = {0};
+  for (int k = 0; k < ncs; k++) {
+    if (!okc[k] || done[k])
+      continue;
+    double mm[MAXC], fbw = 0;
+    int idx[MAXC], n = 0;
+    for (int i = k; i < ncs; i++)
+      if (okc[i] && !strcmp(cs[i].model, cs[k].model) && cs[i].p == cs[k].p) {
+        done[i] = 1;
+        idx[n] = i;
+        mm[n++] = cs[i].m;
+        fbw += cs[i].tf + cs[i].tb + cs[i].tw;
+      }
+    fbw /= n;
+    for (int j = 0; j < 4; j++) {
+      double tp[MAXC], tm[MAXC], ap, bp, am, bm;
+      for (int i = 0; i < n; i++) {
+        tp[i] = tpred[idx[i]][j];
+        tm[i] = tmeas[idx[i]][j];
+      }
+      if (line_fit(mm, tp, n, &ap, &bp) || line_fit(mm, tm, n, &am, &bm))
+        continue;
+      printf("%-6s %3d %-7s %3d %10.0f %10.0f %7.0f %10.3f %10.1f %10.1f\n",
+             cs[k].model, cs[k].p, sched_label[j], n, fbw, bp, bm, bm / fbw,
+             ap / 1e3, am / 1e3);
+    }
+  }
+}
+
 static int cmp_d(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -241,6 +304,8 @@ int main(int argc, char **argv)
          "meas x", "err pp", "ranking");
 
   double errs[4 * MAXC], by[4][MAXC], gap[4][MAXC];
+  double tpred[MAXC][4], tmeas[MAXC][4]; /* iteration times (µs) per case */
+  int okc[MAXC] = {0};
   int nerr = 0, nby = 0, pairs = 0, agree = 0, failed = 0;
   for (int k = 0; k < ncs; k++) {
     const struct cas *c = &cs[k];
@@ -301,9 +366,12 @@ int main(int argc, char **argv)
              100.0 * (it - t[j]) / it, pred[j], meas[j], j ? e : 0.0, rk);
       if (j)
         errs[nerr++] = fabs(e);
+      tpred[k][j] = t[j];
+      tmeas[k][j] = it;
       by[j][nby] = e;
       gap[j][nby] = 100.0 * (it - t[j]) / it;
     }
+    okc[k] = 1;
     nby++;
   }
   if (!nerr) {
@@ -337,5 +405,6 @@ int main(int argc, char **argv)
     else
       printf("%s gap %.1f %%; ", sched_label[j], mg);
   }
+  steady_state(cs, ncs, okc, tpred, tmeas);
   return failed ? 1 : 0;
 }
