@@ -82,20 +82,13 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
                           const pl_sched *s, pl_costs **c,
                           struct sim_opts *o, int *source)
 {
-  pl_cost_request rq = PL_COST_REQUEST_INIT;
+  pl_sim_request sr = simopts_request(o);
+  pl_cost_request rq = pl_sim_request_cost_request(&sr);
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_workload w;
   pl_db *db = NULL;
   pl_costs *nc = NULL;
   int rc;
-  rq.tf = o->tf;
-  rq.tb = o->tb;
-  rq.tw = o->tw;
-  rq.comm = o->comm;
-  rq.mem_w_frac = o->mem_w_frac;
-  rq.bandwidth = o->bandwidth;
-  rq.msg_bytes = o->msg_bytes;
-  rq.time_unit = o->time_unit;
   rq.rank_speed = (*c)->rank_speed;
   if (wo->given) {
     if ((rc = workloadopts_get(wo, pl_sched_stages(s), 1, &w)))

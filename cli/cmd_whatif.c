@@ -281,6 +281,7 @@ int cmd_whatif(int argc, char **argv)
     }
   }
 
+  pl_sim_request rq = simopts_request(&o); /* every row's case */
   const pl_gen_info *gens = pl_gen_list();
   size_t n = 0;
   while (gens[n].name)
@@ -330,7 +331,7 @@ int cmd_whatif(int argc, char **argv)
     r->res = (pl_result)PL_RESULT_INIT;
     r->plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
     struct pl_errbuf eb = PL_ERRBUF_INIT;
-    pl_gen_params gp = simopts_gen_params(&o);
+    pl_gen_params gp = pl_sim_request_gen_params(&rq);
     if (gens[i].default_chunks > 1 && !o.have_v)
       gp.v = 0;
     pl_sched *s = NULL;
@@ -341,7 +342,7 @@ int cmd_whatif(int argc, char **argv)
       e = pl_sched_validate(s, &eb);
     if (!e && mo.model) {
       if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0) {
-        simopts_apply_runtime(&o, c);
+        pl_sim_request_apply_runtime(&rq, c);
         e = pl_sim_run(s, c, flags, &r->res, &eb);
       }
       if (!e && (e = modelopts_breakdown(&r->plan, s, c, &r->res,
@@ -349,26 +350,16 @@ int cmd_whatif(int argc, char **argv)
                                          &r->bd)) != 0)
         snprintf(eb.msg, sizeof eb.msg, "cannot break the iteration down");
     } else if (!e && learned) {
-      pl_cost_request rq = PL_COST_REQUEST_INIT;
-      rq.kind = PL_COSTS_LEARNED;
-      rq.learned = learned;
-      rq.mem_w_frac = o.mem_w_frac;
-      if ((e = pl_cost_provide(&rq, s, &c, NULL, &eb)) == 0) {
-        simopts_apply_runtime(&o, c);
+      pl_cost_request lq = PL_COST_REQUEST_INIT;
+      lq.kind = PL_COSTS_LEARNED;
+      lq.learned = learned;
+      lq.mem_w_frac = o.mem_w_frac;
+      if ((e = pl_cost_provide(&lq, s, &c, NULL, &eb)) == 0) {
+        pl_sim_request_apply_runtime(&rq, c);
         e = pl_sim_run(s, c, flags, &r->res, &eb);
       }
-    } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
-      pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
-                       o.mem_w_frac);
-      if (o.bandwidth > 0) {
-        c->comm_bandwidth = o.bandwidth;
-        for (int g = 0; g < c->n_stages; g++)
-          c->stage[g].msg_bytes = o.msg_bytes;
-      }
-      snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
-      simopts_apply_runtime(&o, c);
-      if ((e = simopts_apply_stage_costs(&o, c, &eb)) == 0)
-        e = pl_sim_run(s, c, flags, &r->res, &eb);
+    } else if (!e && (e = pl_sim_request_costs(&rq, s, &c, &eb)) == 0) {
+      e = pl_sim_run(s, c, flags, &r->res, &eb);
     }
     if (e)
       snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));

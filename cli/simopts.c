@@ -400,22 +400,34 @@ int simopts_check_times(const struct sim_opts *o, const char *cmd,
   return 0;
 }
 
-pl_gen_params simopts_gen_params(const struct sim_opts *o)
+pl_sim_request simopts_request(const struct sim_opts *o)
 {
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = o->p;
-  gp.m = o->m;
-  gp.v = o->have_v ? o->v : 0;
-  gp.tf = o->tf;
-  gp.tb = o->tb;
-  gp.tw = o->tw;
-  gp.comm = o->comm + (o->bandwidth > 0 ? o->msg_bytes / o->bandwidth : 0);
-  gp.mem_w_frac = o->mem_w_frac;
-  gp.mem_limit = o->mem_limit;
-  gp.group = o->group;
-  if (o->mem_limits && o->n_mem_limits == o->p)
-    gp.mem_limits = o->mem_limits;
-  return gp;
+  pl_sim_request rq = PL_SIM_REQUEST_INIT;
+  rq.p = o->p;
+  rq.m = o->m;
+  rq.v = o->have_v ? o->v : 0;
+  rq.group = o->group;
+  rq.mem_limit = o->mem_limit;
+  rq.mem_limits = o->mem_limits;
+  rq.n_mem_limits = o->n_mem_limits;
+  rq.tf = o->tf;
+  rq.tb = o->tb;
+  rq.tw = o->tw;
+  rq.comm = o->comm;
+  rq.bandwidth = o->bandwidth;
+  rq.msg_bytes = o->msg_bytes;
+  rq.mem_w_frac = o->mem_w_frac;
+  rq.time_unit = o->time_unit;
+  rq.stage_costs = o->stage_costs;
+  rq.p2p = o->p2p;
+  rq.op_gap = o->op_gap;
+  rq.fb_overlap = o->fb_overlap;
+  rq.a2a = o->a2a;
+  rq.replica_ar = o->replica_ar;
+  rq.have_replica_ar = o->have_replica_ar;
+  rq.optimizer = o->optimizer;
+  rq.optimizer_time = o->optimizer_time;
+  return rq; /* --rank-speed is a spec string: parse_rank_speed applies it */
 }
 
 static int parse_rank_speed(const char *cmd, const char *spec, pl_costs *c)
@@ -457,8 +469,9 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
   *c = NULL;
   if (!name)
     name = o->schedule;
+  pl_sim_request rq = simopts_request(o);
   if (name) {
-    pl_gen_params gp = simopts_gen_params(o);
+    pl_gen_params gp = pl_sim_request_gen_params(&rq);
     rc = pl_sched_gen(name, &gp, s, &eb);
     if (rc == PL_EINVAL)
       return cli_usage(cmd, "%s", eb.msg);
@@ -505,29 +518,15 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
     rc = cli_fail_eb(&eb, rc);
     goto fail;
   }
-  if (pl_costs_create(pl_sched_stages(*s), pl_sched_ranks(*s), c)) {
-    rc = cli_fail(PL_ENOMEM, "out of memory");
+  /* The constant table, the file's per-stage costs and the runtime; a
+   * stage file's syntax and an all-reduce without stage copies are usage
+   * errors. */
+  if ((rc = pl_sim_request_costs(&rq, *s, c, &eb)) != 0 ||
+      (rc = pl_sim_request_check_sched(&rq, *s, &eb)) != 0) {
+    rc = rc == PL_EPARSE || rc == PL_EINVAL ? cli_usage(cmd, "%s", eb.msg)
+                                            : cli_fail_eb(&eb, rc);
     goto fail;
   }
-  pl_costs_uniform(*c, pl_sched_chunks(*s), o->tf, o->tb, o->tw, o->comm,
-                   o->mem_w_frac);
-  if (o->bandwidth > 0) {
-    (*c)->comm_bandwidth = o->bandwidth;
-    for (int g = 0; g < (*c)->n_stages; g++)
-      (*c)->stage[g].msg_bytes = o->msg_bytes;
-  }
-  snprintf((*c)->time_unit, sizeof (*c)->time_unit, "%s", o->time_unit);
-  if ((rc = simopts_apply_stage_costs(o, *c, &eb)) != 0) {
-    rc = rc == PL_EPARSE ? cli_usage(cmd, "%s", eb.msg) : cli_fail_eb(&eb, rc);
-    goto fail;
-  }
-  if (o->have_replica_ar && !pl_sched_replicated(*s)) {
-    rc = cli_usage(cmd, "--replica-allreduce applies to schedules with stage "
-                        "copies (chimera, dualpipe), not '%s'",
-                   pl_sched_name(*s));
-    goto fail;
-  }
-  simopts_apply_runtime(o, *c);
   if (o->rank_speed && (rc = parse_rank_speed(cmd, o->rank_speed, *c)) != 0)
     goto fail;
   return 0;
@@ -546,32 +545,13 @@ double simopts_iteration_time(const struct sim_opts *o, const pl_result *r)
 
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
 {
-  c->p2p_mode = o->p2p;
-  c->op_gap = o->op_gap;
-  c->fb_overlap = o->fb_overlap;
-  for (int g = 0; g < c->n_stages; g++) {
-    c->stage[g].a2a = o->a2a * c->n_ranks / c->n_stages;
-    if (o->have_replica_ar)
-      c->stage[g].allreduce = o->replica_ar;
-  }
+  pl_sim_request rq = simopts_request(o);
+  pl_sim_request_apply_runtime(&rq, c);
 }
 
 int simopts_apply_stage_costs(const struct sim_opts *o, pl_costs *c,
                               struct pl_errbuf *eb)
 {
-  if (!o->stage_costs)
-    return 0;
-  char *text = NULL;
-  size_t len = 0;
-  int rc = pl_read_file(o->stage_costs, &text, &len, eb);
-  if (rc)
-    return rc;
-  rc = pl_costs_read_stage_csv(c, text, len, eb);
-  pl_free(text);
-  if (rc) {
-    char msg[PL_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", eb->msg);
-    pl_errf(eb, rc, "'%s': %s", o->stage_costs, msg);
-  }
-  return rc;
+  pl_sim_request rq = simopts_request(o);
+  return pl_sim_request_apply_stage_costs(&rq, c, eb);
 }

@@ -3,6 +3,7 @@
 #ifndef PL_CLI_SIMOPTS_H
 #define PL_CLI_SIMOPTS_H
 #include "cli.h"
+#include "pipelab/models.h"
 
 enum {
   OPT_SCHEDULE = 1000, OPT_SCHEDULE_FILE, OPT_STAGES, OPT_MICROBATCHES,
@@ -131,8 +132,11 @@ int simopts_check_times(const struct sim_opts *o, const char *cmd,
  * Prints errors; returns an exit code (0 ok). name overrides o->schedule. */
 int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
                   pl_sched **s, pl_costs **c);
-/* Generator parameters from the options (v = 0 keeps the default). */
-pl_gen_params simopts_gen_params(const struct sim_opts *o);
+/* The library's simulate request (pl_sim_request, models.h) of the
+ * options: generator parameters, constant costs, runtime and optimizer
+ * (v = 0 keeps the generator's default). --rank-speed is not in it (a spec
+ * string simopts_build applies). */
+pl_sim_request simopts_request(const struct sim_opts *o);
 /* Iteration time under the optimizer mode, with the --optimizer-time step
  * (pl_iteration_time). */
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
