@@ -266,6 +266,7 @@ static void simargs_init(struct simargs *s)
 {
   memset(s, 0, sizeof *s);
   s->rq = (pl_sim_request)PL_SIM_REQUEST_INIT;
+  s->rq.costs.time_unit = "unit"; /* named in the answers */
   s->dialect = PL_DIALECT_AUTO;
 }
 
@@ -287,13 +288,13 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       (rc = get_int(a, "chunks", 1, 256, &rq->v, &s->have_v)) ||
       (rc = get_int(a, "waves", 1, 128, &waves, &s->have_waves)) ||
       (rc = get_int(a, "group", 1, 1 << 20, &rq->group, NULL)) ||
-      (rc = get_num(a, "tf", 0, BIG, &rq->tf, NULL)) ||
-      (rc = get_num(a, "tb", 0, BIG, &rq->tb, NULL)) ||
-      (rc = get_num(a, "tw", 0, BIG, &rq->tw, NULL)) ||
-      (rc = get_num(a, "comm", 0, BIG, &rq->comm, NULL)) ||
-      (rc = get_num(a, "bandwidth", 0, BIG, &rq->bandwidth, NULL)) ||
-      (rc = get_num(a, "msg_bytes", 0, BIG, &rq->msg_bytes, NULL)) ||
-      (rc = get_num(a, "mem_w_frac", 0, 1, &rq->mem_w_frac, NULL)) ||
+      (rc = get_num(a, "tf", 0, BIG, &rq->costs.tf, NULL)) ||
+      (rc = get_num(a, "tb", 0, BIG, &rq->costs.tb, NULL)) ||
+      (rc = get_num(a, "tw", 0, BIG, &rq->costs.tw, NULL)) ||
+      (rc = get_num(a, "comm", 0, BIG, &rq->costs.comm, NULL)) ||
+      (rc = get_num(a, "bandwidth", 0, BIG, &rq->costs.bandwidth, NULL)) ||
+      (rc = get_num(a, "msg_bytes", 0, BIG, &rq->costs.msg_bytes, NULL)) ||
+      (rc = get_num(a, "mem_w_frac", 0, 1, &rq->costs.mem_w_frac, NULL)) ||
       (rc = get_str(a, "stage_costs", &rq->stage_costs)) ||
       (rc = get_num(a, "op_gap", 0, BIG, &rq->op_gap, NULL)) ||
       (rc = get_num(a, "fb_overlap", 0, 1, &rq->fb_overlap, NULL)) ||
@@ -302,7 +303,7 @@ static int simargs_parse(const struct args *a, struct simargs *s)
                     &rq->have_replica_ar)) ||
       (rc = get_num(a, "optimizer_time", 0, BIG, &rq->optimizer_time,
                     NULL)) ||
-      (rc = get_str(a, "time_unit", &rq->time_unit)) ||
+      (rc = get_str(a, "time_unit", &rq->costs.time_unit)) ||
       (rc = get_str(a, "p2p", &p2p)) ||
       (rc = get_str(a, "optimizer", &optimizer)) ||
       (rc = get_num_list(a, "rank_speed", 1e-9, 1e9, &s->rank_speed,
@@ -310,9 +311,9 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       (rc = get_num_list(a, "mem_limit", 0, BIG, &lim, &n_lim, &lim_list)))
     return rc;
   s->mem_limits = lim; /* freed with s, one number or a list */
-  if (strlen(rq->time_unit) > 7)
+  if (strlen(rq->costs.time_unit) > 7)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'time_unit' must be 1 to 7 "
-                   "characters, got '%s'", a->fn, rq->time_unit);
+                   "characters, got '%s'", a->fn, rq->costs.time_unit);
   if (p2p && (rq->p2p = pl_p2p_mode_parse(p2p)) < 0)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'p2p' must be async, blocking or "
                    "batched, got '%s'", a->fn, p2p);
@@ -348,10 +349,22 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       return pl_errf(a->eb, PL_EINVAL, "%s: 'mem_limit' lists %d limits for "
                      "%d ranks; give one per rank", a->fn, n_lim, rq->p);
   }
-  if (rq->msg_bytes > 0 && !(rq->bandwidth > 0))
+  if (rq->costs.msg_bytes > 0 && !(rq->costs.bandwidth > 0))
     return pl_errf(a->eb, PL_EINVAL, "%s: 'msg_bytes' needs a 'bandwidth' "
                    "above 0 (bytes per time unit)", a->fn);
   return 0;
+}
+
+/* Runs fn with fresh arguments and frees their lists whatever happens. */
+static int with_simargs(const struct args *a, json_t **out,
+                        int (*fn)(const struct args *a, struct simargs *s,
+                                  json_t **out))
+{
+  struct simargs s;
+  simargs_init(&s);
+  int rc = fn(a, &s, out);
+  simargs_free(&s);
+  return rc;
 }
 
 static const char *optimizer_name(int o)
@@ -495,8 +508,9 @@ static int simulate_args(const struct args *a, struct simargs *s,
     rc = check_times(a, &res, it);
   if (!rc && trace) {
     /* As the command: µs, with a unitless "unit" drawn as 1 ms. */
-    double us = pl_time_unit_us(rq->time_unit);
-    double scale = us > 0 ? us : !strcmp(rq->time_unit, "unit") ? 1000.0 : 1.0;
+    const char *unit = rq->costs.time_unit;
+    double us = pl_time_unit_us(unit);
+    double scale = us > 0 ? us : !strcmp(unit, "unit") ? 1000.0 : 1.0;
     rc = pl_trace_write_chrome(&res, sc, c, scale, trace, a->eb);
   }
   if (!rc && save) {
@@ -530,11 +544,12 @@ static int simulate_args(const struct args *a, struct simargs *s,
       bad |= json_object_set_new(j, "optimizer",
                                  json_string(optimizer_name(rq->optimizer)));
       bad |= json_object_set_new(j, "iteration_time", num(it));
-      bad |= json_object_set_new(costs, "tf", json_real(rq->tf));
-      bad |= json_object_set_new(costs, "tb", json_real(rq->tb));
-      bad |= json_object_set_new(costs, "tw", json_real(rq->tw));
+      bad |= json_object_set_new(costs, "tf", json_real(rq->costs.tf));
+      bad |= json_object_set_new(costs, "tb", json_real(rq->costs.tb));
+      bad |= json_object_set_new(costs, "tw", json_real(rq->costs.tw));
       bad |= json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
-      bad |= json_object_set_new(costs, "mem_w_frac", json_real(rq->mem_w_frac));
+      bad |= json_object_set_new(costs, "mem_w_frac",
+                                 json_real(rq->costs.mem_w_frac));
       bad |= json_object_set_new(costs, "p2p",
                                  json_string(pl_p2p_mode_name(c->p2p_mode)));
       bad |= json_object_set_new(costs, "op_gap", json_real(c->op_gap));
@@ -572,11 +587,7 @@ static int simulate_args(const struct args *a, struct simargs *s,
 
 static int api_simulate(const struct args *a, json_t **out)
 {
-  struct simargs s;
-  simargs_init(&s);
-  int rc = simulate_args(a, &s, out);
-  simargs_free(&s);
-  return rc;
+  return with_simargs(a, out, simulate_args);
 }
 
 /* --------------------------------------------------------------- whatif -- */
@@ -596,12 +607,12 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
    * per-stage costs in µs (docs/zero-bubble.md). */
   rq->p = 8;
   rq->m = 24;
-  rq->tf = 18522;
-  rq->tb = 18086;
-  rq->tw = 9337;
-  rq->comm = 601;
-  rq->mem_w_frac = 73728.0 / 201216.0;
-  rq->time_unit = "us";
+  rq->costs.tf = 18522;
+  rq->costs.tb = 18086;
+  rq->costs.tw = 9337;
+  rq->costs.comm = 601;
+  rq->costs.mem_w_frac = 73728.0 / 201216.0;
+  rq->costs.time_unit = "us";
   if ((rc = check_known(a, known)) || (rc = simargs_parse(a, s)) ||
       (rc = get_schedules(a, "schedules", &only, &n_only)))
     return rc;
@@ -649,7 +660,8 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
   if (!bad) {
     bad |= json_object_set_new(top, "stages", json_integer(rq->p));
     bad |= json_object_set_new(top, "microbatches", json_integer(rq->m));
-    bad |= json_object_set_new(top, "time_unit", json_string(rq->time_unit));
+    bad |= json_object_set_new(top, "time_unit",
+                               json_string(rq->costs.time_unit));
     bad |= json_object_set_new(top, "optimizer",
                                json_string(optimizer_name(rq->optimizer)));
     bad |= json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(rq->p2p)));
@@ -671,11 +683,7 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
 
 static int api_whatif(const struct args *a, json_t **out)
 {
-  struct simargs s;
-  simargs_init(&s);
-  int rc = whatif_args(a, &s, out);
-  simargs_free(&s);
-  return rc;
+  return with_simargs(a, out, whatif_args);
 }
 
 /* ---------------------------------------------------------------- sweep -- */

@@ -11,42 +11,24 @@
 
 pl_gen_params pl_sim_request_gen_params(const pl_sim_request *rq)
 {
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = rq->p;
-  gp.m = rq->m;
-  gp.v = rq->v;
-  gp.tf = rq->tf;
-  gp.tb = rq->tb;
-  gp.tw = rq->tw;
-  gp.comm = rq->comm + (rq->bandwidth > 0 ? rq->msg_bytes / rq->bandwidth : 0);
-  gp.mem_w_frac = rq->mem_w_frac;
-  gp.mem_limit = rq->mem_limit;
-  gp.group = rq->group;
-  if (rq->mem_limits && rq->n_mem_limits == rq->p)
-    gp.mem_limits = rq->mem_limits;
-  return gp;
-}
-
-pl_cost_request pl_sim_request_cost_request(const pl_sim_request *rq)
-{
-  pl_cost_request cr = PL_COST_REQUEST_INIT;
-  cr.tf = rq->tf;
-  cr.tb = rq->tb;
-  cr.tw = rq->tw;
-  cr.comm = rq->comm;
-  cr.mem_w_frac = rq->mem_w_frac;
-  cr.bandwidth = rq->bandwidth;
-  cr.msg_bytes = rq->msg_bytes;
-  cr.time_unit = rq->time_unit;
-  return cr;
+  const pl_cost_request *k = &rq->costs;
+  double xfer = k->bandwidth > 0 ? k->msg_bytes / k->bandwidth : 0;
+  int per_rank = rq->mem_limits && rq->n_mem_limits == rq->p;
+  return (pl_gen_params){.p = rq->p, .m = rq->m, .v = rq->v,
+                         .tf = k->tf, .tb = k->tb, .tw = k->tw,
+                         .comm = k->comm + xfer, .mem_w_frac = k->mem_w_frac,
+                         .mem_limit = rq->mem_limit, .group = rq->group,
+                         .mem_limits = per_rank ? rq->mem_limits : NULL};
 }
 
 int pl_sim_request_costs(const pl_sim_request *rq, const pl_sched *s,
                          pl_costs **costs, struct pl_errbuf *eb)
 {
-  pl_cost_request cr = pl_sim_request_cost_request(rq);
+  pl_cost_request cr = rq->costs;
   pl_costs *c = NULL;
   *costs = NULL;
+  cr.kind = PL_COSTS_CONSTANT;
+  cr.rank_speed = NULL; /* the request's own list (n_rank_speed) below */
   int rc = pl_cost_provide(&cr, s, &c, NULL, eb);
   if (rc)
     return rc;

@@ -1073,12 +1073,14 @@ typedef struct pl_sim_request {
   double mem_limit;
   const double *mem_limits;
   int n_mem_limits;
-  /* Constant costs: one microbatch through one rank's layers (a chunk op
-   * costs 1/v); comm the P2P latency, bandwidth (bytes per time unit, 0 =
-   * infinite) with the bytes of one message; fraction of M_B kept from B
-   * until W; the time unit label (NULL = "unit"; 1 to 7 characters). */
-  double tf, tb, tw, comm, bandwidth, msg_bytes, mem_w_frac;
-  const char *time_unit;
+  /* The constant costs, a PL_COSTS_CONSTANT cost request (the fields
+   * pl_cost_provide reads for that kind): one microbatch through one
+   * rank's layers (a chunk op costs 1/v): tf, tb, tw; comm, the P2P
+   * latency; bandwidth (bytes per time unit, 0 = infinite) with msg_bytes,
+   * the bytes of one message; mem_w_frac, the fraction of M_B kept from B
+   * until W; time_unit (NULL = "unit"; 1 to 7 characters). The generators
+   * read tf, tb, tw, mem_w_frac and comm + msg_bytes / bandwidth. */
+  pl_cost_request costs;
   /* Per-stage costs CSV (pl_costs_read_stage_csv) over the constants, or
    * NULL. */
   const char *stage_costs;
@@ -1098,21 +1100,17 @@ typedef struct pl_sim_request {
   double optimizer_time;
 } pl_sim_request;
 #define PL_SIM_REQUEST_INIT                                                  \
-  {0, 0, 0, 0, 0.0, NULL, 0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.5, "unit",      \
-   NULL, PL_P2P_ASYNC, 0.0, 0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0}
+  {0, 0, 0, 0, 0.0, NULL, 0, PL_COST_REQUEST_INIT, NULL, PL_P2P_ASYNC, 0.0,  \
+   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0}
 
 /* The generator parameters of the request (pl_sched_gen): the shape, the
  * constants a searching generator reads (comm plus msg_bytes / bandwidth),
  * the memory limits. */
 pl_gen_params pl_sim_request_gen_params(const pl_sim_request *rq);
 
-/* A PL_COSTS_CONSTANT cost request with the request's constants and time
- * unit (a caller may switch its kind before pl_cost_provide). */
-pl_cost_request pl_sim_request_cost_request(const pl_sim_request *rq);
-
 /*
  * The constant cost table of schedule s (*costs owned by the caller:
- * pl_costs_destroy; NULL on error): pl_cost_provide of the constants, then
+ * pl_costs_destroy; NULL on error): pl_cost_provide of rq->costs, then
  * the per-stage costs file (pl_sim_request_apply_stage_costs), the runtime
  * (pl_sim_request_apply_runtime) and the rank speeds. Errors: those of
  * pl_cost_provide (PL_EINVAL for a bad constant), the file's (PL_EIO,
