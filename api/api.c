@@ -214,84 +214,157 @@ static int get_schedules(const struct args *a, const char *key,
 
 #define BIG 1e300
 
-/* The options simulate and whatif share (the command's --tf ... --p2p). */
+/* A number or a list of numbers from lo to hi into a pl_malloc'ed array
+ * (*out stays NULL when the key is absent; *is_list says which was given). */
+static int get_num_list(const struct args *a, const char *key, double lo,
+                        double hi, double **out, int *n, int *is_list)
+{
+  json_t *v = json_object_get(a->o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  size_t k = json_is_array(v) ? json_array_size(v) : 1;
+  if (k == 0 || k > 4096)
+    return pl_errf(a->eb, PL_EINVAL, "%s: '%s' takes 1 to 4096 values, got "
+                   "%zu", a->fn, key, k);
+  double *arr = pl_malloc(k * sizeof *arr);
+  if (!arr)
+    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < k; i++) {
+    json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
+    arr[i] = json_is_number(x) ? json_number_value(x) : NAN;
+    if (!(arr[i] >= lo && arr[i] <= hi)) {
+      pl_free(arr);
+      return pl_errf(a->eb, PL_EINVAL, "%s: '%s' takes numbers from %g to %g "
+                     "(one or a list)", a->fn, key, lo, hi);
+    }
+  }
+  *out = arr;
+  *n = (int)k;
+  if (is_list)
+    *is_list = json_is_array(v);
+  return 0;
+}
+
+/* The options simulate and whatif share (the command's --tf ... --p2p),
+ * read into the library's simulate request (pl_sim_request, models.h):
+ * the command fills the same struct, so both map options to generator
+ * parameters and cost tables through the same functions. */
 struct simargs {
-  const char *schedule, *schedule_file, *time_unit, *dialect_name;
-  const char *p2p_name, *optimizer_name;
-  int p, m, v, group, have_p, have_m, have_v;
-  double tf, tb, tw, comm, bandwidth, msg_bytes, mem_w_frac, mem_limit;
-  double op_gap, optimizer_time;
-  int p2p, optimizer, dialect;
-  json_t *rank_speed; /* borrowed: a list of multipliers */
+  pl_sim_request rq;
+  const char *schedule, *schedule_file, *dialect_name;
+  int dialect, have_p, have_m, have_v, have_waves;
+  double *rank_speed, *mem_limits; /* pl_malloc'ed (simargs_free) */
 };
 
 static const char *const simargs_keys[] = {
-  "stages", "microbatches", "chunks", "group", "tf", "tb", "tw", "comm",
-  "bandwidth", "msg_bytes", "mem_w_frac", "mem_limit", "p2p", "op_gap",
-  "optimizer", "optimizer_time", "rank_speed", "time_unit", NULL};
+  "stages", "microbatches", "chunks", "waves", "group", "tf", "tb", "tw",
+  "comm", "bandwidth", "msg_bytes", "mem_w_frac", "mem_limit", "stage_costs",
+  "p2p", "op_gap", "fb_overlap", "a2a", "replica_allreduce", "optimizer",
+  "optimizer_time", "rank_speed", "time_unit", NULL};
 
 static void simargs_init(struct simargs *s)
 {
   memset(s, 0, sizeof *s);
-  s->tf = s->tb = s->tw = 1.0;
-  s->mem_w_frac = 0.5;
-  s->time_unit = "unit";
+  s->rq = (pl_sim_request)PL_SIM_REQUEST_INIT;
+  s->rq.costs.time_unit = "unit"; /* named in the answers */
   s->dialect = PL_DIALECT_AUTO;
+}
+
+static void simargs_free(struct simargs *s)
+{
+  pl_free(s->rank_speed);
+  pl_free(s->mem_limits);
+  s->rank_speed = s->mem_limits = NULL;
 }
 
 static int simargs_parse(const struct args *a, struct simargs *s)
 {
-  int rc;
-  if ((rc = get_int(a, "stages", 1, 4096, &s->p, &s->have_p)) ||
-      (rc = get_int(a, "microbatches", 1, 1 << 20, &s->m, &s->have_m)) ||
-      (rc = get_int(a, "chunks", 1, 256, &s->v, &s->have_v)) ||
-      (rc = get_int(a, "group", 1, 1 << 20, &s->group, NULL)) ||
-      (rc = get_num(a, "tf", 0, BIG, &s->tf, NULL)) ||
-      (rc = get_num(a, "tb", 0, BIG, &s->tb, NULL)) ||
-      (rc = get_num(a, "tw", 0, BIG, &s->tw, NULL)) ||
-      (rc = get_num(a, "comm", 0, BIG, &s->comm, NULL)) ||
-      (rc = get_num(a, "bandwidth", 0, BIG, &s->bandwidth, NULL)) ||
-      (rc = get_num(a, "msg_bytes", 0, BIG, &s->msg_bytes, NULL)) ||
-      (rc = get_num(a, "mem_w_frac", 0, 1, &s->mem_w_frac, NULL)) ||
-      (rc = get_num(a, "mem_limit", 0, BIG, &s->mem_limit, NULL)) ||
-      (rc = get_num(a, "op_gap", 0, BIG, &s->op_gap, NULL)) ||
-      (rc = get_num(a, "optimizer_time", 0, BIG, &s->optimizer_time, NULL)) ||
-      (rc = get_str(a, "time_unit", &s->time_unit)) ||
-      (rc = get_str(a, "p2p", &s->p2p_name)) ||
-      (rc = get_str(a, "optimizer", &s->optimizer_name)))
+  pl_sim_request *rq = &s->rq;
+  const char *p2p = NULL, *optimizer = NULL;
+  double *lim = NULL;
+  int n_lim = 0, lim_list = 0, waves = 0, rc;
+  if ((rc = get_int(a, "stages", 1, 4096, &rq->p, &s->have_p)) ||
+      (rc = get_int(a, "microbatches", 1, 1 << 20, &rq->m, &s->have_m)) ||
+      (rc = get_int(a, "chunks", 1, 256, &rq->v, &s->have_v)) ||
+      (rc = get_int(a, "waves", 1, 128, &waves, &s->have_waves)) ||
+      (rc = get_int(a, "group", 1, 1 << 20, &rq->group, NULL)) ||
+      (rc = get_num(a, "tf", 0, BIG, &rq->costs.tf, NULL)) ||
+      (rc = get_num(a, "tb", 0, BIG, &rq->costs.tb, NULL)) ||
+      (rc = get_num(a, "tw", 0, BIG, &rq->costs.tw, NULL)) ||
+      (rc = get_num(a, "comm", 0, BIG, &rq->costs.comm, NULL)) ||
+      (rc = get_num(a, "bandwidth", 0, BIG, &rq->costs.bandwidth, NULL)) ||
+      (rc = get_num(a, "msg_bytes", 0, BIG, &rq->costs.msg_bytes, NULL)) ||
+      (rc = get_num(a, "mem_w_frac", 0, 1, &rq->costs.mem_w_frac, NULL)) ||
+      (rc = get_str(a, "stage_costs", &rq->stage_costs)) ||
+      (rc = get_num(a, "op_gap", 0, BIG, &rq->op_gap, NULL)) ||
+      (rc = get_num(a, "fb_overlap", 0, 1, &rq->fb_overlap, NULL)) ||
+      (rc = get_num(a, "a2a", 0, BIG, &rq->a2a, NULL)) ||
+      (rc = get_num(a, "replica_allreduce", 0, BIG, &rq->replica_ar,
+                    &rq->have_replica_ar)) ||
+      (rc = get_num(a, "optimizer_time", 0, BIG, &rq->optimizer_time,
+                    NULL)) ||
+      (rc = get_str(a, "time_unit", &rq->costs.time_unit)) ||
+      (rc = get_str(a, "p2p", &p2p)) ||
+      (rc = get_str(a, "optimizer", &optimizer)) ||
+      (rc = get_num_list(a, "rank_speed", 1e-9, 1e9, &s->rank_speed,
+                         &rq->n_rank_speed, NULL)) ||
+      (rc = get_num_list(a, "mem_limit", 0, BIG, &lim, &n_lim, &lim_list)))
     return rc;
-  if (strlen(s->time_unit) > 7)
+  s->mem_limits = lim; /* freed with s, one number or a list */
+  if (strlen(rq->costs.time_unit) > 7)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'time_unit' must be 1 to 7 "
-                   "characters, got '%s'", a->fn, s->time_unit);
-  if (s->p2p_name && (s->p2p = pl_p2p_mode_parse(s->p2p_name)) < 0)
+                   "characters, got '%s'", a->fn, rq->costs.time_unit);
+  if (p2p && (rq->p2p = pl_p2p_mode_parse(p2p)) < 0)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'p2p' must be async, blocking or "
-                   "batched, got '%s'", a->fn, s->p2p_name);
-  if (s->optimizer_name) {
-    if (!strcmp(s->optimizer_name, "sync"))
-      s->optimizer = PL_OPTIM_SYNC;
-    else if (!strcmp(s->optimizer_name, "post-validate") ||
-             !strcmp(s->optimizer_name, "post_validate"))
-      s->optimizer = PL_OPTIM_POST_VALIDATE;
+                   "batched, got '%s'", a->fn, p2p);
+  if (optimizer) {
+    if (!strcmp(optimizer, "sync"))
+      rq->optimizer = PL_OPTIM_SYNC;
+    else if (!strcmp(optimizer, "post-validate") ||
+             !strcmp(optimizer, "post_validate"))
+      rq->optimizer = PL_OPTIM_POST_VALIDATE;
     else
       return pl_errf(a->eb, PL_EINVAL, "%s: 'optimizer' must be sync or "
-                     "post-validate, got '%s'", a->fn, s->optimizer_name);
+                     "post-validate, got '%s'", a->fn, optimizer);
   }
-  json_t *rs = json_object_get(a->o, "rank_speed");
-  if (rs && !json_is_null(rs)) {
-    size_t i;
-    json_t *x;
-    if (!json_is_array(rs))
-      return pl_errf(a->eb, PL_EINVAL, "%s: 'rank_speed' must be a list of "
-                     "per-rank time multipliers", a->fn);
-    json_array_foreach(rs, i, x) {
-      double m = json_is_number(x) ? json_number_value(x) : NAN;
-      if (!(m >= 1e-9 && m <= 1e9))
-        return pl_errf(a->eb, PL_EINVAL, "%s: rank_speed[%zu] must be a "
-                       "number from 1e-09 to 1e+09", a->fn, i);
-    }
-    s->rank_speed = rs;
+  rq->rank_speed = s->rank_speed;
+  if (s->have_waves) {
+    if (s->have_v)
+      return pl_errf(a->eb, PL_EINVAL, "%s: give 'waves' or 'chunks', not "
+                     "both (waves W is chunks 2W)", a->fn);
+    rq->v = 2 * waves;
+    s->have_v = 1;
   }
+  if (lim && !lim_list) {
+    rq->mem_limit = lim[0];
+  } else if (lim) {
+    /* One activation limit per rank (zb-auto), each at least one unit. */
+    rq->mem_limits = lim;
+    rq->n_mem_limits = n_lim;
+    for (int i = 0; i < n_lim; i++)
+      if (!(lim[i] >= 1))
+        return pl_errf(a->eb, PL_EINVAL, "%s: per-rank 'mem_limit' takes "
+                       "limits of at least 1 activation unit", a->fn);
+    if (rq->p && n_lim != rq->p)
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'mem_limit' lists %d limits for "
+                     "%d ranks; give one per rank", a->fn, n_lim, rq->p);
+  }
+  if (rq->costs.msg_bytes > 0 && !(rq->costs.bandwidth > 0))
+    return pl_errf(a->eb, PL_EINVAL, "%s: 'msg_bytes' needs a 'bandwidth' "
+                   "above 0 (bytes per time unit)", a->fn);
   return 0;
+}
+
+/* Runs fn with fresh arguments and frees their lists whatever happens. */
+static int with_simargs(const struct args *a, json_t **out,
+                        int (*fn)(const struct args *a, struct simargs *s,
+                                  json_t **out))
+{
+  struct simargs s;
+  simargs_init(&s);
+  int rc = fn(a, &s, out);
+  simargs_free(&s);
+  return rc;
 }
 
 static const char *optimizer_name(int o)
@@ -299,51 +372,17 @@ static const char *optimizer_name(int o)
   return o == PL_OPTIM_POST_VALIDATE ? "post-validate" : "sync";
 }
 
-static pl_gen_params gen_params(const struct simargs *s)
+/* The schedule-specific checks of the request for schedule name (NULL =
+ * none named): per-rank limits and waves steer one generator each. */
+static int simargs_check_schedule(const struct args *a,
+                                  const struct simargs *s, const char *name)
 {
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = s->p;
-  gp.m = s->m;
-  gp.v = s->have_v ? s->v : 0;
-  gp.tf = s->tf;
-  gp.tb = s->tb;
-  gp.tw = s->tw;
-  gp.comm = s->comm + (s->bandwidth > 0 ? s->msg_bytes / s->bandwidth : 0);
-  gp.mem_w_frac = s->mem_w_frac;
-  gp.mem_limit = s->mem_limit;
-  gp.group = s->group;
-  return gp;
-}
-
-/* The constant cost table of a schedule (the command's simopts_build). */
-static int build_costs(const struct args *a, const struct simargs *s,
-                       const pl_sched *sc, pl_costs **out)
-{
-  pl_costs *c = NULL;
-  if (pl_costs_create(pl_sched_stages(sc), pl_sched_ranks(sc), &c))
-    return pl_errf(a->eb, PL_ENOMEM, "out of memory");
-  pl_costs_uniform(c, pl_sched_chunks(sc), s->tf, s->tb, s->tw, s->comm,
-                   s->mem_w_frac);
-  if (s->bandwidth > 0) {
-    c->comm_bandwidth = s->bandwidth;
-    for (int g = 0; g < c->n_stages; g++)
-      c->stage[g].msg_bytes = s->msg_bytes;
-  }
-  snprintf(c->time_unit, sizeof c->time_unit, "%s", s->time_unit);
-  c->p2p_mode = s->p2p;
-  c->op_gap = s->op_gap;
-  if (s->rank_speed) {
-    if (json_array_size(s->rank_speed) > (size_t)c->n_ranks) {
-      int ranks = c->n_ranks;
-      pl_costs_destroy(c);
-      return pl_errf(a->eb, PL_EINVAL, "%s: 'rank_speed' lists %zu ranks, "
-                     "the schedule has %d", a->fn,
-                     json_array_size(s->rank_speed), ranks);
-    }
-    for (size_t i = 0; i < json_array_size(s->rank_speed); i++)
-      c->rank_speed[i] = json_number_value(json_array_get(s->rank_speed, i));
-  }
-  *out = c;
+  if (s->rq.mem_limits && name && strcmp(name, "zb-auto"))
+    return pl_errf(a->eb, PL_EINVAL, "%s: a per-rank 'mem_limit' list applies "
+                   "to zb-auto only; give one number for '%s'", a->fn, name);
+  if (s->have_waves && name && strcmp(name, "hanayo"))
+    return pl_errf(a->eb, PL_EINVAL, "%s: 'waves' applies to hanayo only",
+                   a->fn);
   return 0;
 }
 
@@ -373,14 +412,13 @@ static json_t *num(double x)
 
 /* ------------------------------------------------------------- simulate -- */
 
-static int api_simulate(const struct args *a, json_t **out)
+static int simulate_args(const struct args *a, struct simargs *s,
+                         json_t **out)
 {
   static const char *const own[] = {
     "schedule", "schedule_file", "dialect", "detail", "save", "trace", NULL};
-  struct simargs s;
   const char *save = NULL, *trace = NULL;
   int detail = 0, rc;
-  simargs_init(&s);
   const char *known[64];
   size_t k = 0;
   for (size_t i = 0; simargs_keys[i]; i++)
@@ -388,39 +426,40 @@ static int api_simulate(const struct args *a, json_t **out)
   for (size_t i = 0; own[i]; i++)
     known[k++] = own[i];
   known[k] = NULL;
-  if ((rc = check_known(a, known)) || (rc = simargs_parse(a, &s)) ||
-      (rc = get_str(a, "schedule", &s.schedule)) ||
-      (rc = get_str(a, "schedule_file", &s.schedule_file)) ||
-      (rc = get_str(a, "dialect", &s.dialect_name)) ||
+  if ((rc = check_known(a, known)) || (rc = simargs_parse(a, s)) ||
+      (rc = get_str(a, "schedule", &s->schedule)) ||
+      (rc = get_str(a, "schedule_file", &s->schedule_file)) ||
+      (rc = get_str(a, "dialect", &s->dialect_name)) ||
       (rc = get_str(a, "save", &save)) || (rc = get_str(a, "trace", &trace)) ||
       (rc = get_bool(a, "detail", &detail)))
     return rc;
-  if (s.dialect_name) {
-    if (!strcmp(s.dialect_name, "auto"))
-      s.dialect = PL_DIALECT_AUTO;
-    else if (!strcmp(s.dialect_name, "current"))
-      s.dialect = PL_DIALECT_CURRENT;
-    else if (!strcmp(s.dialect_name, "legacy"))
-      s.dialect = PL_DIALECT_LEGACY;
+  const pl_sim_request *rq = &s->rq;
+  if (s->dialect_name) {
+    if (!strcmp(s->dialect_name, "auto"))
+      s->dialect = PL_DIALECT_AUTO;
+    else if (!strcmp(s->dialect_name, "current"))
+      s->dialect = PL_DIALECT_CURRENT;
+    else if (!strcmp(s->dialect_name, "legacy"))
+      s->dialect = PL_DIALECT_LEGACY;
     else
       return pl_errf(a->eb, PL_EINVAL, "simulate: 'dialect' must be auto, "
-                     "current or legacy, got '%s'", s.dialect_name);
+                     "current or legacy, got '%s'", s->dialect_name);
   }
-  if (s.schedule && s.schedule_file)
+  if (s->schedule && s->schedule_file)
     return pl_errf(a->eb, PL_EINVAL, "simulate: give 'schedule' or "
                    "'schedule_file', not both");
-  if (!s.schedule && !s.schedule_file)
+  if (!s->schedule && !s->schedule_file)
     return pl_errf(a->eb, PL_EINVAL, "simulate: missing 'schedule' (a "
                    "built-in name; schedules() lists them) or "
                    "'schedule_file' (a PyTorch schedule CSV)");
-  if (s.schedule) {
-    if (!pl_gen_find(s.schedule))
+  if (s->schedule) {
+    if (!pl_gen_find(s->schedule))
       return pl_errf(a->eb, PL_EINVAL, "simulate: unknown schedule '%s' "
-                     "(schedules() lists the names)", s.schedule);
-    if (!s.have_p)
+                     "(schedules() lists the names)", s->schedule);
+    if (!s->have_p)
       return pl_errf(a->eb, PL_EINVAL, "simulate: missing 'stages' (the "
                      "number of pipeline ranks)");
-    if (!s.have_m)
+    if (!s->have_m)
       return pl_errf(a->eb, PL_EINVAL, "simulate: missing 'microbatches'");
   }
 
@@ -430,43 +469,48 @@ static int api_simulate(const struct args *a, json_t **out)
   pl_csv_info info;
   json_t *j = NULL;
   memset(&info, 0, sizeof info);
-  if (s.schedule) {
-    pl_gen_params gp = gen_params(&s);
-    rc = pl_sched_gen(s.schedule, &gp, &sc, a->eb);
-  } else {
-    rc = pl_sched_load_csv(s.schedule_file, s.dialect, &sc, &info, a->eb);
+  if (!rc)
+    rc = simargs_check_schedule(a, s, s->schedule);
+  if (!rc && s->schedule) {
+    pl_gen_params gp = pl_sim_request_gen_params(rq);
+    rc = pl_sched_gen(s->schedule, &gp, &sc, a->eb);
+  } else if (!rc) {
+    rc = pl_sched_load_csv(s->schedule_file, s->dialect, &sc, &info, a->eb);
     if (!rc && !pl_sched_name(sc)[0]) {
-      const char *base = strrchr(s.schedule_file, '/');
-      pl_sched_set_name(sc, base ? base + 1 : s.schedule_file);
+      const char *base = strrchr(s->schedule_file, '/');
+      pl_sched_set_name(sc, base ? base + 1 : s->schedule_file);
     }
-    if (!rc && s.have_p && s.p != pl_sched_ranks(sc))
+    if (!rc && s->have_p && rq->p != pl_sched_ranks(sc))
       rc = pl_errf(a->eb, PL_EINVAL, "simulate: stages=%d does not match the "
-                   "%d ranks (rows) of '%s'", s.p, pl_sched_ranks(sc),
-                   s.schedule_file);
-    if (!rc && s.have_m && s.m != pl_sched_microbatches(sc))
+                   "%d ranks (rows) of '%s'", rq->p, pl_sched_ranks(sc),
+                   s->schedule_file);
+    if (!rc && s->have_m && rq->m != pl_sched_microbatches(sc))
       rc = pl_errf(a->eb, PL_EINVAL, "simulate: microbatches=%d does not "
-                   "match the %d microbatches of '%s'", s.m,
-                   pl_sched_microbatches(sc), s.schedule_file);
-    if (!rc && s.have_v && s.v != pl_sched_chunks(sc))
+                   "match the %d microbatches of '%s'", rq->m,
+                   pl_sched_microbatches(sc), s->schedule_file);
+    if (!rc && s->have_v && rq->v != pl_sched_chunks(sc))
       rc = pl_errf(a->eb, PL_EINVAL, "simulate: chunks=%d does not match the "
-                   "%d chunks per rank of '%s'", s.v, pl_sched_chunks(sc),
-                   s.schedule_file);
+                   "%d chunks per rank of '%s'", rq->v, pl_sched_chunks(sc),
+                   s->schedule_file);
   }
   if (!rc)
     rc = pl_sched_validate(sc, a->eb);
   if (!rc)
-    rc = build_costs(a, &s, sc, &c);
+    rc = pl_sim_request_costs(rq, sc, &c, a->eb);
+  if (!rc)
+    rc = pl_sim_request_check_sched(rq, sc, a->eb);
   unsigned flags = detail || save || trace
                        ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
   if (!rc)
     rc = pl_sim_run(sc, c, flags, &res, a->eb);
-  double it = rc ? 0 : pl_iteration_time(&res, s.optimizer, s.optimizer_time);
+  double it = rc ? 0 : pl_sim_request_iteration_time(rq, &res);
   if (!rc)
     rc = check_times(a, &res, it);
   if (!rc && trace) {
     /* As the command: µs, with a unitless "unit" drawn as 1 ms. */
-    double us = pl_time_unit_us(s.time_unit);
-    double scale = us > 0 ? us : !strcmp(s.time_unit, "unit") ? 1000.0 : 1.0;
+    const char *unit = rq->costs.time_unit;
+    double us = pl_time_unit_us(unit);
+    double scale = us > 0 ? us : !strcmp(unit, "unit") ? 1000.0 : 1.0;
     rc = pl_trace_write_chrome(&res, sc, c, scale, trace, a->eb);
   }
   if (!rc && save) {
@@ -475,7 +519,7 @@ static int api_simulate(const struct args *a, json_t **out)
     char *text = NULL;
     rc = f ? 0 : PL_ENOMEM;
     if (!rc && (json_object_set_new(f, "optimizer",
-                                    json_string(optimizer_name(s.optimizer))) ||
+                                    json_string(optimizer_name(rq->optimizer))) ||
                 json_object_set_new(f, "iteration_time", json_real(it))))
       rc = PL_ENOMEM;
     if (!rc)
@@ -498,22 +542,25 @@ static int api_simulate(const struct args *a, json_t **out)
       bad |= json_object_set_new(j, "placement", json_string(pl_placement_name(
                                      pl_sched_placement(sc))));
       bad |= json_object_set_new(j, "optimizer",
-                                 json_string(optimizer_name(s.optimizer)));
+                                 json_string(optimizer_name(rq->optimizer)));
       bad |= json_object_set_new(j, "iteration_time", num(it));
-      bad |= json_object_set_new(costs, "tf", json_real(s.tf));
-      bad |= json_object_set_new(costs, "tb", json_real(s.tb));
-      bad |= json_object_set_new(costs, "tw", json_real(s.tw));
+      bad |= json_object_set_new(costs, "tf", json_real(rq->costs.tf));
+      bad |= json_object_set_new(costs, "tb", json_real(rq->costs.tb));
+      bad |= json_object_set_new(costs, "tw", json_real(rq->costs.tw));
       bad |= json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
-      bad |= json_object_set_new(costs, "mem_w_frac", json_real(s.mem_w_frac));
+      bad |= json_object_set_new(costs, "mem_w_frac",
+                                 json_real(rq->costs.mem_w_frac));
       bad |= json_object_set_new(costs, "p2p",
                                  json_string(pl_p2p_mode_name(c->p2p_mode)));
       bad |= json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+      bad |= json_object_set_new(costs, "fb_overlap", json_real(rq->fb_overlap));
+      bad |= json_object_set_new(costs, "a2a", json_real(rq->a2a));
       bad |= json_object_set_new(costs, "optimizer_time",
-                                 json_real(s.optimizer_time));
+                                 json_real(rq->optimizer_time));
       bad |= json_object_set_new(costs, "source", json_string("user"));
       bad |= json_object_set(j, "costs", costs);
     }
-    if (!bad && s.schedule_file) {
+    if (!bad && s->schedule_file) {
       json_t *ci = json_pack("{s:s, s:i, s:i, s:i, s:I, s:I}", "dialect",
                              pl_dialect_name(info.dialect), "ranks",
                              info.ranks, "stages", info.stages,
@@ -538,11 +585,16 @@ static int api_simulate(const struct args *a, json_t **out)
   return rc;
 }
 
+static int api_simulate(const struct args *a, json_t **out)
+{
+  return with_simargs(a, out, simulate_args);
+}
+
 /* --------------------------------------------------------------- whatif -- */
 
-static int api_whatif(const struct args *a, json_t **out)
+static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
 {
-  struct simargs s;
+  pl_sim_request *rq = &s->rq;
   const char **only = NULL;
   int n_only = 0, rc;
   const char *known[64];
@@ -551,18 +603,17 @@ static int api_whatif(const struct args *a, json_t **out)
     known[k++] = simargs_keys[i];
   known[k++] = "schedules";
   known[k] = NULL;
-  simargs_init(&s);
   /* The default case: the Zero Bubble paper's 1.5B model, its measured
    * per-stage costs in µs (docs/zero-bubble.md). */
-  s.p = 8;
-  s.m = 24;
-  s.tf = 18522;
-  s.tb = 18086;
-  s.tw = 9337;
-  s.comm = 601;
-  s.mem_w_frac = 73728.0 / 201216.0;
-  s.time_unit = "us";
-  if ((rc = check_known(a, known)) || (rc = simargs_parse(a, &s)) ||
+  rq->p = 8;
+  rq->m = 24;
+  rq->costs.tf = 18522;
+  rq->costs.tb = 18086;
+  rq->costs.tw = 9337;
+  rq->costs.comm = 601;
+  rq->costs.mem_w_frac = 73728.0 / 201216.0;
+  rq->costs.time_unit = "us";
+  if ((rc = check_known(a, known)) || (rc = simargs_parse(a, s)) ||
       (rc = get_schedules(a, "schedules", &only, &n_only)))
     return rc;
   json_t *top = json_object(), *rows = json_array();
@@ -575,18 +626,16 @@ static int api_whatif(const struct args *a, json_t **out)
     if (!want)
       continue;
     struct pl_errbuf eb = PL_ERRBUF_INIT;
-    pl_gen_params gp = gen_params(&s);
+    pl_gen_params gp = pl_sim_request_gen_params(rq);
     pl_sched *sc = NULL;
     pl_costs *c = NULL;
     pl_result res = PL_RESULT_INIT;
     json_t *j;
-    struct args ra = *a;
-    ra.eb = &eb;
     int e = pl_sched_gen(gens[i].name, &gp, &sc, &eb);
     if (!e)
       e = pl_sched_validate(sc, &eb);
     if (!e)
-      e = build_costs(&ra, &s, sc, &c);
+      e = pl_sim_request_costs(rq, sc, &c, &eb);
     if (!e)
       e = pl_sim_run(sc, c, 0, &res, &eb);
     if (e == PL_ENOMEM) {
@@ -599,9 +648,8 @@ static int api_whatif(const struct args *a, json_t **out)
     } else {
       j = pl_result_to_json(&res);
       bad |= !j || json_object_set_new(j, "iteration_time",
-                                       json_real(pl_iteration_time(
-                                           &res, s.optimizer,
-                                           s.optimizer_time))) ||
+                                       json_real(pl_sim_request_iteration_time(
+                                           rq, &res))) ||
              json_array_append_new(rows, j);
     }
     pl_result_free(&res);
@@ -610,15 +658,18 @@ static int api_whatif(const struct args *a, json_t **out)
   }
   pl_free(only);
   if (!bad) {
-    bad |= json_object_set_new(top, "stages", json_integer(s.p));
-    bad |= json_object_set_new(top, "microbatches", json_integer(s.m));
-    bad |= json_object_set_new(top, "time_unit", json_string(s.time_unit));
+    bad |= json_object_set_new(top, "stages", json_integer(rq->p));
+    bad |= json_object_set_new(top, "microbatches", json_integer(rq->m));
+    bad |= json_object_set_new(top, "time_unit",
+                               json_string(rq->costs.time_unit));
     bad |= json_object_set_new(top, "optimizer",
-                               json_string(optimizer_name(s.optimizer)));
-    bad |= json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(s.p2p)));
-    bad |= json_object_set_new(top, "op_gap", json_real(s.op_gap));
+                               json_string(optimizer_name(rq->optimizer)));
+    bad |= json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(rq->p2p)));
+    bad |= json_object_set_new(top, "op_gap", json_real(rq->op_gap));
+    bad |= json_object_set_new(top, "fb_overlap", json_real(rq->fb_overlap));
+    bad |= json_object_set_new(top, "a2a", json_real(rq->a2a));
     bad |= json_object_set_new(top, "optimizer_time",
-                               json_real(s.optimizer_time));
+                               json_real(rq->optimizer_time));
     bad |= json_object_set(top, "schedules", rows);
   }
   json_decref(rows);
@@ -628,6 +679,11 @@ static int api_whatif(const struct args *a, json_t **out)
   }
   *out = top;
   return 0;
+}
+
+static int api_whatif(const struct args *a, json_t **out)
+{
+  return with_simargs(a, out, whatif_args);
 }
 
 /* ---------------------------------------------------------------- sweep -- */

@@ -291,15 +291,8 @@ static int run_main(int argc, char **argv, int quiet)
   {
     /* The trace's cost table, from the library's cost provider: the
      * constants in microseconds with the workload's activation bytes. */
-    pl_cost_request rq = PL_COST_REQUEST_INIT;
+    pl_cost_request rq = o.rq.costs; /* the constants of the options */
     pl_costs *wc = NULL;
-    rq.tf = o.tf;
-    rq.tb = o.tb;
-    rq.tw = o.tw;
-    rq.comm = o.comm;
-    rq.mem_w_frac = o.mem_w_frac;
-    rq.bandwidth = o.bandwidth;
-    rq.msg_bytes = o.msg_bytes;
     rq.time_unit = "us";
     rq.workload = &w;
     rq.rank_speed = c->rank_speed;

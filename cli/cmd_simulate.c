@@ -38,14 +38,14 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
          pl_placement_name(pl_sched_placement(s)));
   printf("costs    F=%s B=%s W=%s comm=%s per microbatch per rank; "
          "M_W/M_B=%s\n",
-         cli_dur(o->tf, u), cli_dur(o->tb, u), cli_dur(o->tw, u),
-         cli_dur(pl_costs_comm(c, 0), u), cli_num(o->mem_w_frac));
+         cli_dur(o->rq.costs.tf, u), cli_dur(o->rq.costs.tb, u), cli_dur(o->rq.costs.tw, u),
+         cli_dur(pl_costs_comm(c, 0), u), cli_num(o->rq.costs.mem_w_frac));
   printf("runtime  p2p %s; op gap %s; optimizer step %s",
          pl_p2p_mode_name(c->p2p_mode), cli_dur(c->op_gap, u),
-         cli_dur(o->optimizer_time, u));
-  if (o->fb_overlap > 0 || o->a2a > 0)
+         cli_dur(o->rq.optimizer_time, u));
+  if (o->rq.fb_overlap > 0 || o->rq.a2a > 0)
     printf("; fused F&B overlap %s; all-to-all %s per F and per B",
-           cli_num(o->fb_overlap), cli_dur(o->a2a, u));
+           cli_num(o->rq.fb_overlap), cli_dur(o->rq.a2a, u));
   printf("\n");
   printf("makespan       %s   (first start to last end)\n",
          cli_dur(r->makespan, u));
@@ -53,7 +53,7 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
          cli_dur(r->max_rank_span, u));
   printf("iteration      %s   (optimizer %s)\n",
          cli_dur(simopts_iteration_time(o, r), u),
-         simopts_optimizer_name(o->optimizer));
+         simopts_optimizer_name(o->rq.optimizer));
   printf("ideal          %s   (busy time per rank)\n", cli_dur(r->ideal, u));
   printf("bubble ratio   %.2f%% of makespan, %.2f%% of span\n",
          100.0 * r->bubble_ratio, 100.0 * r->bubble_ratio_span);
@@ -75,27 +75,19 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
  * with a calibration device, the workload priced from the newest
  * calibration stored under it (pipelab calibrate --db). Replaces *c
  * (simopts_build's table, whose --rank-speed multipliers it keeps). With a
- * device, o->tf/tb/tw become the per-stage times of stage 0 (what the
+ * device, o->rq.costs.tf/tb/tw become the per-stage times of stage 0 (what the
  * table prints) and *source the least exact source among F, B, W. */
 static int provided_costs(const struct workload_opts *wo, const char *device,
                           const char *db_path, const pl_learned *learned,
                           const pl_sched *s, pl_costs **c,
                           struct sim_opts *o, int *source)
 {
-  pl_cost_request rq = PL_COST_REQUEST_INIT;
+  pl_cost_request rq = o->rq.costs; /* the constants */
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   pl_workload w;
   pl_db *db = NULL;
   pl_costs *nc = NULL;
   int rc;
-  rq.tf = o->tf;
-  rq.tb = o->tb;
-  rq.tw = o->tw;
-  rq.comm = o->comm;
-  rq.mem_w_frac = o->mem_w_frac;
-  rq.bandwidth = o->bandwidth;
-  rq.msg_bytes = o->msg_bytes;
-  rq.time_unit = o->time_unit;
   rq.rank_speed = (*c)->rank_speed;
   if (wo->given) {
     if ((rc = workloadopts_get(wo, pl_sched_stages(s), 1, &w)))
@@ -127,10 +119,10 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
     *source = PL_SRC_LEARNED;
   else if (device) {
     *source = nc->source[PL_OP_FB];
-    o->tf = nc->stage[0].t[PL_OP_F];
-    o->tb = nc->stage[0].t[PL_OP_B];
-    o->tw = nc->stage[0].t[PL_OP_W];
-    o->time_unit = "us";
+    o->rq.costs.tf = nc->stage[0].t[PL_OP_F];
+    o->rq.costs.tb = nc->stage[0].t[PL_OP_B];
+    o->rq.costs.tw = nc->stage[0].t[PL_OP_W];
+    o->rq.costs.time_unit = "us";
   }
   return 0;
 }
@@ -313,7 +305,7 @@ int cmd_simulate(int argc, char **argv)
       return rc;
     }
   }
-  if (o.stage_costs && (mo.model || mo.gpu)) {
+  if (o.rq.stage_costs && (mo.model || mo.gpu)) {
     modelopts_close(&mo);
     return cli_usage(cmd, "--stage-costs brings its own per-stage costs: drop "
                           "--model/--gpu, or drop --stage-costs");
@@ -355,7 +347,7 @@ int cmd_simulate(int argc, char **argv)
   if (!mo.model)
     rc = provided_costs(&wl, wl_device, mo.db_path, learned, s, &c, &o,
                         &wl_source);
-  if (!rc && !mo.model && o.stage_costs) {
+  if (!rc && !mo.model && o.rq.stage_costs) {
     struct pl_errbuf se = PL_ERRBUF_INIT;
     if ((rc = simopts_apply_stage_costs(&o, c, &se)) != 0)
       rc = cli_fail_eb(&se, rc);
@@ -380,8 +372,8 @@ int cmd_simulate(int argc, char **argv)
   }
   /* The trace is in µs; a unitless "unit" is drawn as 1 ms so that
    * Perfetto's zoom levels suit unit-time schedules. */
-  double us = pl_time_unit_us(o.time_unit);
-  double scale = us > 0 ? us : strcmp(o.time_unit, "unit") == 0 ? 1000.0
+  double us = pl_time_unit_us(o.rq.costs.time_unit);
+  double scale = us > 0 ? us : strcmp(o.rq.costs.time_unit, "unit") == 0 ? 1000.0
                                                                  : 1.0;
   if ((rc = simopts_check_times(&o, cmd, c, &res, trace ? scale : 0)))
     goto out;
@@ -395,7 +387,7 @@ int cmd_simulate(int argc, char **argv)
   if (save) {
     json_t *j = pl_result_to_json(&res);
     json_object_set_new(j, "optimizer",
-                        json_string(simopts_optimizer_name(o.optimizer)));
+                        json_string(simopts_optimizer_name(o.rq.optimizer)));
     json_object_set_new(j, "iteration_time",
                         json_real(simopts_iteration_time(&o, &res)));
     if (mo.model)
@@ -451,23 +443,23 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(j, "placement",
                         json_string(pl_placement_name(pl_sched_placement(s))));
     json_object_set_new(j, "optimizer",
-                        json_string(simopts_optimizer_name(o.optimizer)));
+                        json_string(simopts_optimizer_name(o.rq.optimizer)));
     double it = simopts_iteration_time(&o, &res);
     json_object_set_new(j, "iteration_time",
                         it == floor(it) && fabs(it) < 9e15
                             ? json_integer((json_int_t)it)
                             : json_real(it));
     json_t *costs = json_object();
-    json_object_set_new(costs, "tf", json_real(o.tf));
-    json_object_set_new(costs, "tb", json_real(o.tb));
-    json_object_set_new(costs, "tw", json_real(o.tw));
+    json_object_set_new(costs, "tf", json_real(o.rq.costs.tf));
+    json_object_set_new(costs, "tb", json_real(o.rq.costs.tb));
+    json_object_set_new(costs, "tw", json_real(o.rq.costs.tw));
     json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
-    json_object_set_new(costs, "mem_w_frac", json_real(o.mem_w_frac));
+    json_object_set_new(costs, "mem_w_frac", json_real(o.rq.costs.mem_w_frac));
     json_object_set_new(costs, "p2p", json_string(pl_p2p_mode_name(c->p2p_mode)));
     json_object_set_new(costs, "op_gap", json_real(c->op_gap));
-    json_object_set_new(costs, "fb_overlap", json_real(o.fb_overlap));
-    json_object_set_new(costs, "a2a", json_real(o.a2a));
-    json_object_set_new(costs, "optimizer_time", json_real(o.optimizer_time));
+    json_object_set_new(costs, "fb_overlap", json_real(o.rq.fb_overlap));
+    json_object_set_new(costs, "a2a", json_real(o.rq.a2a));
+    json_object_set_new(costs, "optimizer_time", json_real(o.rq.optimizer_time));
     json_object_set_new(
         costs, "source",
         json_string(mo.model         ? modelopts_source_summary(plan.source)

@@ -48,7 +48,7 @@ int cmd_validate(int argc, char **argv)
   pl_costs *c;
   if ((rc = simopts_build(&o, cmd, NULL, &s, &c)))
     return rc; /* simopts_build validates and prints the error */
-  if (o.p2p != PL_P2P_ASYNC) {
+  if (o.rq.p2p != PL_P2P_ASYNC) {
     /* A blocking or batched runtime can deadlock on an order that finishes
      * with asynchronous transfers (a send waits for a receive that the peer
      * posts only after something it needs from this rank). */
@@ -67,9 +67,9 @@ int cmd_validate(int argc, char **argv)
          "%s%s\n",
          pl_sched_ranks(s), pl_sched_stages(s),
          pl_placement_name(pl_sched_placement(s)), pl_sched_microbatches(s),
-         pl_sched_total_ops(s), o.p2p != PL_P2P_ASYNC ? "; finishes with " : "",
-         o.p2p == PL_P2P_BLOCKING  ? "blocking P2P"
-         : o.p2p == PL_P2P_BATCHED ? "batched P2P"
+         pl_sched_total_ops(s), o.rq.p2p != PL_P2P_ASYNC ? "; finishes with " : "",
+         o.rq.p2p == PL_P2P_BLOCKING  ? "blocking P2P"
+         : o.rq.p2p == PL_P2P_BATCHED ? "batched P2P"
                                    : "");
   pl_sched_destroy(s);
   pl_costs_destroy(c);

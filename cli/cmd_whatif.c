@@ -205,19 +205,19 @@ int cmd_whatif(int argc, char **argv)
   if (preset) {
     /* Options given with the preset override its values. */
     if (!o.have_p) {
-      o.p = preset->p;
+      o.rq.p = preset->p;
       o.have_p = 1;
     }
     if (!o.have_m) {
-      o.m = preset->m;
+      o.rq.m = preset->m;
       o.have_m = 1;
     }
-    if (!(o.seen & SIMOPT(OPT_TF))) o.tf = preset->tf;
-    if (!(o.seen & SIMOPT(OPT_TB))) o.tb = preset->tb;
-    if (!(o.seen & SIMOPT(OPT_TW))) o.tw = preset->tw;
-    if (!(o.seen & SIMOPT(OPT_COMM))) o.comm = preset->comm;
-    if (!(o.seen & SIMOPT(OPT_MEM_W_FRAC))) o.mem_w_frac = preset->mem_w_frac;
-    if (!(o.seen & SIMOPT(OPT_TIME_UNIT))) o.time_unit = preset->time_unit;
+    if (!(o.seen & SIMOPT(OPT_TF))) o.rq.costs.tf = preset->tf;
+    if (!(o.seen & SIMOPT(OPT_TB))) o.rq.costs.tb = preset->tb;
+    if (!(o.seen & SIMOPT(OPT_TW))) o.rq.costs.tw = preset->tw;
+    if (!(o.seen & SIMOPT(OPT_COMM))) o.rq.costs.comm = preset->comm;
+    if (!(o.seen & SIMOPT(OPT_MEM_W_FRAC))) o.rq.costs.mem_w_frac = preset->mem_w_frac;
+    if (!(o.seen & SIMOPT(OPT_TIME_UNIT))) o.rq.costs.time_unit = preset->time_unit;
   }
   if (!o.have_p || !o.have_m) {
     modelopts_close(&mo);
@@ -226,7 +226,7 @@ int cmd_whatif(int argc, char **argv)
                           "case with --preset zb-1.5b)",
                      !o.have_p ? "--stages" : "--microbatches");
   }
-  if (o.stage_costs && (mo.model || mo.gpu)) {
+  if (o.rq.stage_costs && (mo.model || mo.gpu)) {
     modelopts_close(&mo);
     return cli_usage(cmd, "--stage-costs brings its own per-stage costs: drop "
                           "--model/--gpu, or drop --stage-costs");
@@ -281,6 +281,7 @@ int cmd_whatif(int argc, char **argv)
     }
   }
 
+  const pl_sim_request *rq = &o.rq; /* every row's case */
   const pl_gen_info *gens = pl_gen_list();
   size_t n = 0;
   while (gens[n].name)
@@ -330,7 +331,7 @@ int cmd_whatif(int argc, char **argv)
     r->res = (pl_result)PL_RESULT_INIT;
     r->plan = (pl_model_plan)PL_MODEL_PLAN_INIT;
     struct pl_errbuf eb = PL_ERRBUF_INIT;
-    pl_gen_params gp = simopts_gen_params(&o);
+    pl_gen_params gp = pl_sim_request_gen_params(rq);
     if (gens[i].default_chunks > 1 && !o.have_v)
       gp.v = 0;
     pl_sched *s = NULL;
@@ -341,7 +342,7 @@ int cmd_whatif(int argc, char **argv)
       e = pl_sched_validate(s, &eb);
     if (!e && mo.model) {
       if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0) {
-        simopts_apply_runtime(&o, c);
+        pl_sim_request_apply_runtime(rq, c);
         e = pl_sim_run(s, c, flags, &r->res, &eb);
       }
       if (!e && (e = modelopts_breakdown(&r->plan, s, c, &r->res,
@@ -349,26 +350,16 @@ int cmd_whatif(int argc, char **argv)
                                          &r->bd)) != 0)
         snprintf(eb.msg, sizeof eb.msg, "cannot break the iteration down");
     } else if (!e && learned) {
-      pl_cost_request rq = PL_COST_REQUEST_INIT;
-      rq.kind = PL_COSTS_LEARNED;
-      rq.learned = learned;
-      rq.mem_w_frac = o.mem_w_frac;
-      if ((e = pl_cost_provide(&rq, s, &c, NULL, &eb)) == 0) {
-        simopts_apply_runtime(&o, c);
+      pl_cost_request lq = PL_COST_REQUEST_INIT;
+      lq.kind = PL_COSTS_LEARNED;
+      lq.learned = learned;
+      lq.mem_w_frac = o.rq.costs.mem_w_frac;
+      if ((e = pl_cost_provide(&lq, s, &c, NULL, &eb)) == 0) {
+        pl_sim_request_apply_runtime(rq, c);
         e = pl_sim_run(s, c, flags, &r->res, &eb);
       }
-    } else if (!e && (e = pl_costs_create(pl_sched_stages(s), pl_sched_ranks(s), &c)) == 0) {
-      pl_costs_uniform(c, pl_sched_chunks(s), o.tf, o.tb, o.tw, o.comm,
-                       o.mem_w_frac);
-      if (o.bandwidth > 0) {
-        c->comm_bandwidth = o.bandwidth;
-        for (int g = 0; g < c->n_stages; g++)
-          c->stage[g].msg_bytes = o.msg_bytes;
-      }
-      snprintf(c->time_unit, sizeof c->time_unit, "%s", o.time_unit);
-      simopts_apply_runtime(&o, c);
-      if ((e = simopts_apply_stage_costs(&o, c, &eb)) == 0)
-        e = pl_sim_run(s, c, flags, &r->res, &eb);
+    } else if (!e && (e = pl_sim_request_costs(rq, s, &c, &eb)) == 0) {
+      e = pl_sim_run(s, c, flags, &r->res, &eb);
     }
     if (e)
       snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));
@@ -437,14 +428,14 @@ int cmd_whatif(int argc, char **argv)
     json_t *top = json_object();
     if (preset)
       json_object_set_new(top, "preset", json_string(preset->name));
-    json_object_set_new(top, "stages", json_integer(o.p));
-    json_object_set_new(top, "microbatches", json_integer(o.m));
-    json_object_set_new(top, "time_unit", json_string(o.time_unit));
+    json_object_set_new(top, "stages", json_integer(o.rq.p));
+    json_object_set_new(top, "microbatches", json_integer(o.rq.m));
+    json_object_set_new(top, "time_unit", json_string(o.rq.costs.time_unit));
     json_object_set_new(top, "optimizer",
-                        json_string(simopts_optimizer_name(o.optimizer)));
-    json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(o.p2p)));
-    json_object_set_new(top, "op_gap", json_real(o.op_gap));
-    json_object_set_new(top, "optimizer_time", json_real(o.optimizer_time));
+                        json_string(simopts_optimizer_name(o.rq.optimizer)));
+    json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(o.rq.p2p)));
+    json_object_set_new(top, "op_gap", json_real(o.rq.op_gap));
+    json_object_set_new(top, "optimizer_time", json_real(o.rq.optimizer_time));
     if (learned) {
       json_t *lj = json_object();
       json_object_set_new(lj, "schedule", json_string(learned->schedule));
@@ -491,12 +482,12 @@ int cmd_whatif(int argc, char **argv)
     printf("what-if: %s on %d x %s (tp=%d cp=%d pp=%d dp=%d), m=%d "
            "microbatches of b=%d, s=%d; %s; recompute %s%s; optimizer %s; "
            "p2p %s\n\n",
-           mo.m.name, o.p * mo.cfg.tp * cpd * mo.cfg.dp, mo.g.name, mo.cfg.tp,
-           cpd, o.p, mo.cfg.dp, o.m, mo.cfg.mb_size, sq,
+           mo.m.name, o.rq.p * mo.cfg.tp * cpd * mo.cfg.dp, mo.g.name, mo.cfg.tp,
+           cpd, o.rq.p, mo.cfg.dp, o.rq.m, mo.cfg.mb_size, sq,
            pl_precision_name(mo.cfg.precision),
            pl_recompute_name(mo.cfg.recompute),
            mo.cfg.flash_attn ? ", flash attention" : "",
-           simopts_optimizer_name(o.optimizer), pl_p2p_mode_name(o.p2p));
+           simopts_optimizer_name(o.rq.optimizer), pl_p2p_mode_name(o.rq.p2p));
     printf("%-*s %2s %10s %11s %6s %8s %12s %5s %9s\n", nw, "schedule", "v",
            "iteration", "tokens/s", "MFU", "bubble", "max mem/rank", "fits",
            "vs 1f1b");
@@ -543,7 +534,7 @@ int cmd_whatif(int argc, char **argv)
            "mem/rank = weights + gradients + optimizer state + activations\n"
            "at peak on the fullest rank, against %s of HBM per %s. Cost "
            "sources: %s.\n",
-           simopts_optimizer_name(o.optimizer), cli_size(mo.g.hbm_bytes),
+           simopts_optimizer_name(o.rq.optimizer), cli_size(mo.g.hbm_bytes),
            mo.g.name, nr && rows[0].ok ? modelopts_source_summary(rows[0].plan.source)
                                        : "analytic");
   } else if (fmt == CLI_FMT_CSV) {
@@ -556,28 +547,28 @@ int cmd_whatif(int argc, char **argv)
                cli_num(r->iter), cli_num(r->res.makespan),
                cli_num(r->res.max_rank_span), cli_num(r->res.bubble_ratio),
                cli_num(r->res.bubble_ratio_span), cli_num(r->res.peak_mem),
-               o.time_unit);
+               o.rq.costs.time_unit);
       else
-        printf("%s,,,,,,,,%s,\"%s\"\n", r->name, o.time_unit, r->err);
+        printf("%s,,,,,,,,%s,\"%s\"\n", r->name, o.rq.costs.time_unit, r->err);
     }
   } else {
     if (preset)
       printf("preset %s (%s; --preset %s)\n", preset->name, preset->what,
              preset->name);
-    const char *u = o.time_unit;
+    const char *u = o.rq.costs.time_unit;
     printf("what-if: p=%d ranks, m=%d microbatches; per rank F=%s B=%s W=%s "
            "comm=%s; M_W/M_B=%s; optimizer %s",
-           o.p, o.m, cli_dur(o.tf, u), cli_dur(o.tb, u), cli_dur(o.tw, u),
-           cli_dur(o.comm, u), cli_num(o.mem_w_frac),
-           simopts_optimizer_name(o.optimizer));
-    if (o.optimizer_time > 0)
-      printf(" (step %s)", cli_dur(o.optimizer_time, u));
-    printf("; p2p %s", pl_p2p_mode_name(o.p2p));
-    if (o.fb_overlap > 0 || o.a2a > 0)
+           o.rq.p, o.rq.m, cli_dur(o.rq.costs.tf, u), cli_dur(o.rq.costs.tb, u), cli_dur(o.rq.costs.tw, u),
+           cli_dur(o.rq.costs.comm, u), cli_num(o.rq.costs.mem_w_frac),
+           simopts_optimizer_name(o.rq.optimizer));
+    if (o.rq.optimizer_time > 0)
+      printf(" (step %s)", cli_dur(o.rq.optimizer_time, u));
+    printf("; p2p %s", pl_p2p_mode_name(o.rq.p2p));
+    if (o.rq.fb_overlap > 0 || o.rq.a2a > 0)
       printf("; fused F&B overlap %s; all-to-all %s per F and per B",
-             cli_num(o.fb_overlap), cli_num(o.a2a));
-    if (o.op_gap > 0)
-      printf("; op gap %s", cli_dur(o.op_gap, u));
+             cli_num(o.rq.fb_overlap), cli_num(o.rq.a2a));
+    if (o.rq.op_gap > 0)
+      printf("; op gap %s", cli_dur(o.rq.op_gap, u));
     printf("\n");
     if (learned)
       printf("costs learned from a %s profile (%s, p=%d, %d virtual stages; "

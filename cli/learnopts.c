@@ -525,24 +525,24 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o)
   const pl_learned_stage *s0 = &l->stage[0];
   int f = l->stages / (l->ranks > 0 ? l->ranks : 1); /* profile chunks */
   if (!o->have_p) {
-    o->p = l->ranks;
+    o->rq.p = l->ranks;
     o->have_p = 1;
   }
   if (!o->have_m) {
-    o->m = l->microbatches;
+    o->rq.m = l->microbatches;
     o->have_m = 1;
   }
   /* per-rank figures (what the generators that use costs and the tables
    * read): stage 0's times times the profile's chunks per rank */
-  o->tf = f * s0->t[PL_OP_F].median;
+  o->rq.costs.tf = f * s0->t[PL_OP_F].median;
   if (l->have_split) {
-    o->tb = f * s0->t[PL_OP_B].median;
-    o->tw = f * s0->t[PL_OP_W].median;
+    o->rq.costs.tb = f * s0->t[PL_OP_B].median;
+    o->rq.costs.tw = f * s0->t[PL_OP_W].median;
   } else {
-    o->tb = o->tw = f * 0.5 * s0->t[PL_OP_BW].median;
+    o->rq.costs.tb = o->rq.costs.tw = f * 0.5 * s0->t[PL_OP_BW].median;
   }
-  o->comm = l->comm.median;
-  o->time_unit = l->time_unit;
+  o->rq.costs.comm = l->comm.median;
+  o->rq.costs.time_unit = l->time_unit;
   if (!(o->seen & SIMOPT(OPT_OP_GAP)))
-    o->op_gap = l->gap.median;
+    o->rq.op_gap = l->gap.median;
 }

@@ -248,7 +248,7 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
     return cli_usage(cmd, "--optimizer-time cannot be combined with --model "
                           "(the model prices each rank's optimizer step, DP "
                           "reduce and tied-embedding reduce)");
-  o->time_unit = "us";
+  o->rq.costs.time_unit = "us";
   if (o->schedule_file || !o->have_p || !o->have_m) {
     o->mem_limit_bytes = 0;
     return 0;
@@ -256,11 +256,11 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
   /* A schedule without ops with the generator's shape: enough for the cost
    * builder, which needs only the stage map. */
   const pl_gen_info *gi = pl_gen_find(schedule ? schedule : "1f1b");
-  int v = o->have_v ? o->v : (gi && gi->default_chunks > 0 ? gi->default_chunks : 1);
+  int v = o->have_v ? o->rq.v : (gi && gi->default_chunks > 0 ? gi->default_chunks : 1);
   int place = pl_gen_placement(schedule ? schedule : "1f1b", v);
   pl_sched *dummy = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  if (pl_sched_create(o->p, o->p * v, o->m, place, &dummy, &eb))
+  if (pl_sched_create(o->rq.p, o->rq.p * v, o->rq.m, place, &dummy, &eb))
     return cli_usage(cmd, "%s", eb.msg[0] ? eb.msg : "invalid shape");
   pl_costs *c = NULL;
   pl_model_plan plan;
@@ -272,7 +272,7 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
   /* Per-rank means (the generators' unit: a microbatch through one rank's
    * layers), and the largest per-rank activation for the memory unit. */
   double tf = 0, tb = 0, tw = 0, mb = 0, mw = 0, maxmb = 0, maxstatic = 0;
-  for (int r = 0; r < o->p; r++) {
+  for (int r = 0; r < o->rq.p; r++) {
     double rmb = 0;
     for (int g = 0; g < c->n_stages; g++) {
       if (pl_sched_stage_rank(dummy, g) != r)
@@ -291,19 +291,19 @@ int modelopts_apply(struct model_opts *mo, struct sim_opts *o,
     mb += c->stage[g].mem_b;
     mw += c->stage[g].mem_w;
   }
-  o->tf = tf / o->p;
-  o->tb = tb / o->p;
-  o->tw = tw / o->p;
-  o->comm = pl_costs_comm(c, 0);
-  o->mem_w_frac = mb > 0 ? mw / mb : 0.5;
+  o->rq.costs.tf = tf / o->rq.p;
+  o->rq.costs.tb = tb / o->rq.p;
+  o->rq.costs.tw = tw / o->rq.p;
+  o->rq.costs.comm = pl_costs_comm(c, 0);
+  o->rq.costs.mem_w_frac = mb > 0 ? mw / mb : 0.5;
   if (o->mem_limit_bytes) {
-    double lim = o->mem_limit;
+    double lim = o->rq.mem_limit;
     if (lim <= maxstatic) {
       rc = cli_usage(cmd, "--mem-limit %s leaves nothing for activations: "
                           "weights, gradients and optimizer state need %s "
                           "per rank", cli_size(lim), cli_size(maxstatic));
     } else {
-      o->mem_limit = maxmb > 0 ? (lim - maxstatic) / maxmb : 0;
+      o->rq.mem_limit = maxmb > 0 ? (lim - maxstatic) / maxmb : 0;
       o->mem_limit_bytes = 0;
     }
   }
@@ -340,11 +340,11 @@ int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
       mb += nc->stage[g].mem_b;
       mw += nc->stage[g].mem_w;
     }
-    o->tf = tf / nc->n_ranks;
-    o->tb = tb / nc->n_ranks;
-    o->tw = tw / nc->n_ranks;
-    o->comm = pl_costs_comm(nc, 0);
-    o->mem_w_frac = mb > 0 ? mw / mb : 0;
+    o->rq.costs.tf = tf / nc->n_ranks;
+    o->rq.costs.tb = tb / nc->n_ranks;
+    o->rq.costs.tw = tw / nc->n_ranks;
+    o->rq.costs.comm = pl_costs_comm(nc, 0);
+    o->rq.costs.mem_w_frac = mb > 0 ? mw / mb : 0;
   }
   return 0;
 }

@@ -137,9 +137,8 @@ void simopts_accept(struct sim_opts *o, unsigned long long accept,
 void simopts_init(struct sim_opts *o)
 {
   memset(o, 0, sizeof *o);
-  o->tf = o->tb = o->tw = 1.0;
-  o->mem_w_frac = 0.5;
-  o->time_unit = "unit";
+  o->rq = (pl_sim_request)PL_SIM_REQUEST_INIT;
+  o->rq.costs.time_unit = "unit";
   o->dialect = PL_DIALECT_AUTO;
   o->accept = SIMOPTS_ALL;
 }
@@ -162,18 +161,18 @@ static int parse_mem_limits(struct sim_opts *o, const char *cmd,
     n += *q == ',';
   if (n > (int)(sizeof mem_limits_store / sizeof mem_limits_store[0]))
     return cli_usage(cmd, "--mem-limit lists more than 4096 ranks");
-  o->mem_limits = mem_limits_store;
+  o->rq.mem_limits = mem_limits_store;
   char *dup = pl_strdup(arg), *save = NULL;
   if (!dup)
     return cli_fail(PL_ENOMEM, "out of memory");
   int k = 0, rc = 0;
   for (char *tok = strtok_r(dup, ",", &save); tok && !rc;
        tok = strtok_r(NULL, ",", &save))
-    rc = cli_double(cmd, "--mem-limit", tok, 1, 1e300, &o->mem_limits[k++]);
+    rc = cli_double(cmd, "--mem-limit", tok, 1, 1e300, &mem_limits_store[k++]);
   pl_free(dup);
   if (!rc && k != n)
     rc = cli_usage(cmd, "--mem-limit '%s' has an empty entry", arg);
-  o->n_mem_limits = k;
+  o->rq.n_mem_limits = k;
   return rc;
 }
 
@@ -195,38 +194,38 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
   case OPT_SCHEDULE: o->schedule = arg; return 0;
   case OPT_SCHEDULE_FILE: o->schedule_file = arg; return 0;
   case OPT_STAGES: o->have_p = 1;
-    return cli_int(cmd, "--stages", arg, 1, 4096, &o->p);
+    return cli_int(cmd, "--stages", arg, 1, 4096, &o->rq.p);
   case OPT_MICROBATCHES: o->have_m = 1;
-    return cli_int(cmd, "--microbatches", arg, 1, 1 << 20, &o->m);
+    return cli_int(cmd, "--microbatches", arg, 1, 1 << 20, &o->rq.m);
   case OPT_CHUNKS: o->have_v = 1;
-    return cli_int(cmd, "--chunks", arg, 1, 256, &o->v);
-  case OPT_GROUP: return cli_int(cmd, "--group", arg, 1, 1 << 20, &o->group);
-  case OPT_TF: return cli_double(cmd, "--tf", arg, 0, big, &o->tf);
-  case OPT_TB: return cli_double(cmd, "--tb", arg, 0, big, &o->tb);
-  case OPT_TW: return cli_double(cmd, "--tw", arg, 0, big, &o->tw);
-  case OPT_COMM: return cli_double(cmd, "--comm", arg, 0, big, &o->comm);
+    return cli_int(cmd, "--chunks", arg, 1, 256, &o->rq.v);
+  case OPT_GROUP: return cli_int(cmd, "--group", arg, 1, 1 << 20, &o->rq.group);
+  case OPT_TF: return cli_double(cmd, "--tf", arg, 0, big, &o->rq.costs.tf);
+  case OPT_TB: return cli_double(cmd, "--tb", arg, 0, big, &o->rq.costs.tb);
+  case OPT_TW: return cli_double(cmd, "--tw", arg, 0, big, &o->rq.costs.tw);
+  case OPT_COMM: return cli_double(cmd, "--comm", arg, 0, big, &o->rq.costs.comm);
   case OPT_BANDWIDTH:
-    return cli_double(cmd, "--bandwidth", arg, 0, big, &o->bandwidth);
-  case OPT_MSG_BYTES: return cli_bytes(cmd, "--msg-bytes", arg, &o->msg_bytes);
+    return cli_double(cmd, "--bandwidth", arg, 0, big, &o->rq.costs.bandwidth);
+  case OPT_MSG_BYTES: return cli_bytes(cmd, "--msg-bytes", arg, &o->rq.costs.msg_bytes);
   case OPT_MEM_W_FRAC:
-    return cli_double(cmd, "--mem-w-frac", arg, 0, 1, &o->mem_w_frac);
+    return cli_double(cmd, "--mem-w-frac", arg, 0, 1, &o->rq.costs.mem_w_frac);
   case OPT_MEM_LIMIT:
     if (strchr(arg, ','))
       return parse_mem_limits(o, cmd, arg);
     /* Bytes need a model's sizes (modelopts converts them). */
-    return cli_mem_limit(cmd, arg, &o->mem_limit, &o->mem_limit_bytes);
+    return cli_mem_limit(cmd, arg, &o->rq.mem_limit, &o->mem_limit_bytes);
   case OPT_WAVES: {
     int w, wrc;
     if ((wrc = cli_int(cmd, "--waves", arg, 1, 128, &w)) != 0)
       return wrc;
-    o->v = 2 * w;
+    o->rq.v = 2 * w;
     o->have_v = 1;
     return 0;
   }
   case OPT_REPLICA_AR:
-    o->have_replica_ar = 1;
-    return cli_double(cmd, "--replica-allreduce", arg, 0, big, &o->replica_ar);
-  case OPT_STAGE_COSTS: o->stage_costs = arg; return 0;
+    o->rq.have_replica_ar = 1;
+    return cli_double(cmd, "--replica-allreduce", arg, 0, big, &o->rq.replica_ar);
+  case OPT_STAGE_COSTS: o->rq.stage_costs = arg; return 0;
   case OPT_DIALECT:
     if (!strcmp(arg, "auto")) o->dialect = PL_DIALECT_AUTO;
     else if (!strcmp(arg, "current")) o->dialect = PL_DIALECT_CURRENT;
@@ -236,34 +235,34 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                             "'%s'", arg);
     return 0;
   case OPT_OPTIMIZER:
-    if (!strcmp(arg, "sync")) o->optimizer = OPTIM_SYNC;
-    else if (!strcmp(arg, "post-validate")) o->optimizer = OPTIM_POST_VALIDATE;
+    if (!strcmp(arg, "sync")) o->rq.optimizer = OPTIM_SYNC;
+    else if (!strcmp(arg, "post-validate")) o->rq.optimizer = OPTIM_POST_VALIDATE;
     else
       return cli_usage(cmd, "--optimizer must be sync or post-validate, got "
                             "'%s'", arg);
     return 0;
   case OPT_OPT_TIME:
     o->have_optimizer_time = 1;
-    return cli_double(cmd, "--optimizer-time", arg, 0, big, &o->optimizer_time);
+    return cli_double(cmd, "--optimizer-time", arg, 0, big, &o->rq.optimizer_time);
   case OPT_P2P:
     o->have_runtime = 1;
-    o->p2p = pl_p2p_mode_parse(arg);
-    if (o->p2p < 0)
+    o->rq.p2p = pl_p2p_mode_parse(arg);
+    if (o->rq.p2p < 0)
       return cli_usage(cmd, "--p2p must be async, blocking or batched, got "
                             "'%s'", arg);
     return 0;
   case OPT_OP_GAP:
     o->have_runtime = 1;
-    return cli_double(cmd, "--op-gap", arg, 0, big, &o->op_gap);
+    return cli_double(cmd, "--op-gap", arg, 0, big, &o->rq.op_gap);
   case OPT_FB_OVERLAP:
-    return cli_double(cmd, "--fb-overlap", arg, 0, 1, &o->fb_overlap);
-  case OPT_A2A: return cli_double(cmd, "--a2a", arg, 0, big, &o->a2a);
+    return cli_double(cmd, "--fb-overlap", arg, 0, 1, &o->rq.fb_overlap);
+  case OPT_A2A: return cli_double(cmd, "--a2a", arg, 0, big, &o->rq.a2a);
   case OPT_RANK_SPEED: o->rank_speed = arg; return 0;
   case OPT_TIME_UNIT:
     if (!arg[0] || strlen(arg) > 7)
       return cli_usage(cmd, "--time-unit must be 1 to 7 characters, got '%s'",
                        arg);
-    o->time_unit = arg;
+    o->rq.costs.time_unit = arg;
     return 0;
   default: return -1;
   }
@@ -288,10 +287,10 @@ int simopts_check(const struct sim_opts *o, const char *cmd, int need_schedule)
   if (o->schedule && !pl_gen_find(o->schedule))
     return cli_usage(cmd, "unknown schedule '%s' ('pipelab schedules' lists "
                           "the names)", o->schedule);
-  if (o->mem_limits && o->have_p && o->n_mem_limits != o->p)
+  if (o->rq.mem_limits && o->have_p && o->rq.n_mem_limits != o->rq.p)
     return cli_usage(cmd, "--mem-limit lists %d limits for %d ranks; give "
-                          "one per rank", o->n_mem_limits, o->p);
-  if (o->mem_limits && o->schedule && strcasecmp(o->schedule, "zb-auto"))
+                          "one per rank", o->rq.n_mem_limits, o->rq.p);
+  if (o->rq.mem_limits && o->schedule && strcasecmp(o->schedule, "zb-auto"))
     return cli_usage(cmd, "per-rank --mem-limit applies to zb-auto only; "
                           "give one number for '%s'", o->schedule);
   if ((o->seen & SIMOPT(OPT_WAVES)) && (o->seen & SIMOPT(OPT_CHUNKS)))
@@ -354,20 +353,20 @@ int simopts_check_uses(const struct sim_opts *o, const char *cmd,
 
 int simopts_check_numbers(const struct sim_opts *o, const char *cmd)
 {
-  if (o->msg_bytes > 0 && !(o->bandwidth > 0))
+  if (o->rq.costs.msg_bytes > 0 && !(o->rq.costs.bandwidth > 0))
     return cli_usage(cmd, "--msg-bytes %s needs a --bandwidth above 0 (bytes "
                           "per time unit) to turn bytes into time; give "
                           "--bandwidth or drop --msg-bytes",
-                     cli_num(o->msg_bytes));
-  double xfer = o->bandwidth > 0 ? o->msg_bytes / o->bandwidth : 0;
-  if (!(o->comm + xfer <= PL_TIME_MAX))
+                     cli_num(o->rq.costs.msg_bytes));
+  double xfer = o->rq.costs.bandwidth > 0 ? o->rq.costs.msg_bytes / o->rq.costs.bandwidth : 0;
+  if (!(o->rq.costs.comm + xfer <= PL_TIME_MAX))
     return cli_usage(cmd, "--comm %s plus --msg-bytes %s / --bandwidth %s "
                           "make one message take %s %s, beyond the largest "
                           "time a result may hold (%g); raise --bandwidth "
                           "or lower --msg-bytes",
-                     cli_num(o->comm), cli_num(o->msg_bytes),
-                     cli_num(o->bandwidth), cli_num(o->comm + xfer),
-                     o->time_unit, PL_TIME_MAX);
+                     cli_num(o->rq.costs.comm), cli_num(o->rq.costs.msg_bytes),
+                     cli_num(o->rq.costs.bandwidth), cli_num(o->rq.costs.comm + xfer),
+                     o->rq.costs.time_unit, PL_TIME_MAX);
   return 0;
 }
 
@@ -398,24 +397,6 @@ int simopts_check_times(const struct sim_opts *o, const char *cmd,
                      "Chrome trace holds (9e15 us); lower the costs or use "
                      "a smaller --time-unit", cli_num(last), r->time_unit);
   return 0;
-}
-
-pl_gen_params simopts_gen_params(const struct sim_opts *o)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = o->p;
-  gp.m = o->m;
-  gp.v = o->have_v ? o->v : 0;
-  gp.tf = o->tf;
-  gp.tb = o->tb;
-  gp.tw = o->tw;
-  gp.comm = o->comm + (o->bandwidth > 0 ? o->msg_bytes / o->bandwidth : 0);
-  gp.mem_w_frac = o->mem_w_frac;
-  gp.mem_limit = o->mem_limit;
-  gp.group = o->group;
-  if (o->mem_limits && o->n_mem_limits == o->p)
-    gp.mem_limits = o->mem_limits;
-  return gp;
 }
 
 static int parse_rank_speed(const char *cmd, const char *spec, pl_costs *c)
@@ -457,8 +438,9 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
   *c = NULL;
   if (!name)
     name = o->schedule;
+  const pl_sim_request *rq = &o->rq;
   if (name) {
-    pl_gen_params gp = simopts_gen_params(o);
+    pl_gen_params gp = pl_sim_request_gen_params(rq);
     rc = pl_sched_gen(name, &gp, s, &eb);
     if (rc == PL_EINVAL)
       return cli_usage(cmd, "%s", eb.msg);
@@ -472,20 +454,20 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
       const char *base = strrchr(o->schedule_file, '/');
       pl_sched_set_name(*s, base ? base + 1 : o->schedule_file);
     }
-    if (o->have_p && o->p != pl_sched_ranks(*s)) {
+    if (o->have_p && o->rq.p != pl_sched_ranks(*s)) {
       rc = cli_usage(cmd, "--stages %d does not match the %d ranks (rows) of "
-                          "'%s'", o->p, pl_sched_ranks(*s), o->schedule_file);
+                          "'%s'", o->rq.p, pl_sched_ranks(*s), o->schedule_file);
       goto fail;
     }
-    if (o->have_m && o->m != pl_sched_microbatches(*s)) {
+    if (o->have_m && o->rq.m != pl_sched_microbatches(*s)) {
       rc = cli_usage(cmd, "--microbatches %d does not match the %d "
-                          "microbatches of '%s'", o->m,
+                          "microbatches of '%s'", o->rq.m,
                      pl_sched_microbatches(*s), o->schedule_file);
       goto fail;
     }
-    if (o->have_v && o->v != pl_sched_chunks(*s)) {
+    if (o->have_v && o->rq.v != pl_sched_chunks(*s)) {
       rc = cli_usage(cmd, "--chunks %d does not match the %d chunks per rank "
-                          "of '%s'", o->v, pl_sched_chunks(*s),
+                          "of '%s'", o->rq.v, pl_sched_chunks(*s),
                      o->schedule_file);
       goto fail;
     }
@@ -505,29 +487,15 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
     rc = cli_fail_eb(&eb, rc);
     goto fail;
   }
-  if (pl_costs_create(pl_sched_stages(*s), pl_sched_ranks(*s), c)) {
-    rc = cli_fail(PL_ENOMEM, "out of memory");
+  /* The constant table, the file's per-stage costs and the runtime; a
+   * stage file's syntax and an all-reduce without stage copies are usage
+   * errors. */
+  if ((rc = pl_sim_request_costs(rq, *s, c, &eb)) != 0 ||
+      (rc = pl_sim_request_check_sched(rq, *s, &eb)) != 0) {
+    rc = rc == PL_EPARSE || rc == PL_EINVAL ? cli_usage(cmd, "%s", eb.msg)
+                                            : cli_fail_eb(&eb, rc);
     goto fail;
   }
-  pl_costs_uniform(*c, pl_sched_chunks(*s), o->tf, o->tb, o->tw, o->comm,
-                   o->mem_w_frac);
-  if (o->bandwidth > 0) {
-    (*c)->comm_bandwidth = o->bandwidth;
-    for (int g = 0; g < (*c)->n_stages; g++)
-      (*c)->stage[g].msg_bytes = o->msg_bytes;
-  }
-  snprintf((*c)->time_unit, sizeof (*c)->time_unit, "%s", o->time_unit);
-  if ((rc = simopts_apply_stage_costs(o, *c, &eb)) != 0) {
-    rc = rc == PL_EPARSE ? cli_usage(cmd, "%s", eb.msg) : cli_fail_eb(&eb, rc);
-    goto fail;
-  }
-  if (o->have_replica_ar && !pl_sched_replicated(*s)) {
-    rc = cli_usage(cmd, "--replica-allreduce applies to schedules with stage "
-                        "copies (chimera, dualpipe), not '%s'",
-                   pl_sched_name(*s));
-    goto fail;
-  }
-  simopts_apply_runtime(o, *c);
   if (o->rank_speed && (rc = parse_rank_speed(cmd, o->rank_speed, *c)) != 0)
     goto fail;
   return 0;
@@ -541,37 +509,16 @@ fail:
 
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r)
 {
-  return pl_iteration_time(r, o->optimizer, o->optimizer_time);
+  return pl_iteration_time(r, o->rq.optimizer, o->rq.optimizer_time);
 }
 
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
 {
-  c->p2p_mode = o->p2p;
-  c->op_gap = o->op_gap;
-  c->fb_overlap = o->fb_overlap;
-  for (int g = 0; g < c->n_stages; g++) {
-    c->stage[g].a2a = o->a2a * c->n_ranks / c->n_stages;
-    if (o->have_replica_ar)
-      c->stage[g].allreduce = o->replica_ar;
-  }
+  pl_sim_request_apply_runtime(&o->rq, c);
 }
 
 int simopts_apply_stage_costs(const struct sim_opts *o, pl_costs *c,
                               struct pl_errbuf *eb)
 {
-  if (!o->stage_costs)
-    return 0;
-  char *text = NULL;
-  size_t len = 0;
-  int rc = pl_read_file(o->stage_costs, &text, &len, eb);
-  if (rc)
-    return rc;
-  rc = pl_costs_read_stage_csv(c, text, len, eb);
-  pl_free(text);
-  if (rc) {
-    char msg[PL_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", eb->msg);
-    pl_errf(eb, rc, "'%s': %s", o->stage_costs, msg);
-  }
-  return rc;
+  return pl_sim_request_apply_stage_costs(&o->rq, c, eb);
 }

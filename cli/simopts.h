@@ -3,6 +3,7 @@
 #ifndef PL_CLI_SIMOPTS_H
 #define PL_CLI_SIMOPTS_H
 #include "cli.h"
+#include "pipelab/models.h"
 
 enum {
   OPT_SCHEDULE = 1000, OPT_SCHEDULE_FILE, OPT_STAGES, OPT_MICROBATCHES,
@@ -64,25 +65,18 @@ enum { OPTIM_SYNC = PL_OPTIM_SYNC, OPTIM_POST_VALIDATE = PL_OPTIM_POST_VALIDATE 
 struct sim_opts {
   const char *schedule;      /* generator name */
   const char *schedule_file; /* PyTorch CSV */
-  int p, m, v, group, dialect;
+  /* The library's simulate request (pl_sim_request, models.h): shape,
+   * constant costs (rq.costs), --mem-limit, --stage-costs, runtime
+   * (--p2p, --op-gap, --fb-overlap, --a2a, --replica-allreduce) and
+   * optimizer; the options are parsed straight into it. rq.v is set only
+   * with have_v. --rank-speed stays a spec string (below). */
+  pl_sim_request rq;
+  int dialect;
   int have_p, have_m, have_v;
-  double tf, tb, tw, comm, bandwidth, msg_bytes, mem_w_frac, mem_limit;
   int mem_limit_bytes;       /* --mem-limit was given with a byte unit */
-  int optimizer;
-  double optimizer_time;     /* optimizer step per rank (--optimizer-time) */
   int have_optimizer_time;
-  int p2p;                   /* enum pl_p2p_mode (--p2p) */
-  double op_gap;             /* launch gap before every op (--op-gap) */
   int have_runtime;          /* --p2p or --op-gap given */
-  double fb_overlap;         /* fused F&B overlap 0..1 (--fb-overlap) */
-  double a2a;                /* MoE all-to-all per F and per B (--a2a) */
-  double replica_ar;         /* stage copies' all-reduce (--replica-allreduce) */
-  int have_replica_ar;
-  const char *stage_costs;   /* per-stage costs CSV (--stage-costs) */
-  double *mem_limits;        /* --mem-limit a,b,c: per rank (zb-auto) */
-  int n_mem_limits;
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
-  const char *time_unit;
   int engine_finds_deadlock; /* set by a command that runs pl_sim_run right
                                 after simopts_build: validation skips its
                                 own deadlock run (the engine reports it) */
@@ -131,8 +125,6 @@ int simopts_check_times(const struct sim_opts *o, const char *cmd,
  * Prints errors; returns an exit code (0 ok). name overrides o->schedule. */
 int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
                   pl_sched **s, pl_costs **c);
-/* Generator parameters from the options (v = 0 keeps the default). */
-pl_gen_params simopts_gen_params(const struct sim_opts *o);
 /* Iteration time under the optimizer mode, with the --optimizer-time step
  * (pl_iteration_time). */
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);

@@ -173,6 +173,33 @@ static void test_misc(void **state)
   pl_api_free(NULL);
 }
 
+/* The runtime options of the simulate request against docs/transfers.md:
+ * 1F1B with an op gap g, (m+p-1)(T_F + T_BW + 2g) - g (section 4), and
+ * blocking P2P with every message c, 11 (T_F + T_BW) + 34 c (section 2). */
+static void test_simulate_request(void **state)
+{
+  (void)state;
+  json_t *j = call_ok("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
+                                  "\"microbatches\": 8, \"op_gap\": 0.5}");
+  assert_true(num(j, "makespan") == 11 * 4 - 0.5);
+  json_decref(j);
+  j = call_ok("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
+                          "\"microbatches\": 8, \"p2p\": \"blocking\", "
+                          "\"comm\": 0.5, \"a2a\": 0, \"rank_speed\": [1]}");
+  assert_true(num(j, "makespan") == 33 + 34 * 0.5);
+  json_decref(j);
+  j = call_ok("simulate", "{\"schedule\": \"zb-auto\", \"stages\": 4, "
+                          "\"microbatches\": 8, \"mem_limit\": [4, 4, 3, 3]}");
+  assert_true(num(j, "makespan") == 27);
+  json_decref(j);
+  j = call_ok("whatif", "{\"stages\": 4, \"microbatches\": 8, \"tf\": 1, "
+                        "\"tb\": 1, \"tw\": 1, \"comm\": 0, \"a2a\": 0.5, "
+                        "\"schedules\": \"1f1b\"}");
+  json_t *row = json_array_get(json_object_get(j, "schedules"), 0);
+  assert_true(num(row, "makespan") == 11 * (1 + 0.5 + 2 + 0.5));
+  json_decref(j);
+}
+
 static void test_errors(void **state)
 {
   (void)state;
@@ -206,6 +233,32 @@ static void test_errors(void **state)
   call_err("simulate", "{\"schedule\": \"zb-h1\", \"stages\": 4, "
            "\"microbatches\": 8, \"comm\": 0.25, \"p2p\": \"blocking\"}",
            PL_EDEADLOCK, "rank 0 blocked");
+  /* The simulate request's options (pl_sim_request): every error after a
+   * list was read frees it (ASan in scripts/test.sh). */
+  call_err("simulate", "{\"schedule\": \"zb-auto\", \"stages\": 4, "
+           "\"microbatches\": 8, \"mem_limit\": [4, 4, 3]}", PL_EINVAL,
+           "give one per rank");
+  call_err("simulate", "{\"schedule\": \"zb-v\", \"stages\": 4, "
+           "\"microbatches\": 8, \"mem_limit\": [4, 4, 3, 3]}", PL_EINVAL,
+           "zb-auto only");
+  call_err("simulate", "{\"schedule\": \"zb-auto\", \"stages\": 4, "
+           "\"microbatches\": 8, \"mem_limit\": [4, 0.5, 3, 3]}",
+           PL_EINVAL, "at least 1 activation unit");
+  call_err("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
+           "\"microbatches\": 8, \"rank_speed\": [1, 2], \"p2p\": \"x\"}",
+           PL_EINVAL, "'p2p' must be async");
+  call_err("simulate", "{\"schedule\": \"hanayo\", \"stages\": 4, "
+           "\"microbatches\": 8, \"waves\": 2, \"chunks\": 4}", PL_EINVAL,
+           "'waves' or 'chunks'");
+  call_err("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
+           "\"microbatches\": 8, \"replica_allreduce\": 1}", PL_EINVAL,
+           "stage copies");
+  call_err("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
+           "\"microbatches\": 8, \"stage_costs\": \"/nonexistent/c.csv\"}",
+           PL_EIO, "/nonexistent/c.csv");
+  call_err("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
+           "\"microbatches\": 8, \"fb_overlap\": 2}", PL_EINVAL,
+           "'fb_overlap' must be between 0 and 1");
   call_err("simulate", "{\"schedule\": \"1f1b\", \"stages\": 4, "
            "\"microbatches\": 8, \"model\": \"llama3-8b\"}", PL_ENOTSUP,
            "pricing by a model");
@@ -230,6 +283,7 @@ int main(void)
     cmocka_unit_test(test_whatif),
     cmocka_unit_test(test_sweep),
     cmocka_unit_test(test_misc),
+    cmocka_unit_test(test_simulate_request),
     cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

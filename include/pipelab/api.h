@@ -11,8 +11,10 @@
  *
  *   "simulate"     one schedule over constant costs (simulate's options:
  *                  schedule or schedule_file, stages, microbatches, chunks,
- *                  tf, tb, tw, comm, p2p, ...; detail adds every op and the
- *                  memory timeline; save and trace write files)
+ *                  tf, tb, tw, comm, p2p, op_gap, stage_costs, ...; read
+ *                  into the command's pl_sim_request (models.h), so both
+ *                  map them with the same functions; detail adds every op
+ *                  and the memory timeline; save and trace write files)
  *   "whatif"       every built-in schedule for one case (whatif's options)
  *   "sweep"        the constant-cost layout sweep (sweep's options)
  *   "load_result"  a result file, Chrome trace or Kineto trace ("path")

@@ -1052,6 +1052,96 @@ int pl_cost_from_calibration(const pl_wl_costs *wc, double msg_bytes,
                              const struct pl_workload *w, pl_costs *c,
                              struct pl_errbuf *eb);
 
+/* --------------------------------------------------- simulate request --- */
+
+/*
+ * The simulate request: one case as `pipelab simulate` / `whatif` and
+ * pl_api_call ("simulate", "whatif") take it, the schedule aside. The one
+ * mapping from those options to the generator parameters and the constant
+ * cost table: the CLI (cli/simopts.c) and the JSON API (api/api.c) fill
+ * this struct and call the functions below. Every pointer is borrowed for
+ * the duration of a call. Start from PL_SIM_REQUEST_INIT (the command's
+ * defaults: tf = tb = tw = 1, mem_w_frac 0.5, time unit "unit", async P2P).
+ */
+typedef struct pl_sim_request {
+  /* Shape: ranks, microbatches, chunks per rank (0 = the generator's
+   * default), interleaved group size (0 = p). */
+  int p, m, v, group;
+  /* Activation limit per rank in units of M_B (0 = the generator's
+   * default); mem_limits [n_mem_limits], one per rank (zb-auto), overrides
+   * it when n_mem_limits == p. */
+  double mem_limit;
+  const double *mem_limits;
+  int n_mem_limits;
+  /* The constant costs, a PL_COSTS_CONSTANT cost request (the fields
+   * pl_cost_provide reads for that kind): one microbatch through one
+   * rank's layers (a chunk op costs 1/v): tf, tb, tw; comm, the P2P
+   * latency; bandwidth (bytes per time unit, 0 = infinite) with msg_bytes,
+   * the bytes of one message; mem_w_frac, the fraction of M_B kept from B
+   * until W; time_unit (NULL = "unit"; 1 to 7 characters). The generators
+   * read tf, tb, tw, mem_w_frac and comm + msg_bytes / bandwidth. */
+  pl_cost_request costs;
+  /* Per-stage costs CSV (pl_costs_read_stage_csv) over the constants, or
+   * NULL. */
+  const char *stage_costs;
+  /* Runtime (docs/transfers.md): enum pl_p2p_mode, launch gap before every
+   * op; fused F&B overlap 0..1 and the MoE all-to-all per F and per B on
+   * one rank's layers (a2a / v per chunk op); the all-reduce of a stage
+   * copy's gradients (schedules with copies) when have_replica_ar. */
+  int p2p;
+  double op_gap, fb_overlap, a2a, replica_ar;
+  int have_replica_ar;
+  /* Per-rank time multipliers for ranks 0 .. n_rank_speed-1 (the others
+   * keep 1), or NULL. */
+  const double *rank_speed;
+  int n_rank_speed;
+  /* Optimizer step: enum pl_optimizer_mode and its time on every rank. */
+  int optimizer;
+  double optimizer_time;
+} pl_sim_request;
+#define PL_SIM_REQUEST_INIT                                                  \
+  {0, 0, 0, 0, 0.0, NULL, 0, PL_COST_REQUEST_INIT, NULL, PL_P2P_ASYNC, 0.0,  \
+   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0}
+
+/* The generator parameters of the request (pl_sched_gen): the shape, the
+ * constants a searching generator reads (comm plus msg_bytes / bandwidth),
+ * the memory limits. */
+pl_gen_params pl_sim_request_gen_params(const pl_sim_request *rq);
+
+/*
+ * The constant cost table of schedule s (*costs owned by the caller:
+ * pl_costs_destroy; NULL on error): pl_cost_provide of rq->costs, then
+ * the per-stage costs file (pl_sim_request_apply_stage_costs), the runtime
+ * (pl_sim_request_apply_runtime) and the rank speeds. Errors: those of
+ * pl_cost_provide (PL_EINVAL for a bad constant), the file's (PL_EIO,
+ * PL_EPARSE naming the file and line), PL_EINVAL for more rank speeds than
+ * ranks, PL_ENOMEM.
+ */
+int pl_sim_request_costs(const pl_sim_request *rq, const pl_sched *s,
+                         pl_costs **costs, struct pl_errbuf *eb);
+
+/* PL_EINVAL when the request pays a stage copy's all-reduce
+ * (have_replica_ar) on a schedule without stage copies; else 0. */
+int pl_sim_request_check_sched(const pl_sim_request *rq, const pl_sched *s,
+                               struct pl_errbuf *eb);
+
+/* Sets the request's runtime on a table from any provider: p2p mode, op
+ * gap, fused-op overlap, a2a (a2a / v per chunk op) and, with
+ * have_replica_ar, the stage copies' all-reduce. Call after every step that
+ * replaces the table. */
+void pl_sim_request_apply_runtime(const pl_sim_request *rq, pl_costs *c);
+
+/* Reads rq->stage_costs into c's per-stage times and bytes (no-op without
+ * it): 0, or PL_EIO / PL_ENOMEM / PL_EPARSE with the message naming the
+ * file. */
+int pl_sim_request_apply_stage_costs(const pl_sim_request *rq, pl_costs *c,
+                                     struct pl_errbuf *eb);
+
+/* Iteration time of a result under the request's optimizer mode and step
+ * (pl_iteration_time). */
+double pl_sim_request_iteration_time(const pl_sim_request *rq,
+                                     const pl_result *r);
+
 #ifdef __cplusplus
 }
 #endif

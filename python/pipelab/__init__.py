@@ -159,9 +159,11 @@ def simulate(schedule=None, stages=None, microbatches=None, *,
     ``ranks`` (one dict per rank), ``costs``, ...  ``detail=True`` adds
     ``ops`` (every op's start and end) and ``memory`` (the activation
     timeline); ``save`` writes a result file, ``trace`` a Chrome trace.
-    Other options: chunks, group, tf, tb, tw, comm, bandwidth, msg_bytes,
-    mem_w_frac, mem_limit, p2p, op_gap, optimizer, optimizer_time,
-    rank_speed (list), time_unit, dialect (with schedule_file).
+    Other options: chunks, waves, group, tf, tb, tw, comm, bandwidth,
+    msg_bytes, mem_w_frac, mem_limit (a number, or a list with one per
+    rank for zb-auto), stage_costs (a CSV path), p2p, op_gap, fb_overlap,
+    a2a, replica_allreduce, optimizer, optimizer_time, rank_speed (list),
+    time_unit, dialect (with schedule_file).
     """
     args = dict(options, schedule=schedule, stages=stages,
                 microbatches=microbatches,
@@ -169,7 +171,8 @@ def simulate(schedule=None, stages=None, microbatches=None, *,
                 save=_fspath(save), trace=_fspath(trace))
     if detail:
         args["detail"] = True
-    return _call("simulate", args)
+    return _call("simulate", dict(args, stage_costs=_fspath(
+        args.get("stage_costs"))))
 
 
 def whatif(stages=None, microbatches=None, *, schedules=None, **options):

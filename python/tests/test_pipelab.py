@@ -78,6 +78,151 @@ class Simulate(unittest.TestCase):
         self.assertEqual(r["makespan"], 33.0)
 
 
+class RequestOptions(unittest.TestCase):
+    """The options the library's simulate request (pl_sim_request) maps for
+    the command and the module alike, checked against closed forms."""
+
+    def test_op_gap(self):
+        # docs/transfers.md section 4: every one of the 2(m+p-1) ops on the
+        # transfer-free 1F1B critical path pays the gap, the first before
+        # the first start: (m+p-1)(T_F + T_BW + 2g) - g.
+        for p, m, g in [(4, 8, 0.5), (4, 8, 0.25), (4, 8, 1.0), (2, 5, 1.0)]:
+            r = pipelab.simulate(schedule="1f1b", stages=p, microbatches=m,
+                                 op_gap=g)
+            self.assertEqual(r["makespan"], (m + p - 1) * (1 + 2 + 2 * g) - g,
+                             "p=%d m=%d g=%g" % (p, m, g))
+            self.assertEqual(r["costs"]["op_gap"], g)
+            # The gap is idle time: busy time does not change.
+            self.assertEqual(r["ranks"][0]["busy"], 3.0 * m)
+
+    def test_p2p_closed_form(self):
+        # docs/transfers.md section 2, 1F1B p=4 m=8, every message c:
+        # 11 (T_F + T_BW) + {async 16, batched 19, blocking 34} c.
+        per_c = {"async": 16, "batched": 19, "blocking": 34}
+        for tf, tb, tw in [(1, 1, 1), (2, 1.5, 0.5)]:
+            for mode, k in per_c.items():
+                for c in (0.25, 0.5):
+                    r = pipelab.simulate(schedule="1f1b", stages=4,
+                                         microbatches=8, p2p=mode, comm=c,
+                                         tf=tf, tb=tb, tw=tw)
+                    self.assertEqual(r["makespan"],
+                                     11 * (tf + tb + tw) + k * c,
+                                     "%s c=%g" % (mode, c))
+                    self.assertEqual(r["costs"]["p2p"], mode)
+
+    def test_bandwidth_is_comm(self):
+        # A message of msg_bytes over bandwidth costs msg_bytes / bandwidth,
+        # as comm would: 2 / 4 = 0.5, so async 33 + 16 * 0.5.
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             bandwidth=4, msg_bytes=2)
+        self.assertEqual(r["makespan"], 41.0)
+        with self.assertRaisesRegex(pipelab.Error, "needs a 'bandwidth'"):
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             msg_bytes=2)
+
+    def test_optimizer_time(self):
+        # sync: makespan + T; post-validate: longest rank span + T.
+        for mode in ("sync", "post-validate"):
+            r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                                 optimizer=mode, optimizer_time=3)
+            self.assertEqual(r["optimizer"], mode)
+            self.assertEqual(r["makespan"], 33.0)
+            self.assertEqual(r["iteration_time"], r["max_rank_span"] + 3)
+            self.assertEqual(r["costs"]["optimizer_time"], 3.0)
+
+    def test_a2a(self):
+        # The expert all-to-all is paid by every F and every B (not W): on
+        # the 1F1B critical path 11 (T_F + a + T_BW + a).
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             a2a=0.5)
+        self.assertEqual(r["makespan"], 11 * (1 + 0.5 + 2 + 0.5))
+        self.assertEqual(r["costs"]["a2a"], 0.5)
+
+    def test_fb_overlap(self):
+        # A fused F&B op (dualpipev) takes max(F,B) + (1 - x) min(F,B):
+        # full overlap is never slower than none, and the answer echoes x.
+        none = pipelab.simulate(schedule="dualpipev", stages=4,
+                                microbatches=10)
+        full = pipelab.simulate(schedule="dualpipev", stages=4,
+                                microbatches=10, fb_overlap=1)
+        self.assertEqual(none["makespan"], 33.0)
+        self.assertEqual(full["makespan"], 26.0)  # the command's figure
+        self.assertEqual(full["costs"]["fb_overlap"], 1.0)
+
+    def test_stage_costs(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "stages.csv")
+            with open(path, "w") as f:
+                f.write("stage,F,B,W,act,kept\n")
+                for g in range(4):
+                    f.write("%d,2,1,1,10,5\n" % g)
+            r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                                 stage_costs=path)
+            # Uniform per-stage costs: (m + p - 1)(F + B + W); memory in the
+            # file's bytes, 1F1B keeping p microbatches on rank 0.
+            self.assertEqual(r["makespan"], 11 * (2 + 1 + 1.0))
+            self.assertEqual(r["mem_unit"], "bytes")
+            self.assertEqual(r["peak_activation_bytes"], 40.0)
+            with open(path, "w") as f:
+                f.write("stage,F,B,W,act,kept\n0,1,1,x,10,5\n")
+            with self.assertRaises(pipelab.Error) as cm:
+                pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                                 stage_costs=path)
+            self.assertEqual(cm.exception.code, "PL_EPARSE")
+            self.assertIn("stages.csv': line 2", str(cm.exception))
+
+    def test_replica_allreduce(self):
+        base = pipelab.simulate(schedule="chimera", stages=4, microbatches=8)
+        r = pipelab.simulate(schedule="chimera", stages=4, microbatches=8,
+                             replica_allreduce=2)
+        self.assertEqual((base["makespan"], r["makespan"]), (32.0, 36.0))
+        with self.assertRaisesRegex(pipelab.Error, "stage copies"):
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             replica_allreduce=2)
+
+    def test_mem_limit_per_rank(self):
+        # zb-auto under one limit per rank; a list of equal limits is the
+        # scalar limit.
+        same = pipelab.simulate(schedule="zb-auto", stages=4, microbatches=8,
+                                mem_limit=[3, 3, 3, 3])
+        one = pipelab.simulate(schedule="zb-auto", stages=4, microbatches=8,
+                               mem_limit=3)
+        self.assertEqual(same["makespan"], one["makespan"])
+        self.assertEqual(one["makespan"], 37.0)
+        mixed = pipelab.simulate(schedule="zb-auto", stages=4,
+                                 microbatches=8, mem_limit=[4, 4, 3, 3])
+        self.assertEqual(mixed["makespan"], 27.0)
+        self.assertLessEqual(
+            [x["peak_activation_units"] for x in mixed["ranks"]],
+            [4, 4, 3, 3])
+        with self.assertRaisesRegex(pipelab.Error, "one per rank"):
+            pipelab.simulate(schedule="zb-auto", stages=4, microbatches=8,
+                             mem_limit=[4, 4, 3])
+        with self.assertRaisesRegex(pipelab.Error, "zb-auto only"):
+            pipelab.simulate(schedule="zb-v", stages=4, microbatches=8,
+                             mem_limit=[4, 4, 3, 3])
+
+    def test_waves_and_rank_speed(self):
+        w = pipelab.simulate(schedule="hanayo", stages=4, microbatches=8,
+                             waves=2)
+        c = pipelab.simulate(schedule="hanayo", stages=4, microbatches=8,
+                             chunks=4)
+        self.assertEqual(w["chunks"], 4)
+        self.assertEqual(w["makespan"], c["makespan"])
+        # One rank at half speed: it is busy 2 * 3m.
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             rank_speed=[1, 1, 2, 1])
+        self.assertEqual(r["ranks"][2]["busy"], 48.0)
+        self.assertEqual(r["makespan"], 55.0)  # the command's figure
+
+    def test_whatif_takes_the_request(self):
+        # (whatif starts from the paper's costs: unit costs given here)
+        w = pipelab.whatif(stages=4, microbatches=8, tf=1, tb=1, tw=1,
+                           comm=0, op_gap=0.5, schedules="1f1b")
+        self.assertEqual(w["schedules"][0]["makespan"], 11 * 4 - 0.5)
+        self.assertEqual(w["op_gap"], 0.5)
+
+
 class Errors(unittest.TestCase):
     def test_unknown_schedule(self):
         with self.assertRaises(pipelab.Error) as cm:
