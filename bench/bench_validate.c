@@ -15,6 +15,9 @@
  * the B share of its BW ops from a microbenchmark of the same layer),
  * predict every other schedule at p = 2 from them, run each, and print the
  * iteration error, the bubble-ratio difference and their median / max.
+ * With PL_BENCH_SAVE=DIR in the environment it also saves the profile and
+ * every predicted and measured result as DIR/<schedule>.{pred,real}.json
+ * (for `pipelab compare`).
  * Not a test: timings depend on the machine and its load.
  */
 #include <math.h>
@@ -24,6 +27,7 @@
 
 #include "pipelab/exec.h"
 #include "pipelab/models.h"
+#include "pipelab/traces.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -78,6 +82,20 @@ static int run_median(const pl_sched *s, const pl_workload *w, int runs,
   return rc;
 }
 
+/* Saves r as dir/name.what.json when dir is set; a failure is reported on
+ * stderr and does not stop the benchmark. */
+static void save_result(const char *dir, const char *name, const char *what,
+                        const pl_result *r)
+{
+  if (!dir || !*dir)
+    return;
+  char path[1024];
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  snprintf(path, sizeof path, "%s/%s.%s.json", dir, name, what);
+  if (pl_result_save(r, path, &eb))
+    fprintf(stderr, "bench_validate: %s\n", eb.msg);
+}
+
 static int cross(int hidden, int seq, int runs)
 {
   const int p = 2, m = 4;
@@ -113,6 +131,8 @@ static int cross(int hidden, int seq, int runs)
     return 1;
   }
   pl_sched_destroy(s1);
+  const char *save = getenv("PL_BENCH_SAVE");
+  save_result(save, "1f1b", "real", &prof);
   pl_learn_opts lo = PL_LEARN_OPTS_INIT;
   lo.b_frac = b_frac;
   lo.msg_bytes = (double)pl_wl_msg_bytes(&w);
@@ -166,6 +186,8 @@ static int cross(int hidden, int seq, int runs)
     } else if (run_median(s, &rw, runs, &real, &eb)) {
       printf("%-20s -- run failed: %s\n", gi->name, eb.msg);
     } else {
+      save_result(save, gi->name, "pred", &sim);
+      save_result(save, gi->name, "real", &real);
       errs[n] = 100.0 * (real.makespan - sim.makespan) / sim.makespan;
       bubs[n] = 100.0 * (real.bubble_ratio - sim.bubble_ratio);
       printf("%-20s %2d %3d %2d | %11.0f %11.0f %+7.1f | %7.3f %7.3f "

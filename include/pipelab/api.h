@@ -12,7 +12,7 @@
  *   "simulate"     one schedule over constant costs (simulate's options:
  *                  schedule or schedule_file, stages, microbatches, chunks,
  *                  tf, tb, tw, comm, p2p, op_gap, stage_costs, ...; read
- *                  into the command's pl_sim_request (models.h), so both
+ *                  into the command's pl_sim_request of models.h, so both
  *                  map them with the same functions; detail adds every op
  *                  and the memory timeline; save and trace write files)
  *   "whatif"       every built-in schedule for one case (whatif's options)
