@@ -45,6 +45,14 @@
 #define PL_HOT_INLINE static inline
 #endif
 
+/* Ops ahead of the current one that a rank's loop prefetches. */
+#define PL_OP_PREFETCH 16
+#if defined(__GNUC__)
+#define PL_PREFETCH(addr) __builtin_prefetch(addr)
+#else
+#define PL_PREFETCH(addr) ((void)(addr))
+#endif
+
 /* The backward part of an op: the op itself, or a fused op's second part. */
 PL_HOT_INLINE void bwd_part(const pl_op *op, int *bk, int *bg, int *bmb)
 {
@@ -130,12 +138,14 @@ void pl_sim_destroy(pl_sim *sim)
     (field) = grown_;                                                       \
   } while (0)
 
-/* Grows *buf to n doubles, recording the new capacity. */
+/* Grows *buf to n doubles, recording the new capacity. The tables are
+ * written whole on every run: a large one asks for huge pages. */
 static int grow_d(double **buf, size_t *cap, size_t n)
 {
   if (n > *cap) {
     GROW(*buf, n);
     *cap = n;
+    pl_mem_hint_huge(*buf, n * sizeof **buf);
   }
   return PL_OK;
 }
@@ -576,6 +586,11 @@ static int loop_async(const struct run *R, int top)
     pl_rank_result *rr = &res->ranks[r];
     for (; i < n; i++) {
       const pl_op *op = &ops[i];
+      /* Ranks take turns after an op or two, so the hardware prefetcher
+       * cannot follow p op streams: fetch this rank's ops a few lines
+       * ahead (its next visits then find them in cache). */
+      if (i + PL_OP_PREFETCH < n)
+        PL_PREFETCH(&ops[i + PL_OP_PREFETCH]);
       int kind = op->kind, g = op->stage, mb = op->mb;
       double ready = 0;
       long wait = -1;

@@ -207,9 +207,29 @@ static int32_t find_pos(const pl_sched *s, int r, int kind, int g, int mb)
 static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
 {
   size_t m = (size_t)s->m;
+  const unsigned n_stages = (unsigned)s->n_stages, um = (unsigned)s->m;
+  const int *srank = s->stage_rank;
   for (int r = 0; r < s->p; r++) {
     const struct pl_rank_list *l = &s->ranks[r];
     for (size_t i = 0; i < l->n; i++) {
+      /* The common case inline: one part, in range, on its own rank, not
+       * seen before. Anything else (an error included) takes the general
+       * path below, which reaches the same state or reports. */
+      const pl_op *op = &l->ops[i];
+      if (op->kind <= PL_OP_BW && !s->mb_pipe &&
+          (unsigned)op->stage < n_stages && (unsigned)op->mb < um &&
+          srank[op->stage] == r) {
+        uint8_t *e = &t[(size_t)op->stage * m + (size_t)op->mb];
+        uint8_t bit = kind_bit(op->kind);
+        if (!(*e & bit)) {
+          if ((bit & (ST_B | ST_BW)) && !(*e & ST_F))
+            *e |= ST_BACK_EARLY;
+          if (bit == ST_W && !(*e & ST_B))
+            *e |= ST_W_EARLY;
+          *e |= bit;
+          continue;
+        }
+      }
       int kinds[2], gs[2], mbs[2];
       int np = op_parts(&l->ops[i], r, i, kinds, gs, mbs, eb);
       if (np < 0)
