@@ -178,9 +178,17 @@ int pl__sched_reserve(pl_sched *s, size_t per_rank)
       return PL_EINVAL;
   if (per_rank == 0)
     return PL_OK;
-  if (per_rank > SIZE_MAX / sizeof(pl_op) / p)
+  /* Each rank's part starts an odd number of 64-byte lines after the
+   * previous one: the engine reads all ranks' lists in turns, and parts
+   * whose length is a multiple of 4 KiB would map every rank's current
+   * line to the same cache set. */
+  const size_t line = 64 / sizeof(pl_op);
+  if (per_rank > SIZE_MAX / sizeof(pl_op) / p - 2 * line)
     return PL_ENOMEM;
-  size_t bytes = p * per_rank * sizeof(pl_op);
+  size_t stride = (per_rank + line - 1) / line * line;
+  if ((stride / line) % 2 == 0)
+    stride += line;
+  size_t bytes = p * stride * sizeof(pl_op);
   pl_op *slab = pl_malloc(bytes);
   if (!slab)
     return PL_ENOMEM;
@@ -188,8 +196,8 @@ int pl__sched_reserve(pl_sched *s, size_t per_rank)
   for (size_t r = 0; r < p; r++) {
     struct pl_rank_list *l = &s->ranks[r];
     pl_free(l->ops);
-    l->ops = slab + r * per_rank;
-    l->cap = per_rank;
+    l->ops = slab + r * stride;
+    l->cap = stride;
     l->in_slab = 1;
   }
   s->slab = slab;
