@@ -211,6 +211,18 @@ static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
   const unsigned n_stages = (unsigned)s->n_stages, um = (unsigned)s->m;
   const int *srank = s->stage_rank;
   const int plain = s->mb_pipe == NULL;
+  /* The state after a part of kind k (F, B, W, BW) in state v, 0 for a
+   * repeat (the general path reports it). */
+  uint8_t next[PL_OP_BW + 1][64];
+  for (int k = 0; k <= PL_OP_BW; k++)
+    for (int v = 0; v < 64; v++) {
+      uint8_t bit = kind_bit(k), nv = (uint8_t)(v | bit);
+      if ((bit & (ST_B | ST_BW)) && !(v & ST_F))
+        nv |= ST_BACK_EARLY;
+      if (bit == ST_W && !(v & ST_B))
+        nv |= ST_W_EARLY;
+      next[k][v] = (v & bit) ? 0 : nv;
+    }
   for (int r = 0; r < s->p; r++) {
     const struct pl_rank_list *l = &s->ranks[r];
     const pl_op *ops = l->ops;
@@ -223,13 +235,9 @@ static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
       if (op->kind <= PL_OP_BW && plain && (unsigned)op->stage < n_stages &&
           (unsigned)op->mb < um && srank[op->stage] == r) {
         uint8_t *e = &t[(size_t)op->stage * m + (size_t)op->mb];
-        uint8_t bit = kind_bit(op->kind);
-        if (!(*e & bit)) {
-          if ((bit & (ST_B | ST_BW)) && !(*e & ST_F))
-            *e |= ST_BACK_EARLY;
-          if (bit == ST_W && !(*e & ST_B))
-            *e |= ST_W_EARLY;
-          *e |= bit;
+        uint8_t nv = next[op->kind][*e];
+        if (nv) {
+          *e = nv;
           continue;
         }
       }
