@@ -1,11 +1,15 @@
 /* common.c: the base layer's error table, allocator hook, growable buffer,
  * file helpers, clock and version information (include/pipelab/core.h). */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +92,25 @@ void *pl_calloc(size_t n, size_t size)
 }
 void *pl_realloc(void *p, size_t n) { return counted(alloc.r(p, n ? n : 1)); }
 unsigned long pl_alloc_failures(void) { return refused; }
+
+void pl_mem_hint_huge(void *p, size_t n)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  /* madvise wants a page-aligned start; the kernel uses a huge page for
+   * each aligned 2 MiB inside the advised range. A refusal (no THP, or a
+   * block that is not a private mapping) is harmless. */
+  long page = sysconf(_SC_PAGESIZE);
+  if (!p || n < PL_HUGE_MIN || page <= 0)
+    return;
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+  uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+  if (e > a)
+    (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
 void pl_free(void *p)
 {
   if (p)

@@ -45,6 +45,14 @@
 #define PL_HOT_INLINE static inline
 #endif
 
+/* Ops ahead of the current one that a rank's loop prefetches. */
+#define PL_OP_PREFETCH 16
+#if defined(__GNUC__)
+#define PL_PREFETCH(addr) __builtin_prefetch(addr)
+#else
+#define PL_PREFETCH(addr) ((void)(addr))
+#endif
+
 /* The backward part of an op: the op itself, or a fused op's second part. */
 PL_HOT_INLINE void bwd_part(const pl_op *op, int *bk, int *bg, int *bmb)
 {
@@ -60,10 +68,15 @@ PL_HOT_INLINE void bwd_part(const pl_op *op, int *bk, int *bg, int *bmb)
 }
 
 struct pl_sim {
-  /* End time of F(g, mb) at [g*m + mb] and of B/BW(g, mb) at [S*m + g*m + mb];
-   * -1 = not yet. The same index names the message that output becomes. */
+  /* End time of F(g, mb) at [g*ms + mb] and of B/BW(g, mb) at
+   * [S*ms + g*ms + mb]; -1 = not yet. The same index (the key) names the
+   * message that output becomes. ms = key_stride(m) >= m: each stage's row
+   * starts an odd number of cache lines after the previous one, so that the
+   * rows of all stages (read and written together as ranks take turns) do
+   * not compete for the same cache sets. */
   double *end;
   size_t end_cap;
+  long ms; /* of the last run */
   /* Async with link queues: arrival of the message at the consumer. */
   double *arr;
   size_t arr_cap;
@@ -120,6 +133,19 @@ void pl_sim_destroy(pl_sim *sim)
   pl_free(sim);
 }
 
+/* Keys per stage for m microbatches: m, padded when the table is large
+ * enough for the stages' rows to evict each other (a row length that is a
+ * multiple of 4 KiB maps every stage's current line to one cache set). */
+static long key_stride(int m)
+{
+  if (m < 64)
+    return m;
+  long ms = ((long)m + 7) / 8 * 8; /* whole lines of doubles */
+  if ((ms / 8) % 2 == 0)
+    ms += 8;
+  return ms;
+}
+
 /* Grows the array `field` to n elements; PL_ENOMEM leaves it as it was (a
  * later call grows what is still short). */
 #define GROW(field, n)                                                      \
@@ -130,12 +156,14 @@ void pl_sim_destroy(pl_sim *sim)
     (field) = grown_;                                                       \
   } while (0)
 
-/* Grows *buf to n doubles, recording the new capacity. */
+/* Grows *buf to n doubles, recording the new capacity. The tables are
+ * written whole on every run: a large one asks for huge pages. */
 static int grow_d(double **buf, size_t *cap, size_t n)
 {
   if (n > *cap) {
     GROW(*buf, n);
     *cap = n;
+    pl_mem_hint_huge(*buf, n * sizeof **buf);
   }
   return PL_OK;
 }
@@ -252,13 +280,14 @@ double pl_iteration_time(const pl_result *r, int optimizer,
 }
 
 /* Where a message key's producer sits: op text, stage, rank, position. */
-static long find_producer(const pl_sched *s, long key, const char **what,
-                          int *g_out, int *mb_out, int *r_out)
+static long find_producer(const pl_sched *s, long ms, long key,
+                          const char **what, int *g_out, int *mb_out,
+                          int *r_out)
 {
-  long Sm = (long)s->n_stages * s->m;
+  long Sm = (long)s->n_stages * ms;
   int isb = key >= Sm;
   long k = isb ? key - Sm : key;
-  int g = (int)(k / s->m), mb = (int)(k % s->m);
+  int g = (int)(k / ms), mb = (int)(k % ms);
   int r = s->stage_rank[g];
   size_t n;
   const pl_op *ops = pl_sched_rank_ops(s, r, &n);
@@ -293,7 +322,7 @@ static void describe_key(const pl_sched *s, const pl_sim *sim, long key,
 {
   const char *what;
   int g, mb, r;
-  long at = find_producer(s, key, &what, &g, &mb, &r);
+  long at = find_producer(s, sim->ms, key, &what, &g, &mb, &r);
   size_t n;
   const pl_op *ops = pl_sched_rank_ops(s, r, &n);
   pl_buf_addf(b, "%s%ds%d", what, mb, g);
@@ -323,8 +352,8 @@ static void describe_xfer(const pl_sched *s, const pl_sim *sim, int r,
 {
   const char *what;
   int g, mb, pr;
-  find_producer(s, key, &what, &g, &mb, &pr);
-  long Sm = (long)s->n_stages * s->m;
+  find_producer(s, sim->ms, key, &what, &g, &mb, &pr);
+  long Sm = (long)s->n_stages * sim->ms;
   int isb = key >= Sm;
   int to = isb ? g - 1 : g + 1;
   int peer = pr == r ? s->stage_rank[to] : pr;
@@ -356,7 +385,7 @@ static int report_deadlock(const pl_sched *s, const pl_sim *sim, int mode,
               mode == PL_P2P_ASYNC ? "" : mode == PL_P2P_BLOCKING
                                              ? " under blocking P2P"
                                              : " under batched P2P");
-  const long keys = 2L * s->n_stages * s->m;
+  const long keys = 2L * s->n_stages * sim->ms;
   int first = 1, more = 0;
   for (int r = 0; r < s->p; r++) {
     size_t n;
@@ -407,7 +436,8 @@ struct run {
   pl_result *res;
   int p, S, m;
   int L;               /* stages per pipeline (S unless replicated) */
-  long Sm, keys;
+  long ms;             /* keys per stage (key_stride) */
+  long Sm, keys;       /* S * ms, 2 * Sm */
   const int *srank;
   const pl_stage_cost *sc;
   const double *speed;
@@ -422,23 +452,36 @@ struct run {
 /* Whether stage g has a predecessor / successor in its pipeline (one
  * pipeline of S stages, or two of L in a replicated schedule's expanded
  * form). */
+PL_HOT_INLINE int has_prev_in(int L, int S, int g)
+{
+  return L == S ? g > 0 : g % L != 0;
+}
+
+PL_HOT_INLINE int has_next_in(int L, int S, int g)
+{
+  return L == S ? g + 1 < S : g % L != L - 1;
+}
+
 PL_HOT_INLINE int has_prev(const struct run *R, int g)
 {
-  return R->L == R->S ? g > 0 : g % R->L != 0;
+  return has_prev_in(R->L, R->S, g);
 }
 
 PL_HOT_INLINE int has_next(const struct run *R, int g)
 {
-  return R->L == R->S ? g + 1 < R->S : g % R->L != R->L - 1;
+  return has_next_in(R->L, R->S, g);
 }
 
-/* Runs op i of rank r from `start`: duration, busy time, memory, records.
- * Returns its end. */
-PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
-                             const pl_op *op, double start, double *mem,
-                             pl_rank_result *rr)
+/* Runs op i of rank r from `start`: duration, busy time, memory, and (when
+ * rec is not 0 and the run records) the records. sc is R->sc and spd the
+ * rank's speed, R->speed[r], passed in so that a loop keeps them in
+ * registers. Returns its end. */
+PL_HOT_INLINE double exec_op_in(const struct run *R, int r, size_t i,
+                                const pl_op *op, double start, double *mem,
+                                pl_rank_result *rr,
+                                const pl_stage_cost *sc, double spd,
+                                const int rec)
 {
-  const pl_stage_cost *sc = R->sc;
   int kind = op->kind, g = op->stage;
   int bk = kind, bg = g;
   double dur;
@@ -447,12 +490,12 @@ PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
     bg = op->stage2;
     double a = sc[g].t[PL_OP_F], b = sc[bg].t[bk];
     double comm = sc[g].a2a + sc[bg].a2a; /* hidden by the fused compute */
-    dur = (a + b - R->c->fb_overlap * (a < b ? a : b)) * R->speed[r];
+    dur = (a + b - R->c->fb_overlap * (a < b ? a : b)) * spd;
     if (comm > dur)
       dur = comm;
   } else {
     /* F, B, BW pay their expert all-to-all in the open; W has none. */
-    dur = sc[g].t[kind] * R->speed[r] + (kind == PL_OP_W ? 0 : sc[g].a2a);
+    dur = sc[g].t[kind] * spd + (kind == PL_OP_W ? 0 : sc[g].a2a);
   }
   double fin = start + dur;
   if (start < rr->first_start)
@@ -463,7 +506,7 @@ PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
     *mem += sc[g].mem_b;
     if (*mem > rr->peak_mem)
       rr->peak_mem = *mem;
-    if (R->mem_n) {
+    if (rec && R->mem_n) {
       pl_mem_point *mp = &R->res->mem[2 * R->offset[r] + R->mem_n[r]++];
       mp->rank = r;
       mp->t = start;
@@ -479,22 +522,29 @@ PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
     else
       rel = sc[bg].mem_b;
     *mem -= rel;
-    if (R->mem_n) {
+    if (rec && R->mem_n) {
       pl_mem_point *mp = &R->res->mem[2 * R->offset[r] + R->mem_n[r]++];
       mp->rank = r;
       mp->t = fin;
       mp->value = *mem;
     }
   }
-  if (R->res->ops) {
-    pl_op_rec *rec = &R->res->ops[R->offset[r] + i];
-    rec->rank = r;
-    rec->index = (int32_t)i;
-    rec->op = *op;
-    rec->start = start;
-    rec->end = fin;
+  if (rec && R->res->ops) {
+    pl_op_rec *o = &R->res->ops[R->offset[r] + i];
+    o->rank = r;
+    o->index = (int32_t)i;
+    o->op = *op;
+    o->start = start;
+    o->end = fin;
   }
   return fin;
+}
+
+PL_HOT_INLINE double exec_op(const struct run *R, int r, size_t i,
+                             const pl_op *op, double start, double *mem,
+                             pl_rank_result *rr)
+{
+  return exec_op_in(R, r, i, op, start, mem, rr, R->sc, R->speed[r], 1);
 }
 
 PL_HOT_INLINE void record_xfer(const struct run *R, long k, int src, int dst,
@@ -505,8 +555,8 @@ PL_HOT_INLINE void record_xfer(const struct run *R, long k, int src, int dst,
   long kk = isb ? k - R->Sm : k;
   x->src = src;
   x->dst = dst;
-  x->stage = (int32_t)(kk / R->m);
-  x->mb = (int32_t)(kk % R->m);
+  x->stage = (int32_t)(kk / R->ms);
+  x->mb = (int32_t)(kk % R->ms);
   x->backward = isb;
   x->ready = ready;
   x->start = start;
@@ -552,37 +602,54 @@ PL_HOT_INLINE int save_rank(const struct run *R, int r, size_t i, size_t n,
 }
 
 /* Runs every runnable rank under async P2P until none is left. Returns the
- * number of ranks that finished their list. */
-static int loop_async(const struct run *R, int top)
+ * number of ranks that finished their list. `plain` (a constant at each
+ * call) is 1 for the common run: one pipeline, no link queues, no records;
+ * the compiler then drops those branches from the loop. Everything the
+ * loop reads is copied into locals, which the stores to the tables could
+ * otherwise alias. */
+PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
 {
   pl_sim *sim = R->sim;
   pl_result *res = R->res;
-  const int m = R->m;
+  const long ms = R->ms;
   const long Sm = R->Sm;
+  const int S = R->S, L = plain ? R->S : R->L;
   const int *srank = R->srank;
   const double *comm_t = sim->comm_t;
+  const pl_stage_cost *sc = R->sc;
+  const double *speed = R->speed;
   const double gap = R->gap;
-  const int links = R->links;
+  const int links = plain ? 0 : R->links;
+  const int sends = plain ? 0 : links || R->xrec;
+  const struct pl_rank_list *lists = R->s->ranks;
   double *end = sim->end, *arr = sim->arr;
+  long *parked = sim->parked;
+  int *stack = sim->stack;
   int done_ranks = 0;
 
   while (top > 0) {
-    const int r = sim->stack[--top];
-    const pl_op *ops = R->s->ranks[r].ops;
-    const size_t n = R->s->ranks[r].n;
+    const int r = stack[--top];
+    const pl_op *ops = lists[r].ops;
+    const size_t n = lists[r].n;
     size_t i = sim->pos[r];
     double t_free = sim->free_t[r];
     double mem = sim->mem[r];
+    const double spd = speed[r];
     pl_rank_result *rr = &res->ranks[r];
     for (; i < n; i++) {
       const pl_op *op = &ops[i];
+      /* Ranks take turns after an op or two, so the hardware prefetcher
+       * cannot follow p op streams: fetch this rank's ops a few lines
+       * ahead (its next visits then find them in cache). */
+      if (i + PL_OP_PREFETCH < n)
+        PL_PREFETCH(&ops[i + PL_OP_PREFETCH]);
       int kind = op->kind, g = op->stage, mb = op->mb;
       double ready = 0;
       long wait = -1;
       /* Data predecessor of the forward part (F or FB). */
       if (kind == PL_OP_F || kind == PL_OP_FB) {
-        if (has_prev(R, g)) {
-          long k = (long)(g - 1) * m + mb;
+        if (has_prev_in(L, S, g)) {
+          long k = (long)(g - 1) * ms + mb;
           double e = end[k];
           if (e < 0)
             wait = k;
@@ -597,15 +664,15 @@ static int loop_async(const struct run *R, int top)
       bwd_part(op, &bk, &bg, &bmb);
       if (wait < 0 && (bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         double e;
-        if (!has_next(R, bg)) {
-          long k = (long)bg * m + bmb; /* the loss follows the last forward */
+        if (!has_next_in(L, S, bg)) {
+          long k = (long)bg * ms + bmb; /* the loss follows the last forward */
           e = end[k];
           if (e < 0)
             wait = k;
           else if (srank[bg] != r)
             e += comm_t[bg];
         } else {
-          long k = Sm + (long)(bg + 1) * m + bmb;
+          long k = Sm + (long)(bg + 1) * ms + bmb;
           e = end[k];
           if (e < 0)
             wait = k;
@@ -615,7 +682,7 @@ static int loop_async(const struct run *R, int top)
         if (wait < 0 && e > ready)
           ready = e;
       } else if (kind == PL_OP_W) {
-        long k = Sm + (long)g * m + mb;
+        long k = Sm + (long)g * ms + mb;
         double e = end[k];
         if (e < 0)
           wait = k;
@@ -623,43 +690,43 @@ static int loop_async(const struct run *R, int top)
           ready = e;
       }
       if (wait >= 0) {
-        sim->parked[r] = wait;
+        parked[r] = wait;
         break;
       }
       double start = (ready > t_free ? ready : t_free) + gap;
-      double fin = exec_op(R, r, i, op, start, &mem, rr);
+      double fin = exec_op_in(R, r, i, op, start, &mem, rr, sc, spd, !plain);
       t_free = fin;
       /* Publish the op's outputs and wake the consumer if it waits. */
       if (kind == PL_OP_F || kind == PL_OP_FB) {
-        long k = (long)g * m + mb;
+        long k = (long)g * ms + mb;
         end[k] = fin;
-        int cr = has_next(R, g) ? srank[g + 1] : r;
+        int cr = has_next_in(L, S, g) ? srank[g + 1] : r;
         if (cr != r) {
-          if (links || R->xrec) {
+          if (sends) {
             double at = async_send(R, k, g, sim->link_f[g], r, cr, fin);
             if (links)
               arr[k] = at;
           }
-          if (sim->parked[cr] == k) {
-            sim->parked[cr] = -1;
-            sim->stack[top++] = cr;
+          if (parked[cr] == k) {
+            parked[cr] = -1;
+            stack[top++] = cr;
           }
         }
       }
       if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
-        long k = Sm + (long)bg * m + bmb;
+        long k = Sm + (long)bg * ms + bmb;
         end[k] = fin;
-        int cr = has_prev(R, bg) ? srank[bg - 1] : r;
+        int cr = has_prev_in(L, S, bg) ? srank[bg - 1] : r;
         if (cr != r) {
-          if (links || R->xrec) {
+          if (sends) {
             double at =
                 async_send(R, k, bg - 1, sim->link_b[bg - 1], r, cr, fin);
             if (links)
               arr[k] = at;
           }
-          if (sim->parked[cr] == k) {
-            sim->parked[cr] = -1;
-            sim->stack[top++] = cr;
+          if (parked[cr] == k) {
+            parked[cr] = -1;
+            stack[top++] = cr;
           }
         }
       }
@@ -667,6 +734,13 @@ static int loop_async(const struct run *R, int top)
     done_ranks += save_rank(R, r, i, n, t_free, mem, i == n);
   }
   return done_ranks;
+}
+
+static int loop_async(const struct run *R, int top)
+{
+  int plain = R->L == R->S && !R->links && !R->xrec && !R->res->ops &&
+              !R->mem_n;
+  return plain ? loop_async_in(R, top, 1) : loop_async_in(R, top, 0);
 }
 
 /* One transfer of a point: message key, peer rank, boundary, link. */
@@ -684,13 +758,13 @@ enum { X_SEND_NEXT, X_RECV_PREV, X_SEND_PREV, X_RECV_NEXT };
 static void add_sends(const struct run *R, int r, const pl_op *o,
                       struct xfer *x, int *have)
 {
-  const int m = R->m;
+  const long ms = R->ms;
   const int *srank = R->srank;
   const pl_sim *sim = R->sim;
   if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
     int g = o->stage;
     if (has_next(R, g) && srank[g + 1] != r) {
-      x[X_SEND_NEXT] = (struct xfer){(long)g * m + o->mb, 1, srank[g + 1], g,
+      x[X_SEND_NEXT] = (struct xfer){(long)g * ms + o->mb, 1, srank[g + 1], g,
                                      sim->link_f[g]};
       have[X_SEND_NEXT] = 1;
     }
@@ -699,7 +773,7 @@ static void add_sends(const struct run *R, int r, const pl_op *o,
   bwd_part(o, &bk, &bg, &bmb);
   if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F &&
       has_prev(R, bg) && srank[bg - 1] != r) {
-    x[X_SEND_PREV] = (struct xfer){R->Sm + (long)bg * m + bmb, 1,
+    x[X_SEND_PREV] = (struct xfer){R->Sm + (long)bg * ms + bmb, 1,
                                    srank[bg - 1], bg - 1, sim->link_b[bg - 1]};
     have[X_SEND_PREV] = 1;
   }
@@ -709,13 +783,13 @@ static void add_sends(const struct run *R, int r, const pl_op *o,
 static void add_recvs(const struct run *R, int r, const pl_op *o,
                       struct xfer *x, int *have)
 {
-  const int m = R->m;
+  const long ms = R->ms;
   const int *srank = R->srank;
   const pl_sim *sim = R->sim;
   if (o->kind == PL_OP_F || o->kind == PL_OP_FB) {
     int g = o->stage;
     if (has_prev(R, g) && srank[g - 1] != r) {
-      x[X_RECV_PREV] = (struct xfer){(long)(g - 1) * m + o->mb, 0,
+      x[X_RECV_PREV] = (struct xfer){(long)(g - 1) * ms + o->mb, 0,
                                      srank[g - 1], g - 1, sim->link_f[g - 1]};
       have[X_RECV_PREV] = 1;
     }
@@ -724,7 +798,7 @@ static void add_recvs(const struct run *R, int r, const pl_op *o,
   bwd_part(o, &bk, &bg, &bmb);
   if ((bk == PL_OP_B || bk == PL_OP_BW) && o->kind != PL_OP_F &&
       has_next(R, bg) && srank[bg + 1] != r) {
-    x[X_RECV_NEXT] = (struct xfer){R->Sm + (long)(bg + 1) * m + bmb, 0,
+    x[X_RECV_NEXT] = (struct xfer){R->Sm + (long)(bg + 1) * ms + bmb, 0,
                                    srank[bg + 1], bg, sim->link_b[bg]};
     have[X_RECV_NEXT] = 1;
   }
@@ -862,7 +936,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
 {
   pl_sim *sim = R->sim;
   pl_result *res = R->res;
-  const int m = R->m;
+  const long ms = R->ms;
   const long Sm = R->Sm;
   const int *srank = R->srank;
   const double gap = R->gap;
@@ -897,7 +971,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
       long wait = -1;
       if ((kind == PL_OP_F || kind == PL_OP_FB) && has_prev(R, g) &&
           srank[g - 1] == r) {
-        long k = (long)(g - 1) * m + mb;
+        long k = (long)(g - 1) * ms + mb;
         if (end[k] < 0)
           wait = k;
         else if (end[k] > ready)
@@ -908,9 +982,9 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
       if (wait < 0 && (bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         long k = -1;
         if (!has_next(R, bg))
-          k = (long)bg * m + bmb;
+          k = (long)bg * ms + bmb;
         else if (srank[bg + 1] == r)
-          k = Sm + (long)(bg + 1) * m + bmb;
+          k = Sm + (long)(bg + 1) * ms + bmb;
         if (k >= 0) {
           if (end[k] < 0)
             wait = k;
@@ -918,7 +992,7 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
             ready = end[k];
         }
       } else if (kind == PL_OP_W) {
-        long k = Sm + (long)g * m + mb;
+        long k = Sm + (long)g * ms + mb;
         if (end[k] < 0)
           wait = k;
         else if (end[k] > ready)
@@ -934,9 +1008,9 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
       double fin = exec_op(R, r, i, op, start, &mem, rr);
       t_free = fin;
       if (kind == PL_OP_F || kind == PL_OP_FB)
-        end[(long)g * m + mb] = fin;
+        end[(long)g * ms + mb] = fin;
       if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F)
-        end[Sm + (long)bg * m + bmb] = fin;
+        end[Sm + (long)bg * ms + bmb] = fin;
       }
       if (blocked)
         break;
@@ -1055,7 +1129,8 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
                    "batched)", mode);
   if (!(c->op_gap >= 0) || !isfinite(c->op_gap))
     return pl_errf(eb, PL_EINVAL, "op gap must be a finite time >= 0");
-  const long Sm = (long)S * m;
+  const long ms = key_stride(m);
+  const long Sm = (long)S * ms;
   const size_t keys = (size_t)(2 * Sm);
   int rc = sim_reserve(sim, p, S, keys);
   if (rc)
@@ -1084,8 +1159,10 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   R.S = S;
   R.L = s->pipe_len > 0 ? s->pipe_len : S;
   R.m = m;
+  R.ms = ms;
   R.Sm = Sm;
   R.keys = (long)keys;
+  sim->ms = ms;
   R.srank = s->stage_rank;
   R.sc = c->stage;
   R.speed = c->rank_speed;

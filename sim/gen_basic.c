@@ -2,10 +2,11 @@
  * architecture.md). The orders are written exactly as the reference
  * implementations emit them, so that simulated timings match theirs. */
 #include "pipelab/pipelab.h"
+#include "sched_int.h"
 
 #define PUSH(s, r, k, g, mb)                                                \
   do {                                                                      \
-    if ((rc = pl_sched_push3((s), (r), (k), (g), (mb))) != 0)               \
+    if ((rc = pl__sched_push_op((s), (r), (k), (g), (mb))) != 0)            \
       goto fail;                                                            \
   } while (0)
 
@@ -28,6 +29,8 @@ int pl_gen_gpipe(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)
     return rc;
   if ((rc = pl_sched_create(p, p, m, PL_PLACE_SINGLE, &s, eb)) != 0)
     return rc;
+  if ((rc = pl__sched_reserve(s, 2 * (size_t)m)) != 0) /* one F, one BW */
+    goto fail;
   /* PyTorch's ScheduleGPipe runs the backwards in forward order. */
   for (int r = 0; r < p; r++) {
     for (int i = 0; i < m; i++)
@@ -50,6 +53,8 @@ int pl_gen_1f1b(const pl_gen_params *gp, pl_sched **out, struct pl_errbuf *eb)
     return rc;
   if ((rc = pl_sched_create(p, p, m, PL_PLACE_SINGLE, &s, eb)) != 0)
     return rc;
+  if ((rc = pl__sched_reserve(s, 2 * (size_t)m)) != 0) /* one F, one BW */
+    goto fail;
   for (int r = 0; r < p; r++) {
     /* Warm-up clamped to m: with m < p the schedule still runs (PyTorch
      * refuses; we simulate and let the bubble speak). */
@@ -113,6 +118,8 @@ int pl_gen_interleaved(const pl_gen_params *gp, pl_sched **out,
                    g, p, m);
   if ((rc = pl_sched_create(p, p * v, m, PL_PLACE_LOOP, &s, eb)) != 0)
     return rc;
+  if ((rc = pl__sched_reserve(s, 2 * (size_t)m * (size_t)v)) != 0)
+    goto fail;
   int total = m * v;
   for (int r = 0; r < p; r++) {
     int w = 2 * (p - 1 - r) + (v - 1) * g;

@@ -42,23 +42,24 @@ static int zb_hand(const pl_gen_params *gp, int c, const char *name,
     return rc;
   if ((rc = pl_sched_create(p, p, m, PL_PLACE_SINGLE, &s, eb)) != 0)
     return rc;
+  rc = pl__sched_reserve(s, 3 * (size_t)m); /* F, B and W of each mb */
   for (int r = 0; r < p && rc == 0; r++) {
     int warm = c * (p - 1 - r);
     if (warm > m)
       warm = m;
     int nf = 0, nw = 0;
     for (; nf < warm && rc == 0; nf++)
-      rc = pl_sched_push3(s, r, PL_OP_F, r, nf);
+      rc = pl__sched_push_op(s, r, PL_OP_F, r, nf);
     for (int k = 0; k < m && rc == 0; k++) {
       if (nf < m)
-        rc = pl_sched_push3(s, r, PL_OP_F, r, nf++);
+        rc = pl__sched_push_op(s, r, PL_OP_F, r, nf++);
       if (rc == 0)
-        rc = pl_sched_push3(s, r, PL_OP_B, r, k);
+        rc = pl__sched_push_op(s, r, PL_OP_B, r, k);
       if (rc == 0 && k >= c * r)
-        rc = pl_sched_push3(s, r, PL_OP_W, r, nw++);
+        rc = pl__sched_push_op(s, r, PL_OP_W, r, nw++);
     }
     while (rc == 0 && nw < m)
-      rc = pl_sched_push3(s, r, PL_OP_W, r, nw++);
+      rc = pl__sched_push_op(s, r, PL_OP_W, r, nw++);
   }
   if (rc) {
     pl_sched_destroy(s);

@@ -1,4 +1,5 @@
 /* sched.c: the schedule IR (ordered op list per rank plus stage placement). */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <stdio.h>
@@ -105,7 +106,9 @@ void pl_sched_destroy(pl_sched *s)
     return;
   if (s->ranks)
     for (int r = 0; r < s->p; r++)
-      pl_free(s->ranks[r].ops);
+      if (!s->ranks[r].in_slab)
+        pl_free(s->ranks[r].ops);
+  pl_free(s->slab);
   pl_free(s->ranks);
   pl_free(s->stage_rank);
   pl_free(s->stage_chunk);
@@ -148,13 +151,56 @@ int pl_sched_push(pl_sched *s, int rank, pl_op op)
   struct pl_rank_list *l = &s->ranks[rank];
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
-    pl_op *p = pl_realloc(l->ops, cap * sizeof *p);
+    pl_op *p;
+    if (l->in_slab) { /* outgrew its part of the slab: move out */
+      if ((p = pl_malloc(cap * sizeof *p)) != NULL)
+        memcpy(p, l->ops, l->n * sizeof *p);
+    } else {
+      p = pl_realloc(l->ops, cap * sizeof *p);
+    }
     if (!p)
       return PL_ENOMEM;
     l->ops = p;
     l->cap = cap;
+    l->in_slab = 0;
   }
   l->ops[l->n++] = op;
+  return PL_OK;
+}
+
+int pl__sched_reserve(pl_sched *s, size_t per_rank)
+{
+  size_t p = (size_t)s->p;
+  if (s->slab)
+    return PL_EINVAL;
+  for (size_t r = 0; r < p; r++)
+    if (s->ranks[r].n)
+      return PL_EINVAL;
+  if (per_rank == 0)
+    return PL_OK;
+  /* Each rank's part starts an odd number of 64-byte lines after the
+   * previous one: the engine reads all ranks' lists in turns, and parts
+   * whose length is a multiple of 4 KiB would map every rank's current
+   * line to the same cache set. */
+  const size_t line = 64 / sizeof(pl_op);
+  if (per_rank > SIZE_MAX / sizeof(pl_op) / p - 2 * line)
+    return PL_ENOMEM;
+  size_t stride = (per_rank + line - 1) / line * line;
+  if ((stride / line) % 2 == 0)
+    stride += line;
+  size_t bytes = p * stride * sizeof(pl_op);
+  pl_op *slab = pl_malloc(bytes);
+  if (!slab)
+    return PL_ENOMEM;
+  pl_mem_hint_huge(slab, bytes);
+  for (size_t r = 0; r < p; r++) {
+    struct pl_rank_list *l = &s->ranks[r];
+    pl_free(l->ops);
+    l->ops = slab + r * stride;
+    l->cap = stride;
+    l->in_slab = 1;
+  }
+  s->slab = slab;
   return PL_OK;
 }
 

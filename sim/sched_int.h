@@ -4,8 +4,9 @@
 #include "pipelab/pipelab.h"
 
 struct pl_rank_list {
-  pl_op *ops;
+  pl_op *ops;    /* own allocation, or a part of the schedule's slab */
   size_t n, cap;
+  int in_slab;   /* ops lies in pl_sched.slab (not freed on its own) */
 };
 
 struct pl_sched {
@@ -14,6 +15,9 @@ struct pl_sched {
   int *stage_rank;  /* [n_stages] */
   int *stage_chunk; /* [n_stages] local chunk index on its rank */
   struct pl_rank_list *ranks; /* [p] */
+  /* One block holding every rank's list (pl__sched_reserve), or NULL. A
+   * list that outgrows its part moves to its own allocation. */
+  pl_op *slab;
   /* Replicated stages (bidirectional schedules): replica_rank[g] is the
    * rank holding the second copy of stage g (NULL when no stage has one);
    * mb_pipe[mb] is 1 when microbatch mb runs through the copies. */
@@ -31,6 +35,29 @@ int pl__sched_validate_sorted(const pl_sched *s, struct pl_errbuf *eb);
  * copy of stage g, each op renumbered by its microbatch's pipeline;
  * pipe_len = S. *out owned by the caller. */
 int pl__sched_expand(const pl_sched *s, pl_sched **out);
+
+/* Reserves room for per_rank ops on every rank in one block (huge pages
+ * where the system has them), before the first push: generators that know
+ * their op counts fill it without reallocations. PL_ENOMEM (nothing
+ * reserved) or PL_EINVAL when a list is not empty. */
+int pl__sched_reserve(pl_sched *s, size_t per_rank);
+
+/* pl_sched_push for the generators' loops: inline while the list has
+ * room. */
+static inline int pl__sched_push_op(pl_sched *s, int rank, int kind,
+                                    int stage, int mb)
+{
+  struct pl_rank_list *l = &s->ranks[rank];
+  pl_op op = PL_OP_INIT;
+  op.kind = (uint8_t)kind;
+  op.stage = (int16_t)stage;
+  op.mb = mb;
+  if (l->n < l->cap) {
+    l->ops[l->n++] = op;
+    return PL_OK;
+  }
+  return pl_sched_push(s, rank, op);
+}
 
 /* Recomputes stage_chunk from stage_rank. */
 void pl__sched_update_chunks(pl_sched *s);

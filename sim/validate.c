@@ -207,11 +207,42 @@ static int32_t find_pos(const pl_sched *s, int r, int kind, int g, int mb)
 static int validate_dense(const pl_sched *s, uint8_t *t, struct pl_errbuf *eb)
 {
   size_t m = (size_t)s->m;
+  /* Locals: the table's byte stores could alias any field read here. */
+  const unsigned n_stages = (unsigned)s->n_stages, um = (unsigned)s->m;
+  const int *srank = s->stage_rank;
+  const int plain = s->mb_pipe == NULL;
+  /* The state after a part of kind k (F, B, W, BW) in state v, 0 for a
+   * repeat (the general path reports it). */
+  uint8_t next[PL_OP_BW + 1][64];
+  for (int k = 0; k <= PL_OP_BW; k++)
+    for (int v = 0; v < 64; v++) {
+      uint8_t bit = kind_bit(k), nv = (uint8_t)(v | bit);
+      if ((bit & (ST_B | ST_BW)) && !(v & ST_F))
+        nv |= ST_BACK_EARLY;
+      if (bit == ST_W && !(v & ST_B))
+        nv |= ST_W_EARLY;
+      next[k][v] = (v & bit) ? 0 : nv;
+    }
   for (int r = 0; r < s->p; r++) {
     const struct pl_rank_list *l = &s->ranks[r];
-    for (size_t i = 0; i < l->n; i++) {
+    const pl_op *ops = l->ops;
+    const size_t n = l->n;
+    for (size_t i = 0; i < n; i++) {
+      /* The common case inline: one part, in range, on its own rank, not
+       * seen before. Anything else (an error included) takes the general
+       * path below, which reaches the same state or reports. */
+      const pl_op *op = &ops[i];
+      if (op->kind <= PL_OP_BW && plain && (unsigned)op->stage < n_stages &&
+          (unsigned)op->mb < um && srank[op->stage] == r) {
+        uint8_t *e = &t[(size_t)op->stage * m + (size_t)op->mb];
+        uint8_t nv = next[op->kind][*e];
+        if (nv) {
+          *e = nv;
+          continue;
+        }
+      }
       int kinds[2], gs[2], mbs[2];
-      int np = op_parts(&l->ops[i], r, i, kinds, gs, mbs, eb);
+      int np = op_parts(op, r, i, kinds, gs, mbs, eb);
       if (np < 0)
         return PL_EINVALSCHED;
       for (int h = 0; h < np; h++) {

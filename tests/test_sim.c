@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pipelab/pipelab.h"
+#include "sched_int.h" /* pl__sched_reserve */
 
 /* Generates and simulates a named schedule with uniform per-rank costs. */
 static int sim(const char *name, int p, int m, int v, double tf, double tb,
@@ -420,6 +421,133 @@ static void test_deadlock_many_ranks(void **state)
   pl_sched_destroy(s);
 }
 
+/* Deadlock report past 64 microbatches, where the engine's keys are padded
+ * per stage: the waited-for ops are still named by stage and microbatch. */
+static void test_deadlock_report_padded_keys(void **state)
+{
+  (void)state;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_sched *s = hand(2, 100);
+  pl_costs *c;
+  pl_sched_push3(s, 0, PL_OP_F, 0, 70);
+  pl_sched_push3(s, 0, PL_OP_BW, 0, 70);
+  pl_sched_push3(s, 0, PL_OP_F, 0, 71);
+  pl_sched_push3(s, 1, PL_OP_F, 1, 71);
+  pl_sched_push3(s, 1, PL_OP_F, 1, 70);
+  pl_sched_push3(s, 1, PL_OP_BW, 1, 70);
+  assert_int_equal(pl_costs_create(2, 2, &c), 0);
+  pl_costs_uniform(c, 1, 1, 1, 1, 0, .5);
+  pl_result r = PL_RESULT_INIT;
+  assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), PL_EDEADLOCK);
+  assert_non_null(strstr(eb.msg, "rank 0 blocked at BW70s0 (position 1) "
+                                 "waiting for BW70s1, position 2 on rank 1, "
+                                 "behind F71s1 at position 0"));
+  assert_non_null(strstr(eb.msg, "rank 1 blocked at F71s1 (position 0) "
+                                 "waiting for F71s0, position 2 on rank 0, "
+                                 "behind BW70s0 at position 1"));
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+}
+
+static int same_bits(double a, double b)
+{
+  return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* The engine's plain async loop (no records, no link queues) and its
+ * general loop (taken when ops are recorded) give the same results to the
+ * bit, on every generator, with uneven costs, P2P time, an op gap, rank
+ * speeds, and microbatch counts on both sides of the key padding (64). */
+static void test_plain_loop_matches_general(void **state)
+{
+  (void)state;
+  static const int ms[] = {5, 64, 67, 130};
+  const pl_gen_info *gens = pl_gen_list();
+  size_t checked = 0;
+  for (const pl_gen_info *g = gens; g->name; g++)
+    for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
+      pl_gen_params gp = PL_GEN_PARAMS_INIT;
+      gp.p = 4;
+      gp.m = ms[k];
+      gp.v = g->default_chunks > 1 ? g->default_chunks : 1;
+      gp.tf = 1.1;
+      gp.tb = 2.3;
+      gp.tw = 0.7;
+      gp.comm = 0.3;
+      pl_sched *s = NULL;
+      if (pl_sched_gen(g->name, &gp, &s, NULL) != 0)
+        continue; /* a stated constraint (tested elsewhere) */
+      int S = pl_sched_stages(s);
+      pl_costs *c;
+      assert_int_equal(pl_costs_create(S, gp.p, &c), 0);
+      pl_costs_uniform(c, pl_sched_chunks(s), gp.tf, gp.tb, gp.tw, gp.comm,
+                       0.4);
+      c->op_gap = 0.05;
+      for (int r = 0; r < gp.p; r++)
+        c->rank_speed[r] = 1 + 0.1 * r;
+      pl_result a = PL_RESULT_INIT, b = PL_RESULT_INIT;
+      struct pl_errbuf eb = PL_ERRBUF_INIT;
+      if (pl_sim_run(s, c, 0, &a, &eb) != 0)
+        fail_msg("%s m=%d: %s", g->name, gp.m, eb.msg);
+      assert_int_equal(pl_sim_run(s, c, PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM,
+                                  &b, &eb), 0);
+      assert_true(same_bits(a.makespan, b.makespan));
+      assert_true(same_bits(a.max_rank_span, b.max_rank_span));
+      assert_true(same_bits(a.peak_mem, b.peak_mem));
+      for (int r = 0; r < gp.p; r++) {
+        const pl_rank_result *x = &a.ranks[r], *y = &b.ranks[r];
+        assert_true(same_bits(x->first_start, y->first_start));
+        assert_true(same_bits(x->last_end, y->last_end));
+        assert_true(same_bits(x->busy, y->busy));
+        assert_true(same_bits(x->peak_mem, y->peak_mem));
+        assert_true(same_bits(x->end_mem, y->end_mem));
+        assert_true(x->n_ops == y->n_ops);
+      }
+      pl_result_free(&a);
+      pl_result_free(&b);
+      pl_costs_destroy(c);
+      pl_sched_destroy(s);
+      checked++;
+    }
+  assert_true(checked > 40);
+}
+
+/* A reserved slab: pushes fill it, a list that outgrows its part moves to
+ * its own block with its ops intact, and a clone or destroy is clean
+ * (ASan builds check the frees). */
+static void test_reserve_slab(void **state)
+{
+  (void)state;
+  pl_sched *s = hand(3, 40), *c = NULL;
+  assert_int_equal(pl__sched_reserve(s, 5), 0);
+  assert_int_equal(pl__sched_reserve(s, 5), PL_EINVAL); /* once */
+  for (int mb = 0; mb < 40; mb++) {
+    assert_int_equal(pl__sched_push_op(s, 1, PL_OP_F, 1, mb), 0);
+    if (mb < 3)
+      assert_int_equal(pl_sched_push3(s, 2, PL_OP_F, 2, mb), 0);
+  }
+  size_t n;
+  const pl_op *o = pl_sched_rank_ops(s, 1, &n);
+  assert_int_equal(n, 40);
+  for (int mb = 0; mb < 40; mb++)
+    assert_true(o[mb].mb == mb && o[mb].stage == 1 && o[mb].kind == PL_OP_F &&
+                o[mb].mb2 == -1);
+  o = pl_sched_rank_ops(s, 2, &n);
+  assert_int_equal(n, 3);
+  assert_true(o[2].mb == 2 && o[2].stage == 2);
+  pl_sched_rank_ops(s, 0, &n);
+  assert_int_equal(n, 0);
+  assert_int_equal(pl_sched_clone(s, &c), 0);
+  assert_int_equal(pl_sched_total_ops(c), 43);
+  pl_sched_destroy(c);
+  pl_sched_destroy(s);
+  /* A list with ops cannot take a slab. */
+  s = hand(2, 2);
+  pl_sched_push3(s, 0, PL_OP_F, 0, 0);
+  assert_int_equal(pl__sched_reserve(s, 4), PL_EINVAL);
+  pl_sched_destroy(s);
+}
+
 /* Per-rank speed multipliers: a 2x slower last rank in 1F1B. */
 static void test_rank_speed(void **state)
 {
@@ -593,6 +721,9 @@ int main(void)
     cmocka_unit_test(test_gen_errors),
     cmocka_unit_test(test_memory_timeline),
     cmocka_unit_test(test_gen_uses),
+    cmocka_unit_test(test_deadlock_report_padded_keys),
+    cmocka_unit_test(test_plain_loop_matches_general),
+    cmocka_unit_test(test_reserve_slab),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

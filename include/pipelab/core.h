@@ -104,6 +104,16 @@ void pl_free(void *p);
 unsigned long pl_alloc_failures(void);
 /* Duplicates s with pl_malloc; caller frees with pl_free. NULL on ENOMEM. */
 char *pl_strdup(const char *s);
+/*
+ * A hint for a large block from the hook that is about to be written whole
+ * (a schedule's op array, the engine's end-time table): where the system
+ * has transparent huge pages (Linux, madvise mode), the whole pages inside
+ * [p, p + n) are backed by huge pages, which cuts the page faults of
+ * touching it by up to 512x. Blocks under PL_HUGE_MIN bytes and systems
+ * without the hint are left alone; never fails, never changes the contents.
+ */
+#define PL_HUGE_MIN ((size_t)4 << 20)
+void pl_mem_hint_huge(void *p, size_t n);
 
 /*
  * Growable text buffer with a hard size cap (curl's dynbuf). buf is always a
