@@ -59,6 +59,11 @@ static void write_text(const char *path, const char *text)
   write_file(path, text, strlen(text));
 }
 
+/* Not inlined: gcc 12 at -O3 takes the pointer returned through &buf for a
+ * pointer to the local variable itself (-Wdangling-pointer false positive). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static char *slurp(const char *path, size_t *len)
 {
   char *buf = NULL;
