@@ -10,6 +10,7 @@
  *
  * usage: bench_validate [hidden [seq [runs]]]   (defaults 128 128 3)
  *        bench_validate --cross [hidden [seq [runs]]]
+ *        bench_validate --cross --paired [hidden [seq [runs]]]
  * --cross: the closed loop of learned costs (docs/learned-costs.md):
  * profile 1F1B at p = 2 with the executor, learn its costs (pl_learn_fit;
  * the B share of its BW ops from a microbenchmark of the same layer),
@@ -94,6 +95,26 @@ static void save_result(const char *dir, const char *name, const char *what,
   snprintf(path, sizeof path, "%s/%s.%s.json", dir, name, what);
   if (pl_result_save(r, path, &eb))
     fprintf(stderr, "bench_validate: %s\n", eb.msg);
+}
+
+/* Median / max |iteration error| and max |bubble difference| of n
+ * schedules, against the targets. */
+static void summary(const double *errs, const double *bubs, int n)
+{
+  if (!n)
+    return;
+  double a[64], mx = 0, bmx = 0, sum = 0;
+  for (int i = 0; i < n; i++) {
+    a[i] = fabs(errs[i]);
+    mx = fmax(mx, a[i]);
+    bmx = fmax(bmx, fabs(bubs[i]));
+    sum += errs[i];
+  }
+  qsort(a, (size_t)n, sizeof *a, cmp_double);
+  double med = n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+  printf("%d schedules: median |err| %.1f %%, max |err| %.1f %%, mean signed "
+         "err %+.1f %%, max |bubble diff| %.1f pp (targets on an idle "
+         "machine: 2 %%, 4 %%, 1 pp)\n", n, med, mx, sum / n, bmx);
 }
 
 static int cross(int hidden, int seq, int runs)
@@ -203,25 +224,284 @@ static int cross(int hidden, int seq, int runs)
   }
   pl_learned_free(l);
   loadavg(la1, sizeof la1);
-  if (n) {
-    double a[64], mx = 0, bmx = 0;
-    for (int i = 0; i < n; i++) {
-      a[i] = fabs(errs[i]);
-      mx = fmax(mx, a[i]);
-      bmx = fmax(bmx, fabs(bubs[i]));
-    }
-    qsort(a, (size_t)n, sizeof *a, cmp_double);
-    double med = n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
-    printf("%d schedules: median |err| %.1f %%, max |err| %.1f %%, max "
-           "|bubble diff| %.1f pp (targets on an idle machine: 2 %%, 4 %%, "
-           "1 pp)\n", n, med, mx, bmx);
+  summary(errs, bubs, n);
+  printf("load average before: %s; after: %s\n", la0, la1);
+  return 0;
+}
+
+static double median_of(const double *x, int n)
+{
+  double v[64];
+  memcpy(v, x, (size_t)n * sizeof *v);
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double min_of(const double *x, int n)
+{
+  double m = x[0];
+  for (int i = 1; i < n; i++)
+    m = fmin(m, x[i]);
+  return m;
+}
+
+static double max_of(const double *x, int n)
+{
+  double m = x[0];
+  for (int i = 1; i < n; i++)
+    m = fmax(m, x[i]);
+  return m;
+}
+
+/* Prices s from the learned table: the median iteration of 400 trials
+ * with the profile's jitter and its bubble, and the deterministic run's. */
+static int predict_learned(const pl_learned *l, const pl_sched *s,
+                           const pl_workload *rw, double *t50, double *bub,
+                           double *det, double *detbub, struct pl_errbuf *eb)
+{
+  pl_cost_request rq = PL_COST_REQUEST_INIT;
+  rq.kind = PL_COSTS_LEARNED;
+  rq.learned = l;
+  rq.workload = rw;
+  pl_costs *c = NULL;
+  pl_result a = PL_RESULT_INIT, b = PL_RESULT_INIT;
+  pl_trials tr;
+  int rc = pl_cost_provide(&rq, s, &c, NULL, eb);
+  if (!rc)
+    rc = pl_sim_run(s, c, 0, &a, eb);
+  if (!rc) {
+    c->jitter = l->jitter;
+    c->jitter_seed = 1;
+    rc = pl_sim_trials(s, c, 400, 0, PL_OPTIM_SYNC, 0, &b, &tr, eb);
   }
+  if (!rc) {
+    *t50 = tr.p50;
+    *bub = b.bubble_ratio;
+    *det = a.makespan;
+    *detbub = a.bubble_ratio;
+  }
+  pl_result_free(&a);
+  pl_result_free(&b);
+  pl_costs_destroy(c);
+  return rc;
+}
+
+/* One measured run of s (its warm-up iterations first); 0 or an error. */
+static int run_once(const pl_sched *s, const pl_workload *w, pl_result *out,
+                    struct pl_errbuf *eb)
+{
+  pl_exec_opts o = PL_EXEC_OPTS_INIT;
+  o.warmup = 2;
+  o.flags = PL_EXEC_RECORD_OPS;
+  return pl_exec_run(s, w, &o, out, NULL, eb);
+}
+
+/* --cross --paired: the same closed loop, with the profile taken next to
+ * each prediction's check. A VM's speed drifts by several per cent over
+ * minutes (docs/validation.md), so one profile at the start compares the
+ * later schedules against a machine that has changed. Here each schedule
+ * gets `runs` rounds of a 1F1B run and a run of it, in alternating order;
+ * each round's 1F1B run is learned alone and predicts that round's run,
+ * and the schedule's figures are the medians over its rounds. 1f1b itself
+ * is the control: predicted from its neighbour, the error left is the
+ * machine's. */
+static int cross_paired(int hidden, int seq, int runs)
+{
+  const int p = 2, m = 4;
+  char la0[128], la1[128];
+  loadavg(la0, sizeof la0);
+  pl_workload w = PL_WORKLOAD_INIT;
+  w.hidden = hidden;
+  w.seq = seq;
+  w.mb_size = 1;
+  w.layers = 1;
+  w.microbatches = 1;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_calib cal;
+  if (pl_exec_calibrate(&w, PL_BACKEND_CPU, 3, 15, &cal, NULL, &eb)) {
+    fprintf(stderr, "calibration failed: %s\n", eb.msg);
+    return 1;
+  }
+  double b_frac = cal.t[PL_OP_B].mean /
+                  (cal.t[PL_OP_B].mean + cal.t[PL_OP_W].mean);
+  w.layers = 4;
+  w.microbatches = m;
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = p;
+  gp.m = m;
+  pl_sched *s1 = NULL;
+  if (pl_sched_gen("1f1b", &gp, &s1, &eb)) {
+    fprintf(stderr, "1f1b: %s\n", eb.msg);
+    return 1;
+  }
+  /* one profile first: the searching generators (zb-auto, zb-1p, ...)
+   * order their ops by the costs, so each schedule is generated from it */
+  pl_result prof0 = PL_RESULT_INIT;
+  pl_learned *l0 = NULL;
+  pl_learn_opts lo = PL_LEARN_OPTS_INIT;
+  lo.b_frac = b_frac;
+  lo.msg_bytes = (double)pl_wl_msg_bytes(&w);
+  const pl_result *it0[1] = {&prof0};
+  if (run_median(s1, &w, 3, &prof0, &eb) ||
+      pl_learn_fit(it0, 1, &lo, &l0, &eb)) {
+    fprintf(stderr, "profile failed: %s\n", eb.msg);
+    pl_result_free(&prof0);
+    pl_sched_destroy(s1);
+    return 1;
+  }
+  pl_result_free(&prof0);
+  const char *save = getenv("PL_BENCH_SAVE");
+  printf("paired profiles: 1f1b p=%d m=%d, %d layers, hidden %d, seq %d; %d "
+         "rounds of (1f1b, schedule) per schedule; B share %.3f "
+         "(microbenchmark)\n", p, m, w.layers, hidden, seq, runs, b_frac);
+  printf("per round: costs learned from that round's 1f1b run, the schedule "
+         "predicted (median of 400 trials with the profile's op-time jitter, "
+         "pl_sim_trials; det: the deterministic run) and compared with its "
+         "run of the same round; medians over the rounds (1f1b: its own "
+         "profile's neighbour, the control)\n");
+  printf("%-20s %2s %3s %2s | %7s %14s %7s | %7s %7s | %5s | %s\n",
+         "schedule", "p", "m", "v", "err %", "(rounds)", "bub pp", "det %",
+         "det pp", "jit", "1f1b us (spread)");
+  double errs[64], bubs[64], derr[64], dbub[64];
+  int n = 0;
+  for (const pl_gen_info *gi = pl_gen_list(); gi->name && n < 64; gi++) {
+    pl_gen_params g2 = PL_GEN_PARAMS_INIT;
+    g2.p = p;
+    g2.m = m;
+    g2.tf = l0->stage[0].t[PL_OP_F].median;
+    g2.tb = b_frac * l0->stage[0].t[PL_OP_BW].median;
+    g2.tw = l0->stage[0].t[PL_OP_BW].median - g2.tb;
+    g2.comm = l0->comm.median;
+    pl_sched *s = NULL;
+    if (pl_sched_gen(gi->name, &g2, &s, &eb) || pl_sched_validate(s, &eb)) {
+      printf("%-20s -- not generated: %s\n", gi->name, eb.msg);
+      pl_sched_destroy(s);
+      continue;
+    }
+    pl_workload rw = w;
+    rw.microbatches = pl_sched_microbatches(s);
+    pl_result prof[16], real[16];
+    double pms[16];
+    int k = 0, rc = 0;
+    /* one discarded round, then `runs` kept */
+    for (int r = 0; r <= runs && !rc; r++) {
+      pl_result a = PL_RESULT_INIT, b = PL_RESULT_INIT;
+      /* Counterbalanced (ABBA): the profile runs first in odd rounds and
+       * second in even ones. On this VM the second of two back-to-back
+       * runs is slower by a few per cent (1f1b predicted from its own
+       * neighbour shows it), which a fixed order would charge to the
+       * model. */
+      if (r % 2) {
+        rc = run_once(s1, &w, &a, &eb);
+        if (!rc)
+          rc = run_once(s, &rw, &b, &eb);
+      } else {
+        rc = run_once(s, &rw, &b, &eb);
+        if (!rc)
+          rc = run_once(s1, &w, &a, &eb);
+      }
+      if (rc || r == 0) {
+        pl_result_free(&a);
+        pl_result_free(&b);
+        continue;
+      }
+      prof[k] = a;
+      real[k] = b;
+      pms[k] = a.makespan;
+      k++;
+    }
+    if (rc) {
+      printf("%-20s -- run failed: %s\n", gi->name, eb.msg);
+      for (int i = 0; i < k; i++) {
+        pl_result_free(&prof[i]);
+        pl_result_free(&real[i]);
+      }
+      pl_sched_destroy(s);
+      continue;
+    }
+    /* Per round: learn from that round's profile alone, predict, compare
+     * with the run next to it; the schedule's figure is the median over
+     * the rounds (a paired comparison: drift slower than a round cancels). */
+    double e[16], b[16], de[16], db[16], jit[16], ps[16];
+    int nr = 0;
+    for (int i = 0; i < k; i++) {
+      double t50, bub, dt, dbu;
+      const pl_result *it1[1] = {&prof[i]};
+      pl_learned *l = NULL;
+      if (pl_learn_fit(it1, 1, &lo, &l, &eb) ||
+          predict_learned(l, s, &rw, &t50, &bub, &dt, &dbu, &eb)) {
+        printf("%-20s -- round %d: %s\n", gi->name, i + 1, eb.msg);
+        pl_learned_free(l);
+        continue;
+      }
+      e[nr] = 100.0 * (real[i].makespan - t50) / t50;
+      b[nr] = 100.0 * (real[i].bubble_ratio - bub);
+      de[nr] = 100.0 * (real[i].makespan - dt) / dt;
+      db[nr] = 100.0 * (real[i].bubble_ratio - dbu);
+      jit[nr] = l->jitter;
+      ps[nr] = pms[i];
+      nr++;
+      if (i == k - 1 && save) {
+        pl_costs *c = NULL;
+        pl_result sim = PL_RESULT_INIT;
+        pl_cost_request rq = PL_COST_REQUEST_INIT;
+        rq.kind = PL_COSTS_LEARNED;
+        rq.learned = l;
+        rq.workload = &rw;
+        if (!pl_cost_provide(&rq, s, &c, NULL, &eb) &&
+            !pl_sim_run(s, c, PL_SIM_RECORD_OPS, &sim, &eb)) {
+          save_result(save, gi->name, "pred", &sim);
+          save_result(save, gi->name, "real", &real[i]);
+        }
+        pl_result_free(&sim);
+        pl_costs_destroy(c);
+      }
+      pl_learned_free(l);
+    }
+    if (nr) {
+      double se = median_of(e, nr), lo_e = min_of(e, nr), hi_e = max_of(e, nr);
+      errs[n] = se;
+      bubs[n] = median_of(b, nr);
+      derr[n] = median_of(de, nr);
+      dbub[n] = median_of(db, nr);
+      printf("%-20s %2d %3d %2d | %+7.1f (%+5.1f..%+5.1f) %+7.1f | %+7.1f "
+             "%+7.1f | %.3f | %.0f (%.0f-%.0f)\n", gi->name, p,
+             rw.microbatches, pl_sched_chunks(s), se, lo_e, hi_e, bubs[n],
+             derr[n], dbub[n], median_of(jit, nr), median_of(ps, nr),
+             min_of(ps, nr), max_of(ps, nr));
+      n++;
+    }
+    for (int i = 0; i < k; i++) {
+      pl_result_free(&prof[i]);
+      pl_result_free(&real[i]);
+    }
+    pl_sched_destroy(s);
+  }
+  pl_sched_destroy(s1);
+  pl_learned_free(l0);
+  loadavg(la1, sizeof la1);
+  printf("with jitter:   ");
+  summary(errs, bubs, n);
+  printf("deterministic: ");
+  summary(derr, dbub, n);
   printf("load average before: %s; after: %s\n", la0, la1);
   return 0;
 }
 
 int main(int argc, char **argv)
 {
+  if (argc > 2 && !strcmp(argv[1], "--cross") &&
+      !strcmp(argv[2], "--paired")) {
+    int hidden = argc > 3 ? atoi(argv[3]) : 128;
+    int seq = argc > 4 ? atoi(argv[4]) : 128;
+    int runs = argc > 5 ? atoi(argv[5]) : 3;
+    if (hidden < 1 || seq < 1 || runs < 1 || runs > 15) {
+      fprintf(stderr, "usage: bench_validate --cross --paired [hidden [seq "
+                      "[runs 1..15]]]\n");
+      return 2;
+    }
+    return cross_paired(hidden, seq, runs);
+  }
   if (argc > 1 && !strcmp(argv[1], "--cross")) {
     int hidden = argc > 2 ? atoi(argv[2]) : 128;
     int seq = argc > 3 ? atoi(argv[3]) : 128;

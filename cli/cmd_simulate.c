@@ -127,6 +127,21 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
   return 0;
 }
 
+/* The jitter trials (pl_sim_trials) as the JSON output's "trials". */
+static json_t *trials_json(const pl_trials *t, long long seed)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "n", json_integer(t->n));
+  json_object_set_new(o, "jitter", json_real(t->jitter));
+  json_object_set_new(o, "seed", json_integer(seed));
+  json_object_set_new(o, "deterministic", json_real(t->deterministic));
+  json_object_set_new(o, "mean", json_real(t->mean));
+  json_object_set_new(o, "p10", json_real(t->p10));
+  json_object_set_new(o, "p50", json_real(t->p50));
+  json_object_set_new(o, "p90", json_real(t->p90));
+  return o;
+}
+
 int cmd_simulate(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -146,6 +161,9 @@ int cmd_simulate(int argc, char **argv)
     {"fail-on-oom", no_argument, NULL, 5005},
     {"costs-from", required_argument, NULL, 5006},
     {"b-frac", required_argument, NULL, 5007},
+    {"jitter", required_argument, NULL, 5008},
+    {"trials", required_argument, NULL, 5009},
+    {"jitter-seed", required_argument, NULL, 5010},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "simulate";
@@ -159,6 +177,11 @@ int cmd_simulate(int argc, char **argv)
   struct workload_opts wl;
   struct learn_cli lc;
   pl_learned *learned = NULL;
+  /* Op-time jitter (--jitter sigma|auto, --trials, --jitter-seed): jitter
+   * < 0 = auto (the learned profile's), 0 = deterministic. */
+  double jitter = 0;
+  int trials = 0, jgiven = 0;
+  long long jseed = 1;
   const char *from[64];
   size_t n_from = 0;
   learn_cli_init(&lc);
@@ -190,11 +213,19 @@ int cmd_simulate(int argc, char **argv)
              "                            database needed. --db <file> alone (no\n"
              "                            --model, --gpu or cost flags) uses the\n"
              "                            newest costs 'calibrate --from' stored\n"
-             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n\n"
+             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n"
+             "op-time jitter (docs/cost-model.md, \"Jitter\"):\n"
+             "  --jitter <sigma|auto>     every op's time times exp(sigma z), z a\n"
+             "                            standard normal: the median iteration\n"
+             "                            of --trials runs, with p10/p90 (auto:\n"
+             "                            the variability the learned profile\n"
+             "                            measured; 0.03 = about 3 %%)\n"
+             "  --trials <n>              runs to draw (default 200 with --jitter)\n"
+             "  --jitter-seed <n>         first trial's seed (default 1)\n\n"
              "examples:\n"
              "  pipelab simulate --schedule 1f1b --stages 4 --microbatches 8\n"
              "  pipelab simulate --schedule zb-v --stages 8 --microbatches 24 "
-             "--comm 0.1 --save zbv.json --trace zbv-trace.json\n"
+             "--comm 0.1 --jitter 0.05 --save zbv.json --trace zbv-trace.json\n"
              "  pipelab simulate --schedule-file examples/zb-h1-4x8.csv --tf 2 "
              "--tb 2 --tw 1 --format json\n");
       return 0;
@@ -232,6 +263,27 @@ int cmd_simulate(int argc, char **argv)
       if ((rc = cli_double(cmd, "--b-frac", optarg, 1e-6, 1 - 1e-6,
                            &lc.b_frac)))
         return rc;
+      continue;
+    }
+    if (opt == 5008) {
+      jgiven = 1;
+      if (!strcmp(optarg, "auto"))
+        jitter = -1;
+      else if ((rc = cli_double(cmd, "--jitter", optarg, 0, PL_JITTER_MAX,
+                                &jitter)))
+        return rc;
+      continue;
+    }
+    if (opt == 5009) {
+      if ((rc = cli_int(cmd, "--trials", optarg, 1, PL_TRIALS_MAX, &trials)))
+        return rc;
+      continue;
+    }
+    if (opt == 5010) {
+      int v;
+      if ((rc = cli_int(cmd, "--jitter-seed", optarg, 0, 2147483647, &v)))
+        return rc;
+      jseed = v;
       continue;
     }
     if (opt >= 5001 && opt <= 5004) {
@@ -324,6 +376,22 @@ int cmd_simulate(int argc, char **argv)
   }
   if (learned)
     learn_cli_apply_opts(learned, &o);
+  if (jitter < 0 && !learned) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
+                          "learned profile: add --costs-from FILE (or --db "
+                          "with stored learned costs), or give a number");
+  }
+  if (jitter < 0)
+    jitter = learned->jitter;
+  if (trials && !jgiven) {
+    pl_learned_free(learned);
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--trials needs --jitter (without jitter every "
+                          "trial is the same run)");
+  }
+  if (jgiven && !trials)
+    trials = jitter > 0 ? 200 : 1;
   if ((rc = simopts_check(&o, cmd, 1))) {
     pl_learned_free(learned);
     modelopts_close(&mo);
@@ -365,7 +433,16 @@ int cmd_simulate(int argc, char **argv)
                        ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM
                        : 0;
   simopts_apply_runtime(&o, c); /* on the provider's or model's table too */
-  rc = pl_sim_run(s, c, flags, &res, &eb);
+  pl_trials tr;
+  memset(&tr, 0, sizeof tr);
+  if (jgiven) {
+    c->jitter = jitter;
+    c->jitter_seed = (uint64_t)jseed;
+    rc = pl_sim_trials(s, c, trials, flags, o.rq.optimizer,
+                       o.rq.optimizer_time, &res, &tr, &eb);
+  } else {
+    rc = pl_sim_run(s, c, flags, &res, &eb);
+  }
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
     goto out;
@@ -428,6 +505,17 @@ int cmd_simulate(int argc, char **argv)
   }
   if (fmt == CLI_FMT_TABLE) {
     print_table(&o, s, c, &res);
+    if (tr.n)
+      printf("\njitter         op times x exp(%s z), z ~ N(0,1); %d trials "
+             "(seed %lld): iteration median %s, p10 %s, p90 %s, mean %s; "
+             "deterministic %s (%+.2f%%). The figures above are the median "
+             "trial's.\n", cli_num(tr.jitter), tr.n, jseed,
+             cli_dur(tr.p50, res.time_unit), cli_dur(tr.p10, res.time_unit),
+             cli_dur(tr.p90, res.time_unit), cli_dur(tr.mean, res.time_unit),
+             cli_dur(tr.deterministic, res.time_unit),
+             tr.deterministic > 0
+                 ? 100.0 * (tr.p50 - tr.deterministic) / tr.deterministic
+                 : 0.0);
     if (learned)
       printf("\ncosts learned from a %s profile (%s, p=%d, %d virtual "
              "stages; %s)%s\n", learned->schedule, learned->source,
@@ -478,6 +566,8 @@ int cmd_simulate(int argc, char **argv)
       json_object_set_new(costs, "learned_from", lj);
     }
     json_object_set_new(j, "costs", costs);
+    if (tr.n)
+      json_object_set_new(j, "trials", trials_json(&tr, jseed));
     if (mo.model) {
       modelopts_json(&mo, &plan, &res, it, j);
       nofit = modelopts_warn_fit(&mo, &plan, &res);

@@ -188,6 +188,54 @@ static int check_iteration(const pl_result *r, const pl_result *first,
   return PL_OK;
 }
 
+/* 1.4826 * MAD of x[n] (reordered); 0 for an empty sample. */
+static double robust_sigma(double *x, size_t n)
+{
+  if (!n)
+    return 0;
+  qsort(x, n, sizeof *x, cmp_double);
+  double med = median_sorted(x, n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = fabs(x[i] - med);
+  qsort(x, n, sizeof *x, cmp_double);
+  return MAD_SIGMA * median_sorted(x, n);
+}
+
+/* Pushes ln(duration / median of its (stage, kind) in this iteration) of
+ * every op of r whose group has at least 3 samples (fused rows left out):
+ * the within-iteration variability, free of the drift between
+ * iterations. */
+static int push_log_ratios(const pl_result *r, int S, struct vec *out)
+{
+  struct vec *g = pl_calloc((size_t)S * 4, sizeof *g);
+  int rc = g ? PL_OK : PL_ENOMEM;
+  for (size_t i = 0; i < r->n_ops && !rc; i++) {
+    const pl_op *op = &r->ops[i].op;
+    double d = r->ops[i].end - r->ops[i].start;
+    if (op->kind != PL_OP_FB && d > 0)
+      rc = vec_push(&g[op->stage * 4 + op->kind], d);
+  }
+  for (int k = 0; k < S * 4 && !rc; k++) {
+    if (g[k].n < 3)
+      continue;
+    double *y = pl_malloc(g[k].n * sizeof *y);
+    if (!y) {
+      rc = PL_ENOMEM;
+      break;
+    }
+    memcpy(y, g[k].x, g[k].n * sizeof *y);
+    qsort(y, g[k].n, sizeof *y, cmp_double);
+    double med = median_sorted(y, g[k].n);
+    pl_free(y);
+    for (size_t i = 0; i < g[k].n && !rc; i++)
+      rc = vec_push(out, log(g[k].x[i] / med));
+  }
+  for (int k = 0; g && k < S * 4; k++)
+    pl_free(g[k].x);
+  pl_free(g);
+  return rc;
+}
+
 int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
                  const pl_learn_opts *opts, pl_learned **out,
                  struct pl_errbuf *eb)
@@ -214,7 +262,7 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
       return rc;
   const int S = r0->virtual_stages, P = r0->stages;
   struct vec *smp = pl_calloc((size_t)S * 4, sizeof *smp);
-  struct vec gap = {0}, comm = {0};
+  struct vec gap = {0}, comm = {0}, jit = {0};
   size_t n_fused = 0;
   rc = smp ? PL_OK : PL_ENOMEM;
   for (size_t it = 0; it < n_iters && !rc; it++) {
@@ -256,6 +304,8 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
       if ((rc = vec_push(&smp[op->stage * 4 + op->kind], d)))
         break;
     }
+    if (!rc)
+      rc = push_log_ratios(r, S, &jit);
     /* Gaps and waits: consecutive ops of a rank (rows are in rank order,
      * then list order). */
     struct vec waits = {0};
@@ -290,6 +340,7 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     pl_free(smp);
     pl_free(gap.x);
     pl_free(comm.x);
+    pl_free(jit.x);
     return rc == PL_ENOMEM ? pl_errf(eb, rc, "out of memory") : rc;
   }
   /* Which kinds the profile holds, and enough of each on every stage. */
@@ -368,12 +419,14 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     l->microbatches = r0->microbatches;
     l->iterations = (int)n_iters;
     l->fused_skipped = (int)n_fused;
+    l->jitter = robust_sigma(jit.x, jit.n);
     snprintf(l->schedule, sizeof l->schedule, "%s", r0->schedule);
     snprintf(l->source, sizeof l->source, "%s", r0->source);
     snprintf(l->time_unit, sizeof l->time_unit, "%s", r0->time_unit);
   }
   pl_free(gap.x);
   pl_free(comm.x);
+  pl_free(jit.x);
   if (rc) {
     pl_learned_free(l);
     return rc;

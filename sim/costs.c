@@ -109,6 +109,8 @@ int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out)
   n->fb_overlap = c->fb_overlap;
   n->p2p_mode = c->p2p_mode;
   n->op_gap = c->op_gap;
+  n->jitter = c->jitter;
+  n->jitter_seed = c->jitter_seed;
   memcpy(n->source, c->source, sizeof n->source);
   memcpy(n->time_unit, c->time_unit, sizeof n->time_unit);
   memcpy(n->mem_unit, c->mem_unit, sizeof n->mem_unit);

@@ -447,6 +447,8 @@ struct run {
   size_t *mem_n;       /* [p] memory points written (records) */
   pl_xfer_rec *xrec;   /* [keys] transfer of each message, or NULL */
   int pairs;           /* an F followed by a B runs between two exchanges */
+  double jitter;       /* log-normal sigma of op times, 0 = none */
+  uint64_t seed;       /* its seed */
 };
 
 /* Whether stage g has a predecessor / successor in its pipeline (one
@@ -470,6 +472,26 @@ PL_HOT_INLINE int has_prev(const struct run *R, int g)
 PL_HOT_INLINE int has_next(const struct run *R, int g)
 {
   return has_next_in(R->L, R->S, g);
+}
+
+/* The jitter factor of op i of rank r: exp(sigma * z) with z a standard
+ * normal from two uniforms hashed (splitmix64) from (seed, rank, i), by the
+ * Box-Muller transform. A pure function of its inputs, so that a trial
+ * does not depend on the order in which the engine visits the ranks. */
+static double jitter_factor(uint64_t seed, int r, size_t i, double sigma)
+{
+  uint64_t x = seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(r + 1)) ^
+               ((uint64_t)i * 0xD1B54A32D192ED03ull);
+  double u[2];
+  for (int k = 0; k < 2; k++) {
+    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    u[k] = ((double)(z >> 11) + 0.5) * 0x1.0p-53; /* (0, 1) */
+  }
+  double n = sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
+  return exp(sigma * n);
 }
 
 /* Runs op i of rank r from `start`: duration, busy time, memory, and (when
@@ -497,6 +519,8 @@ PL_HOT_INLINE double exec_op_in(const struct run *R, int r, size_t i,
     /* F, B, BW pay their expert all-to-all in the open; W has none. */
     dur = sc[g].t[kind] * spd + (kind == PL_OP_W ? 0 : sc[g].a2a);
   }
+  if (rec && R->jitter > 0)
+    dur *= jitter_factor(R->seed, r, i, R->jitter);
   double fin = start + dur;
   if (start < rr->first_start)
     rr->first_start = start;
@@ -739,7 +763,7 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
 static int loop_async(const struct run *R, int top)
 {
   int plain = R->L == R->S && !R->links && !R->xrec && !R->res->ops &&
-              !R->mem_n;
+              !R->mem_n && !(R->jitter > 0);
   return plain ? loop_async_in(R, top, 1) : loop_async_in(R, top, 0);
 }
 
@@ -1129,6 +1153,9 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
                    "batched)", mode);
   if (!(c->op_gap >= 0) || !isfinite(c->op_gap))
     return pl_errf(eb, PL_EINVAL, "op gap must be a finite time >= 0");
+  if (!(c->jitter >= 0) || !(c->jitter <= PL_JITTER_MAX))
+    return pl_errf(eb, PL_EINVAL, "jitter must be between 0 and %g",
+                   PL_JITTER_MAX);
   const long ms = key_stride(m);
   const long Sm = (long)S * ms;
   const size_t keys = (size_t)(2 * Sm);
@@ -1167,6 +1194,8 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   R.sc = c->stage;
   R.speed = c->rank_speed;
   R.gap = c->op_gap;
+  R.jitter = c->jitter;
+  R.seed = c->jitter_seed;
   R.links = setup_links(sim, s, c);
   R.pairs = mode != PL_P2P_ASYNC && S > p;
   if (R.pairs)
@@ -1353,6 +1382,8 @@ static int run_replicated(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   ec->fb_overlap = c->fb_overlap;
   ec->p2p_mode = c->p2p_mode;
   ec->op_gap = c->op_gap;
+  ec->jitter = c->jitter;
+  ec->jitter_seed = c->jitter_seed;
   memcpy(ec->source, c->source, sizeof ec->source);
   memcpy(ec->time_unit, c->time_unit, sizeof ec->time_unit);
   memcpy(ec->mem_unit, c->mem_unit, sizeof ec->mem_unit);

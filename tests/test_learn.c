@@ -201,6 +201,29 @@ static void test_noise(void **state)
   pl_result_free(&r);
 }
 
+/* The op-time jitter a profile measured: 0 for exact costs; with every
+ * group's microbatches scaled by exp(sigma z), z = -2, -1, 0, 0, 1, 2, the
+ * log ratios to the group medians have MAD sigma: 1.4826 sigma. */
+static void test_learned_jitter(void **state)
+{
+  (void)state;
+  pl_result r;
+  profile("zb-h1", 3, 6, &r);
+  pl_learned *l = fit(&r, 0, PL_OK);
+  assert_true(l->jitter == 0);
+  pl_learned_free(l);
+  static const double z[6] = {-2, -1, 0, 0, 1, 2};
+  const double sg = 0.05;
+  for (size_t i = 0; i < r.n_ops; i++) {
+    double d = r.ops[i].end - r.ops[i].start;
+    r.ops[i].end = r.ops[i].start + d * exp(sg * z[r.ops[i].op.mb]);
+  }
+  l = fit(&r, 0, PL_OK);
+  assert_true(fabs(l->jitter - 1.4826 * sg) < 1e-9);
+  pl_learned_free(l);
+  pl_result_free(&r);
+}
+
 static void test_bad_profiles(void **state)
 {
   (void)state;
@@ -369,6 +392,7 @@ int main(void)
     cmocka_unit_test(test_exact_fit),
     cmocka_unit_test(test_bw_split),
     cmocka_unit_test(test_noise),
+    cmocka_unit_test(test_learned_jitter),
     cmocka_unit_test(test_bad_profiles),
     cmocka_unit_test(test_store_and_provider),
     cmocka_unit_test(test_sha256),

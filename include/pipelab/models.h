@@ -852,6 +852,11 @@ typedef struct pl_learned {
   int measured_bw;        /* the profile holds BW ops */
   int iterations;         /* iterations pooled */
   int fused_skipped;      /* fused F&B rows left out */
+  /* Op-time variability within an iteration: the robust standard deviation
+   * (1.4826 * MAD) of ln(duration / median of its stage and kind in its
+   * iteration) over every op whose group has at least 3 samples; 0 when
+   * none has. The jitter sigma (pl_costs.jitter) the profile measured. */
+  double jitter;
   /* Provenance (strings empty when unknown): */
   char workload_key[128]; /* what was profiled: "executor:layers=4,..." */
   char device[32];        /* catalog device it is filed under */

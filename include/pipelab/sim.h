@@ -562,6 +562,13 @@ typedef struct pl_costs {
    * free and its inputs are there, and the device starts it op_gap later
    * (the gap is idle time, not part of the op's duration). 0 = none. */
   double op_gap;
+  /* Op-time variability (docs/cost-model.md, "Jitter"): every op's duration
+   * is multiplied by exp(jitter * z), z a standard normal drawn from a
+   * hash of (jitter_seed, rank, op position), so the table's times are the
+   * medians and a run is reproducible. 0 = deterministic (the default).
+   * pl_sim_trials runs many seeds. */
+  double jitter;
+  uint64_t jitter_seed;
 } pl_costs;
 
 /* Allocates a table with zero costs, rank_speed 1 and units "unit"/"units".
@@ -756,6 +763,31 @@ int pl_sim_create(pl_sim **out);
 void pl_sim_destroy(pl_sim *sim);
 int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
                 unsigned flags, pl_result *res, struct pl_errbuf *eb);
+
+/*
+ * Op-time jitter (pl_costs.jitter): how much a pipeline loses when its ops
+ * do not take exactly their median time. A deterministic run prices every
+ * op at its median; with variable ops a rank waits for the slowest of its
+ * inputs, so the expected iteration is longer (a straggler costs the whole
+ * pipeline, an op that is early gains nothing while its consumer is busy).
+ * pl_sim_trials runs the schedule n times, trial k with jitter_seed =
+ * c->jitter_seed + k, and reports the distribution of its iteration time
+ * (pl_iteration_time with optim_mode and optimizer_time; the makespan for
+ * PL_OPTIM_SYNC and 0); *res receives the median trial (the lower middle
+ * one for even n) run with `flags`. With c->jitter == 0 every trial is the
+ * deterministic run. n in 1 .. PL_TRIALS_MAX. *res as for pl_sim_run.
+ */
+#define PL_JITTER_MAX 1.0
+#define PL_TRIALS_MAX 100000
+typedef struct pl_trials {
+  int n;               /* trials run */
+  double jitter;       /* the sigma used */
+  double deterministic; /* iteration time with jitter 0 */
+  double mean, p10, p50, p90; /* iteration time over the trials */
+} pl_trials;
+int pl_sim_trials(const pl_sched *s, const pl_costs *c, int n, unsigned flags,
+                  int optim_mode, double optimizer_time, pl_result *res,
+                  pl_trials *st, struct pl_errbuf *eb);
 
 /* Prefix-sum activation peak per rank (order decides memory, not time);
  * peaks[] has p entries. */

@@ -33,6 +33,21 @@ grep -q -- "--msg-bytes 100 needs a --bandwidth above 0" "$T/err"; check "the li
 usage2 "message bytes without a bandwidth" $P whatif --stages 4 --microbatches 8 --msg-bytes 1MiB
 usage2 "a message slower than a result holds" $P simulate $S --bandwidth 1e-300 --msg-bytes 1GiB
 usage2 "a size that overflows" $P simulate $S --bandwidth 1 --msg-bytes 1e308TiB
+usage2 "--jitter 3 is beyond 1" $P simulate $S --jitter 3
+usage2 "--jitter nan" $P simulate $S --jitter nan
+usage2 "--trials 0" $P simulate $S --jitter 0.05 --trials 0
+usage2 "--trials without --jitter" $P simulate $S --trials 5
+usage2 "--jitter auto without a learned profile" $P simulate $S --jitter auto
+grep -q -- "--costs-from" "$T/err"; check "the line says where auto comes from" $?
+# jitter 0: every trial is the deterministic run (1F1B p=4 m=8 unit costs: 33)
+$P simulate $S --jitter 0 --trials 3 --format json >"$T/j.json" 2>"$T/err"
+python3 - "$T/j.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["trials"]
+assert t["n"] == 3 and t["jitter"] == 0, t
+assert t["deterministic"] == t["p10"] == t["p50"] == t["p90"] == 33, t
+PY
+check "--jitter 0 --trials 3: deterministic = p10 = p50 = p90 = 33" $?
 usage2 "--mem-limit 0" $P simulate --schedule zb-auto --stages 4 --microbatches 8 --mem-limit 0
 grep -q -- "--mem-limit must be above 0" "$T/err"; check "the line says above 0" $?
 usage2 "sweep --mem-limit 0" $P sweep --gpus 8 --mem-limit 0
