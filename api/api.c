@@ -260,7 +260,8 @@ static const char *const simargs_keys[] = {
   "stages", "microbatches", "chunks", "waves", "group", "tf", "tb", "tw",
   "comm", "bandwidth", "msg_bytes", "mem_w_frac", "mem_limit", "stage_costs",
   "p2p", "op_gap", "fb_overlap", "a2a", "replica_allreduce", "optimizer",
-  "optimizer_time", "rank_speed", "time_unit", NULL};
+  "optimizer_time", "rank_speed", "time_unit", "jitter", "trials",
+  "jitter_seed", NULL};
 
 static void simargs_init(struct simargs *s)
 {
@@ -282,7 +283,7 @@ static int simargs_parse(const struct args *a, struct simargs *s)
   pl_sim_request *rq = &s->rq;
   const char *p2p = NULL, *optimizer = NULL;
   double *lim = NULL;
-  int n_lim = 0, lim_list = 0, waves = 0, rc;
+  int n_lim = 0, lim_list = 0, waves = 0, jseed = 1, rc;
   if ((rc = get_int(a, "stages", 1, 4096, &rq->p, &s->have_p)) ||
       (rc = get_int(a, "microbatches", 1, 1 << 20, &rq->m, &s->have_m)) ||
       (rc = get_int(a, "chunks", 1, 256, &rq->v, &s->have_v)) ||
@@ -304,6 +305,10 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       (rc = get_num(a, "optimizer_time", 0, BIG, &rq->optimizer_time,
                     NULL)) ||
       (rc = get_str(a, "time_unit", &rq->costs.time_unit)) ||
+      (rc = get_num(a, "jitter", 0, PL_JITTER_MAX, &rq->jitter,
+                    &rq->have_jitter)) ||
+      (rc = get_int(a, "trials", 1, PL_TRIALS_MAX, &rq->trials, NULL)) ||
+      (rc = get_int(a, "jitter_seed", 0, 2147483647, &jseed, NULL)) ||
       (rc = get_str(a, "p2p", &p2p)) ||
       (rc = get_str(a, "optimizer", &optimizer)) ||
       (rc = get_num_list(a, "rank_speed", 1e-9, 1e9, &s->rank_speed,
@@ -311,6 +316,10 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       (rc = get_num_list(a, "mem_limit", 0, BIG, &lim, &n_lim, &lim_list)))
     return rc;
   s->mem_limits = lim; /* freed with s, one number or a list */
+  rq->jitter_seed = (uint64_t)jseed;
+  if (rq->trials && !rq->have_jitter)
+    return pl_errf(a->eb, PL_EINVAL, "%s: 'trials' needs 'jitter' (without "
+                   "jitter every trial is the same run)", a->fn);
   if (strlen(rq->costs.time_unit) > 7)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'time_unit' must be 1 to 7 "
                    "characters, got '%s'", a->fn, rq->costs.time_unit);
@@ -501,8 +510,10 @@ static int simulate_args(const struct args *a, struct simargs *s,
     rc = pl_sim_request_check_sched(rq, sc, a->eb);
   unsigned flags = detail || save || trace
                        ? PL_SIM_RECORD_OPS | PL_SIM_RECORD_MEM : 0;
+  pl_trials tr;
+  memset(&tr, 0, sizeof tr);
   if (!rc)
-    rc = pl_sim_run(sc, c, flags, &res, a->eb);
+    rc = pl_sim_request_run(rq, sc, c, flags, &res, &tr, a->eb);
   double it = rc ? 0 : pl_sim_request_iteration_time(rq, &res);
   if (!rc)
     rc = check_times(a, &res, it);
@@ -559,6 +570,9 @@ static int simulate_args(const struct args *a, struct simargs *s,
                                  json_real(rq->optimizer_time));
       bad |= json_object_set_new(costs, "source", json_string("user"));
       bad |= json_object_set(j, "costs", costs);
+      if (tr.n)
+        bad |= json_object_set_new(j, "trials",
+                                   pl_trials_to_json(&tr, rq->jitter_seed));
     }
     if (!bad && s->schedule_file) {
       json_t *ci = json_pack("{s:s, s:i, s:i, s:i, s:I, s:I}", "dialect",
@@ -636,8 +650,10 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
       e = pl_sched_validate(sc, &eb);
     if (!e)
       e = pl_sim_request_costs(rq, sc, &c, &eb);
+    pl_trials tr;
+    memset(&tr, 0, sizeof tr);
     if (!e)
-      e = pl_sim_run(sc, c, 0, &res, &eb);
+      e = pl_sim_request_run(rq, sc, c, 0, &res, &tr, &eb);
     if (e == PL_ENOMEM) {
       bad = 1;
     } else if (e) {
@@ -650,6 +666,9 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
       bad |= !j || json_object_set_new(j, "iteration_time",
                                        json_real(pl_sim_request_iteration_time(
                                            rq, &res))) ||
+             (tr.n && json_object_set_new(j, "trials",
+                                          pl_trials_to_json(&tr,
+                                                            rq->jitter_seed))) ||
              json_array_append_new(rows, j);
     }
     pl_result_free(&res);

@@ -127,21 +127,6 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
   return 0;
 }
 
-/* The jitter trials (pl_sim_trials) as the JSON output's "trials". */
-static json_t *trials_json(const pl_trials *t, long long seed)
-{
-  json_t *o = json_object();
-  json_object_set_new(o, "n", json_integer(t->n));
-  json_object_set_new(o, "jitter", json_real(t->jitter));
-  json_object_set_new(o, "seed", json_integer(seed));
-  json_object_set_new(o, "deterministic", json_real(t->deterministic));
-  json_object_set_new(o, "mean", json_real(t->mean));
-  json_object_set_new(o, "p10", json_real(t->p10));
-  json_object_set_new(o, "p50", json_real(t->p50));
-  json_object_set_new(o, "p90", json_real(t->p90));
-  return o;
-}
-
 int cmd_simulate(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -177,11 +162,8 @@ int cmd_simulate(int argc, char **argv)
   struct workload_opts wl;
   struct learn_cli lc;
   pl_learned *learned = NULL;
-  /* Op-time jitter (--jitter sigma|auto, --trials, --jitter-seed): jitter
-   * < 0 = auto (the learned profile's), 0 = deterministic. */
-  double jitter = 0;
-  int trials = 0, jgiven = 0;
-  long long jseed = 1;
+  /* --jitter auto: the learned profile's sigma (resolved below). */
+  int jitter_auto = 0;
   const char *from[64];
   size_t n_from = 0;
   learn_cli_init(&lc);
@@ -213,15 +195,9 @@ int cmd_simulate(int argc, char **argv)
              "                            database needed. --db <file> alone (no\n"
              "                            --model, --gpu or cost flags) uses the\n"
              "                            newest costs 'calibrate --from' stored\n"
-             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n"
-             "op-time jitter (docs/cost-model.md, \"Jitter\"):\n"
-             "  --jitter <sigma|auto>     every op's time times exp(sigma z), z a\n"
-             "                            standard normal: the median iteration\n"
-             "                            of --trials runs, with p10/p90 (auto:\n"
-             "                            the variability the learned profile\n"
-             "                            measured; 0.03 = about 3 %%)\n"
-             "  --trials <n>              runs to draw (default 200 with --jitter)\n"
-             "  --jitter-seed <n>         first trial's seed (default 1)\n\n"
+             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n");
+      fputs(simopts_jitter_help, stdout);
+      printf("\n"
              "examples:\n"
              "  pipelab simulate --schedule 1f1b --stages 4 --microbatches 8\n"
              "  pipelab simulate --schedule zb-v --stages 8 --microbatches 24 "
@@ -265,25 +241,13 @@ int cmd_simulate(int argc, char **argv)
         return rc;
       continue;
     }
-    if (opt == 5008) {
-      jgiven = 1;
-      if (!strcmp(optarg, "auto"))
-        jitter = -1;
-      else if ((rc = cli_double(cmd, "--jitter", optarg, 0, PL_JITTER_MAX,
-                                &jitter)))
+    if (opt == 5008 || opt == 5009 || opt == 5010) {
+      if (opt == 5008 && !strcmp(optarg, "auto")) {
+        o.rq.have_jitter = jitter_auto = 1;
+        continue;
+      }
+      if ((rc = simopts_jitter(&o, cmd, opt - 5008, optarg)))
         return rc;
-      continue;
-    }
-    if (opt == 5009) {
-      if ((rc = cli_int(cmd, "--trials", optarg, 1, PL_TRIALS_MAX, &trials)))
-        return rc;
-      continue;
-    }
-    if (opt == 5010) {
-      int v;
-      if ((rc = cli_int(cmd, "--jitter-seed", optarg, 0, 2147483647, &v)))
-        return rc;
-      jseed = v;
       continue;
     }
     if (opt >= 5001 && opt <= 5004) {
@@ -376,22 +340,19 @@ int cmd_simulate(int argc, char **argv)
   }
   if (learned)
     learn_cli_apply_opts(learned, &o);
-  if (jitter < 0 && !learned) {
+  if (jitter_auto && !learned) {
     modelopts_close(&mo);
     return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
                           "learned profile: add --costs-from FILE (or --db "
                           "with stored learned costs), or give a number");
   }
-  if (jitter < 0)
-    jitter = learned->jitter;
-  if (trials && !jgiven) {
+  if (jitter_auto)
+    o.rq.jitter = learned->jitter;
+  if ((rc = simopts_jitter_check(&o, cmd))) {
     pl_learned_free(learned);
     modelopts_close(&mo);
-    return cli_usage(cmd, "--trials needs --jitter (without jitter every "
-                          "trial is the same run)");
+    return rc;
   }
-  if (jgiven && !trials)
-    trials = jitter > 0 ? 200 : 1;
   if ((rc = simopts_check(&o, cmd, 1))) {
     pl_learned_free(learned);
     modelopts_close(&mo);
@@ -434,15 +395,7 @@ int cmd_simulate(int argc, char **argv)
                        : 0;
   simopts_apply_runtime(&o, c); /* on the provider's or model's table too */
   pl_trials tr;
-  memset(&tr, 0, sizeof tr);
-  if (jgiven) {
-    c->jitter = jitter;
-    c->jitter_seed = (uint64_t)jseed;
-    rc = pl_sim_trials(s, c, trials, flags, o.rq.optimizer,
-                       o.rq.optimizer_time, &res, &tr, &eb);
-  } else {
-    rc = pl_sim_run(s, c, flags, &res, &eb);
-  }
+  rc = pl_sim_request_run(&o.rq, s, c, flags, &res, &tr, &eb);
   if (rc) {
     rc = cli_fail_eb(&eb, rc);
     goto out;
@@ -507,9 +460,10 @@ int cmd_simulate(int argc, char **argv)
     print_table(&o, s, c, &res);
     if (tr.n)
       printf("\njitter         op times x exp(%s z), z ~ N(0,1); %d trials "
-             "(seed %lld): iteration median %s, p10 %s, p90 %s, mean %s; "
+             "(seed %llu): iteration median %s, p10 %s, p90 %s, mean %s; "
              "deterministic %s (%+.2f%%). The figures above are the median "
-             "trial's.\n", cli_num(tr.jitter), tr.n, jseed,
+             "trial's.\n", cli_num(tr.jitter), tr.n,
+             (unsigned long long)o.rq.jitter_seed,
              cli_dur(tr.p50, res.time_unit), cli_dur(tr.p10, res.time_unit),
              cli_dur(tr.p90, res.time_unit), cli_dur(tr.mean, res.time_unit),
              cli_dur(tr.deterministic, res.time_unit),
@@ -567,7 +521,7 @@ int cmd_simulate(int argc, char **argv)
     }
     json_object_set_new(j, "costs", costs);
     if (tr.n)
-      json_object_set_new(j, "trials", trials_json(&tr, jseed));
+      json_object_set_new(j, "trials", pl_trials_to_json(&tr, o.rq.jitter_seed));
     if (mo.model) {
       modelopts_json(&mo, &plan, &res, it, j);
       nofit = modelopts_warn_fit(&mo, &plan, &res);

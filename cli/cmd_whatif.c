@@ -52,6 +52,7 @@ struct row {
   double iter;
   pl_model_plan plan; /* --model only */
   pl_breakdown bd;    /* --model only: where the time goes */
+  pl_trials tr;       /* --jitter: the trials (n = 0 without) */
 };
 
 int cmd_whatif(int argc, char **argv)
@@ -66,6 +67,9 @@ int cmd_whatif(int argc, char **argv)
     {"preset", required_argument, NULL, 'R'},
     {"costs-from", required_argument, NULL, 'C'},
     {"b-frac", required_argument, NULL, 'B'},
+    {"jitter", required_argument, NULL, 'J'},
+    {"trials", required_argument, NULL, 'N'},
+    {"jitter-seed", required_argument, NULL, 'E'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   const char *cmd = "whatif";
@@ -73,7 +77,7 @@ int cmd_whatif(int argc, char **argv)
   struct model_opts mo;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *only = NULL, *plots = NULL;
-  int opt, rc, user_costs = 0, fail_oom = 0;
+  int opt, rc, user_costs = 0, fail_oom = 0, jitter_auto = 0;
   const struct preset *preset = NULL;
   struct learn_cli lc;
   pl_learned *learned = NULL;
@@ -106,7 +110,9 @@ int cmd_whatif(int argc, char **argv)
              "                            --model, --gpu or cost flags) uses the\n"
              "                            newest costs 'calibrate --from' stored;\n"
              "                            p and m default to the profile's\n"
-             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n\n"
+             "  --b-frac <x>              B / (B + W) to split a profile's BW ops\n");
+      fputs(simopts_jitter_help, stdout);
+      printf("\n"
              "examples:\n"
              "  pipelab whatif                       # the preset zb-1.5b\n"
              "  pipelab whatif --stages 4 --microbatches 8 --comm 0.25 "
@@ -153,6 +159,16 @@ int cmd_whatif(int argc, char **argv)
     if (opt == 'B') {
       if ((rc = cli_double(cmd, "--b-frac", optarg, 1e-6, 1 - 1e-6,
                            &lc.b_frac)))
+        return rc;
+      continue;
+    }
+    if (opt == 'J' || opt == 'N' || opt == 'E') {
+      if (opt == 'J' && !strcmp(optarg, "auto")) {
+        o.rq.have_jitter = jitter_auto = 1;
+        continue;
+      }
+      if ((rc = simopts_jitter(&o, cmd, opt == 'J' ? 0 : opt == 'N' ? 1 : 2,
+                               optarg)))
         return rc;
       continue;
     }
@@ -248,7 +264,17 @@ int cmd_whatif(int argc, char **argv)
       return rc;
     }
   }
-  if ((rc = simopts_check(&o, cmd, 0))) {
+  if (jitter_auto && !learned) {
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
+                          "learned profile: add --costs-from FILE (or --db "
+                          "with stored learned costs), or give a number");
+  }
+  if (jitter_auto)
+    o.rq.jitter = learned->jitter;
+  if ((rc = simopts_jitter_check(&o, cmd)) ||
+      (rc = simopts_check(&o, cmd, 0))) {
+    pl_learned_free(learned);
     modelopts_close(&mo);
     return rc;
   }
@@ -343,7 +369,7 @@ int cmd_whatif(int argc, char **argv)
     if (!e && mo.model) {
       if ((e = modelopts_build_eb(&mo, s, &c, &r->plan, &eb)) == 0) {
         pl_sim_request_apply_runtime(rq, c);
-        e = pl_sim_run(s, c, flags, &r->res, &eb);
+        e = pl_sim_request_run(rq, s, c, flags, &r->res, &r->tr, &eb);
       }
       if (!e && (e = modelopts_breakdown(&r->plan, s, c, &r->res,
                                          simopts_iteration_time(&o, &r->res),
@@ -356,10 +382,10 @@ int cmd_whatif(int argc, char **argv)
       lq.mem_w_frac = o.rq.costs.mem_w_frac;
       if ((e = pl_cost_provide(&lq, s, &c, NULL, &eb)) == 0) {
         pl_sim_request_apply_runtime(rq, c);
-        e = pl_sim_run(s, c, flags, &r->res, &eb);
+        e = pl_sim_request_run(rq, s, c, flags, &r->res, &r->tr, &eb);
       }
     } else if (!e && (e = pl_sim_request_costs(rq, s, &c, &eb)) == 0) {
-      e = pl_sim_run(s, c, flags, &r->res, &eb);
+      e = pl_sim_request_run(rq, s, c, flags, &r->res, &r->tr, &eb);
     }
     if (e)
       snprintf(r->err, sizeof r->err, "%s", eb.msg[0] ? eb.msg : pl_strerror(e));
@@ -413,6 +439,9 @@ int cmd_whatif(int argc, char **argv)
       if (rows[i].ok) {
         j = pl_result_to_json(&rows[i].res);
         json_object_set_new(j, "iteration_time", json_real(rows[i].iter));
+        if (rows[i].tr.n)
+          json_object_set_new(j, "trials",
+                              pl_trials_to_json(&rows[i].tr, o.rq.jitter_seed));
         if (mo.model) {
           mo.bd = &rows[i].bd;
           modelopts_json(&mo, &rows[i].plan, &rows[i].res, rows[i].iter, j);
@@ -577,9 +606,9 @@ int cmd_whatif(int argc, char **argv)
              learned->source, learned->ranks, learned->stages,
              learned->workload_key);
     printf("\n");
-    printf("%-*s %2s %14s %14s %8s %8s %10s %10s\n", nw, "schedule", "v",
+    printf("%-*s %2s %14s %14s %8s %8s %10s %10s%s\n", nw, "schedule", "v",
            "iteration", "rank span", "bubble", "bub/span", "peak act.",
-           "vs 1f1b");
+           "vs 1f1b", o.rq.have_jitter ? "   p90 iter.  vs det." : "");
     double base = 0;
     for (size_t i = 0; i < nr; i++)
       if (rows[i].ok && !strcmp(rows[i].name, "1f1b"))
@@ -593,17 +622,29 @@ int cmd_whatif(int argc, char **argv)
       char speed[32] = "";
       if (base > 0)
         snprintf(speed, sizeof speed, "%.3fx", base / r->iter);
-      printf("%-*s %2d %14s %14s %7.2f%% %7.2f%% %10s %10s\n",
+      printf("%-*s %2d %14s %14s %7.2f%% %7.2f%% %10s %10s",
              nw, r->name, r->res.chunks, cli_dur(r->iter, u),
              cli_dur(r->res.max_rank_span, u),
              100.0 * r->res.bubble_ratio, 100.0 * r->res.bubble_ratio_span,
              cli_mem(r->res.peak_mem, r->res.mem_unit), speed);
+      if (r->tr.n)
+        printf(" %12s %+6.2f%%", cli_dur(r->tr.p90, u),
+               r->tr.deterministic > 0
+                   ? 100.0 * (r->tr.p50 - r->tr.deterministic) /
+                         r->tr.deterministic
+                   : 0.0);
+      printf("\n");
     }
     printf("\niteration = makespan (+ step) under --optimizer sync, longest "
            "rank span (+ step)\nunder post-validate; peak act. = most "
            "activation memory on any rank, in units\nof one microbatch's "
            "activations over one rank's layers (1F1B's rank 0 holds p\n"
            "units).\n");
+    if (o.rq.have_jitter)
+      printf("With --jitter %s: every figure is the median of %d trials; p90 "
+             "iter. = their 90th\npercentile, vs det. = the median against "
+             "the deterministic run.\n", cli_num(o.rq.jitter),
+             o.rq.trials > 0 ? o.rq.trials : PL_SIM_REQUEST_TRIALS);
   }
   int nofit = 0; /* schedules with a rank over HBM (--fail-on-oom) */
   for (size_t i = 0; i < nr; i++) {

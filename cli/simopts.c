@@ -522,3 +522,39 @@ int simopts_apply_stage_costs(const struct sim_opts *o, pl_costs *c,
 {
   return pl_sim_request_apply_stage_costs(&o->rq, c, eb);
 }
+
+int simopts_jitter(struct sim_opts *o, const char *cmd, int which,
+                   const char *arg)
+{
+  int rc, v;
+  switch (which) {
+  case 0:
+    o->rq.have_jitter = 1;
+    return cli_double(cmd, "--jitter", arg, 0, PL_JITTER_MAX, &o->rq.jitter);
+  case 1:
+    return cli_int(cmd, "--trials", arg, 1, PL_TRIALS_MAX, &o->rq.trials);
+  default:
+    if ((rc = cli_int(cmd, "--jitter-seed", arg, 0, 2147483647, &v)))
+      return rc;
+    o->rq.jitter_seed = (uint64_t)v;
+    return 0;
+  }
+}
+
+int simopts_jitter_check(const struct sim_opts *o, const char *cmd)
+{
+  if (o->rq.trials && !o->rq.have_jitter)
+    return cli_usage(cmd, "--trials needs --jitter (without jitter every "
+                          "trial is the same run)");
+  return 0;
+}
+
+const char simopts_jitter_help[] =
+    "op-time jitter (docs/cost-model.md, \"Jitter\"):\n"
+    "  --jitter <sigma|auto>     every op's time times exp(sigma z), z a\n"
+    "                            standard normal: the median iteration\n"
+    "                            of --trials runs, with p10/p90 (auto:\n"
+    "                            the variability the learned profile\n"
+    "                            measured; 0.03 = about 3 %)\n"
+    "  --trials <n>              runs to draw (default 200 with --jitter)\n"
+    "  --jitter-seed <n>         first trial's seed (default 1)\n";

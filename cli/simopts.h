@@ -128,6 +128,15 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
 /* Iteration time under the optimizer mode, with the --optimizer-time step
  * (pl_iteration_time). */
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
+/* --jitter <sigma> (which 0), --trials <n> (1), --jitter-seed <n> (2) into
+ * o->rq; 0 or a usage error. `--jitter auto` is the command's (it needs a
+ * learned profile). */
+int simopts_jitter(struct sim_opts *o, const char *cmd, int which,
+                   const char *arg);
+/* --trials without --jitter is a usage error. */
+int simopts_jitter_check(const struct sim_opts *o, const char *cmd);
+/* The help lines of the three flags. */
+extern const char simopts_jitter_help[];
 /* Sets the runtime options (--p2p, --op-gap) and the fused-op pricing
  * (--fb-overlap, --a2a: a2a/v per chunk op) on a cost table: call after
  * every step that replaces the table. */

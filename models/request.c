@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 
+#include <string.h>
+
 #include "pipelab/models.h"
 
 pl_gen_params pl_sim_request_gen_params(const pl_sim_request *rq)
@@ -89,6 +91,23 @@ int pl_sim_request_apply_stage_costs(const pl_sim_request *rq, pl_costs *c,
     pl_errf(eb, rc, "'%s': %s", rq->stage_costs, msg);
   }
   return rc;
+}
+
+int pl_sim_request_run(const pl_sim_request *rq, const pl_sched *s,
+                       pl_costs *c, unsigned flags, pl_result *res,
+                       pl_trials *tr, struct pl_errbuf *eb)
+{
+  pl_trials local;
+  if (!tr)
+    tr = &local;
+  memset(tr, 0, sizeof *tr);
+  if (!rq->have_jitter)
+    return pl_sim_run(s, c, flags, res, eb);
+  c->jitter = rq->jitter;
+  c->jitter_seed = rq->jitter_seed;
+  return pl_sim_trials(s, c, rq->trials > 0 ? rq->trials
+                                            : PL_SIM_REQUEST_TRIALS,
+                       flags, rq->optimizer, rq->optimizer_time, res, tr, eb);
 }
 
 double pl_sim_request_iteration_time(const pl_sim_request *rq,

@@ -30,6 +30,27 @@ static json_t *num(double x)
   return json_real(x);
 }
 
+json_t *pl_trials_to_json(const pl_trials *t, uint64_t seed)
+{
+  json_t *o = json_object();
+  if (!o)
+    return NULL;
+  int bad = json_object_set_new(o, "n", json_integer(t->n)) ||
+            json_object_set_new(o, "jitter", json_real(t->jitter)) ||
+            json_object_set_new(o, "seed", json_integer((json_int_t)seed)) ||
+            json_object_set_new(o, "deterministic",
+                                json_real(t->deterministic)) ||
+            json_object_set_new(o, "mean", json_real(t->mean)) ||
+            json_object_set_new(o, "p10", json_real(t->p10)) ||
+            json_object_set_new(o, "p50", json_real(t->p50)) ||
+            json_object_set_new(o, "p90", json_real(t->p90));
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 json_t *pl_result_to_json(const pl_result *r)
 {
   json_t *o = json_object();

@@ -1103,10 +1103,18 @@ typedef struct pl_sim_request {
   /* Optimizer step: enum pl_optimizer_mode and its time on every rank. */
   int optimizer;
   double optimizer_time;
+  /* Op-time jitter (pl_costs.jitter, pl_sim_trials): have_jitter 0 = the
+   * deterministic run; else `trials` trials (0 = 200) of sigma `jitter`
+   * from seed `jitter_seed` (default 1). */
+  int have_jitter;
+  double jitter;
+  int trials;
+  uint64_t jitter_seed;
 } pl_sim_request;
 #define PL_SIM_REQUEST_INIT                                                  \
   {0, 0, 0, 0, 0.0, NULL, 0, PL_COST_REQUEST_INIT, NULL, PL_P2P_ASYNC, 0.0,  \
-   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0}
+   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0, 0, 0.0, 0, 1}
+#define PL_SIM_REQUEST_TRIALS 200 /* trials when have_jitter and trials 0 */
 
 /* The generator parameters of the request (pl_sched_gen): the shape, the
  * constants a searching generator reads (comm plus msg_bytes / bandwidth),
@@ -1144,6 +1152,13 @@ int pl_sim_request_apply_stage_costs(const pl_sim_request *rq, pl_costs *c,
 
 /* Iteration time of a result under the request's optimizer mode and step
  * (pl_iteration_time). */
+/* Runs s over c as the request says: pl_sim_run without jitter, else
+ * pl_sim_trials (c->jitter and c->jitter_seed set from the request) whose
+ * result is the median trial. *tr (may be NULL) receives the trials; its n
+ * is 0 for a deterministic run. */
+int pl_sim_request_run(const pl_sim_request *rq, const pl_sched *s,
+                       pl_costs *c, unsigned flags, pl_result *res,
+                       pl_trials *tr, struct pl_errbuf *eb);
 double pl_sim_request_iteration_time(const pl_sim_request *rq,
                                      const pl_result *r);
 

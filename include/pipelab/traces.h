@@ -80,6 +80,10 @@ int pl_trace_edges(const pl_result *r, pl_trace_edge **edges, size_t *n,
  * stages, microbatches, chunks, time_unit, makespan, max_rank_span,
  * bubble_ratio, bubble_ratio_span, ranks[]). New reference. */
 json_t *pl_result_to_json(const pl_result *r);
+/* The jitter trials of a run (pl_sim_trials) as the JSON outputs'
+ * "trials" object: n, jitter, seed, deterministic, mean, p10, p50, p90.
+ * New reference (caller decrefs), NULL when out of memory. */
+json_t *pl_trials_to_json(const pl_trials *t, uint64_t seed);
 /* Adds "ops" ([{rank, index, op, microbatch, stage, start, end} plus op2,
  * microbatch2, stage2 for fused ops]) and "memory" ([{rank, t, value}]) to
  * obj (the result-file detail). PL_ENOMEM on allocation failure. */

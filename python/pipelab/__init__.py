@@ -163,7 +163,10 @@ def simulate(schedule=None, stages=None, microbatches=None, *,
     msg_bytes, mem_w_frac, mem_limit (a number, or a list with one per
     rank for zb-auto), stage_costs (a CSV path), p2p, op_gap, fb_overlap,
     a2a, replica_allreduce, optimizer, optimizer_time, rank_speed (list),
-    time_unit, dialect (with schedule_file).
+    time_unit, dialect (with schedule_file), jitter (op-time sigma: the
+    result is the median of ``trials`` runs, default 200, from
+    ``jitter_seed``, default 1, and ``["trials"]`` holds the deterministic,
+    mean, p10, p50 and p90 iteration times).
     """
     args = dict(options, schedule=schedule, stages=stages,
                 microbatches=microbatches,

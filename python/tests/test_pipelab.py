@@ -222,6 +222,36 @@ class RequestOptions(unittest.TestCase):
         self.assertEqual(w["schedules"][0]["makespan"], 11 * 4 - 0.5)
         self.assertEqual(w["op_gap"], 0.5)
 
+    def test_jitter(self):
+        # jitter 0: every trial is the deterministic run (33 for 1F1B p=4
+        # m=8 unit costs); a single op (p=1, m=1, tb=tw=0) is log-normal:
+        # its median over many trials is the op's time
+        r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             jitter=0, trials=3)
+        t = r["trials"]
+        self.assertEqual((t["n"], t["deterministic"], t["p10"], t["p50"],
+                          t["p90"]), (3, 33, 33, 33, 33))
+        r = pipelab.simulate(schedule="1f1b", stages=1, microbatches=1,
+                             tf=10, tb=0, tw=0, jitter=0.1, trials=2001,
+                             jitter_seed=3)
+        t = r["trials"]
+        self.assertAlmostEqual(t["p50"] / 10, 1, delta=0.012)
+        self.assertAlmostEqual(t["p10"] / (10 * math.exp(-1.2816 * 0.1)), 1,
+                               delta=0.015)
+        self.assertEqual(r["makespan"], t["p50"])
+        self.assertEqual(t["seed"], 3)
+        w = pipelab.whatif(stages=4, microbatches=8, tf=1, tb=1, tw=1,
+                           jitter=0.05, trials=50, schedules="1f1b,zb-h1")
+        for row in w["schedules"]:
+            self.assertGreater(row["trials"]["p50"],
+                               row["trials"]["deterministic"])
+        with self.assertRaisesRegex(pipelab.Error, "'trials' needs 'jitter'"):
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             trials=5)
+        with self.assertRaisesRegex(pipelab.Error, "'jitter' must be"):
+            pipelab.simulate(schedule="1f1b", stages=4, microbatches=8,
+                             jitter=2)
+
 
 class Errors(unittest.TestCase):
     def test_unknown_schedule(self):
