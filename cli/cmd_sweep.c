@@ -69,7 +69,10 @@ static const char usage[] =
   "                        microbatch through the layers of ONE rank); needs\n"
   "                        a single --stages <p> (whole model = p x per rank)\n"
   "  --comm <t>            time of one P2P message (default 0)\n"
-  "  --mem-w-frac <x>      fraction of the activations B keeps until W (0.5)\n";
+  "  --mem-w-frac <x>      fraction of the activations B keeps until W (0.5)\n"
+  "runtime (docs/transfers.md; every point, model-priced or not):\n"
+  "  --p2p <mode>          async (default), blocking or batched transfers\n"
+  "  --op-gap <t>          launch gap before every op (us with a model)\n";
 
 static const char examples[] =
   "examples:\n"
@@ -682,7 +685,7 @@ int cmd_sweep(int argc, char **argv)
   enum { O_GPUS = 3000, O_STAGES, O_MB, O_MBS, O_CHUNKS, O_SCHED, O_GB, O_LIM,
          O_TOP, O_ALL, O_JOBS, O_FMT, O_TF, O_TB, O_TW, O_COMM, O_WFRAC,
          O_TP, O_CP, O_RC, O_DO, O_NODO, O_NOFLASH, O_EXPLAIN, O_SHARD,
-         O_EXH, O_TFT, O_TBT, O_TWT };
+         O_EXH, O_TFT, O_TBT, O_TWT, O_P2P, O_GAP };
   static const struct option longopts[] = {
     {"gpus", required_argument, NULL, O_GPUS},
     {"stages", required_argument, NULL, O_STAGES},
@@ -701,6 +704,8 @@ int cmd_sweep(int argc, char **argv)
     {"tw", required_argument, NULL, O_TW},
     {"comm", required_argument, NULL, O_COMM},
     {"mem-w-frac", required_argument, NULL, O_WFRAC},
+    {"p2p", required_argument, NULL, O_P2P},
+    {"op-gap", required_argument, NULL, O_GAP},
     {"tf-total", required_argument, NULL, O_TFT},
     {"tb-total", required_argument, NULL, O_TBT},
     {"tw-total", required_argument, NULL, O_TWT},
@@ -806,6 +811,14 @@ int cmd_sweep(int argc, char **argv)
       rc = cli_double(cmd, "--comm", optarg, 0, PL_TIME_MAX, &sp.comm); break;
     case O_WFRAC: cost_given |= 4;
       rc = cli_double(cmd, "--mem-w-frac", optarg, 0, 1, &sp.mem_w_frac); break;
+    case O_P2P:
+      if ((sp.p2p_mode = pl_p2p_mode_parse(optarg)) < 0)
+        rc = cli_usage(cmd, "--p2p must be async, blocking or batched, got "
+                            "'%s'", optarg);
+      break;
+    case O_GAP:
+      rc = cli_double(cmd, "--op-gap", optarg, 0, PL_TIME_MAX, &sp.op_gap);
+      break;
     case '?':
     case ':': rc = cli_bad_option(cmd, argv); break;
     default:
@@ -950,9 +963,11 @@ int cmd_sweep(int argc, char **argv)
     printf(" recompute ");
     for (int i = 0; i < n_rcs; i++)
       printf("%s%s", i ? "," : "", pl_recompute_name(rcs[i]));
-    printf(" distributed-optimizer %s; limit %s per GPU\n\n",
+    printf(" distributed-optimizer %s; limit %s per GPU\n",
            n_dos == 2 ? "off,on" : dos[0] ? "on" : "off",
            cli_size(sp.mem_limit));
+    printf("runtime: p2p %s, op gap %s\n\n", pl_p2p_mode_name(sp.p2p_mode),
+           cli_dur(sp.op_gap, "us"));
   }
 
   struct pl_errbuf eb = PL_ERRBUF_INIT;

@@ -71,6 +71,8 @@ int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
     if ((rc = pl_sweep_pricer_open(&sm->mo.m, &sm->mo.g, &base, sm->mo.db,
                                    sm->limit, &sm->pricer, &eb)))
       return cli_fail_eb(&eb, rc);
+    /* --explain prices a row as the sweep did */
+    pl_sweep_pricer_set_runtime(sm->pricer, sp->p2p_mode, sp->op_gap);
     return 0;
   }
   if (limit) {

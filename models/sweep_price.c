@@ -16,6 +16,8 @@ struct pl_sweep_pricer {
   pl_train_cfg base;
   pl_db *db;        /* borrowed; NULL = the pure model, no SQL per point */
   double limit;     /* bytes per GPU */
+  int p2p_mode;     /* explain's runtime (pl_sweep_pricer_set_runtime) */
+  double op_gap;
   pthread_mutex_t mu; /* serialises builds that read db (one SQLite handle) */
   pl_sweep_model cb;
   /* Bounds already computed: a bound depends on the stage map (placement,
@@ -348,8 +350,11 @@ int pl_sweep_pricer_explain(pl_sweep_pricer *pr, const pl_sweep_point *pt,
   int rc = pl_sched_gen(pt->schedule, &gp, &s, eb);
   if (!rc)
     rc = build(pr, pt, s, &c, plan, eb);
-  if (!rc)
+  if (!rc) {
+    c->p2p_mode = pr->p2p_mode;
+    c->op_gap = pr->op_gap;
     rc = pl_sim_run(s, c, 0, r, eb);
+  }
   if (!rc && !(rc = pl_costs_clone(c, 1, &c0)))
     rc = pl_sim_run(s, c0, 0, &r0, eb);
   if (!rc)
@@ -359,6 +364,15 @@ int pl_sweep_pricer_explain(pl_sweep_pricer *pr, const pl_sweep_point *pt,
   pl_costs_destroy(c);
   pl_sched_destroy(s);
   return rc;
+}
+
+void pl_sweep_pricer_set_runtime(pl_sweep_pricer *pr, int p2p_mode,
+                                 double op_gap)
+{
+  if (pr) {
+    pr->p2p_mode = p2p_mode;
+    pr->op_gap = op_gap;
+  }
 }
 
 void pl_sweep_pricer_close(pl_sweep_pricer *pr)

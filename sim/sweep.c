@@ -413,8 +413,11 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
       c->stage[g].mem_w /= dp_;
     }
   }
-  if (!rc)
+  if (!rc) {
+    c->p2p_mode = sp->p2p_mode;
+    c->op_gap = sp->op_gap;
     rc = pl_sim_run2(sim, s, c, 0, &r, &eb);
+  }
   if (rc) {
     set_reason(ev, PL_WHY_SCHEDULE, &eb, rc);
     if (rc == PL_ENOMEM)

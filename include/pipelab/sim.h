@@ -897,10 +897,15 @@ typedef struct pl_sweep_spec {
    * search (zb-auto, zb-v) also see these, divided by p. */
   double tf, tb, tw, comm, mem_w_frac;
   int jobs;               /* worker threads; 0 = 1 */
+  /* The runtime every point runs under, on constant and model-priced
+   * tables alike (docs/transfers.md): enum pl_p2p_mode and the launch gap
+   * before every op, in the tables' time unit. Defaults: async, 0. */
+  int p2p_mode;
+  double op_gap;
 } pl_sweep_spec;
 #define PL_SWEEP_SPEC_INIT                                                  \
   {0, NULL, 0, 0, 0, 1, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL,    \
-   0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0.5, 1}
+   0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0.5, 1, PL_P2P_ASYNC, 0.0}
 
 /*
  * Enumerates every point of spec in a fixed order (schedule, p, mb_size, m,

@@ -24,6 +24,19 @@ for r in rows:
     assert r['status']!='ok' or r['peak_activation_units']<=1
 " ; check "accepted rows respect the limit" $?
 
+# The runtime: 1F1B p=4 m=8, unit costs per rank, batched P2P of 0.5 and an
+# op gap of 0.25: 11 (T_F + T_BW) + 19 c (batched, docs/transfers.md) plus
+# 22 gaps less the first = 33 + 9.5 + 5.25 = 47.75, as simulate gives it.
+out=$($P sweep --gpus 4 --stages 4 --schedules 1f1b --microbatches 8 --tf 1 --tb 1 \
+      --tw 1 --comm 0.5 --p2p batched --op-gap 0.25 --format json 2>/dev/null)
+[ "$(echo "$out" | json_get "d['rows'][0]['iteration_time']")" = "47.75" ]
+check "sweep --p2p batched --op-gap: 1F1B p=4 m=8 iteration 47.75" $?
+[ "$($P simulate --schedule 1f1b --stages 4 --microbatches 8 --comm 0.5 --p2p batched \
+      --op-gap 0.25 --format json | json_get "d['makespan']")" = "47.75" ]
+check "the same as simulate" $?
+$P sweep --gpus 4 --p2p sideways >/dev/null 2>"$tmp_err"; [ $? = 2 ] && grep -q -- "--p2p must be" "$tmp_err"
+check "sweep --p2p sideways: usage error" $?
+
 out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,zb-h1,gpipe \
       --tf-total 8 --tb-total 8 --tw-total 8 --format csv 2>/dev/null)
 check "sweep csv exits 0" $?
