@@ -254,7 +254,8 @@ static double max_of(const double *x, int n)
 }
 
 /* Prices s from the learned table: the median iteration of 400 trials
- * with the profile's jitter and its bubble, and the deterministic run's. */
+ * drawing op times from the profile's measured scatter (its quantiles) and
+ * its bubble, and the deterministic run's. */
 static int predict_learned(const pl_learned *l, const pl_sched *s,
                            const pl_workload *rw, double *t50, double *bub,
                            double *det, double *detbub, struct pl_errbuf *eb)
@@ -269,9 +270,11 @@ static int predict_learned(const pl_learned *l, const pl_sched *s,
   int rc = pl_cost_provide(&rq, s, &c, NULL, eb);
   if (!rc)
     rc = pl_sim_run(s, c, 0, &a, eb);
-  if (!rc) {
+  if (!rc) { /* the profile's measured scatter, its shape included */
     c->jitter = l->jitter;
     c->jitter_seed = 1;
+    memcpy(c->jitter_q, l->jitter_q, sizeof c->jitter_q);
+    c->n_jitter_q = l->n_jitter_q;
     rc = pl_sim_trials(s, c, 400, 0, PL_OPTIM_SYNC, 0, &b, &tr, eb);
   }
   if (!rc) {

@@ -346,8 +346,18 @@ int cmd_simulate(int argc, char **argv)
                           "learned profile: add --costs-from FILE (or --db "
                           "with stored learned costs), or give a number");
   }
-  if (jitter_auto)
+  if (jitter_auto && !n_from) {
+    pl_learned_free(learned);
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--jitter auto needs the profile itself "
+                          "(--costs-from FILE): the database keeps no op-time "
+                          "scatter");
+  }
+  if (jitter_auto) { /* the profile's scatter, its shape included */
     o.rq.jitter = learned->jitter;
+    o.rq.jitter_q = learned->jitter_q;
+    o.rq.n_jitter_q = learned->n_jitter_q;
+  }
   if ((rc = simopts_jitter_check(&o, cmd))) {
     pl_learned_free(learned);
     modelopts_close(&mo);
@@ -459,10 +469,15 @@ int cmd_simulate(int argc, char **argv)
   if (fmt == CLI_FMT_TABLE) {
     print_table(&o, s, c, &res);
     if (tr.n)
-      printf("\njitter         op times x exp(%s z), z ~ N(0,1); %d trials "
+      printf("\njitter         op times x %s%s%s; %d trials "
              "(seed %llu): iteration median %s, p10 %s, p90 %s, mean %s; "
              "deterministic %s (%+.2f%%). The figures above are the median "
-             "trial's.\n", cli_num(tr.jitter), tr.n,
+             "trial's.\n",
+             tr.n_quantiles ? "the profile's measured scatter (robust sigma "
+                            : "exp(",
+             cli_num(tr.jitter),
+             tr.n_quantiles ? ", its quantiles drawn)" : " z), z ~ N(0,1)",
+             tr.n,
              (unsigned long long)o.rq.jitter_seed,
              cli_dur(tr.p50, res.time_unit), cli_dur(tr.p10, res.time_unit),
              cli_dur(tr.p90, res.time_unit), cli_dur(tr.mean, res.time_unit),

@@ -270,8 +270,18 @@ int cmd_whatif(int argc, char **argv)
                           "learned profile: add --costs-from FILE (or --db "
                           "with stored learned costs), or give a number");
   }
-  if (jitter_auto)
+  if (jitter_auto && !n_from) {
+    pl_learned_free(learned);
+    modelopts_close(&mo);
+    return cli_usage(cmd, "--jitter auto needs the profile itself "
+                          "(--costs-from FILE): the database keeps no op-time "
+                          "scatter");
+  }
+  if (jitter_auto) { /* the profile's scatter, its shape included */
     o.rq.jitter = learned->jitter;
+    o.rq.jitter_q = learned->jitter_q;
+    o.rq.n_jitter_q = learned->n_jitter_q;
+  }
   if ((rc = simopts_jitter_check(&o, cmd)) ||
       (rc = simopts_check(&o, cmd, 0))) {
     pl_learned_free(learned);

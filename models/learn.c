@@ -188,6 +188,26 @@ static int check_iteration(const pl_result *r, const pl_result *first,
   return PL_OK;
 }
 
+/* PL_JITTER_Q equally spaced quantiles of x[n] (sorted here), linear
+ * between order statistics; *nq 0 for fewer than 3 samples. */
+static void quantiles(double *x, size_t n, double *q, int *nq)
+{
+  *nq = 0;
+  if (n < 3)
+    return;
+  qsort(x, n, sizeof *x, cmp_double);
+  for (int k = 0; k < PL_JITTER_Q; k++) {
+    double pos = (double)k / (PL_JITTER_Q - 1) * (double)(n - 1);
+    size_t i = (size_t)pos;
+    q[k] = i + 1 < n ? x[i] + (pos - (double)i) * (x[i + 1] - x[i]) : x[n - 1];
+    if (q[k] > 5) /* the engine's range: a factor of e^5 at most */
+      q[k] = 5;
+    if (q[k] < -5)
+      q[k] = -5;
+  }
+  *nq = PL_JITTER_Q;
+}
+
 /* 1.4826 * MAD of x[n] (reordered); 0 for an empty sample. */
 static double robust_sigma(double *x, size_t n)
 {
@@ -419,6 +439,7 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     l->microbatches = r0->microbatches;
     l->iterations = (int)n_iters;
     l->fused_skipped = (int)n_fused;
+    quantiles(jit.x, jit.n, l->jitter_q, &l->n_jitter_q);
     l->jitter = robust_sigma(jit.x, jit.n);
     snprintf(l->schedule, sizeof l->schedule, "%s", r0->schedule);
     snprintf(l->source, sizeof l->source, "%s", r0->source);

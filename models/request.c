@@ -105,6 +105,11 @@ int pl_sim_request_run(const pl_sim_request *rq, const pl_sched *s,
     return pl_sim_run(s, c, flags, res, eb);
   c->jitter = rq->jitter;
   c->jitter_seed = rq->jitter_seed;
+  c->n_jitter_q = 0;
+  if (rq->jitter_q && rq->n_jitter_q >= 2 && rq->n_jitter_q <= PL_JITTER_Q) {
+    memcpy(c->jitter_q, rq->jitter_q, (size_t)rq->n_jitter_q * sizeof *c->jitter_q);
+    c->n_jitter_q = rq->n_jitter_q;
+  }
   return pl_sim_trials(s, c, rq->trials > 0 ? rq->trials
                                             : PL_SIM_REQUEST_TRIALS,
                        flags, rq->optimizer, rq->optimizer_time, res, tr, eb);

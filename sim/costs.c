@@ -111,6 +111,8 @@ int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out)
   n->op_gap = c->op_gap;
   n->jitter = c->jitter;
   n->jitter_seed = c->jitter_seed;
+  memcpy(n->jitter_q, c->jitter_q, sizeof n->jitter_q);
+  n->n_jitter_q = c->n_jitter_q;
   memcpy(n->source, c->source, sizeof n->source);
   memcpy(n->time_unit, c->time_unit, sizeof n->time_unit);
   memcpy(n->mem_unit, c->mem_unit, sizeof n->mem_unit);

@@ -476,9 +476,12 @@ PL_HOT_INLINE int has_next(const struct run *R, int g)
 
 /* The jitter factor of op i of rank r: exp(sigma * z) with z a standard
  * normal from two uniforms hashed (splitmix64) from (seed, rank, i), by the
- * Box-Muller transform. A pure function of its inputs, so that a trial
- * does not depend on the order in which the engine visits the ranks. */
-static double jitter_factor(uint64_t seed, int r, size_t i, double sigma)
+ * Box-Muller transform; with measured quantiles q[nq] of ln(factor), exp of
+ * their interpolation at the first uniform. A pure function of its inputs,
+ * so that a trial does not depend on the order in which the engine visits
+ * the ranks. */
+static double jitter_factor(uint64_t seed, int r, size_t i, double sigma,
+                            const double *q, int nq)
 {
   uint64_t x = seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(r + 1)) ^
                ((uint64_t)i * 0xD1B54A32D192ED03ull);
@@ -489,6 +492,13 @@ static double jitter_factor(uint64_t seed, int r, size_t i, double sigma)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     u[k] = ((double)(z >> 11) + 0.5) * 0x1.0p-53; /* (0, 1) */
+  }
+  if (nq >= 2) {
+    double pos = u[0] * (nq - 1);
+    int k = (int)pos;
+    if (k >= nq - 1)
+      k = nq - 2;
+    return exp(q[k] + (pos - k) * (q[k + 1] - q[k]));
   }
   double n = sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
   return exp(sigma * n);
@@ -520,7 +530,8 @@ PL_HOT_INLINE double exec_op_in(const struct run *R, int r, size_t i,
     dur = sc[g].t[kind] * spd + (kind == PL_OP_W ? 0 : sc[g].a2a);
   }
   if (rec && R->jitter > 0)
-    dur *= jitter_factor(R->seed, r, i, R->jitter);
+    dur *= jitter_factor(R->seed, r, i, R->jitter, R->c->jitter_q,
+                         R->c->n_jitter_q);
   double fin = start + dur;
   if (start < rr->first_start)
     rr->first_start = start;
@@ -1156,6 +1167,14 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   if (!(c->jitter >= 0) || !(c->jitter <= PL_JITTER_MAX))
     return pl_errf(eb, PL_EINVAL, "jitter must be between 0 and %g",
                    PL_JITTER_MAX);
+  if (c->n_jitter_q < 0 || c->n_jitter_q == 1 || c->n_jitter_q > PL_JITTER_Q)
+    return pl_errf(eb, PL_EINVAL, "jitter quantiles: 0 or 2 to %d of them",
+                   PL_JITTER_Q);
+  for (int k = 0; k < c->n_jitter_q; k++)
+    if (!(fabs(c->jitter_q[k]) <= 5) ||
+        (k && c->jitter_q[k] < c->jitter_q[k - 1]))
+      return pl_errf(eb, PL_EINVAL, "jitter quantiles must be ascending "
+                     "logarithms within +-5");
   const long ms = key_stride(m);
   const long Sm = (long)S * ms;
   const size_t keys = (size_t)(2 * Sm);
@@ -1194,7 +1213,8 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   R.sc = c->stage;
   R.speed = c->rank_speed;
   R.gap = c->op_gap;
-  R.jitter = c->jitter;
+  /* measured quantiles turn jitter on whatever the sigma */
+  R.jitter = c->n_jitter_q >= 2 && !(c->jitter > 0) ? 1e-300 : c->jitter;
   R.seed = c->jitter_seed;
   R.links = setup_links(sim, s, c);
   R.pairs = mode != PL_P2P_ASYNC && S > p;
@@ -1384,6 +1404,8 @@ static int run_replicated(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   ec->op_gap = c->op_gap;
   ec->jitter = c->jitter;
   ec->jitter_seed = c->jitter_seed;
+  memcpy(ec->jitter_q, c->jitter_q, sizeof ec->jitter_q);
+  ec->n_jitter_q = c->n_jitter_q;
   memcpy(ec->source, c->source, sizeof ec->source);
   memcpy(ec->time_unit, c->time_unit, sizeof ec->time_unit);
   memcpy(ec->mem_unit, c->mem_unit, sizeof ec->mem_unit);

@@ -48,11 +48,14 @@ int pl_sim_trials(const pl_sched *s, const pl_costs *c, int n, unsigned flags,
   memset(st, 0, sizeof *st);
   st->n = n;
   st->jitter = c->jitter;
+  st->n_quantiles = c->n_jitter_q;
   k->jitter = 0;
+  k->n_jitter_q = 0;
   if ((rc = pl_sim_run2(sim, s, k, 0, &r, eb)))
     goto out;
   st->deterministic = pl_iteration_time(&r, optim_mode, optimizer_time);
   k->jitter = c->jitter;
+  k->n_jitter_q = c->n_jitter_q;
   double sum = 0;
   for (int i = 0; i < n; i++) {
     k->jitter_seed = c->jitter_seed + (uint64_t)i;

@@ -4,7 +4,8 @@
  * sigma); the same seed reproduces a trial exactly and another seed does
  * not; jitter 0 is the deterministic run in every quantile; a pipeline's
  * median iteration is longer than its deterministic one (waits take the
- * later of two random ends); bad arguments are refused. */
+ * later of two random ends); measured quantiles of ln(factor) give their
+ * own distribution; bad arguments are refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -152,6 +153,43 @@ static void test_pipeline_inflation(void **state)
   pl_sched_destroy(s);
 }
 
+/* Measured quantiles: q_k linear from a to b makes ln(factor) uniform on
+ * [a, b], so one op's median is T e^((a+b)/2) and its p10 T e^(a + 0.1
+ * (b - a)). */
+static void test_quantiles(void **state)
+{
+  (void)state;
+  pl_sched *s = gen("1f1b", 1, 1);
+  pl_costs *c = costs(s, 10, 0, 0, 0);
+  const double a = -0.1, b = 0.3;
+  c->n_jitter_q = PL_JITTER_Q;
+  for (int k = 0; k < PL_JITTER_Q; k++)
+    c->jitter_q[k] = a + (b - a) * k / (PL_JITTER_Q - 1);
+  c->jitter = 0.1; /* on; the quantiles give the shape */
+  c->jitter_seed = 11;
+  pl_result r = PL_RESULT_INIT;
+  pl_trials t;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_sim_trials(s, c, 4001, 0, PL_OPTIM_SYNC, 0, &r, &t, &eb),
+                   PL_OK);
+  assert_int_equal(t.n_quantiles, PL_JITTER_Q);
+  /* order statistics of a uniform at n = 4001: standard error 0.8 % of
+   * the range at the median */
+  assert_true(fabs(log(t.p50 / 10) - (a + b) / 2) < 0.01);
+  assert_true(fabs(log(t.p10 / 10) - (a + 0.1 * (b - a))) < 0.01);
+  assert_true(t.p10 >= 10 * exp(a) && t.p90 <= 10 * exp(b));
+  /* descending or single quantiles are refused */
+  c->jitter_q[3] = 0.5;
+  assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), PL_EINVAL);
+  assert_non_null(strstr(eb.msg, "quantiles"));
+  c->jitter_q[3] = a + (b - a) * 3 / (PL_JITTER_Q - 1);
+  c->n_jitter_q = 1;
+  assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), PL_EINVAL);
+  pl_result_free(&r);
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+}
+
 static void test_bad_arguments(void **state)
 {
   (void)state;
@@ -183,6 +221,7 @@ int main(void)
     cmocka_unit_test(test_reproducible),
     cmocka_unit_test(test_zero_is_deterministic),
     cmocka_unit_test(test_pipeline_inflation),
+    cmocka_unit_test(test_quantiles),
     cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -220,6 +220,12 @@ static void test_learned_jitter(void **state)
   }
   l = fit(&r, 0, PL_OK);
   assert_true(fabs(l->jitter - 1.4826 * sg) < 1e-9);
+  /* the pooled ratios are -2, -1, 0, 0, 1, 2 sigma in equal numbers: the
+   * extreme quantiles are +-2 sigma, the median 0 */
+  assert_int_equal(l->n_jitter_q, PL_JITTER_Q);
+  assert_true(fabs(l->jitter_q[0] + 2 * sg) < 1e-9);
+  assert_true(fabs(l->jitter_q[PL_JITTER_Q - 1] - 2 * sg) < 1e-9);
+  assert_true(fabs(l->jitter_q[PL_JITTER_Q / 2]) < 1e-9);
   pl_learned_free(l);
   pl_result_free(&r);
 }

@@ -37,6 +37,9 @@ json_t *pl_trials_to_json(const pl_trials *t, uint64_t seed)
     return NULL;
   int bad = json_object_set_new(o, "n", json_integer(t->n)) ||
             json_object_set_new(o, "jitter", json_real(t->jitter)) ||
+            json_object_set_new(o, "shape",
+                                json_string(t->n_quantiles ? "measured"
+                                                           : "lognormal")) ||
             json_object_set_new(o, "seed", json_integer((json_int_t)seed)) ||
             json_object_set_new(o, "deterministic",
                                 json_real(t->deterministic)) ||

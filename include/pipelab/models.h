@@ -862,6 +862,12 @@ typedef struct pl_learned {
    * iteration) over every op whose group has at least 3 samples; 0 when
    * none has. The jitter sigma (pl_costs.jitter) the profile measured. */
   double jitter;
+  /* The same log ratios' PL_JITTER_Q equally spaced quantiles (0th to
+   * 100th percentile; n_jitter_q 0 when there are fewer than 3 ratios):
+   * the scatter's shape, heavy tail included (pl_costs.jitter_q). Not kept
+   * in the database. */
+  double jitter_q[PL_JITTER_Q];
+  int n_jitter_q;
   /* Provenance (strings empty when unknown): */
   char workload_key[128]; /* what was profiled: "executor:layers=4,..." */
   char device[32];        /* catalog device it is filed under */
@@ -1115,10 +1121,14 @@ typedef struct pl_sim_request {
   double jitter;
   int trials;
   uint64_t jitter_seed;
+  /* Measured quantiles of ln(op time / median) (pl_costs.jitter_q), or
+   * NULL; borrowed. */
+  const double *jitter_q;
+  int n_jitter_q;
 } pl_sim_request;
 #define PL_SIM_REQUEST_INIT                                                  \
   {0, 0, 0, 0, 0.0, NULL, 0, PL_COST_REQUEST_INIT, NULL, PL_P2P_ASYNC, 0.0,  \
-   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0, 0, 0.0, 0, 1}
+   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0, 0, 0.0, 0, 1, NULL, 0}
 #define PL_SIM_REQUEST_TRIALS 200 /* trials when have_jitter and trials 0 */
 
 /* The generator parameters of the request (pl_sched_gen): the shape, the

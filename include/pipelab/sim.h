@@ -569,7 +569,16 @@ typedef struct pl_costs {
    * pl_sim_trials runs many seeds. */
   double jitter;
   uint64_t jitter_seed;
+  /* The measured shape of the scatter, when known: n_jitter_q (2 ..
+   * PL_JITTER_Q) equally spaced quantiles of ln(time / median), from the
+   * 0th to the 100th percentile; each op's factor is then exp(q(u)), u
+   * uniform from the same hash, q the linear interpolation of these
+   * quantiles (the heavy tail of slow ops included), whatever jitter says
+   * (it stays the sigma reported). 0 = the log-normal above. */
+  double jitter_q[21];
+  int n_jitter_q;
 } pl_costs;
+#define PL_JITTER_Q 21
 
 /* Allocates a table with zero costs, rank_speed 1 and units "unit"/"units".
  * Free with pl_costs_destroy. */
@@ -782,6 +791,7 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
 typedef struct pl_trials {
   int n;               /* trials run */
   double jitter;       /* the sigma used */
+  int n_quantiles;     /* measured quantiles used (0: log-normal) */
   double deterministic; /* iteration time with jitter 0 */
   double mean, p10, p50, p90; /* iteration time over the trials */
 } pl_trials;

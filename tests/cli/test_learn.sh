@@ -57,6 +57,18 @@ ok=[x for x in s if "error" not in x and x["iteration_time"] > 0]
 print(d["cost_source"], d["stages"], d["microbatches"], d["time_unit"], len(ok) == len(s), len(s) >= 15)' "$T/w.json")
 [ "$v" = "learned 2 6 us True True" ]
 check "whatif --db: every schedule priced from the learned costs at p=2 m=6 (got $v)" $?
+# --jitter auto: the profile's scatter from the file, refused from the database
+$P simulate --costs-from "$T/real.json" --b-frac 0.7 --schedule zb-h1 --jitter auto \
+   --trials 20 --format json >"$T/j.json" 2>"$T/err"
+v=$(python3 -c '
+import json,sys
+t=json.load(open(sys.argv[1]))["trials"]
+print(t["n"], t["shape"], t["jitter"] >= 0, t["p10"] <= t["p50"] <= t["p90"])' "$T/j.json")
+[ "$v" = "20 measured True True" ]
+check "simulate --costs-from --jitter auto draws the measured quantiles (got $v)" $?
+$P simulate --db "$T/cal.db" --schedule zb-h1 --jitter auto >/dev/null 2>"$T/err"
+[ $? = 2 ] && grep -q "the database keeps no op-time scatter" "$T/err"
+check "--jitter auto with stored costs: usage error naming --costs-from" $?
 $P whatif --db "$T/cal.db" >"$T/w.txt" 2>&1
 grep -q "costs learned from a 1f1b profile" "$T/w.txt" && grep -q "layers it holds" "$T/w.txt"
 check "whatif table says the costs are learned and how chunks are derived" $?
