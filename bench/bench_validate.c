@@ -117,36 +117,53 @@ static void summary(const double *errs, const double *bubs, int n)
          "machine: 2 %%, 4 %%, 1 pp)\n", n, med, mx, sum / n, bmx);
 }
 
+/* What both closed loops start from: the workload of the profile (4
+ * layers: 2 per stage, 1 per chunk at v = 2; m microbatches), the B share
+ * of a full backward from a microbenchmark of one layer (the only figure
+ * not taken from the profile) and the 1F1B schedule at p. 0, or 1 with a
+ * message. */
+static int cross_setup(int hidden, int seq, int p, int m, pl_workload *w,
+                       double *b_frac, pl_sched **s1)
+{
+  pl_workload z = PL_WORKLOAD_INIT;
+  *w = z;
+  w->hidden = hidden;
+  w->seq = seq;
+  w->mb_size = 1;
+  w->layers = 1;
+  w->microbatches = 1;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_calib cal;
+  if (pl_exec_calibrate(w, PL_BACKEND_CPU, 3, 15, &cal, NULL, &eb)) {
+    fprintf(stderr, "calibration failed: %s\n", eb.msg);
+    return 1;
+  }
+  *b_frac = cal.t[PL_OP_B].mean / (cal.t[PL_OP_B].mean + cal.t[PL_OP_W].mean);
+  w->layers = 4;
+  w->microbatches = m;
+  pl_gen_params gp = PL_GEN_PARAMS_INIT;
+  gp.p = p;
+  gp.m = m;
+  if (pl_sched_gen("1f1b", &gp, s1, &eb)) {
+    fprintf(stderr, "1f1b: %s\n", eb.msg);
+    return 1;
+  }
+  return 0;
+}
+
 static int cross(int hidden, int seq, int runs)
 {
   const int p = 2, m = 4;
   char la0[128], la1[128];
   loadavg(la0, sizeof la0);
-  pl_workload w = PL_WORKLOAD_INIT;
-  w.hidden = hidden;
-  w.seq = seq;
-  w.mb_size = 1;
-  w.layers = 1;
-  w.microbatches = 1;
+  pl_workload w;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  pl_calib cal;
-  /* only the B share of a full backward comes from the microbenchmark */
-  if (pl_exec_calibrate(&w, PL_BACKEND_CPU, 3, 15, &cal, NULL, &eb)) {
-    fprintf(stderr, "calibration failed: %s\n", eb.msg);
-    return 1;
-  }
-  double b_frac = cal.t[PL_OP_B].mean /
-                  (cal.t[PL_OP_B].mean + cal.t[PL_OP_W].mean);
-  /* the profile: 1F1B at p = 2, 4 layers (2 per stage, 1 per chunk at v = 2) */
-  w.layers = 4;
-  w.microbatches = m;
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
+  double b_frac;
   pl_sched *s1 = NULL;
+  if (cross_setup(hidden, seq, p, m, &w, &b_frac, &s1))
+    return 1;
   pl_result prof = PL_RESULT_INIT;
-  if (pl_sched_gen("1f1b", &gp, &s1, &eb) ||
-      run_median(s1, &w, runs, &prof, &eb)) {
+  if (run_median(s1, &w, runs, &prof, &eb)) {
     fprintf(stderr, "profile run failed: %s\n", eb.msg);
     pl_sched_destroy(s1);
     return 1;
@@ -313,30 +330,12 @@ static int cross_paired(int hidden, int seq, int runs)
   const int p = 2, m = 4;
   char la0[128], la1[128];
   loadavg(la0, sizeof la0);
-  pl_workload w = PL_WORKLOAD_INIT;
-  w.hidden = hidden;
-  w.seq = seq;
-  w.mb_size = 1;
-  w.layers = 1;
-  w.microbatches = 1;
+  pl_workload w;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  pl_calib cal;
-  if (pl_exec_calibrate(&w, PL_BACKEND_CPU, 3, 15, &cal, NULL, &eb)) {
-    fprintf(stderr, "calibration failed: %s\n", eb.msg);
-    return 1;
-  }
-  double b_frac = cal.t[PL_OP_B].mean /
-                  (cal.t[PL_OP_B].mean + cal.t[PL_OP_W].mean);
-  w.layers = 4;
-  w.microbatches = m;
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
+  double b_frac;
   pl_sched *s1 = NULL;
-  if (pl_sched_gen("1f1b", &gp, &s1, &eb)) {
-    fprintf(stderr, "1f1b: %s\n", eb.msg);
+  if (cross_setup(hidden, seq, p, m, &w, &b_frac, &s1))
     return 1;
-  }
   /* one profile first: the searching generators (zb-auto, zb-1p, ...)
    * order their ops by the costs, so each schedule is generated from it */
   pl_result prof0 = PL_RESULT_INIT;

@@ -340,25 +340,7 @@ int cmd_simulate(int argc, char **argv)
   }
   if (learned)
     learn_cli_apply_opts(learned, &o);
-  if (jitter_auto && !learned) {
-    modelopts_close(&mo);
-    return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
-                          "learned profile: add --costs-from FILE (or --db "
-                          "with stored learned costs), or give a number");
-  }
-  if (jitter_auto && !n_from) {
-    pl_learned_free(learned);
-    modelopts_close(&mo);
-    return cli_usage(cmd, "--jitter auto needs the profile itself "
-                          "(--costs-from FILE): the database keeps no op-time "
-                          "scatter");
-  }
-  if (jitter_auto) { /* the profile's scatter, its shape included */
-    o.rq.jitter = learned->jitter;
-    o.rq.jitter_q = learned->jitter_q;
-    o.rq.n_jitter_q = learned->n_jitter_q;
-  }
-  if ((rc = simopts_jitter_check(&o, cmd))) {
+  if ((rc = learn_cli_jitter(&o, cmd, jitter_auto, learned, n_from))) {
     pl_learned_free(learned);
     modelopts_close(&mo);
     return rc;

@@ -546,3 +546,22 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o)
   if (!(o->seen & SIMOPT(OPT_OP_GAP)))
     o->rq.op_gap = l->gap.median;
 }
+
+int learn_cli_jitter(struct sim_opts *o, const char *cmd, int jitter_auto,
+                     const pl_learned *learned, size_t n_from)
+{
+  if (jitter_auto && !learned)
+    return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
+                          "learned profile: add --costs-from FILE, or give a "
+                          "number");
+  if (jitter_auto && !n_from)
+    return cli_usage(cmd, "--jitter auto needs the profile itself "
+                          "(--costs-from FILE): the database keeps no op-time "
+                          "scatter");
+  if (jitter_auto) { /* the profile's scatter, its shape included */
+    o->rq.jitter = learned->jitter;
+    o->rq.jitter_q = learned->jitter_q;
+    o->rq.n_jitter_q = learned->n_jitter_q;
+  }
+  return simopts_jitter_check(o, cmd);
+}
