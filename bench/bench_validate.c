@@ -151,6 +151,29 @@ static int cross_setup(int hidden, int seq, int p, int m, pl_workload *w,
   return 0;
 }
 
+/* Schedule `name` at (p, m), generated with the learned costs (the
+ * searching generators order their ops by them); NULL after printing why
+ * it cannot be. */
+static pl_sched *gen_learned(const char *name, int p, int m,
+                             const pl_learned *l, double b_frac)
+{
+  pl_gen_params g = PL_GEN_PARAMS_INIT;
+  g.p = p;
+  g.m = m;
+  g.tf = l->stage[0].t[PL_OP_F].median;
+  g.tb = b_frac * l->stage[0].t[PL_OP_BW].median;
+  g.tw = l->stage[0].t[PL_OP_BW].median - g.tb;
+  g.comm = l->comm.median;
+  pl_sched *s = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  if (pl_sched_gen(name, &g, &s, &eb) || pl_sched_validate(s, &eb)) {
+    printf("%-20s -- not generated: %s\n", name, eb.msg);
+    pl_sched_destroy(s);
+    return NULL;
+  }
+  return s;
+}
+
 static int cross(int hidden, int seq, int runs)
 {
   const int p = 2, m = 4;
@@ -197,19 +220,9 @@ static int cross(int hidden, int seq, int runs)
   for (const pl_gen_info *gi = pl_gen_list(); gi->name && n < 64; gi++) {
     if (!strcmp(gi->name, "1f1b"))
       continue; /* the profiled one */
-    pl_gen_params g2 = PL_GEN_PARAMS_INIT;
-    g2.p = p;
-    g2.m = m;
-    g2.tf = l->stage[0].t[PL_OP_F].median;
-    g2.tb = b_frac * l->stage[0].t[PL_OP_BW].median;
-    g2.tw = l->stage[0].t[PL_OP_BW].median - g2.tb;
-    g2.comm = l->comm.median;
-    pl_sched *s = NULL;
-    if (pl_sched_gen(gi->name, &g2, &s, &eb) || pl_sched_validate(s, &eb)) {
-      printf("%-20s -- not generated: %s\n", gi->name, eb.msg);
-      pl_sched_destroy(s);
+    pl_sched *s = gen_learned(gi->name, p, m, l, b_frac);
+    if (!s)
       continue;
-    }
     pl_cost_request rq = PL_COST_REQUEST_INIT;
     rq.kind = PL_COSTS_LEARNED;
     rq.learned = l;
@@ -367,19 +380,9 @@ static int cross_paired(int hidden, int seq, int runs)
   double errs[64], bubs[64], derr[64], dbub[64];
   int n = 0;
   for (const pl_gen_info *gi = pl_gen_list(); gi->name && n < 64; gi++) {
-    pl_gen_params g2 = PL_GEN_PARAMS_INIT;
-    g2.p = p;
-    g2.m = m;
-    g2.tf = l0->stage[0].t[PL_OP_F].median;
-    g2.tb = b_frac * l0->stage[0].t[PL_OP_BW].median;
-    g2.tw = l0->stage[0].t[PL_OP_BW].median - g2.tb;
-    g2.comm = l0->comm.median;
-    pl_sched *s = NULL;
-    if (pl_sched_gen(gi->name, &g2, &s, &eb) || pl_sched_validate(s, &eb)) {
-      printf("%-20s -- not generated: %s\n", gi->name, eb.msg);
-      pl_sched_destroy(s);
+    pl_sched *s = gen_learned(gi->name, p, m, l0, b_frac);
+    if (!s)
       continue;
-    }
     pl_workload rw = w;
     rw.microbatches = pl_sched_microbatches(s);
     pl_result prof[16], real[16];
