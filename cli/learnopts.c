@@ -554,10 +554,11 @@ int learn_cli_jitter(struct sim_opts *o, const char *cmd, int jitter_auto,
     return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
                           "learned profile: add --costs-from FILE, or give a "
                           "number");
-  if (jitter_auto && !n_from)
-    return cli_usage(cmd, "--jitter auto needs the profile itself "
-                          "(--costs-from FILE): the database keeps no op-time "
-                          "scatter");
+  if (jitter_auto && !n_from && !(learned->jitter > 0) &&
+      learned->n_jitter_q < 2)
+    return cli_usage(cmd, "--jitter auto: the stored profile has no op-time "
+                          "scatter (stored before schema 7); learn it again "
+                          "with 'calibrate --from', or give a number");
   if (jitter_auto) { /* the profile's scatter, its shape included */
     o->rq.jitter = learned->jitter;
     o->rq.jitter_q = learned->jitter_q;

@@ -49,9 +49,9 @@ int cmd_calibrate_from(int argc, char **argv);
 
 /* Resolves simulate's and whatif's jitter flags: `--jitter auto` takes
  * the scatter of `learned` (its sigma and quantiles, borrowed into o->rq:
- * learned must outlive the run), which must come from profile files
- * (n_from > 0; stored costs keep no scatter); then --trials without
- * --jitter is refused. 0 or a usage error. */
+ * learned must outlive the run); a stored profile from before schema 7
+ * (n_from 0, no scatter) is a usage error. Then --trials without --jitter
+ * is refused. 0 or a usage error. */
 int learn_cli_jitter(struct sim_opts *o, const char *cmd, int jitter_auto,
                      const pl_learned *learned, size_t n_from);
 

@@ -49,8 +49,9 @@ int pl_db_learned_store(pl_db *db, const pl_learned *l,
       "iterations, workload_key, git_rev, time_unit, op_gap_time, "
       "op_gap_dispersion, op_gap_count, p2p_time, p2p_dispersion, p2p_count, "
       "p2p_latency_time, p2p_bytes_per_time, msg_bytes, b_frac, have_split, "
-      "measured_bw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-      "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+      "measured_bw, jitter_sigma) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+      "?24, ?25)",
       -1, &st, NULL);
   if (src == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, cal);
@@ -81,6 +82,7 @@ int pl_db_learned_store(pl_db *db, const pl_learned *l,
     bind_pos_or_null(st, 22, l->b_frac);
     sqlite3_bind_int(st, 23, l->have_split != 0);
     sqlite3_bind_int(st, 24, l->measured_bw != 0);
+    sqlite3_bind_double(st, 25, l->jitter >= 0 ? l->jitter : 0);
     src = sqlite3_step(st);
   }
   sqlite3_finalize(st);
@@ -118,6 +120,22 @@ int pl_db_learned_store(pl_db *db, const pl_learned *l,
     }
   }
   sqlite3_finalize(st);
+  st = NULL;
+  if (src == SQLITE_OK && l->n_jitter_q >= 2) {
+    src = sqlite3_prepare_v2(q,
+                             "INSERT INTO learned_jitter (profile_id, k, "
+                             "log_ratio) VALUES (?1, ?2, ?3)",
+                             -1, &st, NULL);
+    for (int k = 0; k < l->n_jitter_q && k < PL_JITTER_Q && src == SQLITE_OK;
+         k++) {
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, pid);
+      sqlite3_bind_int(st, 2, k);
+      sqlite3_bind_double(st, 3, l->jitter_q[k]);
+      src = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(q);
+    }
+    sqlite3_finalize(st);
+  }
   if (src != SQLITE_OK) {
     rc = pl__db_fail(db, src, "cannot store learned costs in", eb);
     goto fail;
@@ -158,7 +176,7 @@ int pl_db_learned_load(pl_db *db, const char *device,
       "p.op_gap_dispersion, p.op_gap_count, p.p2p_time, p.p2p_dispersion, "
       "p.p2p_count, p.p2p_latency_time, coalesce(p.p2p_bytes_per_time, 0), "
       "coalesce(p.msg_bytes, 0), coalesce(p.b_frac, 0), p.have_split, "
-      "p.measured_bw, g.name, c.created_at_ns "
+      "p.measured_bw, g.name, c.created_at_ns, p.jitter_sigma "
       "FROM learned_profiles p JOIN calibrations c ON c.id = p.calibration_id "
       "JOIN gpus g ON g.id = c.gpu_id "
       "WHERE (?1 IS NULL OR g.name = ?1 COLLATE NOCASE) "
@@ -217,6 +235,7 @@ int pl_db_learned_load(pl_db *db, const char *device,
   l->measured_bw = sqlite3_column_int(st, 23);
   copy_col(l->device, sizeof l->device, st, 24);
   l->created_at_ns = sqlite3_column_int64(st, 25);
+  l->jitter = sqlite3_column_double(st, 26);
   sqlite3_finalize(st);
   st = NULL;
   src = sqlite3_prepare_v2(
@@ -246,6 +265,26 @@ int pl_db_learned_load(pl_db *db, const char *device,
     }
   }
   sqlite3_finalize(st);
+  st = NULL;
+  if (src == SQLITE_DONE) {
+    /* the scatter's quantiles (schema 7): all of them in order, or none */
+    int n = 0, ok = 1;
+    src = sqlite3_prepare_v2(q,
+                             "SELECT k, log_ratio FROM learned_jitter WHERE "
+                             "profile_id = ?1 ORDER BY k",
+                             -1, &st, NULL);
+    if (src == SQLITE_OK) {
+      sqlite3_bind_int64(st, 1, pid);
+      while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n >= PL_JITTER_Q || sqlite3_column_int(st, 0) != n)
+          ok = 0;
+        else
+          l->jitter_q[n++] = sqlite3_column_double(st, 1);
+      }
+    }
+    sqlite3_finalize(st);
+    l->n_jitter_q = ok && n >= 2 ? n : 0;
+  }
   if (src != SQLITE_DONE) {
     pl_learned_free(l);
     return pl__db_fail(db, src, "cannot read learned costs from", eb);

@@ -546,6 +546,57 @@ static void test_seeded_gpus(void **state)
   pl_db_close(db);
 }
 
+/* A version 6 file with a learned profile migrates to 7: the profile
+ * loads with the scatter it never had (sigma 0, no quantiles). */
+static void test_migration_learned_v6(void **state)
+{
+  (void)state;
+  char path[512];
+  tmp_path(path, sizeof path, "v6.db");
+  sqlite3 *s = NULL;
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  for (int v = 1; v <= 6; v++)
+    assert_int_equal(sqlite3_exec(s, pl_db_migration_sql(v), NULL, NULL,
+                                  NULL), SQLITE_OK);
+  char sql[2048];
+  snprintf(sql, sizeof sql,
+           "PRAGMA application_id=%d; PRAGMA user_version=6; "
+           "INSERT INTO gpus (name, full_name, vendor, bf16_dense_flops, "
+           "hbm_bytes, hbm_bytes_per_s, scaleup_bytes_per_s, "
+           "scaleout_bytes_per_s, default_mfu, p2p_latency_us, source) VALUES "
+           "('mycpu', 'My CPU', 'Me', 1e11, 17179869184, 1e10, 1e10, 1e9, "
+           "0.3, 5, 'lab'); "
+           "INSERT INTO calibrations (gpu_id, device_name, host, "
+           "created_at_ns, pipelab_version, method) VALUES ((SELECT id FROM "
+           "gpus WHERE name = 'mycpu'), 'My CPU', 'lab1', 1, '0.1.0', 'x'); "
+           "INSERT INTO learned_profiles (calibration_id, source_sha256, "
+           "source_kind, schedule, stages, virtual_stages, chunks, "
+           "microbatches, iterations, workload_key, time_unit, op_gap_time, "
+           "p2p_time, p2p_latency_time, have_split, measured_bw) VALUES (1, "
+           "'%064d', 'cpu', '1f1b', 2, 2, 1, 4, 1, 'k6', 'us', 1, 50, 50, 0, "
+           "1); "
+           "INSERT INTO learned_costs (profile_id, stage, op_kind, "
+           "median_time, count, derived) VALUES (1, 0, 'F', 100, 4, 0), "
+           "(1, 0, 'BW', 200, 4, 0), (1, 1, 'F', 110, 4, 0), "
+           "(1, 1, 'BW', 210, 4, 0)",
+           0x504C4142, 0);
+  assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(s);
+
+  pl_db *db = open_ok(path);
+  assert_int_equal(pl_db_schema_version(db), PL_DB_SCHEMA_VERSION);
+  pl_learned *l = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_db_learned_load(db, "mycpu", "k6", &l, NULL, &eb), PL_OK);
+  assert_true(l->stage[1].t[PL_OP_BW].median == 210);
+  assert_true(l->gap.median == 1 && l->comm.median == 50);
+  assert_true(l->jitter == 0);
+  assert_int_equal(l->n_jitter_q, 0);
+  pl_learned_free(l);
+  pl_db_close(db);
+  remove(path);
+}
+
 static void test_migration_from_v3(void **state)
 {
   (void)state;
@@ -1334,6 +1385,7 @@ int main(void)
       cmocka_unit_test(test_alias_lookup),
       cmocka_unit_test(test_seeded_gpus),
       cmocka_unit_test(test_migration_from_v3),
+      cmocka_unit_test(test_migration_learned_v6),
       cmocka_unit_test(test_import_catalog_csv),
       cmocka_unit_test(test_import_catalog_json),
       cmocka_unit_test(test_nccl_single_node),

@@ -312,8 +312,13 @@ static void test_store_and_provider(void **state)
   pl_costs_destroy(c);
   pl_model_plan_free(&plan);
 
-  /* store under h100 and the model's key: learned wins, flagged */
+  /* store under h100 and the model's key: learned wins, flagged; a
+   * scatter to store with it (schema 7) */
   fill_provenance(l, "h100", key);
+  l->jitter = 0.031;
+  l->n_jitter_q = PL_JITTER_Q;
+  for (int k = 0; k < PL_JITTER_Q; k++)
+    l->jitter_q[k] = -0.05 + 0.01 * k * k / 20.0;
   pl_calib_info info = PL_CALIB_INFO_INIT;
   info.method = "test";
   int64_t id = 0;
@@ -349,6 +354,10 @@ static void test_store_and_provider(void **state)
     }
   assert_true(b->gap.median == l->gap.median);
   assert_true(b->comm.median == l->comm.median);
+  assert_true(b->jitter == 0.031);
+  assert_int_equal(b->n_jitter_q, PL_JITTER_Q);
+  for (int k = 0; k < PL_JITTER_Q; k++)
+    assert_true(b->jitter_q[k] == l->jitter_q[k]);
   pl_learned_free(b);
   /* LEARNED from the database: newest profile, any device */
   rq = (pl_cost_request)PL_COST_REQUEST_INIT;

@@ -88,7 +88,7 @@ typedef struct pl_model_spec {
 /* PRAGMA application_id of every pipelab database ("PLAB"). */
 #define PL_DB_APPLICATION_ID 0x504C4142
 /* PRAGMA user_version this binary creates and upgrades to. */
-#define PL_DB_SCHEMA_VERSION 6
+#define PL_DB_SCHEMA_VERSION 7
 /* Default busy timeout of pl_db_open (ms). */
 #define PL_DB_BUSY_TIMEOUT_MS 5000
 
@@ -864,8 +864,8 @@ typedef struct pl_learned {
   double jitter;
   /* The same log ratios' PL_JITTER_Q equally spaced quantiles (0th to
    * 100th percentile; n_jitter_q 0 when there are fewer than 3 ratios):
-   * the scatter's shape, heavy tail included (pl_costs.jitter_q). Not kept
-   * in the database. */
+   * the scatter's shape, heavy tail included (pl_costs.jitter_q). Both are
+   * stored (schema 7); profiles stored before have 0 and none. */
   double jitter_q[PL_JITTER_Q];
   int n_jitter_q;
   /* Provenance (strings empty when unknown): */

@@ -43,6 +43,9 @@ PY
 check "learned medians within the measured range, B split, hash, key, message bytes (got $v)" $?
 [ "$(rows "$T/cal.db")" = "1 8" ]
 check "one profile with 8 (stage, op kind) rows stored" $?
+q=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*), min(k), max(k) from learned_jitter").fetchone(), c.execute("select jitter_sigma >= 0 from learned_profiles").fetchone()[0])' "$T/cal.db")
+[ "$q" = "(21, 0, 20) 1" ]
+check "the scatter stored: 21 quantiles and a sigma (got $q)" $?
 p=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select g.name, c.method like \"pipelab calibrate --from%\", p.schedule, length(p.source_sha256), p.git_rev is not null from learned_profiles p join calibrations c on c.id=p.calibration_id join gpus g on g.id=c.gpu_id").fetchone())' "$T/cal.db")
 [ "$p" = "('cpu', 1, '1f1b', 64, 1)" ]
 check "provenance: device cpu, method, schedule, sha256, git revision (got $p)" $?
@@ -66,9 +69,14 @@ t=json.load(open(sys.argv[1]))["trials"]
 print(t["n"], t["shape"], t["jitter"] >= 0, t["p10"] <= t["p50"] <= t["p90"])' "$T/j.json")
 [ "$v" = "20 measured True True" ]
 check "simulate --costs-from --jitter auto draws the measured quantiles (got $v)" $?
-$P simulate --db "$T/cal.db" --schedule zb-h1 --jitter auto >/dev/null 2>"$T/err"
-[ $? = 2 ] && grep -q "the database keeps no op-time scatter" "$T/err"
-check "--jitter auto with stored costs: usage error naming --costs-from" $?
+$P simulate --db "$T/cal.db" --schedule zb-h1 --jitter auto --trials 20 --format json \
+   >"$T/jd.json" 2>"$T/err"
+v=$(python3 -c '
+import json,sys
+a=json.load(open(sys.argv[1]))["trials"]; b=json.load(open(sys.argv[2]))["trials"]
+print(a["shape"], a["jitter"] == b["jitter"], a["p50"] == b["p50"])' "$T/jd.json" "$T/j.json")
+[ "$v" = "measured True True" ]
+check "--jitter auto with the stored profile: the same scatter as the file's (got $v)" $?
 $P whatif --db "$T/cal.db" >"$T/w.txt" 2>&1
 grep -q "costs learned from a 1f1b profile" "$T/w.txt" && grep -q "layers it holds" "$T/w.txt"
 check "whatif table says the costs are learned and how chunks are derived" $?
