@@ -240,6 +240,12 @@ json_t *learn_cli_json(const pl_learned *l)
   json_object_set_new(o, "b_frac", json_real(l->b_frac));
   json_object_set_new(o, "have_split", json_boolean(l->have_split));
   json_object_set_new(o, "fused_ops_skipped", json_integer(l->fused_skipped));
+  json_t *jt = json_object(), *qs = json_array();
+  json_object_set_new(jt, "sigma", json_real(l->jitter));
+  for (int k = 0; k < l->n_jitter_q; k++)
+    json_array_append_new(qs, json_real(l->jitter_q[k]));
+  json_object_set_new(jt, "log_ratio_quantiles", qs);
+  json_object_set_new(o, "jitter", jt);
   return o;
 }
 
@@ -280,6 +286,12 @@ static void print_learned(const pl_learned *l)
            "schedules with separate B and W need --b-frac\n");
   else if (l->b_frac > 0)
     printf("B/W split    B = %.3f x BW, W = the rest (--b-frac)\n", l->b_frac);
+  if (l->n_jitter_q >= 2)
+    printf("scatter      op time / its median within an iteration: robust "
+           "sigma %.3f of the log, 5th-95th percentile x%.3f .. x%.3f, "
+           "slowest x%.3f (--jitter auto)\n", l->jitter,
+           exp(l->jitter_q[1]), exp(l->jitter_q[l->n_jitter_q - 2]),
+           exp(l->jitter_q[l->n_jitter_q - 1]));
   if (l->fused_skipped)
     printf("fused F&B ops left out: %d\n", l->fused_skipped);
 }
