@@ -16,6 +16,7 @@
  * the B share of its BW ops from a microbenchmark of the same layer),
  * predict every other schedule at p = 2 from them, run each, and print the
  * iteration error, the bubble-ratio difference and their median / max.
+ * PL_BENCH_ONLY=a,b limits the paired mode to those schedules.
  * With PL_BENCH_SAVE=DIR in the environment it also saves the profile and
  * every predicted and measured result as DIR/<schedule>.{pred,real}.json
  * (for `pipelab compare`).
@@ -147,6 +148,22 @@ static int cross_setup(int hidden, int seq, int p, int m, pl_workload *w,
   if (pl_sched_gen("1f1b", &gp, s1, &eb)) {
     fprintf(stderr, "1f1b: %s\n", eb.msg);
     return 1;
+  }
+  return 0;
+}
+
+/* Whether name is one of the comma-separated names in list. */
+static int in_list(const char *list, const char *name)
+{
+  size_t n = strlen(name);
+  for (const char *t = list; *t;) {
+    const char *e = strchr(t, ',');
+    size_t len = e ? (size_t)(e - t) : strlen(t);
+    if (len == n && !strncmp(t, name, n))
+      return 1;
+    if (!e)
+      break;
+    t = e + 1;
   }
   return 0;
 }
@@ -379,7 +396,10 @@ static int cross_paired(int hidden, int seq, int runs)
          "det pp", "jit", "1f1b us (spread)");
   double errs[64], bubs[64], derr[64], dbub[64];
   int n = 0;
+  const char *only = getenv("PL_BENCH_ONLY"); /* "a,b": these schedules */
   for (const pl_gen_info *gi = pl_gen_list(); gi->name && n < 64; gi++) {
+    if (only && !in_list(only, gi->name))
+      continue;
     pl_sched *s = gen_learned(gi->name, p, m, l0, b_frac);
     if (!s)
       continue;
