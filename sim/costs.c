@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pipelab/pipelab.h"
+#include "sched_int.h"
 
 double pl_time_unit_us(const char *u)
 {
@@ -95,6 +96,18 @@ int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
   return PL_OK;
 }
 
+void pl__costs_copy_settings(pl_costs *dst, const pl_costs *src)
+{
+  pl_stage_cost *stage = dst->stage;
+  double *speed = dst->rank_speed;
+  int n_stages = dst->n_stages;
+  *dst = *src; /* every scalar and inline array */
+  dst->stage = stage;
+  dst->n_stages = n_stages;
+  dst->rank_speed = speed;
+  memcpy(speed, src->rank_speed, (size_t)src->n_ranks * sizeof *speed);
+}
+
 int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out)
 {
   pl_costs *n = NULL;
@@ -103,19 +116,7 @@ int pl_costs_clone(const pl_costs *c, int free_transfers, pl_costs **out)
   if (rc)
     return rc;
   memcpy(n->stage, c->stage, (size_t)c->n_stages * sizeof *n->stage);
-  memcpy(n->rank_speed, c->rank_speed, (size_t)c->n_ranks * sizeof *n->rank_speed);
-  n->comm_latency = c->comm_latency;
-  n->comm_bandwidth = c->comm_bandwidth;
-  n->fb_overlap = c->fb_overlap;
-  n->p2p_mode = c->p2p_mode;
-  n->op_gap = c->op_gap;
-  n->jitter = c->jitter;
-  n->jitter_seed = c->jitter_seed;
-  memcpy(n->jitter_q, c->jitter_q, sizeof n->jitter_q);
-  n->n_jitter_q = c->n_jitter_q;
-  memcpy(n->source, c->source, sizeof n->source);
-  memcpy(n->time_unit, c->time_unit, sizeof n->time_unit);
-  memcpy(n->mem_unit, c->mem_unit, sizeof n->mem_unit);
+  pl__costs_copy_settings(n, c);
   if (free_transfers) {
     for (int i = 0; i < n->n_stages; i++) {
       n->stage[i].has_link = 0;

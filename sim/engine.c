@@ -1395,20 +1395,7 @@ static int run_replicated(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   }
   for (int g = 0; g < S; g++)
     ec->stage[g] = ec->stage[S + g] = c->stage[g];
-  memcpy(ec->rank_speed, c->rank_speed,
-         (size_t)c->n_ranks * sizeof *ec->rank_speed);
-  ec->comm_latency = c->comm_latency;
-  ec->comm_bandwidth = c->comm_bandwidth;
-  ec->fb_overlap = c->fb_overlap;
-  ec->p2p_mode = c->p2p_mode;
-  ec->op_gap = c->op_gap;
-  ec->jitter = c->jitter;
-  ec->jitter_seed = c->jitter_seed;
-  memcpy(ec->jitter_q, c->jitter_q, sizeof ec->jitter_q);
-  ec->n_jitter_q = c->n_jitter_q;
-  memcpy(ec->source, c->source, sizeof ec->source);
-  memcpy(ec->time_unit, c->time_unit, sizeof ec->time_unit);
-  memcpy(ec->mem_unit, c->mem_unit, sizeof ec->mem_unit);
+  pl__costs_copy_settings(ec, c);
   rc = pl_sim_run2(sim, e, ec, flags, res, eb);
   pl_costs_destroy(ec);
   pl_sched_destroy(e);

@@ -59,6 +59,12 @@ static inline int pl__sched_push_op(pl_sched *s, int rank, int kind,
   return pl_sched_push(s, rank, op);
 }
 
+/* Copies every setting of src (rank speeds, transfers, runtime, jitter,
+ * sources, units) into dst, a table of its own stages (allocated by
+ * pl_costs_create) with src's number of ranks; dst's stage costs are left
+ * alone. For a table that must differ from src only in its stages. */
+void pl__costs_copy_settings(pl_costs *dst, const pl_costs *src);
+
 /* Recomputes stage_chunk from stage_rank. */
 void pl__sched_update_chunks(pl_sched *s);
 /* Rank of a stage under a named placement. */
