@@ -162,8 +162,6 @@ int cmd_simulate(int argc, char **argv)
   struct workload_opts wl;
   struct learn_cli lc;
   pl_learned *learned = NULL;
-  /* --jitter auto: the learned profile's sigma (resolved below). */
-  int jitter_auto = 0;
   const char *from[64];
   size_t n_from = 0;
   learn_cli_init(&lc);
@@ -242,10 +240,6 @@ int cmd_simulate(int argc, char **argv)
       continue;
     }
     if (opt == 5008 || opt == 5009 || opt == 5010) {
-      if (opt == 5008 && !strcmp(optarg, "auto")) {
-        o.rq.have_jitter = jitter_auto = 1;
-        continue;
-      }
       if ((rc = simopts_jitter(&o, cmd, opt - 5008, optarg)))
         return rc;
       continue;
@@ -340,7 +334,7 @@ int cmd_simulate(int argc, char **argv)
   }
   if (learned)
     learn_cli_apply_opts(learned, &o);
-  if ((rc = learn_cli_jitter(&o, cmd, jitter_auto, learned, n_from))) {
+  if ((rc = learn_cli_jitter(&o, cmd, learned, n_from))) {
     pl_learned_free(learned);
     modelopts_close(&mo);
     return rc;

@@ -77,7 +77,7 @@ int cmd_whatif(int argc, char **argv)
   struct model_opts mo;
   enum cli_format fmt = CLI_FMT_TABLE;
   const char *only = NULL, *plots = NULL;
-  int opt, rc, user_costs = 0, fail_oom = 0, jitter_auto = 0;
+  int opt, rc, user_costs = 0, fail_oom = 0;
   const struct preset *preset = NULL;
   struct learn_cli lc;
   pl_learned *learned = NULL;
@@ -163,10 +163,6 @@ int cmd_whatif(int argc, char **argv)
       continue;
     }
     if (opt == 'J' || opt == 'N' || opt == 'E') {
-      if (opt == 'J' && !strcmp(optarg, "auto")) {
-        o.rq.have_jitter = jitter_auto = 1;
-        continue;
-      }
       if ((rc = simopts_jitter(&o, cmd, opt == 'J' ? 0 : opt == 'N' ? 1 : 2,
                                optarg)))
         return rc;
@@ -264,7 +260,7 @@ int cmd_whatif(int argc, char **argv)
       return rc;
     }
   }
-  if ((rc = learn_cli_jitter(&o, cmd, jitter_auto, learned, n_from)) ||
+  if ((rc = learn_cli_jitter(&o, cmd, learned, n_from)) ||
       (rc = simopts_check(&o, cmd, 0))) {
     pl_learned_free(learned);
     modelopts_close(&mo);

@@ -559,9 +559,10 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o)
     o->rq.op_gap = l->gap.median;
 }
 
-int learn_cli_jitter(struct sim_opts *o, const char *cmd, int jitter_auto,
+int learn_cli_jitter(struct sim_opts *o, const char *cmd,
                      const pl_learned *learned, size_t n_from)
 {
+  const int jitter_auto = o->jitter_auto;
   if (jitter_auto && !learned)
     return cli_usage(cmd, "--jitter auto takes the op-time variability of a "
                           "learned profile: add --costs-from FILE, or give a "

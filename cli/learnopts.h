@@ -47,12 +47,13 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o);
 /* `pipelab calibrate --from FILE...` (cmd_calibrate hands over). */
 int cmd_calibrate_from(int argc, char **argv);
 
-/* Resolves simulate's and whatif's jitter flags: `--jitter auto` takes
+/* Resolves simulate's and whatif's jitter flags: `--jitter auto`
+ * (o->jitter_auto) takes
  * the scatter of `learned` (its sigma and quantiles, borrowed into o->rq:
  * learned must outlive the run); a stored profile from before schema 7
  * (n_from 0, no scatter) is a usage error. Then --trials without --jitter
  * is refused. 0 or a usage error. */
-int learn_cli_jitter(struct sim_opts *o, const char *cmd, int jitter_auto,
+int learn_cli_jitter(struct sim_opts *o, const char *cmd,
                      const pl_learned *learned, size_t n_from);
 
 #endif

@@ -530,6 +530,11 @@ int simopts_jitter(struct sim_opts *o, const char *cmd, int which,
   switch (which) {
   case 0:
     o->rq.have_jitter = 1;
+    if (!strcmp(arg, "auto")) {
+      o->jitter_auto = 1;
+      return 0;
+    }
+    o->jitter_auto = 0;
     return cli_double(cmd, "--jitter", arg, 0, PL_JITTER_MAX, &o->rq.jitter);
   case 1:
     return cli_int(cmd, "--trials", arg, 1, PL_TRIALS_MAX, &o->rq.trials);

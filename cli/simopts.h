@@ -77,6 +77,8 @@ struct sim_opts {
   int have_optimizer_time;
   int have_runtime;          /* --p2p or --op-gap given */
   const char *rank_speed;    /* "1,1,2,1" or "2:1.5,3:2" */
+  int jitter_auto;           /* --jitter auto: the learned profile's scatter,
+                                resolved by learn_cli_jitter */
   int engine_finds_deadlock; /* set by a command that runs pl_sim_run right
                                 after simopts_build: validation skips its
                                 own deadlock run (the engine reports it) */
@@ -128,9 +130,9 @@ int simopts_build(const struct sim_opts *o, const char *cmd, const char *name,
 /* Iteration time under the optimizer mode, with the --optimizer-time step
  * (pl_iteration_time). */
 double simopts_iteration_time(const struct sim_opts *o, const pl_result *r);
-/* --jitter <sigma> (which 0), --trials <n> (1), --jitter-seed <n> (2) into
- * o->rq; 0 or a usage error. `--jitter auto` is the command's (it needs a
- * learned profile). */
+/* --jitter <sigma|auto> (which 0), --trials <n> (1), --jitter-seed <n> (2)
+ * into o->rq (auto: o->jitter_auto, resolved against the learned profile
+ * by learn_cli_jitter); 0 or a usage error. */
 int simopts_jitter(struct sim_opts *o, const char *cmd, int which,
                    const char *arg);
 /* --trials without --jitter is a usage error. */
