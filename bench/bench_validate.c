@@ -276,9 +276,12 @@ static int cross(int hidden, int seq, int runs)
   return 0;
 }
 
+/* Rounds of the paired mode, one discarded included. */
+#define PAIRED_MAX 64
+
 static double median_of(const double *x, int n)
 {
-  double v[64];
+  double v[PAIRED_MAX];
   memcpy(v, x, (size_t)n * sizeof *v);
   qsort(v, (size_t)n, sizeof *v, cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -405,8 +408,8 @@ static int cross_paired(int hidden, int seq, int runs)
       continue;
     pl_workload rw = w;
     rw.microbatches = pl_sched_microbatches(s);
-    pl_result prof[16], real[16];
-    double pms[16];
+    pl_result prof[PAIRED_MAX], real[PAIRED_MAX];
+    double pms[PAIRED_MAX];
     int k = 0, rc = 0;
     /* one discarded round, then `runs` kept */
     for (int r = 0; r <= runs && !rc; r++) {
@@ -447,7 +450,8 @@ static int cross_paired(int hidden, int seq, int runs)
     /* Per round: learn from that round's profile alone, predict, compare
      * with the run next to it; the schedule's figure is the median over
      * the rounds (a paired comparison: drift slower than a round cancels). */
-    double e[16], b[16], de[16], db[16], jit[16], ps[16];
+    double e[PAIRED_MAX], b[PAIRED_MAX], de[PAIRED_MAX], db[PAIRED_MAX];
+    double jit[PAIRED_MAX], ps[PAIRED_MAX];
     int nr = 0;
     for (int i = 0; i < k; i++) {
       double t50, bub, dt, dbu;
@@ -520,9 +524,9 @@ int main(int argc, char **argv)
     int hidden = argc > 3 ? atoi(argv[3]) : 128;
     int seq = argc > 4 ? atoi(argv[4]) : 128;
     int runs = argc > 5 ? atoi(argv[5]) : 3;
-    if (hidden < 1 || seq < 1 || runs < 1 || runs > 15) {
+    if (hidden < 1 || seq < 1 || runs < 1 || runs > PAIRED_MAX - 1) {
       fprintf(stderr, "usage: bench_validate --cross --paired [hidden [seq "
-                      "[runs 1..15]]]\n");
+                      "[rounds 1..%d]]]\n", PAIRED_MAX - 1);
       return 2;
     }
     return cross_paired(hidden, seq, runs);

@@ -166,6 +166,18 @@ static const pl_op_rec *producer(const pl_result *r, struct opidx *ix,
   return p && *p >= 0 ? &r->ops[*p] : NULL;
 }
 
+/* Messages op o (run on rank r) sends to another rank: F to the next
+ * stage, B or BW to the previous one (srank: the rank of each stage). */
+static int sent_cross(const pl_op *o, int S, const int *srank, int r)
+{
+  int g = o->stage;
+  if (o->kind == PL_OP_F)
+    return g + 1 < S && srank[g + 1] >= 0 && srank[g + 1] != r;
+  if (o->kind == PL_OP_B || o->kind == PL_OP_BW)
+    return g > 0 && srank[g - 1] >= 0 && srank[g - 1] != r;
+  return 0;
+}
+
 static int check_iteration(const pl_result *r, const pl_result *first,
                            size_t i, struct pl_errbuf *eb)
 {
@@ -283,6 +295,8 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
   const int S = r0->virtual_stages, P = r0->stages;
   struct vec *smp = pl_calloc((size_t)S * 4, sizeof *smp);
   struct vec gap = {0}, comm = {0}, jit = {0};
+  /* ready gaps next to messages: the gap and the messages copied in it */
+  struct vec ogap = {0}, omsg = {0};
   size_t n_fused = 0;
   rc = smp ? PL_OK : PL_ENOMEM;
   for (size_t it = 0; it < n_iters && !rc; it++) {
@@ -326,6 +340,17 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     }
     if (!rc)
       rc = push_log_ratios(r, S, &jit);
+    /* Which rank runs each stage (for the messages an op sends). */
+    int *srank = pl_malloc((size_t)S * sizeof *srank);
+    if (!srank) {
+      pl_free(ix.at);
+      rc = PL_ENOMEM;
+      break;
+    }
+    for (int g = 0; g < S; g++)
+      srank[g] = -1;
+    for (size_t i = 0; i < r->n_ops; i++)
+      srank[r->ops[i].op.stage] = r->ops[i].rank;
     /* Gaps and waits: consecutive ops of a rank (rows are in rank order,
      * then list order). */
     struct vec waits = {0};
@@ -337,10 +362,16 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
                                   ? &r->ops[i - 1] : NULL;
       const pl_op_rec *src = producer(r, &ix, &q->op);
       int remote = src && src->rank != q->rank;
-      if (prev && (!remote || src->end <= prev->start))
-        /* ready when its rank became free: all of the gap is overhead */
-        rc = vec_push(&gap, q->start - prev->end);
-      else if (remote && (!prev || prev->end <= src->end))
+      if (prev && (!remote || src->end <= prev->start)) {
+        /* ready when its rank became free: all of the gap is host time,
+         * the per-op overhead plus the copies of the messages prev sent
+         * and q received (cross-rank ones) */
+        int nm = remote + sent_cross(&prev->op, S, srank, prev->rank);
+        if (!nm)
+          rc = vec_push(&gap, q->start - prev->end);
+        else if (!(rc = vec_push(&ogap, q->start - prev->end)))
+          rc = vec_push(&omsg, nm);
+      } else if (remote && (!prev || prev->end <= src->end))
         /* its rank waited for the message: P2P time + overhead */
         rc = vec_push(&waits, q->start - src->end);
     }
@@ -350,6 +381,7 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
       rc = vec_push(&comm, waits.x[i]);
     pl_free(waits.x);
     pl_free(ix.at);
+    pl_free(srank);
   }
   pl_learned *l = NULL;
   if (!rc && pl_learned_alloc(S, &l))
@@ -361,6 +393,8 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     pl_free(gap.x);
     pl_free(comm.x);
     pl_free(jit.x);
+    pl_free(ogap.x);
+    pl_free(omsg.x);
     return rc == PL_ENOMEM ? pl_errf(eb, rc, "out of memory") : rc;
   }
   /* Which kinds the profile holds, and enough of each on every stage. */
@@ -418,17 +452,25 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     robust_stat(gap.x, gap.n, k, &l->gap);
     if (l->gap.median < 0)
       l->gap.median = 0;
+    /* Per-message host time: what a ready gap holds beyond the per-op
+     * overhead, per message copied in it (one figure for both ends: the
+     * send and the receive copy the same bytes). */
+    for (size_t i = 0; i < ogap.n; i++)
+      ogap.x[i] = fmax(0, ogap.x[i] - l->gap.median) / omsg.x[i];
+    robust_stat(ogap.x, ogap.n, k, &l->msg);
     for (size_t i = 0; i < comm.n; i++)
       comm.x[i] = fmax(0, comm.x[i] - l->gap.median);
     robust_stat(comm.x, comm.n, k, &l->comm);
     l->msg_bytes = o->msg_bytes;
+    /* a waited-for message paid both copies and the latency */
+    double wire = fmax(0, l->comm.median - 2 * l->msg.median);
     double xfer = o->bandwidth > 0 && o->msg_bytes > 0
                       ? o->msg_bytes / o->bandwidth : 0;
-    if (xfer > 0 && xfer <= l->comm.median) {
-      l->latency = l->comm.median - xfer;
+    if (xfer > 0 && xfer <= wire) {
+      l->latency = wire - xfer;
       l->bandwidth = o->bandwidth;
     } else { /* one message size, no known bandwidth: all of it latency */
-      l->latency = l->comm.median;
+      l->latency = wire;
       l->bandwidth = 0;
     }
     l->b_frac = has[PL_OP_B] ? 0 : o->b_frac;
@@ -448,6 +490,8 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
   pl_free(gap.x);
   pl_free(comm.x);
   pl_free(jit.x);
+  pl_free(ogap.x);
+  pl_free(omsg.x);
   if (rc) {
     pl_learned_free(l);
     return rc;
@@ -468,6 +512,13 @@ static int sched_uses(const pl_sched *s, int kind)
         return 1;
   }
   return 0;
+}
+
+int pl_learned_local_copied(const pl_learned *l)
+{
+  /* pipelab's executor passes a hand-off between two stages on one rank
+   * through its transport like any message (exec/runtime.c) */
+  return l && (!strcmp(l->source, "cpu") || !strcmp(l->source, "cuda"));
 }
 
 int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,
@@ -502,6 +553,8 @@ int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,
       c->stage[g].t[kk] = ls->t[kk].median / f;
   }
   c->op_gap = l->gap.median;
+  c->send_overhead = c->recv_overhead = l->msg.median;
+  c->local_overhead = pl_learned_local_copied(l);
   c->comm_latency = l->latency;
   c->comm_bandwidth = l->bandwidth;
   for (int g = 0; g < S; g++)

@@ -49,9 +49,10 @@ int pl_db_learned_store(pl_db *db, const pl_learned *l,
       "iterations, workload_key, git_rev, time_unit, op_gap_time, "
       "op_gap_dispersion, op_gap_count, p2p_time, p2p_dispersion, p2p_count, "
       "p2p_latency_time, p2p_bytes_per_time, msg_bytes, b_frac, have_split, "
-      "measured_bw, jitter_sigma) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "measured_bw, jitter_sigma, msg_overhead_time, msg_overhead_dispersion, "
+      "msg_overhead_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
       "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-      "?24, ?25)",
+      "?24, ?25, ?26, ?27, ?28)",
       -1, &st, NULL);
   if (src == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, cal);
@@ -83,6 +84,9 @@ int pl_db_learned_store(pl_db *db, const pl_learned *l,
     sqlite3_bind_int(st, 23, l->have_split != 0);
     sqlite3_bind_int(st, 24, l->measured_bw != 0);
     sqlite3_bind_double(st, 25, l->jitter >= 0 ? l->jitter : 0);
+    sqlite3_bind_double(st, 26, l->msg.median >= 0 ? l->msg.median : 0);
+    sqlite3_bind_double(st, 27, l->msg.dispersion);
+    sqlite3_bind_int(st, 28, l->msg.count);
     src = sqlite3_step(st);
   }
   sqlite3_finalize(st);
@@ -176,7 +180,8 @@ int pl_db_learned_load(pl_db *db, const char *device,
       "p.op_gap_dispersion, p.op_gap_count, p.p2p_time, p.p2p_dispersion, "
       "p.p2p_count, p.p2p_latency_time, coalesce(p.p2p_bytes_per_time, 0), "
       "coalesce(p.msg_bytes, 0), coalesce(p.b_frac, 0), p.have_split, "
-      "p.measured_bw, g.name, c.created_at_ns, p.jitter_sigma "
+      "p.measured_bw, g.name, c.created_at_ns, p.jitter_sigma, "
+      "p.msg_overhead_time, p.msg_overhead_dispersion, p.msg_overhead_count "
       "FROM learned_profiles p JOIN calibrations c ON c.id = p.calibration_id "
       "JOIN gpus g ON g.id = c.gpu_id "
       "WHERE (?1 IS NULL OR g.name = ?1 COLLATE NOCASE) "
@@ -236,6 +241,9 @@ int pl_db_learned_load(pl_db *db, const char *device,
   copy_col(l->device, sizeof l->device, st, 24);
   l->created_at_ns = sqlite3_column_int64(st, 25);
   l->jitter = sqlite3_column_double(st, 26);
+  l->msg.median = sqlite3_column_double(st, 27);
+  l->msg.dispersion = sqlite3_column_double(st, 28);
+  l->msg.count = sqlite3_column_int(st, 29);
   sqlite3_finalize(st);
   st = NULL;
   src = sqlite3_prepare_v2(

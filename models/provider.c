@@ -168,6 +168,9 @@ static void learned_over_model(const pl_cost_request *rq, const pl_sched *s,
         for (int k = 0; k < 4; k++)
           c->stage[g].t[k] = t->stage[g].t[k];
       c->op_gap = t->op_gap;
+      c->send_overhead = t->send_overhead;
+      c->recv_overhead = t->recv_overhead;
+      c->local_overhead = t->local_overhead;
       c->comm_latency = t->comm_latency;
       c->comm_bandwidth = t->comm_bandwidth;
       for (int g = 0; g < c->n_stages; g++)

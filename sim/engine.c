@@ -449,6 +449,9 @@ struct run {
   int pairs;           /* an F followed by a B runs between two exchanges */
   double jitter;       /* log-normal sigma of op times, 0 = none */
   uint64_t seed;       /* its seed */
+  double o_s, o_r;     /* per-message host overheads (send, receive) */
+  int o_local;         /* local hand-offs pay them too */
+  int ovh;             /* some overhead is not 0 */
 };
 
 /* Whether stage g has a predecessor / successor in its pipeline (one
@@ -656,6 +659,8 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
   const double gap = R->gap;
   const int links = plain ? 0 : R->links;
   const int sends = plain ? 0 : links || R->xrec;
+  const int ovh = plain ? 0 : R->ovh;
+  const int o_local = plain ? 0 : R->o_local;
   const struct pl_rank_list *lists = R->s->ranks;
   double *end = sim->end, *arr = sim->arr;
   long *parked = sim->parked;
@@ -681,6 +686,7 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
       int kind = op->kind, g = op->stage, mb = op->mb;
       double ready = 0;
       long wait = -1;
+      int n_in = 0; /* messages this op receives (overheads) */
       /* Data predecessor of the forward part (F or FB). */
       if (kind == PL_OP_F || kind == PL_OP_FB) {
         if (has_prev_in(L, S, g)) {
@@ -689,8 +695,12 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
           if (e < 0)
             wait = k;
           else {
-            if (srank[g - 1] != r)
+            if (srank[g - 1] != r) {
               e = links ? arr[k] : e + comm_t[g - 1];
+              n_in++;
+            } else if (o_local) {
+              n_in++;
+            }
             ready = e;
           }
         }
@@ -711,8 +721,12 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
           e = end[k];
           if (e < 0)
             wait = k;
-          else if (srank[bg + 1] != r)
+          else if (srank[bg + 1] != r) {
             e = links ? arr[k] : e + comm_t[bg];
+            n_in++;
+          } else if (o_local) {
+            n_in++;
+          }
         }
         if (wait < 0 && e > ready)
           ready = e;
@@ -729,16 +743,22 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
         break;
       }
       double start = (ready > t_free ? ready : t_free) + gap;
+      if (ovh)
+        start += n_in * R->o_r;
       double fin = exec_op_in(R, r, i, op, start, &mem, rr, sc, spd, !plain);
       t_free = fin;
-      /* Publish the op's outputs and wake the consumer if it waits. */
+      /* Publish the op's outputs and wake the consumer if it waits. With
+       * overheads a message leaves (end[] holds) when its copy is done. */
       if (kind == PL_OP_F || kind == PL_OP_FB) {
         long k = (long)g * ms + mb;
-        end[k] = fin;
-        int cr = has_next_in(L, S, g) ? srank[g + 1] : r;
+        int nx = has_next_in(L, S, g);
+        int cr = nx ? srank[g + 1] : r;
+        if (ovh && nx && (cr != r || o_local))
+          t_free += R->o_s;
+        end[k] = t_free;
         if (cr != r) {
           if (sends) {
-            double at = async_send(R, k, g, sim->link_f[g], r, cr, fin);
+            double at = async_send(R, k, g, sim->link_f[g], r, cr, t_free);
             if (links)
               arr[k] = at;
           }
@@ -750,12 +770,15 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
       }
       if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
         long k = Sm + (long)bg * ms + bmb;
-        end[k] = fin;
-        int cr = has_prev_in(L, S, bg) ? srank[bg - 1] : r;
+        int pv = has_prev_in(L, S, bg);
+        int cr = pv ? srank[bg - 1] : r;
+        if (ovh && pv && (cr != r || o_local))
+          t_free += R->o_s;
+        end[k] = t_free;
         if (cr != r) {
           if (sends) {
             double at =
-                async_send(R, k, bg - 1, sim->link_b[bg - 1], r, cr, fin);
+                async_send(R, k, bg - 1, sim->link_b[bg - 1], r, cr, t_free);
             if (links)
               arr[k] = at;
           }
@@ -774,7 +797,7 @@ PL_HOT_INLINE int loop_async_in(const struct run *R, int top, const int plain)
 static int loop_async(const struct run *R, int top)
 {
   int plain = R->L == R->S && !R->links && !R->xrec && !R->res->ops &&
-              !R->mem_n && !(R->jitter > 0);
+              !R->mem_n && !(R->jitter > 0) && !R->ovh;
   return plain ? loop_async_in(R, top, 1) : loop_async_in(R, top, 0);
 }
 
@@ -936,19 +959,30 @@ static int run_point(const struct run *R, int r, const pl_op *ops, size_t n,
   int nx = point_xfers(R, r, ops, n, i, x);
   pl_sim *sim = R->sim;
   if (mode == PL_P2P_BLOCKING) {
+    /* A send is posted once its copy is done; a receive's copy follows
+     * the transfer. */
     for (int j = 0; j < nx; j++) {
+      if (x[j].send)
+        t += R->o_s;
       double e = rendezvous(R, r, &x[j], t, top);
       if (e < 0) {
         sim->parked[r] = R->keys + x[j].key;
         return 1;
       }
-      t = e;
+      t = x[j].send ? e : e + R->o_r;
     }
     *done = t;
     return 0;
   }
-  /* Batched: post everything at t, then wait for all. */
+  /* Batched: copy the sends, post everything, wait for all, copy the
+   * receives out. */
   double e[4];
+  int n_recv = 0;
+  for (int j = 0; j < nx; j++)
+    if (x[j].send)
+      t += R->o_s;
+    else
+      n_recv++;
   for (int j = 0; j < nx; j++)
     e[j] = rendezvous(R, r, &x[j], t, top);
   double d = t;
@@ -960,7 +994,7 @@ static int run_point(const struct run *R, int r, const pl_op *ops, size_t n,
     if (e[j] > d)
       d = e[j];
   }
-  *done = d;
+  *done = d + n_recv * R->o_r;
   return 0;
 }
 
@@ -1004,9 +1038,11 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
        * arrived during the point. */
       double ready = done;
       long wait = -1;
+      int n_local = 0; /* local hand-offs received (overheads) */
       if ((kind == PL_OP_F || kind == PL_OP_FB) && has_prev(R, g) &&
           srank[g - 1] == r) {
         long k = (long)(g - 1) * ms + mb;
+        n_local++;
         if (end[k] < 0)
           wait = k;
         else if (end[k] > ready)
@@ -1018,8 +1054,10 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
         long k = -1;
         if (!has_next(R, bg))
           k = (long)bg * ms + bmb;
-        else if (srank[bg + 1] == r)
+        else if (srank[bg + 1] == r) {
           k = Sm + (long)(bg + 1) * ms + bmb;
+          n_local++;
+        }
         if (k >= 0) {
           if (end[k] < 0)
             wait = k;
@@ -1040,12 +1078,20 @@ static int loop_rendezvous(const struct run *R, int top, int mode)
         break;
       }
       double start = (ready > t_free ? ready : t_free) + gap;
+      if (R->o_local)
+        start += n_local * R->o_r;
       double fin = exec_op(R, r, i, op, start, &mem, rr);
       t_free = fin;
-      if (kind == PL_OP_F || kind == PL_OP_FB)
-        end[(long)g * ms + mb] = fin;
-      if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F)
-        end[Sm + (long)bg * ms + bmb] = fin;
+      if (kind == PL_OP_F || kind == PL_OP_FB) {
+        if (R->o_local && has_next(R, g) && srank[g + 1] == r)
+          t_free += R->o_s;
+        end[(long)g * ms + mb] = t_free;
+      }
+      if ((bk == PL_OP_B || bk == PL_OP_BW) && kind != PL_OP_F) {
+        if (R->o_local && has_prev(R, bg) && srank[bg - 1] == r)
+          t_free += R->o_s;
+        end[Sm + (long)bg * ms + bmb] = t_free;
+      }
       }
       if (blocked)
         break;
@@ -1164,6 +1210,10 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
                    "batched)", mode);
   if (!(c->op_gap >= 0) || !isfinite(c->op_gap))
     return pl_errf(eb, PL_EINVAL, "op gap must be a finite time >= 0");
+  if (!(c->send_overhead >= 0) || !isfinite(c->send_overhead) ||
+      !(c->recv_overhead >= 0) || !isfinite(c->recv_overhead))
+    return pl_errf(eb, PL_EINVAL, "P2P send and receive overheads must be "
+                   "finite times >= 0");
   if (!(c->jitter >= 0) || !(c->jitter <= PL_JITTER_MAX))
     return pl_errf(eb, PL_EINVAL, "jitter must be between 0 and %g",
                    PL_JITTER_MAX);
@@ -1216,6 +1266,10 @@ int pl_sim_run2(pl_sim *sim, const pl_sched *s, const pl_costs *c,
   /* measured quantiles turn jitter on whatever the sigma */
   R.jitter = c->n_jitter_q >= 2 && !(c->jitter > 0) ? 1e-300 : c->jitter;
   R.seed = c->jitter_seed;
+  R.o_s = c->send_overhead;
+  R.o_r = c->recv_overhead;
+  R.ovh = R.o_s > 0 || R.o_r > 0;
+  R.o_local = R.ovh && c->local_overhead;
   R.links = setup_links(sim, s, c);
   R.pairs = mode != PL_P2P_ASYNC && S > p;
   if (R.pairs)

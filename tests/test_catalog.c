@@ -546,8 +546,9 @@ static void test_seeded_gpus(void **state)
   pl_db_close(db);
 }
 
-/* A version 6 file with a learned profile migrates to 7: the profile
- * loads with the scatter it never had (sigma 0, no quantiles). */
+/* A version 6 file with a learned profile migrates to the current schema:
+ * the profile loads with the scatter it never had (sigma 0, no quantiles,
+ * version 7) and no per-message host time (version 8). */
 static void test_migration_learned_v6(void **state)
 {
   (void)state;
@@ -592,6 +593,8 @@ static void test_migration_learned_v6(void **state)
   assert_true(l->gap.median == 1 && l->comm.median == 50);
   assert_true(l->jitter == 0);
   assert_int_equal(l->n_jitter_q, 0);
+  assert_true(l->msg.median == 0);
+  assert_int_equal(l->msg.count, 0);
   pl_learned_free(l);
   pl_db_close(db);
   remove(path);

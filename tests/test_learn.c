@@ -44,7 +44,8 @@ static double truth(int g, int k)
   }
 }
 
-static void profile(const char *name, int p, int m, pl_result *r)
+/* A simulated profile; o = the per-message host time at both ends. */
+static void profile_o(const char *name, int p, int m, double o, pl_result *r)
 {
   pl_sched *s = gen(name, p, m);
   pl_costs *c = NULL;
@@ -55,12 +56,18 @@ static void profile(const char *name, int p, int m, pl_result *r)
     for (int k = 0; k < 4; k++)
       c->stage[g].t[k] = truth(g, k);
   c->op_gap = GAP;
+  c->send_overhead = c->recv_overhead = o;
   snprintf(c->time_unit, sizeof c->time_unit, "us");
   pl_result z = PL_RESULT_INIT;
   *r = z;
   assert_int_equal(pl_sim_run(s, c, PL_SIM_RECORD_OPS, r, &eb), PL_OK);
   pl_costs_destroy(c);
   pl_sched_destroy(s);
+}
+
+static void profile(const char *name, int p, int m, pl_result *r)
+{
+  profile_o(name, p, m, 0, r);
 }
 
 static pl_learned *fit(const pl_result *r, double b_frac, int expect)
@@ -139,6 +146,59 @@ static void test_exact_fit(void **state)
   assert_non_null(strstr(eb.msg, "3 ranks"));
   pl_costs_destroy(c);
   pl_sched_destroy(s);
+  pl_learned_free(l);
+  pl_result_free(&r);
+}
+
+/* Per-message host time: a simulated 1F1B profile whose sends and
+ * receives each cost O (copies outside the ops) is fitted exactly: the
+ * ready gaps next to messages give O, the per-op gap stays GAP, and the
+ * waits (O + latency + O) leave the latency COMM; re-simulating the profile
+ * from what was learned gives its makespan, and ZB-V predicted from it pays
+ * O at both ends of its local hand-off only when the profile's runtime
+ * copies local hand-offs (pipelab's executor: source "cpu"). */
+static void test_msg_overhead_fit(void **state)
+{
+  (void)state;
+  const double O = 0.75;
+  pl_result r;
+  profile_o("1f1b", 3, 8, O, &r);
+  pl_learned *l = fit(&r, 0.6, PL_OK);
+  assert_true(fabs(l->gap.median - GAP) < 1e-9);
+  assert_true(l->msg.count > 0);
+  assert_true(fabs(l->msg.median - O) < 1e-9);
+  assert_true(fabs(l->comm.median - (COMM + 2 * O)) < 1e-9);
+  assert_true(fabs(l->latency - COMM) < 1e-9);
+  pl_sched *s = gen("1f1b", 3, 8);
+  pl_costs *c = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  assert_int_equal(pl_costs_create(3, 3, &c), PL_OK);
+  assert_int_equal(pl_learned_apply(l, s, c, NULL, &eb), PL_OK);
+  assert_true(c->send_overhead == l->msg.median);
+  assert_true(c->recv_overhead == l->msg.median);
+  pl_result r2 = PL_RESULT_INIT;
+  assert_int_equal(pl_sim_run(s, c, 0, &r2, &eb), PL_OK);
+  assert_true(fabs(r2.makespan - r.makespan) < 1e-9 * r.makespan);
+  pl_result_free(&r2);
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+  /* the source decides whether local hand-offs pay */
+  s = gen("zb-v", 3, 6);
+  assert_int_equal(pl_costs_create(6, 3, &c), PL_OK);
+  assert_int_equal(pl_learned_apply(l, s, c, NULL, &eb), PL_OK);
+  assert_int_equal(c->local_overhead, 0); /* a simulated profile */
+  snprintf(l->source, sizeof l->source, "cpu");
+  assert_int_equal(pl_learned_apply(l, s, c, NULL, &eb), PL_OK);
+  assert_int_equal(c->local_overhead, 1);
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+  pl_learned_free(l);
+  pl_result_free(&r);
+  /* no overheads in the profile: none learned, latency unchanged */
+  profile("1f1b", 3, 8, &r);
+  l = fit(&r, 0.6, PL_OK);
+  assert_true(l->msg.median == 0);
+  assert_true(fabs(l->latency - COMM) < 1e-9);
   pl_learned_free(l);
   pl_result_free(&r);
 }
@@ -316,6 +376,9 @@ static void test_store_and_provider(void **state)
    * scatter to store with it (schema 7) */
   fill_provenance(l, "h100", key);
   l->jitter = 0.031;
+  l->msg.median = 0.375; /* schema 8 */
+  l->msg.dispersion = 0.125;
+  l->msg.count = 5;
   l->n_jitter_q = PL_JITTER_Q;
   for (int k = 0; k < PL_JITTER_Q; k++)
     l->jitter_q[k] = -0.05 + 0.01 * k * k / 20.0;
@@ -335,6 +398,7 @@ static void test_store_and_provider(void **state)
       assert_true(c->stage[st].t[k] == truth(st, k));
   assert_true(fabs(c->op_gap - GAP) < 1e-9);
   assert_true(fabs(c->comm_latency - COMM) < 1e-9);
+  assert_true(c->send_overhead == 0.375 && c->recv_overhead == 0.375);
   pl_costs_destroy(c);
   pl_model_plan_free(&plan);
 
@@ -355,6 +419,8 @@ static void test_store_and_provider(void **state)
   assert_true(b->gap.median == l->gap.median);
   assert_true(b->comm.median == l->comm.median);
   assert_true(b->jitter == 0.031);
+  assert_true(b->msg.median == 0.375 && b->msg.dispersion == 0.125);
+  assert_int_equal(b->msg.count, 5);
   assert_int_equal(b->n_jitter_q, PL_JITTER_Q);
   for (int k = 0; k < PL_JITTER_Q; k++)
     assert_true(b->jitter_q[k] == l->jitter_q[k]);
@@ -405,6 +471,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_exact_fit),
+    cmocka_unit_test(test_msg_overhead_fit),
     cmocka_unit_test(test_bw_split),
     cmocka_unit_test(test_noise),
     cmocka_unit_test(test_learned_jitter),

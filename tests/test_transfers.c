@@ -51,6 +51,9 @@ static int run(const pl_sched *s, const pl_costs *c, int mode, unsigned flags,
   k->comm_latency = c->comm_latency;
   k->comm_bandwidth = c->comm_bandwidth;
   k->op_gap = c->op_gap;
+  k->send_overhead = c->send_overhead;
+  k->recv_overhead = c->recv_overhead;
+  k->local_overhead = c->local_overhead;
   k->p2p_mode = mode;
   *r = (pl_result)PL_RESULT_INIT;
   int rc = pl_sim_run(s, k, flags, r, eb);
@@ -492,6 +495,97 @@ static void test_op_gap_closed_forms(void **state)
   pl_costs_destroy(c);
 }
 
+/* Per-message host overheads (LogP's o): with one microbatch the pipeline
+ * is one chain, F down and B up, and every cross-rank boundary adds
+ * o_s + T_comm + o_r to it in each direction, in every P2P mode:
+ * p (T_F + T_B + T_W) + 2 (p - 1)(o_s + c + o_r). They are idle time (the
+ * busy time stays p (T_F + T_B + T_W) summed over the ranks' ops), and zero
+ * overheads give the run without them. */
+static void test_msg_overheads_closed_forms(void **state)
+{
+  (void)state;
+  const double os = 0.25, orr = 0.125, cm = 0.5;
+  for (int p = 2; p <= 5; p++)
+    for (int mode = 0; mode < PL_P2P_NMODES; mode++) {
+      pl_sched *s;
+      pl_costs *c;
+      pl_result r;
+      struct pl_errbuf eb = PL_ERRBUF_INIT;
+      make("1f1b", p, 1, 0, 1, 1.5, 0.5, cm, &s, &c);
+      c->send_overhead = os;
+      c->recv_overhead = orr;
+      assert_int_equal(run(s, c, mode, 0, &r, &eb), 0);
+      assert_true(r.makespan == p * 3.0 + 2 * (p - 1) * (os + cm + orr));
+      assert_true(r.ideal == 3.0); /* each rank's busy time: T_F + T_B + T_W */
+      pl_result_free(&r);
+      pl_sched_destroy(s);
+      pl_costs_destroy(c);
+    }
+  /* m = 2, p = 2, c = 0, async: the sender's copy also delays its own next
+   * op. Rank 0: F0 [0, 1], copy a, F1 [1+a, 2+a], copy a. Rank 1: copy b,
+   * F0 [1+a+b, 2+a+b], BW0 [2+a+b, 4+a+b], copy a, copy b (F1's input),
+   * F1 [4+2a+2b, 5+2a+2b], BW1 ending 7+2a+2b, copy a. Rank 0: copy b, BW0
+   * [4+2a+2b, 6+2a+2b], copy b, BW1 [7+3a+3b, 9+3a+3b]. */
+  pl_sched *s;
+  pl_costs *c;
+  pl_result r0;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  make("1f1b", 2, 2, 0, 1, 1.5, 0.5, 0, &s, &c);
+  c->send_overhead = os;
+  c->recv_overhead = orr;
+  assert_int_equal(run(s, c, PL_P2P_ASYNC, 0, &r0, &eb), 0);
+  assert_true(r0.makespan == 9 + 3 * (os + orr));
+  pl_result_free(&r0);
+  /* negative or NaN overheads are refused */
+  c->send_overhead = -1;
+  assert_int_equal(run(s, c, PL_P2P_ASYNC, 0, &r0, &eb), PL_EINVAL);
+  c->send_overhead = 0;
+  c->recv_overhead = NAN;
+  assert_int_equal(run(s, c, PL_P2P_ASYNC, 0, &r0, &eb), PL_EINVAL);
+  pl_sched_destroy(s);
+  pl_costs_destroy(c);
+}
+
+/* A local hand-off (V placement's turn on the last rank) is free unless
+ * local_overhead says the runtime passes it through its transport: then
+ * F of stage p starts o_s + o_r after F of stage p - 1 on the same rank,
+ * and the sender's copy delays the rank. ZB-V, p = 2, m = 1. */
+static void test_local_handoff_overhead(void **state)
+{
+  (void)state;
+  const double os = 0.25, orr = 0.125;
+  for (int local = 0; local <= 1; local++)
+    for (int mode = 0; mode < PL_P2P_NMODES; mode += 2) {
+      pl_sched *s;
+      pl_costs *c;
+      pl_result r;
+      struct pl_errbuf eb = PL_ERRBUF_INIT;
+      make("zb-v", 2, 1, 2, 1, 1, 1, 0.5, &s, &c);
+      c->send_overhead = os;
+      c->recv_overhead = orr;
+      c->local_overhead = local;
+      assert_int_equal(run(s, c, mode, PL_SIM_RECORD_OPS, &r, &eb), 0);
+      double f1 = -1, f2 = -1, b2 = -1, b1 = -1;
+      for (size_t i = 0; i < r.n_ops; i++) {
+        const pl_op_rec *o = &r.ops[i];
+        if (o->op.kind == PL_OP_F && o->op.stage == 1)
+          f1 = o->end;
+        if (o->op.kind == PL_OP_F && o->op.stage == 2)
+          f2 = o->start;
+        if (o->op.kind == PL_OP_B && o->op.stage == 2)
+          b2 = o->end;
+        if (o->op.kind == PL_OP_B && o->op.stage == 1)
+          b1 = o->start;
+      }
+      assert_true(f1 > 0 && f2 > 0 && b2 > 0 && b1 > 0);
+      assert_true(f2 - f1 == (local ? os + orr : 0));
+      assert_true(b1 - b2 == (local ? os + orr : 0));
+      pl_result_free(&r);
+      pl_sched_destroy(s);
+      pl_costs_destroy(c);
+    }
+}
+
 /* --optimizer-time T: under sync all ranks wait for the last one, then step
  * (makespan + T); under post-validation each rank steps right after its own
  * last op (longest rank span + T). ZB-H2, p = 4, m = 8, unit costs:
@@ -597,6 +691,8 @@ int main(void)
     cmocka_unit_test(test_per_boundary_links),
     cmocka_unit_test(test_local_handoff_free),
     cmocka_unit_test(test_op_gap_closed_forms),
+    cmocka_unit_test(test_msg_overheads_closed_forms),
+    cmocka_unit_test(test_local_handoff_overhead),
     cmocka_unit_test(test_optimizer_time),
     cmocka_unit_test(test_trace_link_tracks),
   };

@@ -88,7 +88,7 @@ typedef struct pl_model_spec {
 /* PRAGMA application_id of every pipelab database ("PLAB"). */
 #define PL_DB_APPLICATION_ID 0x504C4142
 /* PRAGMA user_version this binary creates and upgrades to. */
-#define PL_DB_SCHEMA_VERSION 7
+#define PL_DB_SCHEMA_VERSION 8
 /* Default busy timeout of pl_db_open (ms). */
 #define PL_DB_BUSY_TIMEOUT_MS 5000
 
@@ -848,8 +848,14 @@ typedef struct pl_learned {
   int chunks, microbatches;
   pl_learned_stage *stage; /* [stages], owned */
   pl_learned_stat gap;    /* per-op runtime overhead (idle before an op) */
-  pl_learned_stat comm;   /* one P2P message (latency + transmission) */
-  double latency;         /* comm's fixed part */
+  pl_learned_stat comm;   /* one P2P message a consumer waited for: both
+                             copies, latency and transmission */
+  /* Host time per message at each end (pl_costs send_overhead and
+   * recv_overhead, LogP's o): the idle time before an op that was ready,
+   * beyond gap, per cross-rank message its rank sent after the previous op
+   * or received for this one. count 0: the profile has no such gap. */
+  pl_learned_stat msg;
+  double latency;         /* comm less both copies, less transmission */
   double bandwidth;       /* bytes per time unit; 0 = all of comm is latency */
   double msg_bytes;       /* bytes per message; 0 = unknown */
   double b_frac;          /* B / (B + W) used to split BW; 0 = none used */
@@ -875,6 +881,12 @@ typedef struct pl_learned {
   char git_rev[48];       /* pipelab revision that learned it */
   int64_t created_at_ns;
 } pl_learned;
+
+/* Whether the profile's runtime passes a hand-off between two stages on
+ * one rank through its transport (paying the per-message overheads):
+ * pipelab's executor does (source "cpu" or "cuda"); others are taken not
+ * to (pl_costs.local_overhead). */
+int pl_learned_local_copied(const pl_learned *l);
 
 /* Fit options. min_samples <= 0: PL_LEARN_MIN_SAMPLES; outlier_mads <= 0:
  * PL_LEARN_OUTLIER_MADS; b_frac in (0, 1) splits a profile's BW into B =

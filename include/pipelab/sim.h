@@ -562,6 +562,17 @@ typedef struct pl_costs {
    * free and its inputs are there, and the device starts it op_gap later
    * (the gap is idle time, not part of the op's duration). 0 = none. */
   double op_gap;
+  /* Host time per P2P message outside any op (LogP's o): the sending rank
+   * spends send_overhead after the op that produced the message before the
+   * message leaves (copy into the transport, posting it), the receiving
+   * rank recv_overhead after the message is there before the op that
+   * consumes it starts (copy out). Idle time, not busy; paid in every P2P
+   * mode, on top of comm_latency. 0 = none (the default). local_overhead:
+   * 1 when a hand-off between two stages on one rank (V placement's turn)
+   * pays both too, as in a runtime that passes it through its transport
+   * (pipelab's executor); 0 = a local hand-off is free. */
+  double send_overhead, recv_overhead;
+  int local_overhead;
   /* Op-time variability (docs/cost-model.md, "Jitter"): every op's duration
    * is multiplied by exp(jitter * z), z a standard normal drawn from a
    * hash of (jitter_seed, rank, op position), so the table's times are the

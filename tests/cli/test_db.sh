@@ -24,7 +24,7 @@ unset XDG_DATA_HOME
 out=$(env -u PIPELAB_DB XDG_DATA_HOME="$T/xdg" "$P" db init)
 check "db init exits 0 (XDG)" $?
 [ -f "$T/xdg/pipelab/pipelab.db" ]; check "created under \$XDG_DATA_HOME/pipelab" $?
-echo "$out" | grep -q "schema version 7, 11 GPUs + 1 CPU device, 18 models"; check "init summary" $?
+echo "$out" | grep -q "schema version 8, 11 GPUs + 1 CPU device, 18 models"; check "init summary" $?
 env -u PIPELAB_DB -u XDG_DATA_HOME HOME="$T/home" "$P" db init >/dev/null
 [ -f "$T/home/.local/share/pipelab/pipelab.db" ]; check "fallback ~/.local/share/pipelab" $?
 "$P" db init --db "$T/explicit.db" >/dev/null && [ -f "$T/explicit.db" ]
@@ -68,7 +68,7 @@ check "calibration row" $?
 "$P" db import "$T/export.csv" --db "$T/copy.db" >/dev/null; check "export re-imports" $?
 [ "$("$P" db export --db "$T/copy.db" | cut -d, -f2- | sort | md5sum)" = "$(cut -d, -f2- "$T/export.csv" | sort | md5sum)" ]
 check "round trip keeps every sample" $?
-[ "$("$P" db export --format json | json_get 'd["schema_version"], len(d["samples"]), len(d["gpus"])')" = "(7, 6, 12)" ]
+[ "$("$P" db export --format json | json_get 'd["schema_version"], len(d["samples"]), len(d["gpus"])')" = "(8, 6, 12)" ]
 check "export json" $?
 
 # ---- two concurrent imports lose no rows ----
@@ -107,11 +107,11 @@ check "foreign database: one line naming the file" $?
 cmp -s "$T/foreign.db" "$T/foreign.orig"; check "foreign database: untouched" $?
 
 "$P" db init --db "$T/newer.db" >/dev/null
-python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('pragma user_version=8'); c.commit(); c.execute('pragma journal_mode=delete')" "$T/newer.db"
+python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('pragma user_version=9'); c.commit(); c.execute('pragma journal_mode=delete')" "$T/newer.db"
 cp "$T/newer.db" "$T/newer.orig"
 "$P" db list gpus --db "$T/newer.db" >/dev/null 2>"$T/err"; st=$?
 [ $st = 3 ]; check "newer schema: exit 3 (got $st)" $?
-one_line "$T/err" && grep -q "$T/newer.db" "$T/err" && grep -q "schema version 8 is newer" "$T/err"
+one_line "$T/err" && grep -q "$T/newer.db" "$T/err" && grep -q "schema version 9 is newer" "$T/err"
 check "newer schema: one line naming the file" $?
 cmp -s "$T/newer.db" "$T/newer.orig"; check "newer schema: untouched" $?
 
@@ -232,7 +232,7 @@ check "whatif json has fits and mfu per schedule" $?
 
 # ---- db check ----
 "$P" db check --db "$T/copy.db" >"$T/chk" 2>&1; check "db check on a healthy database exits 0" $?
-grep -q "^database .*copy.db: ok (schema version 7" "$T/chk"; check "db check says ok with the schema version" $?
+grep -q "^database .*copy.db: ok (schema version 8" "$T/chk"; check "db check says ok with the schema version" $?
 cp "$T/copy.db" "$T/damaged.db"
 python3 - "$T/damaged.db" <<'PY'
 import sqlite3, sys
