@@ -46,6 +46,10 @@ static void print_table(const struct sim_opts *o, const pl_sched *s,
   if (o->rq.fb_overlap > 0 || o->rq.a2a > 0)
     printf("; fused F&B overlap %s; all-to-all %s per F and per B",
            cli_num(o->rq.fb_overlap), cli_dur(o->rq.a2a, u));
+  if (c->send_overhead > 0 || c->recv_overhead > 0)
+    printf("; per message: send %s, receive %s (local hand-offs %s)",
+           cli_dur(c->send_overhead, u), cli_dur(c->recv_overhead, u),
+           c->local_overhead ? "copied" : "free");
   printf("\n");
   printf("makespan       %s   (first start to last end)\n",
          cli_dur(r->makespan, u));
@@ -113,6 +117,9 @@ static int provided_costs(const struct workload_opts *wo, const char *device,
     return cli_fail_eb(&eb, rc);
   nc->p2p_mode = (*c)->p2p_mode;
   nc->op_gap = (*c)->op_gap;
+  nc->send_overhead = (*c)->send_overhead;
+  nc->recv_overhead = (*c)->recv_overhead;
+  nc->local_overhead = (*c)->local_overhead;
   pl_costs_destroy(*c);
   *c = nc;
   if (learned)
@@ -490,6 +497,10 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "mem_w_frac", json_real(o.rq.costs.mem_w_frac));
     json_object_set_new(costs, "p2p", json_string(pl_p2p_mode_name(c->p2p_mode)));
     json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+    json_object_set_new(costs, "send_overhead", json_real(c->send_overhead));
+    json_object_set_new(costs, "recv_overhead", json_real(c->recv_overhead));
+    json_object_set_new(costs, "local_handoff",
+                        json_string(c->local_overhead ? "copied" : "free"));
     json_object_set_new(costs, "fb_overlap", json_real(o.rq.fb_overlap));
     json_object_set_new(costs, "a2a", json_real(o.rq.a2a));
     json_object_set_new(costs, "optimizer_time", json_real(o.rq.optimizer_time));

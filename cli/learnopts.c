@@ -232,6 +232,11 @@ json_t *learn_cli_json(const pl_learned *l)
   }
   json_object_set_new(o, "stage_costs", st);
   json_object_set_new(o, "op_overhead", stat_json(&l->gap));
+  json_t *mo = stat_json(&l->msg);
+  json_object_set_new(mo, "local_handoff",
+                      json_string(pl_learned_local_copied(l) ? "copied"
+                                                             : "free"));
+  json_object_set_new(o, "msg_overhead", mo);
   json_t *p2p = stat_json(&l->comm);
   json_object_set_new(p2p, "latency", json_real(l->latency));
   json_object_set_new(p2p, "bandwidth_bytes_per_unit", json_real(l->bandwidth));
@@ -272,13 +277,20 @@ static void print_learned(const pl_learned *l)
     }
   printf("\nop overhead  %s per op (median of %d gaps, spread %.1f%%)\n",
          cli_dur(l->gap.median, u), l->gap.count, 100 * l->gap.dispersion);
-  printf("p2p          %s per message (median of %d waits, spread %.1f%%)",
-         cli_dur(l->comm.median, u), l->comm.count, 100 * l->comm.dispersion);
+  printf("per message  %s host time at each end (median of %d gaps next to "
+         "messages, spread %.1f%%); local hand-offs %s\n",
+         cli_dur(l->msg.median, u), l->msg.count, 100 * l->msg.dispersion,
+         pl_learned_local_copied(l) ? "copied (pipelab's executor)" : "free");
+  printf("p2p          %s per message waited for (median of %d waits, spread "
+         "%.1f%%)", cli_dur(l->comm.median, u), l->comm.count,
+         100 * l->comm.dispersion);
   if (l->bandwidth > 0)
-    printf(": latency %s + %s at %s/%s\n", cli_dur(l->latency, u),
-           cli_size(l->msg_bytes), cli_size(l->bandwidth), u);
+    printf(": both copies + latency %s + %s at %s/%s\n",
+           cli_dur(l->latency, u), cli_size(l->msg_bytes),
+           cli_size(l->bandwidth), u);
   else
-    printf(", all of it latency%s%s%s\n", l->msg_bytes > 0 ? " (one size, " : "",
+    printf(": both copies + latency %s%s%s%s\n", cli_dur(l->latency, u),
+           l->msg_bytes > 0 ? " (one size, " : "",
            l->msg_bytes > 0 ? cli_size(l->msg_bytes) : "",
            l->msg_bytes > 0 ? ")" : "");
   if (!l->have_split)
@@ -553,10 +565,18 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o)
   } else {
     o->rq.costs.tb = o->rq.costs.tw = f * 0.5 * s0->t[PL_OP_BW].median;
   }
-  o->rq.costs.comm = l->comm.median;
+  /* a waited-for message: both copies, then the wire (pl_learned_apply) */
+  o->rq.costs.comm = l->comm.median - 2 * l->msg.median > 0
+                         ? l->comm.median - 2 * l->msg.median : 0;
   o->rq.costs.time_unit = l->time_unit;
   if (!(o->seen & SIMOPT(OPT_OP_GAP)))
     o->rq.op_gap = l->gap.median;
+  if (!(o->seen & SIMOPT(OPT_SEND_OVH)))
+    o->rq.send_overhead = l->msg.median;
+  if (!(o->seen & SIMOPT(OPT_RECV_OVH)))
+    o->rq.recv_overhead = l->msg.median;
+  if (!(o->seen & SIMOPT(OPT_LOCAL_HANDOFF)))
+    o->rq.local_overhead = pl_learned_local_copied(l);
 }
 
 int learn_cli_jitter(struct sim_opts *o, const char *cmd,

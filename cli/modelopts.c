@@ -326,6 +326,9 @@ int modelopts_costs(struct model_opts *mo, const char *cmd, const pl_sched *s,
   if (*c) {
     nc->p2p_mode = (*c)->p2p_mode;
     nc->op_gap = (*c)->op_gap;
+    nc->send_overhead = (*c)->send_overhead;
+    nc->recv_overhead = (*c)->recv_overhead;
+    nc->local_overhead = (*c)->local_overhead;
   }
   pl_costs_destroy(*c);
   *c = nc;

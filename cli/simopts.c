@@ -64,6 +64,15 @@ static const struct {
    "                            boundary, both ranks wait for all of it)\n"},
   {SIMOPT(OPT_OP_GAP),
    "  --op-gap <t>              launch gap before every op (default 0)\n"},
+  {SIMOPT(OPT_SEND_OVH),
+   "  --send-overhead <t>       host time of the sending rank per P2P message,\n"
+   "                            after the op (copy, post; default 0)\n"},
+  {SIMOPT(OPT_RECV_OVH),
+   "  --recv-overhead <t>       host time of the receiving rank per message,\n"
+   "                            before the op (default 0)\n"},
+  {SIMOPT(OPT_LOCAL_HANDOFF),
+   "  --local-handoff <h>       free (default: a V turn on one rank is a pointer)\n"
+   "                            or copied (it pays both overheads)\n"},
   {SIMOPT(OPT_FB_OVERLAP) | SIMOPT(OPT_A2A),
    "fused F&B ops and MoE (docs/pytorch-schedules.md):\n"},
   {SIMOPT(OPT_FB_OVERLAP),
@@ -92,7 +101,8 @@ static const char *const opt_names[OPT_SIMOPTS_END - OPT_SCHEDULE] = {
   "--dialect", "--group", "--mem-limit", "--optimizer", "--rank-speed",
   "--time-unit", "--save", "--bandwidth", "--msg-bytes", "--optimizer-time",
   "--p2p", "--op-gap", "--fb-overlap", "--a2a", "--waves",
-  "--replica-allreduce", "--stage-costs"};
+  "--replica-allreduce", "--stage-costs", "--send-overhead",
+  "--recv-overhead", "--local-handoff"};
 
 const char *simopts_name(int opt)
 {
@@ -254,6 +264,22 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
   case OPT_OP_GAP:
     o->have_runtime = 1;
     return cli_double(cmd, "--op-gap", arg, 0, big, &o->rq.op_gap);
+  case OPT_SEND_OVH:
+    o->have_runtime = 1;
+    return cli_double(cmd, "--send-overhead", arg, 0, big,
+                      &o->rq.send_overhead);
+  case OPT_RECV_OVH:
+    o->have_runtime = 1;
+    return cli_double(cmd, "--recv-overhead", arg, 0, big,
+                      &o->rq.recv_overhead);
+  case OPT_LOCAL_HANDOFF:
+    o->have_runtime = 1;
+    if (!strcmp(arg, "free") || !strcmp(arg, "copied")) {
+      o->rq.local_overhead = arg[0] == 'c';
+      return 0;
+    }
+    return cli_usage(cmd, "--local-handoff must be free or copied, got '%s'",
+                     arg);
   case OPT_FB_OVERLAP:
     return cli_double(cmd, "--fb-overlap", arg, 0, 1, &o->rq.fb_overlap);
   case OPT_A2A: return cli_double(cmd, "--a2a", arg, 0, big, &o->rq.a2a);

@@ -11,7 +11,8 @@ enum {
   OPT_TRACE, OPT_DIALECT, OPT_GROUP, OPT_MEM_LIMIT, OPT_OPTIMIZER,
   OPT_RANK_SPEED, OPT_TIME_UNIT, OPT_SAVE, OPT_BANDWIDTH, OPT_MSG_BYTES,
   OPT_OPT_TIME, OPT_P2P, OPT_OP_GAP, OPT_FB_OVERLAP, OPT_A2A, OPT_WAVES,
-  OPT_REPLICA_AR, OPT_STAGE_COSTS, OPT_SIMOPTS_END
+  OPT_REPLICA_AR, OPT_STAGE_COSTS, OPT_SEND_OVH, OPT_RECV_OVH, OPT_LOCAL_HANDOFF,
+  OPT_SIMOPTS_END
 };
 
 /* getopt_long rows for the shared options (no terminator). */
@@ -40,6 +41,9 @@ enum {
   {"waves", required_argument, NULL, OPT_WAVES},                            \
   {"replica-allreduce", required_argument, NULL, OPT_REPLICA_AR},           \
   {"stage-costs", required_argument, NULL, OPT_STAGE_COSTS},                \
+  {"send-overhead", required_argument, NULL, OPT_SEND_OVH},                 \
+  {"recv-overhead", required_argument, NULL, OPT_RECV_OVH},                 \
+  {"local-handoff", required_argument, NULL, OPT_LOCAL_HANDOFF},            \
   {"rank-speed", required_argument, NULL, OPT_RANK_SPEED},                  \
   {"time-unit", required_argument, NULL, OPT_TIME_UNIT}
 
@@ -57,7 +61,8 @@ enum {
 #define SIMOPTS_OPTIMIZER (SIMOPT(OPT_OPTIMIZER) | SIMOPT(OPT_OPT_TIME))
 #define SIMOPTS_RUNTIME                                                     \
   (SIMOPT(OPT_P2P) | SIMOPT(OPT_OP_GAP) | SIMOPT(OPT_FB_OVERLAP) |            \
-   SIMOPT(OPT_A2A))
+   SIMOPT(OPT_A2A) | SIMOPT(OPT_SEND_OVH) | SIMOPT(OPT_RECV_OVH) |            \
+   SIMOPT(OPT_LOCAL_HANDOFF))
 #define SIMOPTS_ALL (SIMOPT(OPT_SIMOPTS_END) - 1)
 
 enum { OPTIM_SYNC = PL_OPTIM_SYNC, OPTIM_POST_VALIDATE = PL_OPTIM_POST_VALIDATE };

@@ -65,6 +65,9 @@ void pl_sim_request_apply_runtime(const pl_sim_request *rq, pl_costs *c)
 {
   c->p2p_mode = rq->p2p;
   c->op_gap = rq->op_gap;
+  c->send_overhead = rq->send_overhead;
+  c->recv_overhead = rq->recv_overhead;
+  c->local_overhead = rq->local_overhead;
   c->fb_overlap = rq->fb_overlap;
   for (int g = 0; g < c->n_stages; g++) {
     c->stage[g].a2a = rq->a2a * c->n_ranks / c->n_stages;

@@ -1137,10 +1137,16 @@ typedef struct pl_sim_request {
    * NULL; borrowed. */
   const double *jitter_q;
   int n_jitter_q;
+  /* Host time per P2P message at the sending and the receiving end, and
+   * whether a local hand-off pays them (pl_costs.send_overhead,
+   * recv_overhead, local_overhead); 0 = none. */
+  double send_overhead, recv_overhead;
+  int local_overhead;
 } pl_sim_request;
 #define PL_SIM_REQUEST_INIT                                                  \
   {0, 0, 0, 0, 0.0, NULL, 0, PL_COST_REQUEST_INIT, NULL, PL_P2P_ASYNC, 0.0,  \
-   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0, 0, 0.0, 0, 1, NULL, 0}
+   0.0, 0.0, 0.0, 0, NULL, 0, PL_OPTIM_SYNC, 0.0, 0, 0.0, 0, 1, NULL, 0,     \
+   0.0, 0.0, 0}
 #define PL_SIM_REQUEST_TRIALS 200 /* trials when have_jitter and trials 0 */
 
 /* The generator parameters of the request (pl_sched_gen): the shape, the
