@@ -261,7 +261,7 @@ static const char *const simargs_keys[] = {
   "comm", "bandwidth", "msg_bytes", "mem_w_frac", "mem_limit", "stage_costs",
   "p2p", "op_gap", "fb_overlap", "a2a", "replica_allreduce", "optimizer",
   "optimizer_time", "rank_speed", "time_unit", "jitter", "trials",
-  "jitter_seed", NULL};
+  "jitter_seed", "send_overhead", "recv_overhead", "local_handoff", NULL};
 
 static void simargs_init(struct simargs *s)
 {
@@ -281,7 +281,7 @@ static void simargs_free(struct simargs *s)
 static int simargs_parse(const struct args *a, struct simargs *s)
 {
   pl_sim_request *rq = &s->rq;
-  const char *p2p = NULL, *optimizer = NULL;
+  const char *p2p = NULL, *optimizer = NULL, *local = NULL;
   double *lim = NULL;
   int n_lim = 0, lim_list = 0, waves = 0, jseed = 1, rc;
   if ((rc = get_int(a, "stages", 1, 4096, &rq->p, &s->have_p)) ||
@@ -298,6 +298,9 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       (rc = get_num(a, "mem_w_frac", 0, 1, &rq->costs.mem_w_frac, NULL)) ||
       (rc = get_str(a, "stage_costs", &rq->stage_costs)) ||
       (rc = get_num(a, "op_gap", 0, BIG, &rq->op_gap, NULL)) ||
+      (rc = get_num(a, "send_overhead", 0, BIG, &rq->send_overhead, NULL)) ||
+      (rc = get_num(a, "recv_overhead", 0, BIG, &rq->recv_overhead, NULL)) ||
+      (rc = get_str(a, "local_handoff", &local)) ||
       (rc = get_num(a, "fb_overlap", 0, 1, &rq->fb_overlap, NULL)) ||
       (rc = get_num(a, "a2a", 0, BIG, &rq->a2a, NULL)) ||
       (rc = get_num(a, "replica_allreduce", 0, BIG, &rq->replica_ar,
@@ -323,6 +326,12 @@ static int simargs_parse(const struct args *a, struct simargs *s)
   if (strlen(rq->costs.time_unit) > 7)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'time_unit' must be 1 to 7 "
                    "characters, got '%s'", a->fn, rq->costs.time_unit);
+  if (local) {
+    if (strcmp(local, "free") && strcmp(local, "copied"))
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'local_handoff' must be free or "
+                     "copied, got '%s'", a->fn, local);
+    rq->local_overhead = local[0] == 'c';
+  }
   if (p2p && (rq->p2p = pl_p2p_mode_parse(p2p)) < 0)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'p2p' must be async, blocking or "
                    "batched, got '%s'", a->fn, p2p);
@@ -564,6 +573,13 @@ static int simulate_args(const struct args *a, struct simargs *s,
       bad |= json_object_set_new(costs, "p2p",
                                  json_string(pl_p2p_mode_name(c->p2p_mode)));
       bad |= json_object_set_new(costs, "op_gap", json_real(c->op_gap));
+      bad |= json_object_set_new(costs, "send_overhead",
+                                 json_real(c->send_overhead));
+      bad |= json_object_set_new(costs, "recv_overhead",
+                                 json_real(c->recv_overhead));
+      bad |= json_object_set_new(
+          costs, "local_handoff",
+          json_string(c->local_overhead ? "copied" : "free"));
       bad |= json_object_set_new(costs, "fb_overlap", json_real(rq->fb_overlap));
       bad |= json_object_set_new(costs, "a2a", json_real(rq->a2a));
       bad |= json_object_set_new(costs, "optimizer_time",
@@ -685,6 +701,13 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
                                json_string(optimizer_name(rq->optimizer)));
     bad |= json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(rq->p2p)));
     bad |= json_object_set_new(top, "op_gap", json_real(rq->op_gap));
+    bad |= json_object_set_new(top, "send_overhead",
+                               json_real(rq->send_overhead));
+    bad |= json_object_set_new(top, "recv_overhead",
+                               json_real(rq->recv_overhead));
+    bad |= json_object_set_new(
+        top, "local_handoff",
+        json_string(rq->local_overhead ? "copied" : "free"));
     bad |= json_object_set_new(top, "fb_overlap", json_real(rq->fb_overlap));
     bad |= json_object_set_new(top, "a2a", json_real(rq->a2a));
     bad |= json_object_set_new(top, "optimizer_time",

@@ -232,11 +232,7 @@ json_t *learn_cli_json(const pl_learned *l)
   }
   json_object_set_new(o, "stage_costs", st);
   json_object_set_new(o, "op_overhead", stat_json(&l->gap));
-  json_t *mo = stat_json(&l->msg);
-  json_object_set_new(mo, "local_handoff",
-                      json_string(pl_learned_local_copied(l) ? "copied"
-                                                             : "free"));
-  json_object_set_new(o, "msg_overhead", mo);
+  json_object_set_new(o, "msg_overhead", stat_json(&l->msg));
   json_t *p2p = stat_json(&l->comm);
   json_object_set_new(p2p, "latency", json_real(l->latency));
   json_object_set_new(p2p, "bandwidth_bytes_per_unit", json_real(l->bandwidth));
@@ -278,9 +274,8 @@ static void print_learned(const pl_learned *l)
   printf("\nop overhead  %s per op (median of %d gaps, spread %.1f%%)\n",
          cli_dur(l->gap.median, u), l->gap.count, 100 * l->gap.dispersion);
   printf("per message  %s host time at each end (median of %d gaps next to "
-         "messages, spread %.1f%%); local hand-offs %s\n",
-         cli_dur(l->msg.median, u), l->msg.count, 100 * l->msg.dispersion,
-         pl_learned_local_copied(l) ? "copied (pipelab's executor)" : "free");
+         "messages, spread %.1f%%)\n", cli_dur(l->msg.median, u),
+         l->msg.count, 100 * l->msg.dispersion);
   printf("p2p          %s per message waited for (median of %d waits, spread "
          "%.1f%%)", cli_dur(l->comm.median, u), l->comm.count,
          100 * l->comm.dispersion);
@@ -575,8 +570,7 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o)
     o->rq.send_overhead = l->msg.median;
   if (!(o->seen & SIMOPT(OPT_RECV_OVH)))
     o->rq.recv_overhead = l->msg.median;
-  if (!(o->seen & SIMOPT(OPT_LOCAL_HANDOFF)))
-    o->rq.local_overhead = pl_learned_local_copied(l);
+
 }
 
 int learn_cli_jitter(struct sim_opts *o, const char *cmd,

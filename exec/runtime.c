@@ -83,6 +83,11 @@ struct rt {
   size_t T, H, F, msg_n, wpart_n, bpart_n, lp;
   double **params, **grads; /* [S] on the stage's rank */
   struct stash *stash;      /* [S*m] */
+  /* Local hand-offs (two stages on one rank: V placement's turn), by
+   * msg_key: the producer's output buffer itself, taken out of its
+   * workspace (no copy, no transport), until the consumer has run.
+   * [2*S*m]; an entry is touched only by the rank that owns its stage. */
+  double **loc;
   struct rank_state *rs;    /* [p] */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -200,6 +205,46 @@ static int do_send(struct rt *r, struct rank_state *st, int dir, int g_to,
   return rc;
 }
 
+
+/* Hands y (an output in the rank's workspace) to a stage on the same rank:
+ * the buffer itself moves to r->loc and the workspace gets a fresh one
+ * (the backend's allocator reuses freed blocks), as a runtime passes a
+ * tensor between two local stages without a copy or a message. */
+static int hand_local(struct rt *r, struct rank_state *st, int dir, int g_to,
+                      int mb, double *y)
+{
+  double **slot = &r->loc[msg_key(r, dir, g_to, mb)];
+  double **ws = dir == DIR_FWD ? (y == st->xa ? &st->xa : &st->xb)
+                               : (y == st->da ? &st->da : &st->db);
+  if (*ws != y || *slot)
+    return pl_errf(&st->eb, PL_EINVALSCHED, "rank %d: local hand-off of "
+                   "microbatch %d to stage %d out of order", st->rank, mb,
+                   g_to);
+  double *nb = r->vt->alloc(r->be, st->rank, r->msg_n * sizeof(double), 0);
+  if (!nb)
+    return pl_errf(&st->eb, PL_ENOMEM, "rank %d: out of memory for a "
+                   "workspace buffer", st->rank);
+  *slot = y;
+  *ws = nb;
+  atomic_fetch_add(&r->progress, 1);
+  return PL_OK;
+}
+
+/* Takes the buffer a stage on this rank handed to stage g (NULL with an
+ * error when it has not run yet: an order the schedule cannot have). */
+static double *take_local(struct rt *r, struct rank_state *st, int dir, int g,
+                          int mb)
+{
+  double **slot = &r->loc[msg_key(r, dir, g, mb)];
+  double *b = *slot;
+  *slot = NULL;
+  if (!b)
+    pl_errf(&st->eb, PL_EINVALSCHED, "rank %d: stage %d needs the %s of "
+            "microbatch %d from a stage on this rank that has not run it "
+            "yet", st->rank, g, dir == DIR_FWD ? "activation" : "gradient",
+            mb);
+  return b;
+}
 
 static double *other(struct rank_state *st, double *p, int bwd)
 {
@@ -359,13 +404,30 @@ static int run_ops(struct rt *r, struct rank_state *st)
       return order_error(st, i, pl_op_kind_name(bk), bg, bmb);
     if (kind == PL_OP_W && !(fs->wpart && !fs->bpart))
       return order_error(st, i, "W", g, mb);
-    /* Inputs first: waiting is not part of the op. */
-    double *x = st->xa;
-    if (has_f && g > 0 && (rc = do_recv(r, st, op, i, DIR_FWD, g - 1, mb, x)))
-      return rc;
-    if (has_b && bg < r->S - 1 &&
-        (rc = do_recv(r, st, op, i, DIR_BWD, bg + 1, bmb, st->da)))
-      return rc;
+    /* Inputs first: waiting is not part of the op. A local input is the
+     * producer's buffer itself, freed once this op has run. */
+    double *x = st->xa, *dl = NULL;
+    double *lx = NULL, *ld = NULL; /* local inputs to free */
+    if (has_f && g > 0) {
+      if (pl_sched_stage_rank(r->s, g - 1) == st->rank) {
+        if (!(lx = x = take_local(r, st, DIR_FWD, g, mb)))
+          return PL_EINVALSCHED;
+      } else if ((rc = do_recv(r, st, op, i, DIR_FWD, g - 1, mb, x))) {
+        return rc;
+      }
+    }
+    if (has_b && bg < r->S - 1) {
+      if (pl_sched_stage_rank(r->s, bg + 1) == st->rank) {
+        if (!(ld = dl = take_local(r, st, DIR_BWD, bg, bmb))) {
+          if (lx)
+            vt->free(r->be, st->rank, lx);
+          return PL_EINVALSCHED;
+        }
+      } else if ((rc = do_recv(r, st, op, i, DIR_BWD, bg + 1, bmb,
+                               st->da))) {
+        return rc;
+      }
+    }
     if ((rc = vt->op_begin(r->be, st->rank)))
       return pl_errf(&st->eb, rc, "rank %d: cannot time op %zu", st->rank, i);
     double *y = NULL, *dx = NULL;
@@ -378,7 +440,7 @@ static int run_ops(struct rt *r, struct rank_state *st)
       return rc;
     double after_f = st->live;
     if (has_b) {
-      const double *dout = st->da;
+      const double *dout = dl ? dl : st->da;
       if (bg == r->S - 1)
         dout = bs->bpart + (size_t)r->L * r->bpart_n;
       if ((rc = bwd_part(r, st, bg, bmb, dout, bk == PL_OP_BW, &dx)))
@@ -411,11 +473,25 @@ static int run_ops(struct rt *r, struct rank_state *st)
       mp->t = t1;
       mp->value = st->live;
     }
+    if (lx)
+      vt->free(r->be, st->rank, lx);
+    if (ld)
+      vt->free(r->be, st->rank, ld);
     /* Outputs. */
-    if (has_f && g < r->S - 1 && (rc = do_send(r, st, DIR_FWD, g + 1, mb, y)))
-      return rc;
-    if (has_b && bg > 0 && (rc = do_send(r, st, DIR_BWD, bg - 1, bmb, dx)))
-      return rc;
+    if (has_f && g < r->S - 1) {
+      rc = pl_sched_stage_rank(r->s, g + 1) == st->rank
+               ? hand_local(r, st, DIR_FWD, g + 1, mb, y)
+               : do_send(r, st, DIR_FWD, g + 1, mb, y);
+      if (rc)
+        return rc;
+    }
+    if (has_b && bg > 0) {
+      rc = pl_sched_stage_rank(r->s, bg - 1) == st->rank
+               ? hand_local(r, st, DIR_BWD, bg - 1, bmb, dx)
+               : do_send(r, st, DIR_BWD, bg - 1, bmb, dx);
+      if (rc)
+        return rc;
+    }
   }
   return PL_OK;
 }
@@ -472,6 +548,12 @@ static void rank_teardown(struct rt *r, struct rank_state *st)
     if (pl_sched_stage_rank(r->s, g) != st->rank)
       continue;
     for (int mb = 0; mb < r->m; mb++) {
+      for (int dir = DIR_FWD; r->loc && dir <= DIR_BWD; dir++) {
+        double **slot = &r->loc[msg_key(r, dir, g, mb)];
+        if (*slot)
+          vt->free(r->be, st->rank, *slot);
+        *slot = NULL;
+      }
       struct stash *sh = &r->stash[(size_t)g * r->m + mb];
       if (sh->wpart)
         vt->free(r->be, st->rank, sh->wpart);
@@ -1160,10 +1242,11 @@ int pl_exec_run(const pl_sched *s, const pl_workload *w, const pl_exec_opts *o,
   r.params = pl_calloc((size_t)r.S, sizeof *r.params);
   r.grads = pl_calloc((size_t)r.S, sizeof *r.grads);
   r.stash = pl_calloc((size_t)r.S * (size_t)r.m, sizeof *r.stash);
+  r.loc = pl_calloc((size_t)2 * r.S * (size_t)r.m, sizeof *r.loc);
   r.rs = pl_calloc((size_t)r.p, sizeof *r.rs);
   pthread_t *th = pl_calloc((size_t)r.p, sizeof *th);
   struct rank_arg *ra = pl_calloc((size_t)r.p, sizeof *ra);
-  int ok = r.params && r.grads && r.stash && r.rs && th && ra;
+  int ok = r.params && r.grads && r.stash && r.loc && r.rs && th && ra;
   for (int i = 0; ok && i < r.p; i++) {
     size_t n;
     pl_sched_rank_ops(s, i, &n);
@@ -1274,6 +1357,7 @@ out:
   pl_free(r.params);
   pl_free(r.grads);
   pl_free(r.stash);
+  pl_free(r.loc);
   pl_free(r.rs);
   pl_free(th);
   pl_free(ra);

@@ -514,13 +514,6 @@ static int sched_uses(const pl_sched *s, int kind)
   return 0;
 }
 
-int pl_learned_local_copied(const pl_learned *l)
-{
-  /* pipelab's executor passes a hand-off between two stages on one rank
-   * through its transport like any message (exec/runtime.c) */
-  return l && (!strcmp(l->source, "cpu") || !strcmp(l->source, "cuda"));
-}
-
 int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,
                      int *split, struct pl_errbuf *eb)
 {
@@ -553,8 +546,10 @@ int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,
       c->stage[g].t[kk] = ls->t[kk].median / f;
   }
   c->op_gap = l->gap.median;
+  /* a local hand-off passes a pointer (pipelab's executor, the runtimes
+   * profiled): free, whatever a message costs */
   c->send_overhead = c->recv_overhead = l->msg.median;
-  c->local_overhead = pl_learned_local_copied(l);
+  c->local_overhead = 0;
   c->comm_latency = l->latency;
   c->comm_bandwidth = l->bandwidth;
   for (int g = 0; g < S; g++)

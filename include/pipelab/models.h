@@ -882,12 +882,6 @@ typedef struct pl_learned {
   int64_t created_at_ns;
 } pl_learned;
 
-/* Whether the profile's runtime passes a hand-off between two stages on
- * one rank through its transport (paying the per-message overheads):
- * pipelab's executor does (source "cpu" or "cuda"); others are taken not
- * to (pl_costs.local_overhead). */
-int pl_learned_local_copied(const pl_learned *l);
-
 /* Fit options. min_samples <= 0: PL_LEARN_MIN_SAMPLES; outlier_mads <= 0:
  * PL_LEARN_OUTLIER_MADS; b_frac in (0, 1) splits a profile's BW into B =
  * b_frac * BW and W = the rest (0 = no split); msg_bytes (> 0) with

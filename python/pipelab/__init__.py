@@ -161,7 +161,9 @@ def simulate(schedule=None, stages=None, microbatches=None, *,
     timeline); ``save`` writes a result file, ``trace`` a Chrome trace.
     Other options: chunks, waves, group, tf, tb, tw, comm, bandwidth,
     msg_bytes, mem_w_frac, mem_limit (a number, or a list with one per
-    rank for zb-auto), stage_costs (a CSV path), p2p, op_gap, fb_overlap,
+    rank for zb-auto), stage_costs (a CSV path), p2p, op_gap,
+    send_overhead, recv_overhead, local_handoff ("free" or "copied"),
+    fb_overlap,
     a2a, replica_allreduce, optimizer, optimizer_time, rank_speed (list),
     time_unit, dialect (with schedule_file), jitter (op-time sigma: the
     result is the median of ``trials`` runs, default 200, from

@@ -95,6 +95,21 @@ class RequestOptions(unittest.TestCase):
             # The gap is idle time: busy time does not change.
             self.assertEqual(r["ranks"][0]["busy"], 3.0 * m)
 
+    def test_msg_overheads(self):
+        # docs/cost-model.md section 14: with one microbatch every boundary
+        # adds o_s + c + o_r in each direction, in every P2P mode:
+        # p (T_F + T_B + T_W) + 2 (p - 1)(o_s + c + o_r).
+        for mode in ("async", "blocking", "batched"):
+            r = pipelab.simulate(schedule="1f1b", stages=4, microbatches=1,
+                                 comm=0.5, send_overhead=0.25,
+                                 recv_overhead=0.125, p2p=mode)
+            self.assertEqual(r["makespan"], 4 * 3 + 2 * 3 * 0.875, mode)
+            self.assertEqual(r["costs"]["send_overhead"], 0.25)
+            self.assertEqual(r["costs"]["local_handoff"], "free")
+        with self.assertRaises(pipelab.Error):
+            pipelab.simulate(schedule="zb-v", stages=2, microbatches=4,
+                             local_handoff="sometimes")
+
     def test_p2p_closed_form(self):
         # docs/transfers.md section 2, 1F1B p=4 m=8, every message c:
         # 11 (T_F + T_BW) + {async 16, batched 19, blocking 34} c.
