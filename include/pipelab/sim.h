@@ -569,8 +569,8 @@ typedef struct pl_costs {
    * consumes it starts (copy out). Idle time, not busy; paid in every P2P
    * mode, on top of comm_latency. 0 = none (the default). local_overhead:
    * 1 when a hand-off between two stages on one rank (V placement's turn)
-   * pays both too, as in a runtime that passes it through its transport
-   * (pipelab's executor); 0 = a local hand-off is free. */
+   * pays both too, as in a runtime that passes it through its transport;
+   * 0 = a local hand-off is free (a pointer: pipelab's executor). */
   double send_overhead, recv_overhead;
   int local_overhead;
   /* Op-time variability (docs/cost-model.md, "Jitter"): every op's duration
