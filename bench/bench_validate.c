@@ -277,7 +277,7 @@ static int cross(int hidden, int seq, int runs)
 }
 
 /* Rounds of the paired mode, one discarded included. */
-#define PAIRED_MAX 64
+#define PAIRED_MAX 128
 
 static double median_of(const double *x, int n)
 {
