@@ -56,6 +56,9 @@ struct rank_state {
   int rank;
   /* workspace (not activation) */
   double *xa, *xb, *da, *db, *scratch, *target;
+  /* the local hand-offs (activation, gradient) the running op consumes,
+   * freed after it (or at teardown when it fails) */
+  double *held[2];
   /* tracking allocator */
   double live, peak;
   /* results */
@@ -407,10 +410,9 @@ static int run_ops(struct rt *r, struct rank_state *st)
     /* Inputs first: waiting is not part of the op. A local input is the
      * producer's buffer itself, freed once this op has run. */
     double *x = st->xa, *dl = NULL;
-    double *lx = NULL, *ld = NULL; /* local inputs to free */
     if (has_f && g > 0) {
       if (pl_sched_stage_rank(r->s, g - 1) == st->rank) {
-        if (!(lx = x = take_local(r, st, DIR_FWD, g, mb)))
+        if (!(st->held[0] = x = take_local(r, st, DIR_FWD, g, mb)))
           return PL_EINVALSCHED;
       } else if ((rc = do_recv(r, st, op, i, DIR_FWD, g - 1, mb, x))) {
         return rc;
@@ -418,11 +420,8 @@ static int run_ops(struct rt *r, struct rank_state *st)
     }
     if (has_b && bg < r->S - 1) {
       if (pl_sched_stage_rank(r->s, bg + 1) == st->rank) {
-        if (!(ld = dl = take_local(r, st, DIR_BWD, bg, bmb))) {
-          if (lx)
-            vt->free(r->be, st->rank, lx);
+        if (!(st->held[1] = dl = take_local(r, st, DIR_BWD, bg, bmb)))
           return PL_EINVALSCHED;
-        }
       } else if ((rc = do_recv(r, st, op, i, DIR_BWD, bg + 1, bmb,
                                st->da))) {
         return rc;
@@ -473,10 +472,11 @@ static int run_ops(struct rt *r, struct rank_state *st)
       mp->t = t1;
       mp->value = st->live;
     }
-    if (lx)
-      vt->free(r->be, st->rank, lx);
-    if (ld)
-      vt->free(r->be, st->rank, ld);
+    for (int h = 0; h < 2; h++)
+      if (st->held[h]) {
+        vt->free(r->be, st->rank, st->held[h]);
+        st->held[h] = NULL;
+      }
     /* Outputs. */
     if (has_f && g < r->S - 1) {
       rc = pl_sched_stage_rank(r->s, g + 1) == st->rank
@@ -540,7 +540,8 @@ static int rank_setup(struct rt *r, struct rank_state *st)
 static void rank_teardown(struct rt *r, struct rank_state *st)
 {
   const pl_backend_vt *vt = r->vt;
-  void *bufs[] = {st->xa, st->xb, st->da, st->db, st->target, st->scratch};
+  void *bufs[] = {st->xa,     st->xb,      st->da,      st->db,
+                  st->target, st->scratch, st->held[0], st->held[1]};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     if (bufs[i])
       vt->free(r->be, st->rank, bufs[i]);
