@@ -263,6 +263,23 @@ static const char *const simargs_keys[] = {
   "optimizer_time", "rank_speed", "time_unit", "jitter", "trials",
   "jitter_seed", "send_overhead", "recv_overhead", "local_handoff", NULL};
 
+/* The runtime fields of an answer (simulate's costs, whatif's top level):
+ * the P2P mode, the gaps and per-message times the table was run with, the
+ * request's fused-op overlap and all-to-all. Nonzero when one failed. */
+static int put_runtime(json_t *o, int p2p, double op_gap, double so,
+                       double ro, int local, const pl_sim_request *rq)
+{
+  int bad = json_object_set_new(o, "p2p", json_string(pl_p2p_mode_name(p2p)));
+  bad |= json_object_set_new(o, "op_gap", json_real(op_gap));
+  bad |= json_object_set_new(o, "send_overhead", json_real(so));
+  bad |= json_object_set_new(o, "recv_overhead", json_real(ro));
+  bad |= json_object_set_new(o, "local_handoff",
+                             json_string(local ? "copied" : "free"));
+  bad |= json_object_set_new(o, "fb_overlap", json_real(rq->fb_overlap));
+  bad |= json_object_set_new(o, "a2a", json_real(rq->a2a));
+  return bad;
+}
+
 static void simargs_init(struct simargs *s)
 {
   memset(s, 0, sizeof *s);
@@ -570,18 +587,8 @@ static int simulate_args(const struct args *a, struct simargs *s,
       bad |= json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
       bad |= json_object_set_new(costs, "mem_w_frac",
                                  json_real(rq->costs.mem_w_frac));
-      bad |= json_object_set_new(costs, "p2p",
-                                 json_string(pl_p2p_mode_name(c->p2p_mode)));
-      bad |= json_object_set_new(costs, "op_gap", json_real(c->op_gap));
-      bad |= json_object_set_new(costs, "send_overhead",
-                                 json_real(c->send_overhead));
-      bad |= json_object_set_new(costs, "recv_overhead",
-                                 json_real(c->recv_overhead));
-      bad |= json_object_set_new(
-          costs, "local_handoff",
-          json_string(c->local_overhead ? "copied" : "free"));
-      bad |= json_object_set_new(costs, "fb_overlap", json_real(rq->fb_overlap));
-      bad |= json_object_set_new(costs, "a2a", json_real(rq->a2a));
+      bad |= put_runtime(costs, c->p2p_mode, c->op_gap, c->send_overhead,
+                         c->recv_overhead, c->local_overhead, rq);
       bad |= json_object_set_new(costs, "optimizer_time",
                                  json_real(rq->optimizer_time));
       bad |= json_object_set_new(costs, "source", json_string("user"));
@@ -699,17 +706,8 @@ static int whatif_args(const struct args *a, struct simargs *s, json_t **out)
                                json_string(rq->costs.time_unit));
     bad |= json_object_set_new(top, "optimizer",
                                json_string(optimizer_name(rq->optimizer)));
-    bad |= json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(rq->p2p)));
-    bad |= json_object_set_new(top, "op_gap", json_real(rq->op_gap));
-    bad |= json_object_set_new(top, "send_overhead",
-                               json_real(rq->send_overhead));
-    bad |= json_object_set_new(top, "recv_overhead",
-                               json_real(rq->recv_overhead));
-    bad |= json_object_set_new(
-        top, "local_handoff",
-        json_string(rq->local_overhead ? "copied" : "free"));
-    bad |= json_object_set_new(top, "fb_overlap", json_real(rq->fb_overlap));
-    bad |= json_object_set_new(top, "a2a", json_real(rq->a2a));
+    bad |= put_runtime(top, rq->p2p, rq->op_gap, rq->send_overhead,
+                       rq->recv_overhead, rq->local_overhead, rq);
     bad |= json_object_set_new(top, "optimizer_time",
                                json_real(rq->optimizer_time));
     bad |= json_object_set(top, "schedules", rows);

@@ -83,6 +83,30 @@ static pl_learned *fit(const pl_result *r, double b_frac, int expect)
   return l;
 }
 
+/* Prices the profiled schedule from what was learned and checks that it
+ * re-simulates to the profile's makespan; returns the chunk split. */
+static int assert_resim(const pl_learned *l, const char *name, int p, int m,
+                        const pl_result *r)
+{
+  pl_sched *s = gen(name, p, m);
+  pl_costs *c = NULL;
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  int f = 0;
+  assert_int_equal(pl_costs_create(pl_sched_stages(s), p, &c), PL_OK);
+  assert_int_equal(pl_learned_apply(l, s, c, &f, &eb), PL_OK);
+  assert_int_equal(c->source[PL_OP_F], PL_SRC_LEARNED);
+  assert_string_equal(pl_cost_source_name(c->source[PL_OP_B]), "learned");
+  assert_true(c->send_overhead == l->msg.median);
+  assert_true(c->recv_overhead == l->msg.median);
+  pl_result r2 = PL_RESULT_INIT;
+  assert_int_equal(pl_sim_run(s, c, 0, &r2, &eb), PL_OK);
+  assert_true(fabs(r2.makespan - r->makespan) < 1e-9 * r->makespan);
+  pl_result_free(&r2);
+  pl_costs_destroy(c);
+  pl_sched_destroy(s);
+  return f;
+}
+
 static void test_exact_fit(void **state)
 {
   (void)state;
@@ -113,21 +137,11 @@ static void test_exact_fit(void **state)
   assert_true(l->have_split);
 
   /* Re-simulating the profiled schedule reproduces its makespan. */
-  pl_sched *s = gen("zb-h1", 3, 6);
+  assert_int_equal(assert_resim(l, "zb-h1", 3, 6, &r), 1);
+  pl_sched *s;
   pl_costs *c = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_costs_create(3, 3, &c), PL_OK);
   int f = 0;
-  assert_int_equal(pl_learned_apply(l, s, c, &f, &eb), PL_OK);
-  assert_int_equal(f, 1);
-  assert_int_equal(c->source[PL_OP_F], PL_SRC_LEARNED);
-  assert_string_equal(pl_cost_source_name(c->source[PL_OP_B]), "learned");
-  pl_result r2 = PL_RESULT_INIT;
-  assert_int_equal(pl_sim_run(s, c, 0, &r2, &eb), PL_OK);
-  assert_true(fabs(r2.makespan - r.makespan) < 1e-9 * r.makespan);
-  pl_result_free(&r2);
-  pl_costs_destroy(c);
-  pl_sched_destroy(s);
 
   /* ZB-V on the same 3 ranks: 6 virtual stages, each half a profile stage */
   s = gen("zb-v", 3, 6);
@@ -168,20 +182,10 @@ static void test_msg_overhead_fit(void **state)
   assert_true(fabs(l->msg.median - O) < 1e-9);
   assert_true(fabs(l->comm.median - (COMM + 2 * O)) < 1e-9);
   assert_true(fabs(l->latency - COMM) < 1e-9);
-  pl_sched *s = gen("1f1b", 3, 8);
+  assert_resim(l, "1f1b", 3, 8, &r);
+  pl_sched *s = gen("zb-v", 3, 6);
   pl_costs *c = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_costs_create(3, 3, &c), PL_OK);
-  assert_int_equal(pl_learned_apply(l, s, c, NULL, &eb), PL_OK);
-  assert_true(c->send_overhead == l->msg.median);
-  assert_true(c->recv_overhead == l->msg.median);
-  pl_result r2 = PL_RESULT_INIT;
-  assert_int_equal(pl_sim_run(s, c, 0, &r2, &eb), PL_OK);
-  assert_true(fabs(r2.makespan - r.makespan) < 1e-9 * r.makespan);
-  pl_result_free(&r2);
-  pl_costs_destroy(c);
-  pl_sched_destroy(s);
-  s = gen("zb-v", 3, 6);
   assert_int_equal(pl_costs_create(6, 3, &c), PL_OK);
   c->local_overhead = 1;
   snprintf(l->source, sizeof l->source, "cpu");
