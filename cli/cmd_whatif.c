@@ -452,6 +452,10 @@ int cmd_whatif(int argc, char **argv)
                         json_string(simopts_optimizer_name(o.rq.optimizer)));
     json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(o.rq.p2p)));
     json_object_set_new(top, "op_gap", json_real(o.rq.op_gap));
+    json_object_set_new(top, "send_overhead", json_real(o.rq.send_overhead));
+    json_object_set_new(top, "recv_overhead", json_real(o.rq.recv_overhead));
+    json_object_set_new(top, "local_handoff",
+                        json_string(o.rq.local_overhead ? "copied" : "free"));
     json_object_set_new(top, "optimizer_time", json_real(o.rq.optimizer_time));
     if (learned) {
       json_t *lj = json_object();
@@ -586,6 +590,9 @@ int cmd_whatif(int argc, char **argv)
              cli_num(o.rq.fb_overlap), cli_num(o.rq.a2a));
     if (o.rq.op_gap > 0)
       printf("; op gap %s", cli_dur(o.rq.op_gap, u));
+    if (o.rq.send_overhead > 0 || o.rq.recv_overhead > 0)
+      printf("; per message: send %s, receive %s", cli_dur(o.rq.send_overhead, u),
+             cli_dur(o.rq.recv_overhead, u));
     printf("\n");
     if (learned)
       printf("costs learned from a %s profile (%s, p=%d, %d virtual stages; "
