@@ -458,6 +458,11 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
     for (size_t i = 0; i < ogap.n; i++)
       ogap.x[i] = fmax(0, ogap.x[i] - l->gap.median) / omsg.x[i];
     robust_stat(ogap.x, ogap.n, k, &l->msg);
+    /* Too few gaps for the outlier rule (a 1F1B profile at p = 2 has two
+     * an iteration): the smallest, since interference (a descheduled
+     * thread, a page fault) only ever lengthens a copy. */
+    if (ogap.n && ogap.n < 3)
+      l->msg.median = l->msg.min;
     for (size_t i = 0; i < comm.n; i++)
       comm.x[i] = fmax(0, comm.x[i] - l->gap.median);
     robust_stat(comm.x, comm.n, k, &l->comm);

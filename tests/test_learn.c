@@ -195,6 +195,19 @@ static void test_msg_overhead_fit(void **state)
   pl_sched_destroy(s);
   pl_learned_free(l);
   pl_result_free(&r);
+  /* Fewer than 3 gaps next to messages (1F1B, p = 2, m = 4 has two): one
+   * lengthened by interference does not move the figure, the smallest is
+   * kept. Rank 0's F1 starts 5 later (its gap after F0's send grows). */
+  profile_o("1f1b", 2, 4, O, &r);
+  for (size_t i = 0; i < r.n_ops; i++)
+    if (r.ops[i].rank == 0 && r.ops[i].op.kind == PL_OP_F &&
+        r.ops[i].op.mb == 1)
+      r.ops[i].start += 5;
+  l = fit(&r, 0.6, PL_OK);
+  assert_int_equal(l->msg.count, 2);
+  assert_true(fabs(l->msg.median - O) < 1e-9);
+  pl_learned_free(l);
+  pl_result_free(&r);
   /* no overheads in the profile: none learned, latency unchanged */
   profile("1f1b", 3, 8, &r);
   l = fit(&r, 0.6, PL_OK);
