@@ -34,6 +34,10 @@ set_target_properties(pipelab_core PROPERTIES
 # ---- exported symbols: every function declared in the public headers ----
 file(GLOB PL_PUBLIC_HEADERS CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/include/pipelab/*.h)
+# The export list is read from the headers' text: editing one re-runs the
+# configure step, or a declaration removed from a header stays in the map.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${PL_PUBLIC_HEADERS})
 set(_pl_syms "")
 foreach(h ${PL_PUBLIC_HEADERS})
   file(READ ${h} _txt)

@@ -18,21 +18,7 @@
 #include <string.h>
 
 #include "pipelab/pipelab.h"
-
-static pl_sched *gen(const char *name, int p, int m, int v)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
-  gp.v = v;
-  pl_sched *s = NULL;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  if (pl_sched_gen(name, &gp, &s, &eb))
-    fail_msg("%s p=%d m=%d v=%d: %s", name, p, m, v, eb.msg);
-  if (pl_sched_validate(s, &eb))
-    fail_msg("%s p=%d m=%d v=%d invalid: %s", name, p, m, v, eb.msg);
-  return s;
-}
+#include "pl_test.h"
 
 /* Simulates s with uniform costs (chunk ops cost 1/v of the rank times). */
 static pl_result run(const pl_sched *s, double tf, double tb, double tw,
@@ -83,7 +69,7 @@ static void test_grid(void **state)
       /* Hanayo, 1-3 waves: round-trips through PyTorch's CSV. */
       for (int w = 1; w <= 3; w++) {
         snprintf(what, sizeof what, "hanayo p=%d m=%d W=%d", p, m, w);
-        pl_sched *s = gen("hanayo", p, m, 2 * w), *back = NULL;
+        pl_sched *s = pl_test_gen("hanayo", p, m, 2 * w), *back = NULL;
         assert_int_equal(pl_sched_replicated(s), 0);
         assert_int_equal(pl_sched_placement(s), PL_PLACE_V);
         check_ops(s, what);
@@ -186,14 +172,14 @@ static void test_chimera_closed_form(void **state)
 {
   (void)state;
   for (int d = 2; d <= 16; d += 2) {
-    pl_sched *s = gen("chimera", d, d, 0);
+    pl_sched *s = pl_test_gen("chimera", d, d, 0);
     pl_result r = run(s, 1, 1, 0, 0, 0, 0);
     assert_true(r.makespan == (3.0 * d / 2 - 1) * 2);
     double want = (double)(d - 2) / (2 * d + d - 2);
     if (fabs(r.bubble_ratio - want) > 1e-12)
       fail_msg("D=%d: bubble ratio %g, want %g", d, r.bubble_ratio, want);
     /* 1F1B over the same D microbatches: (D - 1)/(N + D - 1). */
-    pl_sched *o = gen("1f1b", d, d, 0);
+    pl_sched *o = pl_test_gen("1f1b", d, d, 0);
     pl_result r1 = run(o, 1, 1, 0, 0, 0, 0);
     assert_true(r1.makespan == (2.0 * d - 1) * 2);
     assert_true(r.makespan <= r1.makespan);
@@ -212,7 +198,7 @@ static void test_dualpipe_closed_form(void **state)
   (void)state;
   for (int p = 2; p <= 10; p += 2)
     for (int m = 2 * p; m <= 4 * p; m += 2) {
-      pl_sched *s = gen("dualpipe", p, m, 0);
+      pl_sched *s = pl_test_gen("dualpipe", p, m, 0);
       pl_result r = run(s, 1, 1, 1, 0, 0, 0);
       double fb = 3, B = 2, W = 1, want = (p / 2 - 1) * (fb + B - 3 * W);
       for (int i = 0; i < p; i++) {
@@ -235,7 +221,7 @@ static void test_hanayo_closed_form(void **state)
   for (int p = 2; p <= 8; p++)
     for (int w = 1; w <= 3; w++)
       for (int m = p; m <= 4 * p; m += p) {
-        pl_sched *s = gen("hanayo", p, m, 2 * w);
+        pl_sched *s = pl_test_gen("hanayo", p, m, 2 * w);
         pl_result r = run(s, 1, 1, 0, 0, 0, 0);
         double want = 2.0 * m + (p - 1) * 2.0 / (2 * w);
         if (fabs(r.makespan - want) > 1e-9)
@@ -253,7 +239,7 @@ static void test_hanayo_closed_form(void **state)
 static void test_replica_allreduce(void **state)
 {
   (void)state;
-  pl_sched *s = gen("chimera", 4, 4, 0);
+  pl_sched *s = pl_test_gen("chimera", 4, 4, 0);
   pl_result base = run(s, 1, 1, 0, 0, 0, 0);
   pl_costs *c = NULL;
   assert_int_equal(pl_costs_create(4, 4, &c), 0);
@@ -274,7 +260,7 @@ static void test_replica_allreduce(void **state)
     assert_true(r.ranks[i].busy == base.ranks[i].busy);
   }
   /* A schedule without copies ignores the field. */
-  pl_sched *o = gen("1f1b", 4, 4, 0);
+  pl_sched *o = pl_test_gen("1f1b", 4, 4, 0);
   pl_result r1 = PL_RESULT_INIT;
   assert_int_equal(pl_sim_run(o, c, 0, &r1, &eb), 0);
   assert_true(r1.makespan == 14);
@@ -336,7 +322,7 @@ static void test_stage_costs_file(void **state)
   assert_true(c->stage[0].mem_b == 100 && c->stage[0].mem_w == 50);
   assert_true(pl_costs_comm(c, 1) == 0.5);
   assert_string_equal(c->mem_unit, "bytes");
-  pl_sched *s = gen("1f1b", 4, 8, 0);
+  pl_sched *s = pl_test_gen("1f1b", 4, 8, 0);
   pl_result r = PL_RESULT_INIT;
   assert_int_equal(pl_sim_run(s, c, 0, &r, &eb), 0);
   assert_true(r.ranks[0].busy == 8 * 5 && r.ranks[3].busy == 8 * 6);

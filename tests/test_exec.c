@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "pipelab/exec.h"
+#include "pl_test.h"
 #include "../exec/transport.h"
 
 static pl_workload small_workload(int layers, int m)
@@ -323,24 +324,13 @@ static pl_workload ms_workload(int layers, int m)
   return w;
 }
 
-static pl_sched *gen(const char *name, int p, int m)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
-  pl_sched *s = NULL;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), 0);
-  return s;
-}
-
 /* The watchdog judges progress anywhere, not one rank's wait: with GPipe
  * rank 1 waits for rank 0's first forward (two layers of hidden 128, seq
  * 256: milliseconds) far longer than a 0.1 ms timeout, yet the run ends. */
 static void test_watchdog_slow_producer(void **state)
 {
   (void)state;
-  pl_sched *s = gen("gpipe", 2, 2);
+  pl_sched *s = pl_test_gen("gpipe", 2, 2, 0);
   pl_workload w = ms_workload(4, 2);
   pl_exec_opts o = PL_EXEC_OPTS_INIT;
   o.timeout_s = 1e-4;
@@ -377,7 +367,7 @@ static void test_stop(void **state)
 {
   (void)state;
   volatile int stop = 1;
-  pl_sched *s = gen("1f1b", 2, 64);
+  pl_sched *s = pl_test_gen("1f1b", 2, 64, 0);
   pl_workload w = ms_workload(8, 64);
   pl_exec_opts o = PL_EXEC_OPTS_INIT;
   o.stop = &stop;
@@ -428,7 +418,7 @@ static void test_untrusted_oversubscribed(void **state)
     return;
   }
   int p = (int)cores + 1;
-  pl_sched *s = gen("1f1b", p, p);
+  pl_sched *s = pl_test_gen("1f1b", p, p, 0);
   pl_workload w = small_workload(p, p);
   pl_result res = PL_RESULT_INIT;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
@@ -441,7 +431,7 @@ static void test_untrusted_oversubscribed(void **state)
   pl_result_free(&res);
   pl_sched_destroy(s);
   /* As many ranks as cores: trusted. */
-  s = gen("1f1b", (int)cores, 2);
+  s = pl_test_gen("1f1b", (int)cores, 2, 0);
   w = small_workload((int)cores, 2);
   assert_int_equal(pl_exec_run(s, &w, NULL, &res, NULL, &eb), 0);
   assert_int_equal(res.n_untrusted, 0);

@@ -16,17 +16,7 @@
 #include <string.h>
 
 #include "pipelab/pipelab.h"
-
-static pl_sched *gen(const char *name, int p, int m)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
-  pl_sched *s = NULL;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), PL_OK);
-  return s;
-}
+#include "pl_test.h"
 
 static pl_costs *costs(const pl_sched *s, double tf, double tb, double tw,
                        double comm)
@@ -44,7 +34,7 @@ static pl_costs *costs(const pl_sched *s, double tf, double tb, double tw,
 static void test_lognormal_single_op(void **state)
 {
   (void)state;
-  pl_sched *s = gen("1f1b", 1, 1);
+  pl_sched *s = pl_test_gen("1f1b", 1, 1, 0);
   pl_costs *c = costs(s, 10, 0, 0, 0);
   c->jitter = 0.1;
   c->jitter_seed = 7;
@@ -70,7 +60,7 @@ static void test_lognormal_single_op(void **state)
 static void test_reproducible(void **state)
 {
   (void)state;
-  pl_sched *s = gen("zb-h1", 4, 8);
+  pl_sched *s = pl_test_gen("zb-h1", 4, 8, 0);
   pl_costs *c = costs(s, 2, 1.5, 1, 0.1);
   c->jitter = 0.05;
   c->jitter_seed = 42;
@@ -107,7 +97,7 @@ static void test_reproducible(void **state)
 static void test_zero_is_deterministic(void **state)
 {
   (void)state;
-  pl_sched *s = gen("interleaved", 4, 8);
+  pl_sched *s = pl_test_gen("interleaved", 4, 8, 0);
   pl_costs *c = costs(s, 2, 1.5, 1, 0.1);
   pl_result r = PL_RESULT_INIT, d = PL_RESULT_INIT;
   pl_trials t;
@@ -130,7 +120,7 @@ static void test_zero_is_deterministic(void **state)
 static void test_pipeline_inflation(void **state)
 {
   (void)state;
-  pl_sched *s = gen("1f1b", 4, 8);
+  pl_sched *s = pl_test_gen("1f1b", 4, 8, 0);
   pl_costs *c = costs(s, 25, 25, 14, 0.2);
   pl_result r = PL_RESULT_INIT;
   pl_trials t3, t8;
@@ -159,7 +149,7 @@ static void test_pipeline_inflation(void **state)
 static void test_quantiles(void **state)
 {
   (void)state;
-  pl_sched *s = gen("1f1b", 1, 1);
+  pl_sched *s = pl_test_gen("1f1b", 1, 1, 0);
   pl_costs *c = costs(s, 10, 0, 0, 0);
   const double a = -0.1, b = 0.3;
   c->n_jitter_q = PL_JITTER_Q;
@@ -193,7 +183,7 @@ static void test_quantiles(void **state)
 static void test_bad_arguments(void **state)
 {
   (void)state;
-  pl_sched *s = gen("1f1b", 2, 4);
+  pl_sched *s = pl_test_gen("1f1b", 2, 4, 0);
   pl_costs *c = costs(s, 1, 1, 1, 0);
   pl_result r = PL_RESULT_INIT;
   pl_trials t;

@@ -18,18 +18,7 @@
 #include <string.h>
 
 #include "pipelab/models.h"
-
-static pl_sched *gen(const char *name, int p, int m)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
-  pl_sched *s = NULL;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), PL_OK);
-  assert_int_equal(pl_sched_validate(s, &eb), PL_OK);
-  return s;
-}
+#include "pl_test.h"
 
 /* Known costs: stage g has F = 10 + g, B = 8 + g, W = 4 + 0.5 g, BW = B +
  * W; op gap 0.5, P2P 0.25 per message (us). */
@@ -47,7 +36,7 @@ static double truth(int g, int k)
 /* A simulated profile; o = the per-message host time at both ends. */
 static void profile_o(const char *name, int p, int m, double o, pl_result *r)
 {
-  pl_sched *s = gen(name, p, m);
+  pl_sched *s = pl_test_gen(name, p, m, 0);
   pl_costs *c = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   assert_int_equal(pl_costs_create(pl_sched_stages(s), p, &c), PL_OK);
@@ -88,7 +77,7 @@ static pl_learned *fit(const pl_result *r, double b_frac, int expect)
 static int assert_resim(const pl_learned *l, const char *name, int p, int m,
                         const pl_result *r)
 {
-  pl_sched *s = gen(name, p, m);
+  pl_sched *s = pl_test_gen(name, p, m, 0);
   pl_costs *c = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   int f = 0;
@@ -144,7 +133,7 @@ static void test_exact_fit(void **state)
   int f = 0;
 
   /* ZB-V on the same 3 ranks: 6 virtual stages, each half a profile stage */
-  s = gen("zb-v", 3, 6);
+  s = pl_test_gen("zb-v", 3, 6, 0);
   assert_int_equal(pl_costs_create(6, 3, &c), PL_OK);
   assert_int_equal(pl_learned_apply(l, s, c, &f, &eb), PL_OK);
   assert_int_equal(f, 2);
@@ -154,7 +143,7 @@ static void test_exact_fit(void **state)
   pl_costs_destroy(c);
   pl_sched_destroy(s);
   /* another rank count is refused */
-  s = gen("1f1b", 2, 4);
+  s = pl_test_gen("1f1b", 2, 4, 0);
   assert_int_equal(pl_costs_create(2, 2, &c), PL_OK);
   assert_int_equal(pl_learned_apply(l, s, c, NULL, &eb), PL_EINVAL);
   assert_non_null(strstr(eb.msg, "3 ranks"));
@@ -183,7 +172,7 @@ static void test_msg_overhead_fit(void **state)
   assert_true(fabs(l->comm.median - (COMM + 2 * O)) < 1e-9);
   assert_true(fabs(l->latency - COMM) < 1e-9);
   assert_resim(l, "1f1b", 3, 8, &r);
-  pl_sched *s = gen("zb-v", 3, 6);
+  pl_sched *s = pl_test_gen("zb-v", 3, 6, 0);
   pl_costs *c = NULL;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
   assert_int_equal(pl_costs_create(6, 3, &c), PL_OK);
@@ -227,7 +216,7 @@ static void test_bw_split(void **state)
   assert_false(l->have_split);
   assert_true(l->stage[1].t[PL_OP_BW].median == truth(1, PL_OP_BW));
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  pl_sched *s = gen("zb-h1", 2, 4);
+  pl_sched *s = pl_test_gen("zb-h1", 2, 4, 0);
   pl_costs *c = NULL;
   assert_int_equal(pl_costs_create(2, 2, &c), PL_OK);
   assert_int_equal(pl_learned_apply(l, s, c, NULL, &eb), PL_EINVAL);
@@ -371,7 +360,7 @@ static void test_store_and_provider(void **state)
   assert_string_equal(key, "model=gpt3-125m,mb=1,seq=2048,tp=1");
 
   /* analytic before anything is learned */
-  pl_sched *s = gen("zb-h1", 2, 4);
+  pl_sched *s = pl_test_gen("zb-h1", 2, 4, 0);
   pl_cost_request rq = PL_COST_REQUEST_INIT;
   rq.kind = PL_COSTS_MODEL;
   rq.model = &m;

@@ -20,19 +20,7 @@
 
 #include "pipelab/exec.h"
 #include "pipelab/models.h"
-
-static pl_sched *gen(const char *name, int p, int m, int v)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
-  gp.v = v;
-  pl_sched *s = NULL;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  assert_int_equal(pl_sched_gen(name, &gp, &s, &eb), PL_OK);
-  assert_int_equal(pl_sched_validate(s, &eb), PL_OK);
-  return s;
-}
+#include "pl_test.h"
 
 static pl_db *open_mem(void)
 {
@@ -90,7 +78,7 @@ static void test_constant(void **state)
   } shapes[] = {{"1f1b", 4, 8, 0}, {"interleaved", 4, 8, 2},
                 {"zb-v", 2, 4, 0}, {"zb-h1", 3, 6, 0}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-    pl_sched *s = gen(shapes[i].sched, shapes[i].p, shapes[i].m, shapes[i].v);
+    pl_sched *s = pl_test_gen(shapes[i].sched, shapes[i].p, shapes[i].m, shapes[i].v);
     int S = pl_sched_stages(s), R = pl_sched_ranks(s);
     /* Defaults: tf = tb = tw = 1, comm 0, mem_w_frac 0.5, "unit". */
     pl_cost_request rq = PL_COST_REQUEST_INIT;
@@ -179,7 +167,7 @@ static void test_model(void **state)
   pl_train_cfg cfg = PL_TRAIN_CFG_INIT;
   cfg.seq_len = 4096;
   cfg.flash_attn = 1;
-  pl_sched *s = gen("1f1b", 4, 8, 0);
+  pl_sched *s = pl_test_gen("1f1b", 4, 8, 0);
   for (int with_db = 0; with_db < 2; with_db++) {
     pl_cost_request rq = PL_COST_REQUEST_INIT;
     rq.kind = PL_COSTS_MODEL;
@@ -275,7 +263,7 @@ static void test_workload(void **state)
   } shapes[] = {{"1f1b", 2, 4, 0, 4}, {"zb-h1", 4, 8, 0, 12},
                 {"interleaved", 2, 4, 2, 8}, {"zb-v", 2, 4, 0, 4}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-    pl_sched *s = gen(shapes[i].sched, shapes[i].p, shapes[i].m, shapes[i].v);
+    pl_sched *s = pl_test_gen(shapes[i].sched, shapes[i].p, shapes[i].m, shapes[i].v);
     int S = pl_sched_stages(s), R = pl_sched_ranks(s);
     pl_workload w = workload(shapes[i].layers);
     double L = shapes[i].layers / S;
@@ -325,7 +313,7 @@ static void test_workload(void **state)
   /* An uncalibrated sequence length: per-token times held past the stored
    * point, flagged extrapolated; FB carries the least exact of F, B, W. The
    * device name is matched case-insensitively. */
-  pl_sched *s = gen("1f1b", 2, 4, 0);
+  pl_sched *s = pl_test_gen("1f1b", 2, 4, 0);
   pl_workload w = workload(2);
   w.seq = 128;
   double speed[2] = {1, 2.5};
@@ -397,7 +385,7 @@ static void test_bad_requests(void **state)
 {
   (void)state;
   struct pl_errbuf eb = PL_ERRBUF_INIT;
-  pl_sched *s = gen("1f1b", 2, 4, 0);
+  pl_sched *s = pl_test_gen("1f1b", 2, 4, 0);
   pl_costs *c = NULL;
   pl_model_plan plan = PL_MODEL_PLAN_INIT;
   pl_cost_request rq = PL_COST_REQUEST_INIT;

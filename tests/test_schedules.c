@@ -19,25 +19,9 @@
 #include <string.h>
 
 #include "pipelab/pipelab.h"
+#include "pl_test.h"
 
 #define DATA PL_TEST_DATA "/pytorch/"
-
-static pl_sched *gen(const char *name, int p, int m, int v)
-{
-  pl_gen_params gp = PL_GEN_PARAMS_INIT;
-  gp.p = p;
-  gp.m = m;
-  gp.v = v;
-  pl_sched *s = NULL;
-  struct pl_errbuf eb = PL_ERRBUF_INIT;
-  int rc = pl_sched_gen(name, &gp, &s, &eb);
-  if (rc)
-    fail_msg("%s p=%d m=%d v=%d: %s", name, p, m, v, eb.msg);
-  rc = pl_sched_validate(s, &eb);
-  if (rc)
-    fail_msg("%s p=%d m=%d v=%d invalid: %s", name, p, m, v, eb.msg);
-  return s;
-}
 
 /* The schedule as compute-only CSV (NUL-terminated; caller frees). */
 static char *csv_of(const pl_sched *s)
@@ -78,7 +62,7 @@ static char *normalised_fixture(const char *path)
 static void expect_fixture(const char *name, int p, int m, int v,
                            const char *path)
 {
-  pl_sched *s = gen(name, p, m, v);
+  pl_sched *s = pl_test_gen(name, p, m, v);
   char *got = csv_of(s);
   char *want = normalised_fixture(path);
   if (strcmp(got, want))
@@ -96,7 +80,7 @@ static void test_dualpipev_fixture(void **state)
   (void)state;
   expect_fixture("dualpipev", 4, 10, 0, DATA "dualpipev_4rank_10mb.csv");
   /* The fused ops are real FB ops: rank 3 runs 11 of them, rank 0 9. */
-  pl_sched *s = gen("dualpipev", 4, 10, 0);
+  pl_sched *s = pl_test_gen("dualpipev", 4, 10, 0);
   size_t n, fused[4] = {0};
   for (int r = 0; r < 4; r++) {
     const pl_op *o = pl_sched_rank_ops(s, r, &n);
@@ -124,7 +108,7 @@ static void test_interleaved_zb_fixture(void **state)
 static void expect_rows(const char *name, int p, int m, int v,
                         const char *want)
 {
-  pl_sched *s = gen(name, p, m, v);
+  pl_sched *s = pl_test_gen(name, p, m, v);
   char *got = csv_of(s);
   if (strcmp(got, want))
     fail_msg("%s p=%d m=%d v=%d:\n%s\nwant:\n%s", name, p, m, v, got, want);
@@ -152,7 +136,7 @@ static void test_exact_orders(void **state)
               "1F0,2F0,1F1,2F1,2I0,2W0,1I0,1W0,2I1,2W1,1I1,1W1\n");
   /* ScheduleInterleaved1F1B, p = 4, m = 6: one round of 6 microbatches;
    * rank 3 warms up 6 forwards, rank 0 runs every forward first. */
-  pl_sched *s = gen("interleaved-relaxed", 4, 6, 2);
+  pl_sched *s = pl_test_gen("interleaved-relaxed", 4, 6, 2);
   char *got = csv_of(s);
   const char *r0 = "0F0,0F1,0F2,0F3,0F4,0F5,4F0,4F1,4F2,4F3,4F4,4F5,"
                    "4B0,4B1,4B2,4B3,4B4,4B5,0B0,0B1,0B2,0B3,0B4,0B5\n";
@@ -175,8 +159,8 @@ static void test_relaxed_equals_megatron(void **state)
   for (int p = 1; p <= 6; p++)
     for (int v = 1; v <= 4; v++)
       for (int m = p; m <= 4 * p; m += p) {
-        pl_sched *a = gen("interleaved", p, m, v);
-        pl_sched *b = gen("interleaved-relaxed", p, m, v);
+        pl_sched *a = pl_test_gen("interleaved", p, m, v);
+        pl_sched *b = pl_test_gen("interleaved-relaxed", p, m, v);
         char *x = csv_of(a), *y = csv_of(b);
         if (strcmp(x, y))
           fail_msg("p=%d m=%d v=%d:\n%s\nvs\n%s", p, m, v, x, y);
@@ -324,7 +308,7 @@ static void test_dualpipev_closed_form(void **state)
   for (int p = 1; p <= 8; p++)
     for (int m = 2 * p; m <= 4 * p; m += p)
       for (size_t k = 0; k < 4; k++) {
-        pl_sched *s = gen("dualpipev", p, m, 0);
+        pl_sched *s = pl_test_gen("dualpipev", p, m, 0);
         pl_costs *c = NULL;
         assert_int_equal(pl_costs_create(2 * p, p, &c), 0);
         /* Rank times 2: one chunk op (F, I, W) costs t = 1. */
@@ -365,7 +349,7 @@ static void test_relaxed_peaks(void **state)
         if (!rounds_ok(p, m))
           continue;
         int rounds = m / p > 1 ? m / p : 1, mpr = m / rounds;
-        pl_sched *s = gen("interleaved-relaxed", p, m, v);
+        pl_sched *s = pl_test_gen("interleaved-relaxed", p, m, v);
         pl_costs *c = NULL;
         assert_int_equal(pl_costs_create(p * v, p, &c), 0);
         pl_costs_uniform(c, v, 1, 1, 1, 0, 0.5);
@@ -470,7 +454,7 @@ static void test_a2a_1f1b_closed_form(void **state)
 static void test_fused_in_engine(void **state)
 {
   (void)state;
-  pl_sched *s = gen("dualpipev", 1, 2, 0);
+  pl_sched *s = pl_test_gen("dualpipev", 1, 2, 0);
   static const double xs[] = {0, 0.5, 1};
   for (size_t k = 0; k < 3; k++)
     for (int a = 0; a < 2; a++) {
