@@ -265,7 +265,8 @@ static const char *const simargs_keys[] = {
 
 /* The runtime fields of an answer (simulate's costs, whatif's top level):
  * the P2P mode, the gaps and per-message times the table was run with, the
- * request's fused-op overlap and all-to-all. Nonzero when one failed. */
+ * request's fused-op overlap and all-to-all (rq; NULL: a sweep's answer,
+ * which has neither). Nonzero when one failed. */
 static int put_runtime(json_t *o, int p2p, double op_gap, double so,
                        double ro, int local, const pl_sim_request *rq)
 {
@@ -275,9 +276,41 @@ static int put_runtime(json_t *o, int p2p, double op_gap, double so,
   bad |= json_object_set_new(o, "recv_overhead", json_real(ro));
   bad |= json_object_set_new(o, "local_handoff",
                              json_string(local ? "copied" : "free"));
-  bad |= json_object_set_new(o, "fb_overlap", json_real(rq->fb_overlap));
-  bad |= json_object_set_new(o, "a2a", json_real(rq->a2a));
+  if (rq) {
+    bad |= json_object_set_new(o, "fb_overlap", json_real(rq->fb_overlap));
+    bad |= json_object_set_new(o, "a2a", json_real(rq->a2a));
+  }
   return bad;
+}
+
+/* The runtime keys of a request (simulate, whatif, sweep): "p2p",
+ * "op_gap", "send_overhead", "recv_overhead", "local_handoff"; each output
+ * is left alone when its key is absent. */
+static int get_runtime(const struct args *a, int *p2p_mode, double *op_gap,
+                       double *so, double *ro, int *local_overhead)
+{
+  const char *p2p = NULL, *local = NULL;
+  int rc;
+  if ((rc = get_num(a, "op_gap", 0, BIG, op_gap, NULL)) ||
+      (rc = get_num(a, "send_overhead", 0, BIG, so, NULL)) ||
+      (rc = get_num(a, "recv_overhead", 0, BIG, ro, NULL)) ||
+      (rc = get_str(a, "local_handoff", &local)) ||
+      (rc = get_str(a, "p2p", &p2p)))
+    return rc;
+  if (local) {
+    if (strcmp(local, "free") && strcmp(local, "copied"))
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'local_handoff' must be free or "
+                     "copied, got '%s'", a->fn, local);
+    *local_overhead = local[0] == 'c';
+  }
+  if (p2p) {
+    int m = pl_p2p_mode_parse(p2p);
+    if (m < 0)
+      return pl_errf(a->eb, PL_EINVAL, "%s: 'p2p' must be async, blocking or "
+                     "batched, got '%s'", a->fn, p2p);
+    *p2p_mode = m;
+  }
+  return 0;
 }
 
 static void simargs_init(struct simargs *s)
@@ -298,7 +331,7 @@ static void simargs_free(struct simargs *s)
 static int simargs_parse(const struct args *a, struct simargs *s)
 {
   pl_sim_request *rq = &s->rq;
-  const char *p2p = NULL, *optimizer = NULL, *local = NULL;
+  const char *optimizer = NULL;
   double *lim = NULL;
   int n_lim = 0, lim_list = 0, waves = 0, jseed = 1, rc;
   if ((rc = get_int(a, "stages", 1, 4096, &rq->p, &s->have_p)) ||
@@ -314,10 +347,8 @@ static int simargs_parse(const struct args *a, struct simargs *s)
       (rc = get_num(a, "msg_bytes", 0, BIG, &rq->costs.msg_bytes, NULL)) ||
       (rc = get_num(a, "mem_w_frac", 0, 1, &rq->costs.mem_w_frac, NULL)) ||
       (rc = get_str(a, "stage_costs", &rq->stage_costs)) ||
-      (rc = get_num(a, "op_gap", 0, BIG, &rq->op_gap, NULL)) ||
-      (rc = get_num(a, "send_overhead", 0, BIG, &rq->send_overhead, NULL)) ||
-      (rc = get_num(a, "recv_overhead", 0, BIG, &rq->recv_overhead, NULL)) ||
-      (rc = get_str(a, "local_handoff", &local)) ||
+      (rc = get_runtime(a, &rq->p2p, &rq->op_gap, &rq->send_overhead,
+                        &rq->recv_overhead, &rq->local_overhead)) ||
       (rc = get_num(a, "fb_overlap", 0, 1, &rq->fb_overlap, NULL)) ||
       (rc = get_num(a, "a2a", 0, BIG, &rq->a2a, NULL)) ||
       (rc = get_num(a, "replica_allreduce", 0, BIG, &rq->replica_ar,
@@ -329,7 +360,6 @@ static int simargs_parse(const struct args *a, struct simargs *s)
                     &rq->have_jitter)) ||
       (rc = get_int(a, "trials", 1, PL_TRIALS_MAX, &rq->trials, NULL)) ||
       (rc = get_int(a, "jitter_seed", 0, 2147483647, &jseed, NULL)) ||
-      (rc = get_str(a, "p2p", &p2p)) ||
       (rc = get_str(a, "optimizer", &optimizer)) ||
       (rc = get_num_list(a, "rank_speed", 1e-9, 1e9, &s->rank_speed,
                          &rq->n_rank_speed, NULL)) ||
@@ -343,15 +373,6 @@ static int simargs_parse(const struct args *a, struct simargs *s)
   if (strlen(rq->costs.time_unit) > 7)
     return pl_errf(a->eb, PL_EINVAL, "%s: 'time_unit' must be 1 to 7 "
                    "characters, got '%s'", a->fn, rq->costs.time_unit);
-  if (local) {
-    if (strcmp(local, "free") && strcmp(local, "copied"))
-      return pl_errf(a->eb, PL_EINVAL, "%s: 'local_handoff' must be free or "
-                     "copied, got '%s'", a->fn, local);
-    rq->local_overhead = local[0] == 'c';
-  }
-  if (p2p && (rq->p2p = pl_p2p_mode_parse(p2p)) < 0)
-    return pl_errf(a->eb, PL_EINVAL, "%s: 'p2p' must be async, blocking or "
-                   "batched, got '%s'", a->fn, p2p);
   if (optimizer) {
     if (!strcmp(optimizer, "sync"))
       rq->optimizer = PL_OPTIM_SYNC;
@@ -779,7 +800,8 @@ static int api_sweep(const struct args *a, json_t **out)
   static const char *const known[] = {
     "gpus", "stages", "microbatches", "mb_size", "chunks", "schedules",
     "global_batch", "mem_limit", "top", "all", "jobs", "tf", "tb", "tw",
-    "comm", "mem_w_frac", NULL};
+    "comm", "mem_w_frac", "p2p", "op_gap", "send_overhead", "recv_overhead",
+    "local_handoff", NULL};
   pl_sweep_spec sp = PL_SWEEP_SPEC_INIT;
   int *stages = NULL, *mbs = NULL, *chunks = NULL, n_st = 0, n_mbs = 0,
       n_ch = 0, n_sched = 0, gb = 0, top = 10, all = 0, have_gpus = 0, rc;
@@ -809,7 +831,9 @@ static int api_sweep(const struct args *a, json_t **out)
       (rc = get_num(a, "tb", 0, BIG, &sp.tb, NULL)) ||
       (rc = get_num(a, "tw", 0, BIG, &sp.tw, NULL)) ||
       (rc = get_num(a, "comm", 0, BIG, &sp.comm, NULL)) ||
-      (rc = get_num(a, "mem_w_frac", 0, 1, &sp.mem_w_frac, NULL)))
+      (rc = get_num(a, "mem_w_frac", 0, 1, &sp.mem_w_frac, NULL)) ||
+      (rc = get_runtime(a, &sp.p2p_mode, &sp.op_gap, &sp.send_overhead,
+                        &sp.recv_overhead, &sp.local_overhead)))
     goto out;
   if (!have_gpus) {
     rc = pl_errf(a->eb, PL_EINVAL, "sweep: missing 'gpus' (the GPUs to "
@@ -914,6 +938,10 @@ static int api_sweep(const struct args *a, json_t **out)
     bad |= json_object_set_new(top_o, "pareto_points",
                                json_integer((json_int_t)n_front));
     bad |= json_object_set_new(top_o, "seconds", json_real(secs));
+    json_t *rt = json_object();
+    bad |= !rt || put_runtime(rt, sp.p2p_mode, sp.op_gap, sp.send_overhead,
+                              sp.recv_overhead, sp.local_overhead, NULL);
+    bad |= json_object_set_new(top_o, "runtime", rt);
     bad |= json_object_set(top_o, "rows", arr);
   }
   json_decref(arr);

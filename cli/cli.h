@@ -72,6 +72,8 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
             int *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo,
                double hi, double *out);
+/* --local-handoff free|copied: *copied = 0 or 1 (pl_costs.local_overhead). */
+int cli_local_handoff(const char *cmd, const char *s, int *copied);
 /* Parses "80GiB", "1.5e9", "512MB", "4096" (bytes). */
 int cli_bytes(const char *cmd, const char *opt, const char *s, double *out);
 /* Parses --mem-limit: a plain number is activation units (*is_bytes = 0),

@@ -72,7 +72,11 @@ static const char usage[] =
   "  --mem-w-frac <x>      fraction of the activations B keeps until W (0.5)\n"
   "runtime (docs/transfers.md; every point, model-priced or not):\n"
   "  --p2p <mode>          async (default), blocking or batched transfers\n"
-  "  --op-gap <t>          launch gap before every op (us with a model)\n";
+  "  --op-gap <t>          launch gap before every op (us with a model)\n"
+  "  --send-overhead <t>   host time of the sending rank per P2P message\n"
+  "  --recv-overhead <t>   host time of the receiving rank per message\n"
+  "  --local-handoff <h>   free (default) or copied: whether a V turn on one\n"
+  "                        rank pays both overheads\n";
 
 static const char examples[] =
   "examples:\n"
@@ -356,6 +360,16 @@ static int report(struct report *rp, const pl_sweep_spec *sp,
     json_object_set_new(top_o, "accepted", json_integer((json_int_t)rp->ok));
     json_object_set_new(top_o, "pareto_points", json_integer((json_int_t)n_front));
     json_object_set_new(top_o, "seconds", json_real(rp->secs));
+    if (!rp->index) { /* a merge does not know the shards' runtime */
+      json_t *rt = json_object();
+      json_object_set_new(rt, "p2p", json_string(pl_p2p_mode_name(sp->p2p_mode)));
+      json_object_set_new(rt, "op_gap", json_real(sp->op_gap));
+      json_object_set_new(rt, "send_overhead", json_real(sp->send_overhead));
+      json_object_set_new(rt, "recv_overhead", json_real(sp->recv_overhead));
+      json_object_set_new(rt, "local_handoff",
+                          json_string(sp->local_overhead ? "copied" : "free"));
+      json_object_set_new(top_o, "runtime", rt);
+    }
     json_object_set_new(top_o, "rows", a);
     pl_json_dumpf(top_o, stdout, JSON_INDENT(2));
     putchar('\n');
@@ -685,7 +699,7 @@ int cmd_sweep(int argc, char **argv)
   enum { O_GPUS = 3000, O_STAGES, O_MB, O_MBS, O_CHUNKS, O_SCHED, O_GB, O_LIM,
          O_TOP, O_ALL, O_JOBS, O_FMT, O_TF, O_TB, O_TW, O_COMM, O_WFRAC,
          O_TP, O_CP, O_RC, O_DO, O_NODO, O_NOFLASH, O_EXPLAIN, O_SHARD,
-         O_EXH, O_TFT, O_TBT, O_TWT, O_P2P, O_GAP };
+         O_EXH, O_TFT, O_TBT, O_TWT, O_P2P, O_GAP, O_SOVH, O_ROVH, O_LOCAL };
   static const struct option longopts[] = {
     {"gpus", required_argument, NULL, O_GPUS},
     {"stages", required_argument, NULL, O_STAGES},
@@ -706,6 +720,9 @@ int cmd_sweep(int argc, char **argv)
     {"mem-w-frac", required_argument, NULL, O_WFRAC},
     {"p2p", required_argument, NULL, O_P2P},
     {"op-gap", required_argument, NULL, O_GAP},
+    {"send-overhead", required_argument, NULL, O_SOVH},
+    {"recv-overhead", required_argument, NULL, O_ROVH},
+    {"local-handoff", required_argument, NULL, O_LOCAL},
     {"tf-total", required_argument, NULL, O_TFT},
     {"tb-total", required_argument, NULL, O_TBT},
     {"tw-total", required_argument, NULL, O_TWT},
@@ -818,6 +835,17 @@ int cmd_sweep(int argc, char **argv)
       break;
     case O_GAP:
       rc = cli_double(cmd, "--op-gap", optarg, 0, PL_TIME_MAX, &sp.op_gap);
+      break;
+    case O_SOVH:
+      rc = cli_double(cmd, "--send-overhead", optarg, 0, PL_TIME_MAX,
+                      &sp.send_overhead);
+      break;
+    case O_ROVH:
+      rc = cli_double(cmd, "--recv-overhead", optarg, 0, PL_TIME_MAX,
+                      &sp.recv_overhead);
+      break;
+    case O_LOCAL:
+      rc = cli_local_handoff(cmd, optarg, &sp.local_overhead);
       break;
     case '?':
     case ':': rc = cli_bad_option(cmd, argv); break;
@@ -966,8 +994,13 @@ int cmd_sweep(int argc, char **argv)
     printf(" distributed-optimizer %s; limit %s per GPU\n",
            n_dos == 2 ? "off,on" : dos[0] ? "on" : "off",
            cli_size(sp.mem_limit));
-    printf("runtime: p2p %s, op gap %s\n\n", pl_p2p_mode_name(sp.p2p_mode),
+    printf("runtime: p2p %s, op gap %s", pl_p2p_mode_name(sp.p2p_mode),
            cli_dur(sp.op_gap, "us"));
+    if (sp.send_overhead > 0 || sp.recv_overhead > 0)
+      printf(", per message %s send + %s receive%s",
+             cli_dur(sp.send_overhead, "us"), cli_dur(sp.recv_overhead, "us"),
+             sp.local_overhead ? " (local hand-offs too)" : "");
+    printf("\n\n");
   }
 
   struct pl_errbuf eb = PL_ERRBUF_INIT;

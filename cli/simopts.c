@@ -274,12 +274,7 @@ int simopts_handle(struct sim_opts *o, const char *cmd, int opt,
                       &o->rq.recv_overhead);
   case OPT_LOCAL_HANDOFF:
     o->have_runtime = 1;
-    if (!strcmp(arg, "free") || !strcmp(arg, "copied")) {
-      o->rq.local_overhead = arg[0] == 'c';
-      return 0;
-    }
-    return cli_usage(cmd, "--local-handoff must be free or copied, got '%s'",
-                     arg);
+    return cli_local_handoff(cmd, arg, &o->rq.local_overhead);
   case OPT_FB_OVERLAP:
     return cli_double(cmd, "--fb-overlap", arg, 0, 1, &o->rq.fb_overlap);
   case OPT_A2A: return cli_double(cmd, "--a2a", arg, 0, big, &o->rq.a2a);

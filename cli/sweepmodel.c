@@ -72,7 +72,7 @@ int sweepmodel_prepare(struct sweepmodel *sm, const char *cmd,
                                    sm->limit, &sm->pricer, &eb)))
       return cli_fail_eb(&eb, rc);
     /* --explain prices a row as the sweep did */
-    pl_sweep_pricer_set_runtime(sm->pricer, sp->p2p_mode, sp->op_gap);
+    pl_sweep_pricer_set_runtime(sm->pricer, sp);
     return 0;
   }
   if (limit) {

@@ -131,6 +131,15 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo,
   return 0;
 }
 
+int cli_local_handoff(const char *cmd, const char *s, int *copied)
+{
+  if (strcmp(s, "free") && strcmp(s, "copied"))
+    return cli_usage(cmd, "--local-handoff must be free or copied, got '%s'",
+                     s);
+  *copied = s[0] == 'c';
+  return 0;
+}
+
 int cli_bytes(const char *cmd, const char *opt, const char *s, double *out)
 {
   static const struct {

@@ -16,8 +16,7 @@ struct pl_sweep_pricer {
   pl_train_cfg base;
   pl_db *db;        /* borrowed; NULL = the pure model, no SQL per point */
   double limit;     /* bytes per GPU */
-  int p2p_mode;     /* explain's runtime (pl_sweep_pricer_set_runtime) */
-  double op_gap;
+  pl_sweep_spec rt; /* explain's runtime (pl_sweep_pricer_set_runtime) */
   pthread_mutex_t mu; /* serialises builds that read db (one SQLite handle) */
   pl_sweep_model cb;
   /* Bounds already computed: a bound depends on the stage map (placement,
@@ -351,8 +350,7 @@ int pl_sweep_pricer_explain(pl_sweep_pricer *pr, const pl_sweep_point *pt,
   if (!rc)
     rc = build(pr, pt, s, &c, plan, eb);
   if (!rc) {
-    c->p2p_mode = pr->p2p_mode;
-    c->op_gap = pr->op_gap;
+    pl_sweep_spec_apply_runtime(&pr->rt, c);
     rc = pl_sim_run(s, c, 0, r, eb);
   }
   if (!rc && !(rc = pl_costs_clone(c, 1, &c0)))
@@ -366,13 +364,11 @@ int pl_sweep_pricer_explain(pl_sweep_pricer *pr, const pl_sweep_point *pt,
   return rc;
 }
 
-void pl_sweep_pricer_set_runtime(pl_sweep_pricer *pr, int p2p_mode,
-                                 double op_gap)
+void pl_sweep_pricer_set_runtime(pl_sweep_pricer *pr,
+                                 const pl_sweep_spec *spec)
 {
-  if (pr) {
-    pr->p2p_mode = p2p_mode;
-    pr->op_gap = op_gap;
-  }
+  if (pr && spec)
+    pr->rt = *spec; /* only its runtime fields are read */
 }
 
 void pl_sweep_pricer_close(pl_sweep_pricer *pr)

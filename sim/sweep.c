@@ -414,8 +414,7 @@ static void eval_one(struct job *j, pl_sim *sim, size_t i)
     }
   }
   if (!rc) {
-    c->p2p_mode = sp->p2p_mode;
-    c->op_gap = sp->op_gap;
+    pl_sweep_spec_apply_runtime(sp, c);
     rc = pl_sim_run2(sim, s, c, 0, &r, &eb);
   }
   if (rc) {
@@ -619,6 +618,15 @@ static int cmp_rank(const void *a, const void *b)
   if (x->status == PL_SWEEP_OK && x->peak_mem != y->peak_mem)
     return x->peak_mem < y->peak_mem ? -1 : 1;
   return i < k ? -1 : i > k ? 1 : 0;
+}
+
+void pl_sweep_spec_apply_runtime(const pl_sweep_spec *spec, pl_costs *c)
+{
+  c->p2p_mode = spec->p2p_mode;
+  c->op_gap = spec->op_gap;
+  c->send_overhead = spec->send_overhead;
+  c->recv_overhead = spec->recv_overhead;
+  c->local_overhead = spec->local_overhead;
 }
 
 int pl_sweep_rank(const pl_sweep_eval *evs, size_t n, size_t **order)

@@ -155,6 +155,23 @@ static void test_sweep(void **state)
               num(best, "microbatches") * 44);
   assert_true(fabs(num(best, "throughput") - 16.0 / 44) < 1e-12);
   json_decref(j);
+  /* The runtime keys: a one-microbatch GPipe chain through 4 stages (each
+   * 1/4 of the totals) costs p (T_F + T_B + T_W) + 2 (p - 1)(o_s + c + o_r)
+   * = 12 + 6 (0.25 + 0.5 + 0.125) = 17.25 under async transfers; the
+   * answer names the runtime it priced with. */
+  j = call_ok("sweep", "{\"gpus\": 4, \"stages\": [4], \"microbatches\": "
+              "\"1..1\", \"schedules\": [\"gpipe\"], \"tf\": 4, \"tb\": 4, "
+              "\"tw\": 4, \"comm\": 0.5, \"send_overhead\": 0.25, "
+              "\"recv_overhead\": 0.125, \"local_handoff\": \"copied\"}");
+  best = json_array_get(json_object_get(j, "rows"), 0);
+  assert_true(num(best, "iteration_time") == 17.25);
+  json_t *rt = json_object_get(j, "runtime");
+  assert_string_equal(json_string_value(json_object_get(rt, "p2p")), "async");
+  assert_true(num(rt, "send_overhead") == 0.25);
+  assert_true(num(rt, "recv_overhead") == 0.125);
+  assert_string_equal(json_string_value(json_object_get(rt, "local_handoff")),
+                      "copied");
+  json_decref(j);
 }
 
 static void test_misc(void **state)
@@ -267,6 +284,10 @@ static void test_errors(void **state)
   call_err("whatif", "{\"schedules\": [\"1f1b\", \"nope\"]}", PL_EINVAL,
            "unknown schedule 'nope'");
   call_err("sweep", "{}", PL_EINVAL, "missing 'gpus'");
+  call_err("sweep", "{\"gpus\": 4, \"local_handoff\": \"moved\"}",
+           PL_EINVAL, "'local_handoff' must be free or copied");
+  call_err("sweep", "{\"gpus\": 4, \"p2p\": \"sideways\"}", PL_EINVAL,
+           "'p2p' must be async");
   call_err("sweep", "{\"gpus\": 8, \"microbatches\": \"64..8\"}", PL_EINVAL,
            "'microbatches' takes");
   call_err("load_result", "{}", PL_EINVAL, "missing 'path'");

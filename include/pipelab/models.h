@@ -759,11 +759,12 @@ pl_train_cfg pl_sweep_pricer_cfg(const pl_sweep_pricer *pr,
 int pl_sweep_pricer_explain(pl_sweep_pricer *pr, const pl_sweep_point *pt,
                             pl_model_plan *plan, pl_result *r,
                             pl_breakdown *bd, struct pl_errbuf *eb);
-/* The runtime pl_sweep_pricer_explain prices under (the sweep applies
- * pl_sweep_spec.p2p_mode and op_gap itself): enum pl_p2p_mode and the
- * launch gap in µs. Default async, 0. */
-void pl_sweep_pricer_set_runtime(pl_sweep_pricer *pr, int p2p_mode,
-                                 double op_gap);
+/* The runtime pl_sweep_pricer_explain prices under, as pl_sweep_run does:
+ * the runtime fields of spec (p2p_mode, op_gap, send_overhead,
+ * recv_overhead, local_overhead, times in µs; pl_sweep_spec_apply_runtime).
+ * spec is copied; its pointers are not kept. Default async, no gaps. */
+void pl_sweep_pricer_set_runtime(pl_sweep_pricer *pr,
+                                 const pl_sweep_spec *spec);
 void pl_sweep_pricer_close(pl_sweep_pricer *pr);
 
 

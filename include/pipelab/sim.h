@@ -920,13 +920,18 @@ typedef struct pl_sweep_spec {
   int jobs;               /* worker threads; 0 = 1 */
   /* The runtime every point runs under, on constant and model-priced
    * tables alike (docs/transfers.md): enum pl_p2p_mode and the launch gap
-   * before every op, in the tables' time unit. Defaults: async, 0. */
+   * before every op, in the tables' time unit, and the host time per P2P
+   * message at each end (pl_costs.send_overhead, recv_overhead,
+   * local_overhead). Defaults: async, 0, none. */
   int p2p_mode;
   double op_gap;
+  double send_overhead, recv_overhead;
+  int local_overhead;
 } pl_sweep_spec;
 #define PL_SWEEP_SPEC_INIT                                                  \
   {0, NULL, 0, 0, 0, 1, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL,    \
-   0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0.5, 1, PL_P2P_ASYNC, 0.0}
+   0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0.5, 1, PL_P2P_ASYNC, 0.0, 0.0,    \
+   0.0, 0}
 
 /*
  * Enumerates every point of spec in a fixed order (schedule, p, mb_size, m,
@@ -958,6 +963,11 @@ int pl_sweep_run(const pl_sweep_spec *spec, const pl_sweep_model *model,
  * pl_malloc'ed (n entries).
  */
 int pl_sweep_rank(const pl_sweep_eval *evs, size_t n, size_t **order);
+
+/* Sets the runtime fields of c (p2p_mode, op_gap, send_overhead,
+ * recv_overhead, local_overhead) from spec: how pl_sweep_run prices every
+ * point, for a caller that re-evaluates one. */
+void pl_sweep_spec_apply_runtime(const pl_sweep_spec *spec, pl_costs *c);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,30 @@ check "the same as simulate" $?
 $P sweep --gpus 4 --p2p sideways >/dev/null 2>"$tmp_err"; [ $? = 2 ] && grep -q -- "--p2p must be" "$tmp_err"
 check "sweep --p2p sideways: usage error" $?
 
+# Host time per message: a one-microbatch chain through p = 4 stages costs
+# p (T_F + T_B + T_W) + 2 (p - 1)(o_s + c + o_r) = 12 + 6 x 0.875 = 17.25.
+out=$($P sweep --gpus 4 --stages 4 --schedules gpipe --microbatches 1 --tf 1 --tb 1 --tw 1 \
+      --comm 0.5 --send-overhead 0.25 --recv-overhead 0.125 --format json 2>/dev/null)
+[ "$(echo "$out" | json_get "d['rows'][0]['iteration_time']")" = "17.25" ]
+check "sweep --send/--recv-overhead: chain closed form 17.25" $?
+[ "$(echo "$out" | json_get "(d['runtime']['send_overhead'], d['runtime']['recv_overhead'], d['runtime']['local_handoff'])")" = "(0.25, 0.125, 'free')" ]
+check "sweep JSON runtime names the overheads" $?
+# ZB-V's turn on the last rank pays both only when copied; each as simulate.
+for h in free copied; do
+  a=$($P sweep --gpus 4 --stages 4 --schedules zb-v --microbatches 8 --tf 1 --tb 1 --tw 1 \
+      --comm 0.5 --send-overhead 0.25 --recv-overhead 0.125 --local-handoff $h \
+      --format json 2>/dev/null | json_get "d['rows'][0]['iteration_time']")
+  b=$($P simulate --schedule zb-v --stages 4 --microbatches 8 --comm 0.5 --send-overhead 0.25 \
+      --recv-overhead 0.125 --local-handoff $h --format json | json_get "d['makespan']")
+  [ -n "$a" ] && [ -n "$b" ] && awk "BEGIN { exit !($a == $b) }"
+  check "sweep --local-handoff $h: zb-v as simulate ($a)" $?
+  eval "zbv_$h=\$a"
+done
+[ "$zbv_free" = "43.875" ] && [ "$zbv_copied" = "46.0" ]
+check "a copied local hand-off costs zb-v 2.125 more" $?
+$P sweep --gpus 4 --local-handoff sideways >/dev/null 2>"$tmp_err"; [ $? = 2 ] && grep -q -- "--local-handoff must be" "$tmp_err"
+check "sweep --local-handoff sideways: usage error" $?
+
 out=$($P sweep --gpus 8 --stages 2,4,8 --microbatches 8..16:8 --schedules 1f1b,zb-h1,gpipe \
       --tf-total 8 --tb-total 8 --tw-total 8 --format csv 2>/dev/null)
 check "sweep csv exits 0" $?
