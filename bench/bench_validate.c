@@ -152,6 +152,34 @@ static int cross_setup(int hidden, int seq, int p, int m, pl_workload *w,
   return 0;
 }
 
+/* How both loops learn: the B share from the microbenchmark, the message
+ * size from w. cross_profile: a profile of s1 (median of `runs` runs) and
+ * the costs learned from it; the caller frees *prof and *l. 0, or 1 with
+ * a message. */
+static pl_learn_opts cross_learn_opts(const pl_workload *w, double b_frac)
+{
+  pl_learn_opts lo = PL_LEARN_OPTS_INIT;
+  lo.b_frac = b_frac;
+  lo.msg_bytes = (double)pl_wl_msg_bytes(w);
+  return lo;
+}
+
+static int cross_profile(const pl_sched *s1, const pl_workload *w, int runs,
+                         double b_frac, pl_result *prof, pl_learned **l)
+{
+  struct pl_errbuf eb = PL_ERRBUF_INIT;
+  pl_learn_opts lo = cross_learn_opts(w, b_frac);
+  const pl_result *it[1] = {prof};
+  *l = NULL;
+  if (run_median(s1, w, runs, prof, &eb) ||
+      pl_learn_fit(it, 1, &lo, l, &eb)) {
+    fprintf(stderr, "profile failed: %s\n", eb.msg);
+    pl_result_free(prof);
+    return 1;
+  }
+  return 0;
+}
+
 /* Whether name is one of the comma-separated names in list. */
 static int in_list(const char *list, const char *name)
 {
@@ -203,24 +231,13 @@ static int cross(int hidden, int seq, int runs)
   if (cross_setup(hidden, seq, p, m, &w, &b_frac, &s1))
     return 1;
   pl_result prof = PL_RESULT_INIT;
-  if (run_median(s1, &w, runs, &prof, &eb)) {
-    fprintf(stderr, "profile run failed: %s\n", eb.msg);
-    pl_sched_destroy(s1);
-    return 1;
-  }
+  pl_learned *l = NULL;
+  int bad = cross_profile(s1, &w, runs, b_frac, &prof, &l);
   pl_sched_destroy(s1);
+  if (bad)
+    return 1;
   const char *save = getenv("PL_BENCH_SAVE");
   save_result(save, "1f1b", "real", &prof);
-  pl_learn_opts lo = PL_LEARN_OPTS_INIT;
-  lo.b_frac = b_frac;
-  lo.msg_bytes = (double)pl_wl_msg_bytes(&w);
-  pl_learned *l = NULL;
-  const pl_result *it[1] = {&prof};
-  if (pl_learn_fit(it, 1, &lo, &l, &eb)) {
-    fprintf(stderr, "learning failed: %s\n", eb.msg);
-    pl_result_free(&prof);
-    return 1;
-  }
   printf("profile: 1f1b p=%d m=%d, %d layers, hidden %d, seq %d (median of "
          "%d runs, %.0f us); learned per stage F %.1f/%.1f BW %.1f/%.1f us, "
          "op overhead %.2f us, p2p %.2f us; B share %.3f (microbenchmark)\n",
@@ -373,14 +390,7 @@ static int cross_paired(int hidden, int seq, int runs)
    * order their ops by the costs, so each schedule is generated from it */
   pl_result prof0 = PL_RESULT_INIT;
   pl_learned *l0 = NULL;
-  pl_learn_opts lo = PL_LEARN_OPTS_INIT;
-  lo.b_frac = b_frac;
-  lo.msg_bytes = (double)pl_wl_msg_bytes(&w);
-  const pl_result *it0[1] = {&prof0};
-  if (run_median(s1, &w, 3, &prof0, &eb) ||
-      pl_learn_fit(it0, 1, &lo, &l0, &eb)) {
-    fprintf(stderr, "profile failed: %s\n", eb.msg);
-    pl_result_free(&prof0);
+  if (cross_profile(s1, &w, 3, b_frac, &prof0, &l0)) {
     pl_sched_destroy(s1);
     return 1;
   }
@@ -453,6 +463,7 @@ static int cross_paired(int hidden, int seq, int runs)
     double e[PAIRED_MAX], b[PAIRED_MAX], de[PAIRED_MAX], db[PAIRED_MAX];
     double jit[PAIRED_MAX], ps[PAIRED_MAX];
     int nr = 0;
+    const pl_learn_opts lo = cross_learn_opts(&w, b_frac);
     for (int i = 0; i < k; i++) {
       double t50, bub, dt, dbu;
       const pl_result *it1[1] = {&prof[i]};

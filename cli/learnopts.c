@@ -560,9 +560,7 @@ void learn_cli_apply_opts(const pl_learned *l, struct sim_opts *o)
   } else {
     o->rq.costs.tb = o->rq.costs.tw = f * 0.5 * s0->t[PL_OP_BW].median;
   }
-  /* a waited-for message: both copies, then the wire (pl_learned_apply) */
-  o->rq.costs.comm = l->comm.median - 2 * l->msg.median > 0
-                         ? l->comm.median - 2 * l->msg.median : 0;
+  o->rq.costs.comm = pl_learned_wire(l); /* the copies are the overheads */
   o->rq.costs.time_unit = l->time_unit;
   if (!(o->seen & SIMOPT(OPT_OP_GAP)))
     o->rq.op_gap = l->gap.median;

@@ -467,8 +467,7 @@ int pl_learn_fit(const pl_result *const *iters, size_t n_iters,
       comm.x[i] = fmax(0, comm.x[i] - l->gap.median);
     robust_stat(comm.x, comm.n, k, &l->comm);
     l->msg_bytes = o->msg_bytes;
-    /* a waited-for message paid both copies and the latency */
-    double wire = fmax(0, l->comm.median - 2 * l->msg.median);
+    double wire = pl_learned_wire(l);
     double xfer = o->bandwidth > 0 && o->msg_bytes > 0
                       ? o->msg_bytes / o->bandwidth : 0;
     if (xfer > 0 && xfer <= wire) {
@@ -517,6 +516,12 @@ static int sched_uses(const pl_sched *s, int kind)
         return 1;
   }
   return 0;
+}
+
+double pl_learned_wire(const pl_learned *l)
+{
+  /* a waited-for message paid both copies and the latency */
+  return fmax(0, l->comm.median - 2 * l->msg.median);
 }
 
 int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,

@@ -934,6 +934,11 @@ void pl_learned_free(pl_learned *l);
 int pl_learned_apply(const pl_learned *l, const pl_sched *s, pl_costs *c,
                      int *split, struct pl_errbuf *eb);
 
+/* The time of a waited-for message on the wire: l->comm's median less the
+ * host time at both ends (2 x l->msg's median), at least 0; the latency
+ * plus transmission that pl_learned_apply sets. */
+double pl_learned_wire(const pl_learned *l);
+
 /* The workload key under which costs learned for a catalog model are
  * filed ("model=llama3-8b,mb=1,seq=8192,tp=1"): a model-priced request
  * (PL_COSTS_MODEL with a db) takes learned costs filed under its GPU and
