@@ -495,12 +495,8 @@ int cmd_simulate(int argc, char **argv)
     json_object_set_new(costs, "tw", json_real(o.rq.costs.tw));
     json_object_set_new(costs, "comm", json_real(pl_costs_comm(c, 0)));
     json_object_set_new(costs, "mem_w_frac", json_real(o.rq.costs.mem_w_frac));
-    json_object_set_new(costs, "p2p", json_string(pl_p2p_mode_name(c->p2p_mode)));
-    json_object_set_new(costs, "op_gap", json_real(c->op_gap));
-    json_object_set_new(costs, "send_overhead", json_real(c->send_overhead));
-    json_object_set_new(costs, "recv_overhead", json_real(c->recv_overhead));
-    json_object_set_new(costs, "local_handoff",
-                        json_string(c->local_overhead ? "copied" : "free"));
+    simopts_json_runtime(costs, c->p2p_mode, c->op_gap, c->send_overhead,
+                         c->recv_overhead, c->local_overhead);
     json_object_set_new(costs, "fb_overlap", json_real(o.rq.fb_overlap));
     json_object_set_new(costs, "a2a", json_real(o.rq.a2a));
     json_object_set_new(costs, "optimizer_time", json_real(o.rq.optimizer_time));

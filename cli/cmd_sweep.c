@@ -362,12 +362,8 @@ static int report(struct report *rp, const pl_sweep_spec *sp,
     json_object_set_new(top_o, "seconds", json_real(rp->secs));
     if (!rp->index) { /* a merge does not know the shards' runtime */
       json_t *rt = json_object();
-      json_object_set_new(rt, "p2p", json_string(pl_p2p_mode_name(sp->p2p_mode)));
-      json_object_set_new(rt, "op_gap", json_real(sp->op_gap));
-      json_object_set_new(rt, "send_overhead", json_real(sp->send_overhead));
-      json_object_set_new(rt, "recv_overhead", json_real(sp->recv_overhead));
-      json_object_set_new(rt, "local_handoff",
-                          json_string(sp->local_overhead ? "copied" : "free"));
+      simopts_json_runtime(rt, sp->p2p_mode, sp->op_gap, sp->send_overhead,
+                           sp->recv_overhead, sp->local_overhead);
       json_object_set_new(top_o, "runtime", rt);
     }
     json_object_set_new(top_o, "rows", a);

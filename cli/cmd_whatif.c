@@ -450,12 +450,8 @@ int cmd_whatif(int argc, char **argv)
     json_object_set_new(top, "time_unit", json_string(o.rq.costs.time_unit));
     json_object_set_new(top, "optimizer",
                         json_string(simopts_optimizer_name(o.rq.optimizer)));
-    json_object_set_new(top, "p2p", json_string(pl_p2p_mode_name(o.rq.p2p)));
-    json_object_set_new(top, "op_gap", json_real(o.rq.op_gap));
-    json_object_set_new(top, "send_overhead", json_real(o.rq.send_overhead));
-    json_object_set_new(top, "recv_overhead", json_real(o.rq.recv_overhead));
-    json_object_set_new(top, "local_handoff",
-                        json_string(o.rq.local_overhead ? "copied" : "free"));
+    simopts_json_runtime(top, o.rq.p2p, o.rq.op_gap, o.rq.send_overhead,
+                         o.rq.recv_overhead, o.rq.local_overhead);
     json_object_set_new(top, "optimizer_time", json_real(o.rq.optimizer_time));
     if (learned) {
       json_t *lj = json_object();

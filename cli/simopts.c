@@ -533,6 +533,17 @@ double simopts_iteration_time(const struct sim_opts *o, const pl_result *r)
   return pl_iteration_time(r, o->rq.optimizer, o->rq.optimizer_time);
 }
 
+void simopts_json_runtime(json_t *o, int p2p, double op_gap, double so,
+                          double ro, int local_overhead)
+{
+  json_object_set_new(o, "p2p", json_string(pl_p2p_mode_name(p2p)));
+  json_object_set_new(o, "op_gap", json_real(op_gap));
+  json_object_set_new(o, "send_overhead", json_real(so));
+  json_object_set_new(o, "recv_overhead", json_real(ro));
+  json_object_set_new(o, "local_handoff",
+                      json_string(local_overhead ? "copied" : "free"));
+}
+
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c)
 {
   pl_sim_request_apply_runtime(&o->rq, c);

@@ -2,6 +2,8 @@
  * and (later) run and sweep share, so every command spells them the same. */
 #ifndef PL_CLI_SIMOPTS_H
 #define PL_CLI_SIMOPTS_H
+#include <jansson.h>
+
 #include "cli.h"
 #include "pipelab/models.h"
 
@@ -148,6 +150,11 @@ extern const char simopts_jitter_help[];
  * (--fb-overlap, --a2a: a2a/v per chunk op) on a cost table: call after
  * every step that replaces the table. */
 void simopts_apply_runtime(const struct sim_opts *o, pl_costs *c);
+/* Sets the runtime fields of a JSON answer (simulate's costs, whatif's and
+ * sweep's top level): p2p, op_gap, send_overhead, recv_overhead and
+ * local_handoff ("free" or "copied"). */
+void simopts_json_runtime(json_t *o, int p2p, double op_gap, double so,
+                          double ro, int local_overhead);
 /* --stage-costs: fills c's per-stage times and bytes from the file (no-op
  * without the flag). 0, or an error code with the message in eb. */
 int simopts_apply_stage_costs(const struct sim_opts *o, pl_costs *c,

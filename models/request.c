@@ -63,11 +63,8 @@ int pl_sim_request_check_sched(const pl_sim_request *rq, const pl_sched *s,
 
 void pl_sim_request_apply_runtime(const pl_sim_request *rq, pl_costs *c)
 {
-  c->p2p_mode = rq->p2p;
-  c->op_gap = rq->op_gap;
-  c->send_overhead = rq->send_overhead;
-  c->recv_overhead = rq->recv_overhead;
-  c->local_overhead = rq->local_overhead;
+  pl_costs_set_runtime(c, rq->p2p, rq->op_gap, rq->send_overhead,
+                       rq->recv_overhead, rq->local_overhead);
   c->fb_overlap = rq->fb_overlap;
   for (int g = 0; g < c->n_stages; g++) {
     c->stage[g].a2a = rq->a2a * c->n_ranks / c->n_stages;

@@ -70,6 +70,17 @@ void pl_costs_destroy(pl_costs *c)
   pl_free(c);
 }
 
+void pl_costs_set_runtime(pl_costs *c, int p2p_mode, double op_gap,
+                          double send_overhead, double recv_overhead,
+                          int local_overhead)
+{
+  c->p2p_mode = p2p_mode;
+  c->op_gap = op_gap;
+  c->send_overhead = send_overhead;
+  c->recv_overhead = recv_overhead;
+  c->local_overhead = local_overhead;
+}
+
 int pl_costs_uniform(pl_costs *c, int v, double tf, double tb, double tw,
                      double comm, double mem_w_frac)
 {

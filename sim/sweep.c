@@ -622,11 +622,8 @@ static int cmp_rank(const void *a, const void *b)
 
 void pl_sweep_spec_apply_runtime(const pl_sweep_spec *spec, pl_costs *c)
 {
-  c->p2p_mode = spec->p2p_mode;
-  c->op_gap = spec->op_gap;
-  c->send_overhead = spec->send_overhead;
-  c->recv_overhead = spec->recv_overhead;
-  c->local_overhead = spec->local_overhead;
+  pl_costs_set_runtime(c, spec->p2p_mode, spec->op_gap, spec->send_overhead,
+                       spec->recv_overhead, spec->local_overhead);
 }
 
 int pl_sweep_rank(const pl_sweep_eval *evs, size_t n, size_t **order)

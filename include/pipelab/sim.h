@@ -596,6 +596,12 @@ typedef struct pl_costs {
 int pl_costs_create(int n_stages, int n_ranks, pl_costs **out);
 void pl_costs_destroy(pl_costs *c);
 
+/* Sets the runtime of c: p2p_mode (enum pl_p2p_mode), op_gap,
+ * send_overhead, recv_overhead, local_overhead (the fields above). */
+void pl_costs_set_runtime(pl_costs *c, int p2p_mode, double op_gap,
+                          double send_overhead, double recv_overhead,
+                          int local_overhead);
+
 /*
  * Fills c with uniform constant costs for a schedule of p ranks and v chunks
  * per rank: each chunk op costs tf/v, tb/v, tw/v, (tb+tw)/v; F allocates 1/v
