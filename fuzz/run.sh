@@ -10,7 +10,7 @@
 # usage: fuzz/run.sh BUILD_DIR [SECONDS_EACH [TARGET...]]
 #   BUILD_DIR     the PL_FUZZ build (e.g. build-fuzz)
 #   SECONDS_EACH  time per target (default 25)
-#   TARGET        csv, result, kineto, db_import (default: all four)
+#   TARGET        csv, result, kineto, db_import, tables (default: all five)
 # Environment: PL_FUZZ_WORK keeps the corpora and logs there (default: a
 # temporary directory, removed on success); PL_FUZZ_JOBS targets at once
 # (default 2).
@@ -20,7 +20,7 @@ build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS_EACH [TARGET...]]}
 secs=${2:-25}
 shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv result kineto db_import)
+[ ${#targets[@]} -gt 0 ] || targets=(csv result kineto db_import tables)
 jobs=${PL_FUZZ_JOBS:-2}
 work=${PL_FUZZ_WORK:-$(mktemp -d)}
 mkdir -p "$work"
@@ -32,6 +32,7 @@ seeds() {
     result) echo tests/data/fuzz/result/* ;;
     kineto) echo tests/data/kineto_small.json tests/data/fuzz/kineto/* ;;
     db_import) echo tests/data/fuzz/samples/* ;;
+    tables) echo tests/data/fuzz/tables/* ;;
     *) return 1 ;;
   esac
 }

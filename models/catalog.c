@@ -1155,8 +1155,6 @@ int pl_db_import_catalog(pl_db *db, const char *path, int replace,
 {
   char *text = NULL;
   size_t len = 0;
-  struct rows gr = {&t_gpus, NULL, NULL, 0, 0};
-  struct rows mr = {&t_models, NULL, NULL, 0, 0};
   int rc;
   if (n_gpus)
     *n_gpus = 0;
@@ -1164,6 +1162,29 @@ int pl_db_import_catalog(pl_db *db, const char *path, int replace,
     *n_models = 0;
   if ((rc = pl_read_file(path, &text, &len, eb)))
     return rc;
+  rc = pl_db_import_catalog_text(db, path, text, len, replace, n_gpus,
+                                 n_models, eb);
+  pl_free(text);
+  return rc;
+}
+
+int pl_db_import_catalog_text(pl_db *db, const char *path, const char *data,
+                              size_t len, int replace, size_t *n_gpus,
+                              size_t *n_models, struct pl_errbuf *eb)
+{
+  struct rows gr = {&t_gpus, NULL, NULL, 0, 0};
+  struct rows mr = {&t_models, NULL, NULL, 0, 0};
+  int rc;
+  if (n_gpus)
+    *n_gpus = 0;
+  if (n_models)
+    *n_models = 0;
+  /* the CSV reader cuts its copy into cells */
+  char *text = pl_malloc(len + 1);
+  if (!text)
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  memcpy(text, data, len);
+  text[len] = 0;
   size_t bom = bom_len(text, len);
   if (memchr(text, 0, len))
     rc = pl_errf(eb, PL_EPARSE, "'%s': binary data, not a catalog file",

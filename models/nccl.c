@@ -384,7 +384,7 @@ static int parse_log(struct nlog *L, char *text, size_t len)
     char *nl = memchr(s, '\n', len - i);
     size_t e = nl ? (size_t)(nl - text) : len;
     int complete = nl != NULL;
-    text[e] = 0; /* text has a NUL at len (pl_read_file) */
+    text[e] = 0; /* text has a NUL at len (its copy) */
     i = e + 1;
     line++;
     size_t l = strlen(s);
@@ -420,7 +420,6 @@ int pl_db_import_nccl(pl_db *db, const char *path, const pl_calib_info *info,
                       int op, int ranks, int nodes, size_t *n_rows,
                       int64_t *calib_id, struct pl_errbuf *eb)
 {
-  struct nlog L;
   char *text = NULL;
   size_t len = 0;
   int rc;
@@ -428,7 +427,29 @@ int pl_db_import_nccl(pl_db *db, const char *path, const pl_calib_info *info,
     *n_rows = 0;
   if (calib_id)
     *calib_id = 0;
-  if (!db || !path || !info)
+  if (!path)
+    return pl_errf(eb, PL_EINVAL, "no database, file or calibration info");
+  if ((rc = pl_read_file(path, &text, &len, eb)))
+    return rc;
+  rc = pl_db_import_nccl_text(db, path, text, len, info, op, ranks, nodes,
+                              n_rows, calib_id, eb);
+  pl_free(text);
+  return rc;
+}
+
+int pl_db_import_nccl_text(pl_db *db, const char *path, const char *data,
+                           size_t len, const pl_calib_info *info, int op,
+                           int ranks, int nodes, size_t *n_rows,
+                           int64_t *calib_id, struct pl_errbuf *eb)
+{
+  struct nlog L;
+  char *text = NULL;
+  int rc;
+  if (n_rows)
+    *n_rows = 0;
+  if (calib_id)
+    *calib_id = 0;
+  if (!db || !path || !info || (!data && len))
     return pl_errf(eb, PL_EINVAL, "no database, file or calibration info");
   if (op < -1 || op >= PL_COLL_NOPS)
     return pl_errf(eb, PL_EINVAL, "unknown collective %d (all_reduce, "
@@ -441,8 +462,12 @@ int pl_db_import_nccl(pl_db *db, const char *path, const pl_calib_info *info,
   L.banner_op = L.cmd_op = -1;
   L.max_rank = -1;
   L.eb = eb;
-  if ((rc = pl_read_file(path, &text, &len, eb)))
-    return rc;
+  /* the parser cuts its copy into lines */
+  if (!(text = pl_malloc(len + 1)))
+    return pl_errf(eb, PL_ENOMEM, "out of memory");
+  if (len)
+    memcpy(text, data, len);
+  text[len] = 0;
   if ((rc = parse_log(&L, text, len)))
     goto out;
   if (!info->gpu || !info->gpu[0]) {

@@ -27,7 +27,8 @@ if command -v clang >/dev/null 2>&1; then
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPL_FUZZ=ON -DPL_WERROR=ON -DPL_BUILD_TESTS=OFF -DPL_BUILD_BENCH=OFF \
     -DPL_WITH_CUDA=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_csv fuzz_result fuzz_kineto fuzz_db_import
+  cmake --build build-fuzz -j"$jobs" --target fuzz_csv fuzz_result fuzz_kineto fuzz_db_import \
+    fuzz_tables
   PL_FUZZ_JOBS=$jobs bash fuzz/run.sh build-fuzz 25
 else
   echo "== fuzz targets skipped: clang not found (apt-get install clang to run them)"

@@ -216,6 +216,11 @@ int pl_db_add_model(pl_db *db, const pl_model_spec *m, int replace,
 int pl_db_import_catalog(pl_db *db, const char *path, int replace,
                          size_t *n_gpus, size_t *n_models,
                          struct pl_errbuf *eb);
+/* The same for catalog text already in memory (len bytes, not necessarily
+ * NUL-terminated); name is what messages call it (a file name). */
+int pl_db_import_catalog_text(pl_db *db, const char *name, const char *text,
+                              size_t len, int replace, size_t *n_gpus,
+                              size_t *n_models, struct pl_errbuf *eb);
 
 /* -------------------------------------------------------- calibration --- */
 
@@ -316,6 +321,12 @@ int pl_db_import_csv_text(pl_db *db, const char *name, const char *text,
 int pl_db_import_nccl(pl_db *db, const char *path, const pl_calib_info *info,
                       int op, int ranks, int nodes, size_t *n_rows,
                       int64_t *calib_id, struct pl_errbuf *eb);
+/* The same for a log already in memory (len bytes, not necessarily
+ * NUL-terminated); name is what messages call it (a file name). */
+int pl_db_import_nccl_text(pl_db *db, const char *name, const char *text,
+                           size_t len, const pl_calib_info *info, int op,
+                           int ranks, int nodes, size_t *n_rows,
+                           int64_t *calib_id, struct pl_errbuf *eb);
 
 /* What `pipelab db import` reads from a file (pl_db_import_kind): a
  * measured-samples CSV (pl_db_import_csv), a catalog CSV or JSON file
