@@ -1179,11 +1179,14 @@ int pl_db_import_catalog_text(pl_db *db, const char *path, const char *data,
     *n_gpus = 0;
   if (n_models)
     *n_models = 0;
+  if (!db || !path || (!data && len))
+    return pl_errf(eb, PL_EINVAL, "no database or catalog text");
   /* the CSV reader cuts its copy into cells */
   char *text = pl_malloc(len + 1);
   if (!text)
     return pl_errf(eb, PL_ENOMEM, "out of memory");
-  memcpy(text, data, len);
+  if (len)
+    memcpy(text, data, len);
   text[len] = 0;
   size_t bom = bom_len(text, len);
   if (memchr(text, 0, len))
